@@ -1,0 +1,190 @@
+"""The `ketenpas` command line: serve, migrate, seed a demo, and verify audit logs."""
+
+import asyncio
+import signal
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from services.registry import ServiceSpec, selected
+from shared.audit import repository as audit_repo
+from shared.audit.events import append
+from shared.audit.sequencer import drain
+from shared.audit.service import AuditLog
+from shared.audit.verify import VerificationFailed, verify_log
+from shared.db import create_engine, session_factory, transaction
+from shared.logging import configure_logging
+from shared.migrate import upgrade
+
+app = typer.Typer(help="Ketenpas: container release through a chain of signed handovers.")
+db_app = typer.Typer(help="Database schema.")
+demo_app = typer.Typer(help="The demo port for a laptop.")
+log_app = typer.Typer(help="The tamper-evident audit logs.")
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(log_app, name="log")
+
+
+class Target(StrEnum):
+    """Which service a command is for."""
+
+    all = "all"
+    identity = "identity"
+    release = "release"
+
+
+class One(StrEnum):
+    """One service."""
+
+    identity = "identity"
+    release = "release"
+
+
+@app.command()
+def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
+    """Run one service, or both (each in its own process)."""
+    specs = selected(target)
+    if len(specs) == 1:
+        settings = specs[0].settings()
+        configure_logging(settings.log_level)
+        uvicorn.run(
+            specs[0].create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=False,
+        )
+        return
+    children = [
+        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", spec.name])  # noqa: S603
+        for spec in specs
+    ]
+    for spec in specs:
+        settings = spec.settings()
+        typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}/docs)")
+    try:
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            child.wait(timeout=15)
+    failed = [child.returncode for child in children if child.returncode not in (0, -2, 130)]
+    raise typer.Exit(1 if failed else 0)
+
+
+@db_app.command("upgrade")
+def db_upgrade(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
+    """Apply the migrations of one service, or both."""
+    for spec in selected(target):
+        asyncio.run(upgrade(spec.settings(), spec.migrations))
+        typer.echo(f"{spec.name}: database at the newest revision")
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Seed the demo port into empty databases (development mode only)."""
+    for spec in selected("all"):
+        settings = spec.settings()
+        if settings.environment != "development":
+            typer.echo("demo seed refused: development mode only", err=True)
+            raise typer.Exit(2)
+        seeded = asyncio.run(_seed_log(spec))
+        typer.echo(f"{spec.name}: {'demo seeded' if seeded else 'not empty, left as it is'}")
+
+
+async def _seed_log(spec: ServiceSpec) -> bool:
+    settings = spec.settings()
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    sessions = session_factory(engine)
+    try:
+        async with transaction(sessions) as session:
+            if await audit_repo.count_events(session):
+                return False
+            await append(session, "demo.seeded", {"service": spec.name})
+        log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
+        await drain(sessions, signer=log.signer, origin=log.origin)
+        return True
+    finally:
+        await engine.dispose()
+
+
+@log_app.command("key")
+def log_key(service: One) -> None:
+    """Print the verifier key of a service's audit-log checkpoints."""
+    settings = selected(service)[0].settings()
+    typer.echo(AuditLog(origin=settings.log_origin, private_key=settings.log_private_key()).verifier_key)
+
+
+@log_app.command("sequence")
+def log_sequence(service: One) -> None:
+    """Integrate every pending event now and sign a checkpoint."""
+    settings = selected(service)[0].settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
+            return await drain(session_factory(engine), signer=log.signer, origin=log.origin)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"{service}: {asyncio.run(run())} entries integrated")
+
+
+@log_app.command("verify")
+def log_verify(
+    url: Annotated[str, typer.Argument(help="Base URL of the service, e.g. http://127.0.0.1:8002")],
+    key: Annotated[str, typer.Option(help="Verifier key (`ketenpas log key SERVICE`).")],
+    state: Annotated[
+        Path | None, typer.Option(help="State file: the last verified checkpoint.")
+    ] = None,
+    origin: Annotated[str | None, typer.Option(help="Expected origin (default: key name).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Also re-hash the stored events in this database.")
+    ] = None,
+    database_schema: Annotated[str | None, typer.Option(help="PostgreSQL schema.")] = None,
+) -> None:
+    """Verify a service's audit log: signature, every tile, the root, and consistency."""
+    try:
+        report = asyncio.run(
+            verify_log(
+                url,
+                key,
+                origin=origin,
+                state_path=state,
+                database_url=database_url,
+                database_schema=database_schema,
+            )
+        )
+    except VerificationFailed as failure:
+        where = f" (first bad index: {failure.index})" if failure.index is not None else ""
+        typer.echo(f"FAILED{where}: {failure.reason}", err=True)
+        raise typer.Exit(1) from failure
+    since = f", consistent with {report.previous_size}" if report.previous_size is not None else ""
+    events = f", {report.events_checked} stored events re-hashed" if database_url else ""
+    typer.echo(
+        f"OK {report.origin}: {report.size} entries, root "
+        f"{report.root_hash.hex()}{since}{events}"
+    )
+
+
+def main() -> None:
+    """Entry point of the `ketenpas` command."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

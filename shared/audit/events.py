@@ -1,0 +1,60 @@
+"""Appending events to the audit log inside the caller's transaction.
+
+Leaf encoding (version 1), documented here because verifiers depend on it:
+
+- the event is a JSON object; `append` adds `id` (a UUID string), `type` and `at`
+  (RFC 3339 UTC time) and serialises it as RFC 8785 canonical JSON (UTF-8), `C`;
+- a fresh random 32-byte `salt` is drawn for each event;
+- the log entry (the public leaf data, served in the entry bundles) is the 32-byte
+  commitment `SHA-256("ketenpas-audit-v1\\n" || salt || C)`;
+- the Merkle leaf hash is RFC 9162's `SHA-256(0x00 || commitment)`.
+
+The commitment hides the event (the salt defeats guessing), so tiles, entry bundles and
+checkpoints can be published; the event and its salt stay in the service's database, and a
+receipt hands the salt to whoever holds the event, so that he can check it on his own.
+"""
+
+import hashlib
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.audit.models import AuditEvent
+from shared.models import utcnow
+
+COMMITMENT_PREFIX = b"ketenpas-audit-v1\n"
+SALT_BYTES = 32
+
+
+def canonical_json(event: Mapping[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of an event."""
+    return bytes(rfc8785.dumps(dict(event)))
+
+
+def commitment(salt: bytes, canonical_event: bytes) -> bytes:
+    """The log entry that stands for one event (see the module docstring)."""
+    return hashlib.sha256(COMMITMENT_PREFIX + salt + canonical_event).digest()
+
+
+async def append(session: AsyncSession, event_type: str, event: Mapping[str, Any]) -> uuid.UUID:
+    """Add an event to the log in the caller's transaction; returns its id."""
+    event_id = uuid.uuid4()
+    now = utcnow()
+    record = {**event, "id": str(event_id), "type": event_type, "at": now.isoformat()}
+    canonical = canonical_json(record)
+    salt = os.urandom(SALT_BYTES)
+    session.add(
+        AuditEvent(
+            event_id=event_id,
+            created_at=now,
+            event_type=event_type,
+            event=canonical.decode(),
+            salt=salt,
+            commitment=commitment(salt, canonical),
+        )
+    )
+    return event_id

@@ -1,0 +1,186 @@
+"""The sequencer: integrates committed events into the Merkle tree and signs checkpoints.
+
+Each step runs in one transaction under a lock (a PostgreSQL advisory lock, or SQLite's
+write lock), so exactly one sequencer integrates at a time across processes and replicas.
+
+The queue is "events whose `log_index` is still NULL", not "events with an id above the last
+one integrated": a transaction that took a low id but commits late is simply picked up by
+the next step, and exactly once, since giving it an index and extending the tree happen in
+the same transaction (and `log_index` is unique).
+"""
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.audit import repository as repo
+from shared.audit.repository import FullTileCache, TileKey
+from shared.db import SessionFactory, transaction
+from shared.tlog import tiles
+from shared.tlog.checkpoint import Checkpoint, sign_checkpoint
+from shared.tlog.merkle import CompactRange, leaf_hash
+from shared.tlog.note import Signer
+
+logger = structlog.get_logger(__name__)
+
+
+def lock_key(origin: str) -> int:
+    """The advisory-lock key of one log (two logs may share a database)."""
+    return int.from_bytes(hashlib.sha256(origin.encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one sequencer step did."""
+
+    locked: bool
+    integrated: int
+    size: int
+    signed: bool
+
+
+async def integrate(
+    session: AsyncSession, *, batch_size: int, cache: FullTileCache | None = None
+) -> tuple[int, int]:
+    """Integrate up to `batch_size` pending events; returns (integrated, new size).
+
+    The caller holds the sequencer lock and owns the transaction.
+    """
+    size, _ = await repo.load_state(session)
+    pending = await repo.pending_events(session, batch_size)
+    if not pending:
+        return 0, size
+    frontier_nodes = CompactRange.frontier_nodes(size)
+    frontier = await repo.read_nodes(session, frontier_nodes, cache)
+    tree = CompactRange(size, frontier)
+    grown: dict[TileKey, list[bytes]] = {}
+    first_position: dict[TileKey, int] = {}
+    for _, entry in pending:
+        for (level, index), node_hash in tree.append(leaf_hash(entry)):
+            if level % tiles.TILE_HEIGHT:
+                continue
+            key = (level // tiles.TILE_HEIGHT, index // tiles.TILE_WIDTH)
+            if key not in grown:
+                grown[key] = []
+                first_position[key] = index % tiles.TILE_WIDTH
+            grown[key].append(node_hash)
+    # Tiles that already hold hashes (the partial right edge) are extended, not replaced.
+    continued = [key for key, position in first_position.items() if position > 0]
+    stored = await repo.read_tiles(session, continued)
+    changed: dict[TileKey, bytes] = {}
+    for key, new_hashes in grown.items():
+        head = stored.get(key, b"")
+        if len(head) != first_position[key] * repo.HASH:
+            raise RuntimeError(f"tile {key} holds {len(head) // repo.HASH} hashes, expected "
+                               f"{first_position[key]}: the stored tree is damaged")
+        changed[key] = head + b"".join(new_hashes)
+    await repo.write_tiles(session, changed)
+    await repo.assign_indexes(session, [row_id for row_id, _ in pending], size)
+    await repo.save_state(session, tree.size, tree.root())
+    return len(pending), tree.size
+
+
+async def checkpoint(session: AsyncSession, *, signer: Signer, origin: str) -> bool:
+    """Sign a checkpoint of the current tree unless the latest one already covers it."""
+    size, root = await repo.load_state(session)
+    latest = await repo.latest_checkpoint(session)
+    if latest is not None and latest.size == size:
+        return False
+    note = sign_checkpoint(Checkpoint(origin=origin, size=size, root_hash=root), signer)
+    await repo.add_checkpoint(session, size, root, note)
+    return True
+
+
+async def step(
+    sessions: SessionFactory,
+    *,
+    signer: Signer,
+    origin: str,
+    batch_size: int,
+    sign: bool,
+    cache: FullTileCache | None = None,
+) -> StepResult:
+    """One transaction of the sequencer: integrate a batch and, if asked, sign a checkpoint."""
+    async with transaction(sessions) as session:
+        if not await repo.try_sequencer_lock(session, lock_key(origin)):
+            return StepResult(locked=False, integrated=0, size=-1, signed=False)
+        integrated, size = await integrate(session, batch_size=batch_size, cache=cache)
+        signed = await checkpoint(session, signer=signer, origin=origin) if sign else False
+    return StepResult(locked=True, integrated=integrated, size=size, signed=signed)
+
+
+async def drain(
+    sessions: SessionFactory, *, signer: Signer, origin: str, batch_size: int = 2000
+) -> int:
+    """Integrate everything pending and sign a checkpoint over it; returns the tree size."""
+    while True:
+        result = await step(
+            sessions, signer=signer, origin=origin, batch_size=batch_size, sign=True
+        )
+        if result.locked and result.integrated == 0:
+            return result.size
+
+
+class Sequencer:
+    """The background task of a service: steps on a rhythm, signs at an interval."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        signer: Signer,
+        origin: str,
+        batch_size: int,
+        interval: float,
+        checkpoint_interval: float,
+        cache: FullTileCache | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._signer = signer
+        self._origin = origin
+        self._batch_size = batch_size
+        self._interval = interval
+        self._checkpoint_interval = checkpoint_interval
+        self._cache = cache
+        self._wake = asyncio.Event()
+        self._last_signed = 0.0
+
+    def wake(self) -> None:
+        """Ask for a step soon (after an append in this process)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Step until cancelled; errors are logged and retried, never fatal."""
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("sequencer_step_failed", origin=self._origin)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _run_once(self) -> None:
+        while True:
+            now = time.monotonic()
+            sign = now - self._last_signed >= self._checkpoint_interval
+            result = await step(
+                self._sessions,
+                signer=self._signer,
+                origin=self._origin,
+                batch_size=self._batch_size,
+                sign=sign,
+                cache=self._cache,
+            )
+            if sign and result.locked:
+                self._last_signed = now
+            if result.integrated < self._batch_size:
+                return

@@ -1,0 +1,125 @@
+"""Reading the audit log: roots, inclusion and consistency proofs, and event receipts."""
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.audit import repository as repo
+from shared.audit.repository import FullTileCache
+from shared.problems import InvalidInput, NotFound
+from shared.tlog import merkle, tiles
+from shared.tlog.note import Signer, verifier_key
+from shared.tlog.receipt import format_receipt
+
+
+@dataclass
+class AuditLog:
+    """One service's log: its origin, its checkpoint key and a cache of full tiles."""
+
+    origin: str
+    private_key: Ed25519PrivateKey
+    cache: FullTileCache = field(default_factory=FullTileCache)
+
+    @property
+    def signer(self) -> Signer:
+        """Signs checkpoints under the origin's name."""
+        return Signer(self.origin, self.private_key)
+
+    @property
+    def verifier_key(self) -> str:
+        """The signed-note verifier key that checks this log's checkpoints."""
+        public = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return verifier_key(self.origin, public)
+
+
+async def tree_size(session: AsyncSession) -> int:
+    """How many events the tree holds now."""
+    size, _ = await repo.load_state(session)
+    return size
+
+
+async def _check_size(session: AsyncSession, size: int) -> None:
+    current = await tree_size(session)
+    if size > current:
+        raise InvalidInput(
+            "log_size_out_of_range", f"the log holds {current} entries, not {size}"
+        )
+
+
+async def root_at(session: AsyncSession, log: AuditLog, size: int) -> bytes:
+    """The root hash of the tree over the first `size` entries."""
+    await _check_size(session, size)
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    nodes = merkle.range_nodes(0, size)
+    return merkle.fold(await repo.read_nodes(session, nodes, log.cache))
+
+
+async def inclusion_proof(
+    session: AsyncSession, log: AuditLog, *, index: int, size: int
+) -> list[bytes]:
+    """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
+    if not 0 <= index < size:
+        raise InvalidInput("log_index_out_of_range", "index must satisfy 0 <= index < size")
+    await _check_size(session, size)
+    plan = merkle.inclusion_proof_plan(index, size)
+    return await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
+
+
+async def consistency_proof(
+    session: AsyncSession, log: AuditLog, *, old: int, new: int
+) -> list[bytes]:
+    """RFC 9162 consistency proof between the trees of `old` and `new` entries."""
+    if not 0 < old <= new:
+        raise InvalidInput("log_size_out_of_range", "sizes must satisfy 0 < old <= new")
+    await _check_size(session, new)
+    plan = merkle.consistency_proof_plan(old, new)
+    return await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
+
+
+async def receipt(session: AsyncSession, log: AuditLog, event_id: uuid.UUID) -> str:
+    """A C2SP tlog-proof for one event, against the newest checkpoint.
+
+    The proof's `extra` data is the event's salt, so that whoever holds the event can
+    recompute its entry and check the proof offline.
+    """
+    event = await repo.event_by_id(session, event_id)
+    if event is None:
+        raise NotFound("event_not_found", "no such event")
+    latest = await repo.latest_checkpoint(session)
+    if event.log_index is None or latest is None or latest.size <= event.log_index:
+        raise NotFound(
+            "event_not_yet_integrated",
+            "the event is recorded but not yet under a signed checkpoint; try again shortly",
+        )
+    plan = merkle.inclusion_proof_plan(event.log_index, latest.size)
+    proof = await merkle.build_proof(
+        plan, lambda nodes: repo.read_nodes(session, nodes, log.cache)
+    )
+    return format_receipt(event.log_index, proof, latest.note, extra=bytes(event.salt))
+
+
+async def hash_tile(session: AsyncSession, log: AuditLog, level: int, index: int, width: int) -> bytes:
+    """The first `width` hashes of a tile, if the tile holds that many."""
+    stored = await repo.read_tiles(session, [(level, index)], log.cache)
+    data = stored.get((level, index), b"")
+    if len(data) < width * repo.HASH:
+        raise NotFound("tile_not_found", "no such tile, or not that wide yet")
+    return data[: width * repo.HASH]
+
+
+async def entry_bundle(session: AsyncSession, index: int, width: int) -> bytes:
+    """The entry bundle of entries [256 * index, 256 * index + width)."""
+    start = index * tiles.TILE_WIDTH
+    if await tree_size(session) < start + width:
+        raise NotFound("tile_not_found", "no such entry bundle, or not that wide yet")
+    return tiles.encode_entry_bundle(await repo.entries(session, start, width))
+
+
+def encode_hashes(hashes: list[bytes]) -> list[str]:
+    """Hashes as standard base64, as in the C2SP formats."""
+    return [base64.b64encode(h).decode() for h in hashes]

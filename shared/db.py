@@ -1,0 +1,78 @@
+"""Async engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def async_url(database_url: str) -> URL:
+    """Map a plain `postgresql://` or `sqlite:///` URL onto its async driver."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return url.set(drivername="postgresql+asyncpg")
+    if url.drivername in ("sqlite", "sqlite+aiosqlite"):
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"unsupported database URL scheme {url.drivername!r}")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    """Whether the engine talks to SQLite (the embedded default)."""
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An async engine; on PostgreSQL `schema` becomes the search path."""
+    url = async_url(database_url)
+    kwargs: dict[str, Any] = {}
+    if url.drivername == "postgresql+asyncpg":
+        if schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(url, **kwargs)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is switched off so that `_sqlite_begin_immediate`
+    # decides how a transaction starts.
+    dbapi_connection.isolation_level = None
+    # WAL keeps the file consistent on a crash; the busy timeout makes a second writer wait
+    # instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails with "database is locked" when
+    # another connection wrote in between; taking the write lock up front serialises
+    # transactions instead, which is what an embedded single-node database is for.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A unit of work: commits when the block ends normally, rolls back otherwise."""
+    async with factory() as session, session.begin():
+        yield session

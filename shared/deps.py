@@ -1,0 +1,35 @@
+"""FastAPI dependencies shared by both services (typed aliases, as the house style asks)."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.audit.service import AuditLog
+from shared.cache import Cache
+from shared.db import SessionFactory
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction commits once, at the edge of the request."""
+    sessions: SessionFactory = request.app.state.sessions
+    async with sessions() as session, session.begin():
+        yield session
+
+
+def get_audit_log(request: Request) -> AuditLog:
+    """The service's audit log."""
+    log: AuditLog = request.app.state.audit_log
+    return log
+
+
+def get_cache(request: Request) -> Cache:
+    """The service's cache (Redis, or in-process when embedded)."""
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
+CacheDep = Annotated[Cache, Depends(get_cache)]

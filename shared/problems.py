@@ -1,0 +1,118 @@
+"""RFC 9457 problem documents: domain errors carry a stable `code`; one handler maps them."""
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = structlog.get_logger(__name__)
+
+
+class Problem(Exception):
+    """A domain error: its `code` is stable, its status follows the house style."""
+
+    status: int = 400
+
+    def __init__(
+        self, code: str, detail: str, *, status: int | None = None, **extensions: Any
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        self.extensions = extensions
+
+
+class InvalidInput(Problem):
+    """422: the request is well-formed HTTP but its content is not acceptable."""
+
+    status = 422
+
+
+class Unauthorised(Problem):
+    """401: missing or bad credentials."""
+
+    status = 401
+
+
+class Forbidden(Problem):
+    """403: the caller's role or scope does not allow it."""
+
+    status = 403
+
+
+class NotFound(Problem):
+    """404: does not exist, or exists but the caller may not see it."""
+
+    status = 404
+
+
+class Conflict(Problem):
+    """409: the state of the thing forbids it now."""
+
+    status = 409
+
+
+def problem_response(
+    status: int, code: str, detail: str, extensions: dict[str, Any] | None = None
+) -> JSONResponse:
+    """The RFC 9457 document for one problem."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if extensions:
+        body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+_STATUS_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error of the app, expected or not, with a problem document."""
+
+    async def on_problem(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc.status, exc.code, exc.detail, exc.extensions)
+
+    async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        return problem_response(
+            422, "invalid_request", "the request does not match the schema", {"errors": errors}
+        )
+
+    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return problem_response(exc.status_code, code, str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled_error", path=request.url.path)
+        return problem_response(500, "internal_error", "an unexpected error occurred")
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

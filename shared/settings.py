@@ -1,0 +1,80 @@
+"""Settings shared by both services: pydantic-settings, one env prefix per service."""
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.demo import DEMO_SECRETS
+
+Environment = Literal["development", "production"]
+
+VAR_DIR = Path("var")
+
+
+class ServiceSettings(BaseSettings):
+    """What every Ketenpas service needs: where it listens, stores, caches and logs."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    service_name: str = "service"
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+    database_url: str = ""
+    # PostgreSQL schema that holds this service's tables (production may share one database
+    # between both services, one schema each); ignored on SQLite.
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    cache_url: str = "memory://"
+    cache_prefix: str = ""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    # The audit log: its origin line, the seed of its checkpoint key, and its rhythm.
+    log_origin: str = ""
+    log_signing_key: SecretStr = SecretStr("")
+    log_checkpoint_interval_seconds: float = Field(default=1.0, gt=0)
+    log_sequencer_interval_seconds: float = Field(default=0.2, gt=0)
+    log_sequencer_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    run_sequencer: bool = True
+
+    @model_validator(mode="after")
+    def _fill_defaults_and_refuse_demo_secrets(self) -> "ServiceSettings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{VAR_DIR / (self.service_name + '.sqlite3')}"
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        if not self.cache_prefix:
+            self.cache_prefix = f"ketenpas:{self.service_name}:"
+        if not self.log_origin:
+            self.log_origin = f"ketenpas.localhost/{self.service_name}-log"
+        seed = self.log_signing_key.get_secret_value()
+        if self.environment != "development":
+            if not seed:
+                raise ValueError("log_signing_key must be set outside development mode")
+            if seed in DEMO_SECRETS:
+                raise ValueError("a demo secret is refused outside development mode")
+        if seed:
+            _decode_seed(seed)
+        return self
+
+    def log_private_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 key that signs this service's checkpoints."""
+        return Ed25519PrivateKey.from_private_bytes(
+            _decode_seed(self.log_signing_key.get_secret_value())
+        )
+
+
+def _decode_seed(seed: str) -> bytes:
+    try:
+        raw = base64.b64decode(seed, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("log_signing_key must be base64 of a 32-byte Ed25519 seed") from exc
+    if len(raw) != 32:
+        raise ValueError("log_signing_key must be base64 of a 32-byte Ed25519 seed")
+    return raw

@@ -1,0 +1,138 @@
+"""What both FastAPI apps share: lifespan (database, cache, sequencer), health, limits."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.audit.endpoints import router as log_router
+from shared.audit.sequencer import Sequencer
+from shared.audit.service import AuditLog
+from shared.cache import cache_from_url
+from shared.db import create_engine, session_factory
+from shared.problems import install_problem_handlers, problem_response
+from shared.settings import ServiceSettings
+
+logger = structlog.get_logger(__name__)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over a limit with 413, before the app reads them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, "body_too_large", f"request bodies are limited to {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A service app with the common parts; the service adds its own routers."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.cache = cache_from_url(settings.cache_url, settings.cache_prefix)
+        log: AuditLog = app.state.audit_log
+        sequencer = Sequencer(
+            app.state.sessions,
+            signer=log.signer,
+            origin=log.origin,
+            batch_size=settings.log_sequencer_batch_size,
+            interval=settings.log_sequencer_interval_seconds,
+            checkpoint_interval=settings.log_checkpoint_interval_seconds,
+            cache=log.cache,
+        )
+        app.state.sequencer = sequencer
+        task = asyncio.create_task(sequencer.run()) if settings.run_sequencer else None
+        if on_startup is not None:
+            await on_startup(app)
+        logger.info("service_started", service=settings.service_name, url=settings.public_url)
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await app.state.cache.close()
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.audit_log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> Response:
+        """Readiness: the database and the cache answer."""
+        checks = {"database": False, "cache": False}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            logger.warning("readiness_database_failed", exc_info=True)
+        try:
+            checks["cache"] = await request.app.state.cache.ping()
+        except Exception:
+            logger.warning("readiness_cache_failed", exc_info=True)
+        if all(checks.values()):
+            return Response('{"status":"ready"}', media_type="application/json")
+        return problem_response(503, "not_ready", "a dependency does not answer", {"checks": checks})
+
+    app.include_router(log_router)
+    for router in routers:
+        app.include_router(router)
+    return app
