@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
+READ_ONLY_OPTION = "ketenpas_read_only"
 
 
 def async_url(database_url: str) -> URL:
@@ -62,8 +63,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails with "database is locked" when
     # another connection wrote in between; taking the write lock up front serialises
-    # transactions instead, which is what an embedded single-node database is for.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # writing transactions instead. Read-only work (see `read_only`) begins deferred, so a
+    # long read never holds the write lock.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) for transactions that only read."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -18,6 +18,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for requests that only read (on SQLite it never takes the write lock)."""
+    sessions: SessionFactory = request.app.state.read_sessions
+    async with sessions() as session, session.begin():
+        yield session
+
+
 def get_audit_log(request: Request) -> AuditLog:
     """The service's audit log."""
     log: AuditLog = request.app.state.audit_log
@@ -31,5 +38,6 @@ def get_cache(request: Request) -> Cache:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
 CacheDep = Annotated[Cache, Depends(get_cache)]

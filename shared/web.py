@@ -13,7 +13,7 @@ from shared.audit.endpoints import router as log_router
 from shared.audit.sequencer import Sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, read_only, session_factory
 from shared.problems import install_problem_handlers, problem_response
 from shared.settings import ServiceSettings
 
@@ -77,6 +77,7 @@ def build_app(
         engine = create_engine(settings.database_url, schema=settings.database_schema)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.read_sessions = session_factory(read_only(engine))
         app.state.cache = cache_from_url(settings.cache_url, settings.cache_prefix)
         log: AuditLog = app.state.audit_log
         sequencer = Sequencer(
@@ -105,7 +106,9 @@ def build_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.audit_log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
+    app.state.audit_log = AuditLog(
+        origin=settings.log_origin, private_key=settings.log_private_key()
+    )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
@@ -130,7 +133,9 @@ def build_app(
             logger.warning("readiness_cache_failed", exc_info=True)
         if all(checks.values()):
             return Response('{"status":"ready"}', media_type="application/json")
-        return problem_response(503, "not_ready", "a dependency does not answer", {"checks": checks})
+        return problem_response(
+            503, "not_ready", "a dependency does not answer", {"checks": checks}
+        )
 
     app.include_router(log_router)
     for router in routers:

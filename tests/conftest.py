@@ -89,7 +89,8 @@ async def _truncate(schema: str) -> None:
     connection = await asyncpg.connect(POSTGRES_URL)
     try:
         tables = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename != 'alembic_version'",
+            "SELECT tablename FROM pg_tables"
+            " WHERE schemaname = $1 AND tablename != 'alembic_version'",
             schema,
         )
         if tables:
@@ -136,9 +137,7 @@ SettingsFactory = Callable[..., ServiceSettings]
 
 
 @pytest.fixture
-def make_settings(
-    databases: dict[str, Database], cache_url: tuple[str, str]
-) -> SettingsFactory:
+def make_settings(databases: dict[str, Database], cache_url: tuple[str, str]) -> SettingsFactory:
     """Settings of a service pointed at this test's database and cache."""
 
     def build(service: str, **overrides: Any) -> ServiceSettings:
@@ -166,7 +165,9 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def release_app(make_settings: SettingsFactory) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def release_app(
+    make_settings: SettingsFactory,
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The release service, running, with a client."""
     app = SERVICES["release"].create_app(make_settings("release"))
     async with running(app) as client:

@@ -79,7 +79,8 @@ async def test_each_event_gets_exactly_one_index(release_app: AppAndClient) -> N
     await integrate_all(app, batch_size=4)
     async with sessions() as session:
         indexes = (await session.exec(select(AuditEvent.log_index))).all()
-    assert sorted(indexes) == list(range(30))
+    assert sorted(i for i in indexes if i is not None) == list(range(30))
+    assert len(indexes) == 30
 
 
 @pytest.mark.postgres
@@ -105,13 +106,18 @@ async def test_a_transaction_that_commits_late_with_a_lower_id_is_still_integrat
     assert placed == {late_id: 1, early_ids[0]: 0}
 
 
-async def test_sequencer_refuses_to_extend_a_damaged_partial_tile(release_app: AppAndClient) -> None:
+async def test_sequencer_refuses_to_extend_a_damaged_partial_tile(
+    release_app: AppAndClient,
+) -> None:
     app, _ = release_app
     sessions, _ = parts(app)
     await append_events(sessions, 5, per_transaction=5)
     await integrate_all(app)
     async with transaction(sessions) as session:
-        await session.exec(text("UPDATE audit_tiles SET hashes = substr(hashes, 1, 64), width = 2"))
+        connection = await session.connection()
+        await connection.execute(
+            text("UPDATE audit_tiles SET hashes = substr(hashes, 1, 64), width = 2")
+        )
     await append_events(sessions, 1)
     with pytest.raises((RuntimeError, LookupError)):
         async with transaction(sessions) as session:
@@ -141,7 +147,9 @@ async def test_checkpoint_is_a_problem_before_anything_is_signed(release_app: Ap
     assert response.json()["code"] == "checkpoint_not_found"
 
 
-async def test_tiles_and_entry_bundles_are_served_full_and_partial(release_app: AppAndClient) -> None:
+async def test_tiles_and_entry_bundles_are_served_full_and_partial(
+    release_app: AppAndClient,
+) -> None:
     app, client = release_app
     await append_events(parts(app)[0], 300, per_transaction=100)
     await integrate_all(app)
@@ -161,16 +169,29 @@ async def test_tiles_and_entry_bundles_are_served_full_and_partial(release_app: 
     level1 = await client.get("/log/" + tiles.tile_path(1, 0, 1))
     assert level1.content == merkle.root_from_leaf_hashes(leaves[:256])
 
-    for missing in (tiles.tile_path(0, 1, 256), tiles.tile_path(0, 1, 45),
-                    tiles.entries_path(1, 45), tiles.tile_path(0, 7, 1)):
+    for missing in (
+        tiles.tile_path(0, 1, 256),
+        tiles.tile_path(0, 1, 45),
+        tiles.entries_path(1, 45),
+        tiles.tile_path(0, 7, 1),
+    ):
         response = await client.get("/log/" + missing)
         assert response.status_code == 404, missing
         assert response.json()["code"] == "tile_not_found"
 
 
 @pytest.mark.parametrize(
-    "path", ["tile/0/1", "tile/0/x1/002", "tile/0/000.p/0", "tile/0/000.p/256", "tile/99/000",
-             "tile/entries/001.p/x", "tile/../etc/passwd", "tile/-1/000"]
+    "path",
+    [
+        "tile/0/1",
+        "tile/0/x1/002",
+        "tile/0/000.p/0",
+        "tile/0/000.p/256",
+        "tile/99/000",
+        "tile/entries/001.p/x",
+        "tile/../etc/passwd",
+        "tile/-1/000",
+    ],
 )
 async def test_malformed_tile_paths_are_404_problems(release_app: AppAndClient, path: str) -> None:
     _, client = release_app
@@ -179,7 +200,9 @@ async def test_malformed_tile_paths_are_404_problems(release_app: AppAndClient, 
     assert response.json()["code"] in ("tile_not_found", "not_found")
 
 
-async def test_inclusion_proofs_from_the_api_verify_for_every_index(release_app: AppAndClient) -> None:
+async def test_inclusion_proofs_from_the_api_verify_for_every_index(
+    release_app: AppAndClient,
+) -> None:
     app, client = release_app
     await append_events(parts(app)[0], 70, per_transaction=70)
     await integrate_all(app)
@@ -187,9 +210,9 @@ async def test_inclusion_proofs_from_the_api_verify_for_every_index(release_app:
     for size in (1, 33, 70):
         root = merkle.root_from_leaf_hashes(leaves[:size])
         for index in range(size):
-            body = (await client.get(
-                "/v1/log/proofs/inclusion", params={"index": index, "size": size}
-            )).json()
+            body = (
+                await client.get("/v1/log/proofs/inclusion", params={"index": index, "size": size})
+            ).json()
             proof = [base64.b64decode(h) for h in body["proof"]]
             assert base64.b64decode(body["root_hash"]) == root
             assert merkle.verify_inclusion(leaves[index], index, size, proof, root)
@@ -201,13 +224,16 @@ async def test_consistency_proofs_from_the_api_verify(release_app: AppAndClient)
     await integrate_all(app)
     leaves = [merkle.leaf_hash(e) for e in await stored_entries(app)]
     for old in range(1, 41):
-        body = (await client.get(
-            "/v1/log/proofs/consistency", params={"old": old, "new": 40}
-        )).json()
+        body = (
+            await client.get("/v1/log/proofs/consistency", params={"old": old, "new": 40})
+        ).json()
         proof = [base64.b64decode(h) for h in body["proof"]]
         assert merkle.verify_consistency(
-            old, 40, merkle.root_from_leaf_hashes(leaves[:old]),
-            merkle.root_from_leaf_hashes(leaves), proof,
+            old,
+            40,
+            merkle.root_from_leaf_hashes(leaves[:old]),
+            merkle.root_from_leaf_hashes(leaves),
+            proof,
         )
 
 
@@ -225,7 +251,7 @@ async def test_consistency_proofs_from_the_api_verify(release_app: AppAndClient)
     ],
 )
 async def test_bad_proof_requests_are_problems(
-    release_app: AppAndClient, path: str, params: dict[str, object], code: str
+    release_app: AppAndClient, path: str, params: dict[str, int | str], code: str
 ) -> None:
     app, client = release_app
     await append_events(parts(app)[0], 5, per_transaction=5)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from shared.audit import repository as repo
 from shared.audit import service
-from shared.deps import AuditLogDep, SessionDep
+from shared.deps import AuditLogDep, ReadSessionDep
 from shared.problems import NotFound
 from shared.tlog import tiles
 
@@ -45,7 +45,7 @@ async def log_key(log: AuditLogDep) -> Response:
 
 
 @router.get("/log/checkpoint", response_class=Response, summary="Latest signed checkpoint")
-async def log_checkpoint(session: SessionDep) -> Response:
+async def log_checkpoint(session: ReadSessionDep) -> Response:
     """The newest signed checkpoint (C2SP tlog-checkpoint)."""
     latest = await repo.latest_checkpoint(session)
     if latest is None:
@@ -54,7 +54,7 @@ async def log_checkpoint(session: SessionDep) -> Response:
 
 
 @router.get("/log/tile/{path:path}", response_class=Response, summary="Hash tile or entry bundle")
-async def log_tile(path: str, session: SessionDep, log: AuditLogDep) -> Response:
+async def log_tile(path: str, session: ReadSessionDep, log: AuditLogDep) -> Response:
     """A C2SP tlog-tiles hash tile or entry bundle, full or partial (`.p/<W>`)."""
     try:
         level, index, width = tiles.parse_tile_path("tile/" + path)
@@ -74,7 +74,7 @@ async def log_tile(path: str, session: SessionDep, log: AuditLogDep) -> Response
 
 @router.get("/v1/log/proofs/inclusion", response_model=InclusionProof)
 async def log_inclusion_proof(
-    session: SessionDep,
+    session: ReadSessionDep,
     log: AuditLogDep,
     index: Annotated[int, Query(ge=0)],
     size: Annotated[int, Query(ge=1)],
@@ -83,14 +83,16 @@ async def log_inclusion_proof(
     proof = await service.inclusion_proof(session, log, index=index, size=size)
     root = await service.root_at(session, log, size)
     return InclusionProof(
-        index=index, size=size, root_hash=service.encode_hashes([root])[0],
+        index=index,
+        size=size,
+        root_hash=service.encode_hashes([root])[0],
         proof=service.encode_hashes(proof),
     )
 
 
 @router.get("/v1/log/proofs/consistency", response_model=ConsistencyProof)
 async def log_consistency_proof(
-    session: SessionDep,
+    session: ReadSessionDep,
     log: AuditLogDep,
     old: Annotated[int, Query(ge=1)],
     new: Annotated[int, Query(ge=1)],
@@ -101,14 +103,17 @@ async def log_consistency_proof(
         [await service.root_at(session, log, old), await service.root_at(session, log, new)]
     )
     return ConsistencyProof(
-        old=old, new=new, old_root_hash=old_root, new_root_hash=new_root,
+        old=old,
+        new=new,
+        old_root_hash=old_root,
+        new_root_hash=new_root,
         proof=service.encode_hashes(proof),
     )
 
 
-@router.get(
-    "/v1/log/events/{event_id}/receipt", response_class=Response, summary="Event receipt"
-)
-async def log_event_receipt(event_id: uuid.UUID, session: SessionDep, log: AuditLogDep) -> Response:
+@router.get("/v1/log/events/{event_id}/receipt", response_class=Response, summary="Event receipt")
+async def log_event_receipt(
+    event_id: uuid.UUID, session: ReadSessionDep, log: AuditLogDep
+) -> Response:
     """A C2SP tlog-proof of one event, once it is under a signed checkpoint."""
     return Response(await service.receipt(session, log, event_id), media_type=TEXT)

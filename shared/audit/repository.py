@@ -45,6 +45,10 @@ class FullTileCache:
         self._tiles.clear()
 
 
+def _on_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def read_tiles(
     session: AsyncSession, keys: Iterable[TileKey], cache: FullTileCache | None = None
 ) -> dict[TileKey, bytes]:
@@ -91,7 +95,7 @@ async def write_tiles(session: AsyncSession, changed: dict[TileKey, bytes]) -> N
     """Insert or replace tiles (a partial tile grows in place)."""
     if not changed:
         return
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if _on_postgres(session) else sqlite.insert
     rows = [
         {"level": level, "tile_index": index, "width": len(data) // HASH, "hashes": data}
         for (level, index), data in changed.items()
@@ -131,7 +135,7 @@ async def pending_events(session: AsyncSession, limit: int) -> list[tuple[int, b
         .order_by(col(AuditEvent.id))
         .limit(limit)
     )
-    return [(row_id, bytes(commit)) for row_id, commit in rows]
+    return [(int(row_id or 0), bytes(commit)) for row_id, commit in rows]
 
 
 async def assign_indexes(session: AsyncSession, ids: Sequence[int], first_index: int) -> None:
@@ -182,13 +186,12 @@ async def add_checkpoint(session: AsyncSession, size: int, root: bytes, note: st
 
 async def try_sequencer_lock(session: AsyncSession, key: int) -> bool:
     """Take the sequencer's lock for this transaction; False if another holds it."""
-    if session.bind.dialect.name != "postgresql":
+    if not _on_postgres(session):
         # SQLite transactions start with BEGIN IMMEDIATE: the transaction already is the lock.
         return True
-    result = await session.exec(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), params={"key": key}
-    )
-    return bool(result.one()[0])
+    connection = await session.connection()
+    result = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    return bool(result.scalar_one())
 
 
 async def count_events(session: AsyncSession) -> int:

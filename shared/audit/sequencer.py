@@ -12,6 +12,7 @@ the same transaction (and `log_index` is unique).
 import asyncio
 import hashlib
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
 import structlog
@@ -75,8 +76,10 @@ async def integrate(
     for key, new_hashes in grown.items():
         head = stored.get(key, b"")
         if len(head) != first_position[key] * repo.HASH:
-            raise RuntimeError(f"tile {key} holds {len(head) // repo.HASH} hashes, expected "
-                               f"{first_position[key]}: the stored tree is damaged")
+            raise RuntimeError(
+                f"tile {key} holds {len(head) // repo.HASH} hashes, expected "
+                f"{first_position[key]}: the stored tree is damaged"
+            )
         changed[key] = head + b"".join(new_hashes)
     await repo.write_tiles(session, changed)
     await repo.assign_indexes(session, [row_id for row_id, _ in pending], size)
@@ -162,10 +165,8 @@ class Sequencer:
                 raise
             except Exception:
                 logger.exception("sequencer_step_failed", origin=self._origin)
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _run_once(self) -> None:

@@ -45,9 +45,7 @@ async def tree_size(session: AsyncSession) -> int:
 async def _check_size(session: AsyncSession, size: int) -> None:
     current = await tree_size(session)
     if size > current:
-        raise InvalidInput(
-            "log_size_out_of_range", f"the log holds {current} entries, not {size}"
-        )
+        raise InvalidInput("log_size_out_of_range", f"the log holds {current} entries, not {size}")
 
 
 async def root_at(session: AsyncSession, log: AuditLog, size: int) -> bytes:
@@ -97,13 +95,13 @@ async def receipt(session: AsyncSession, log: AuditLog, event_id: uuid.UUID) -> 
             "the event is recorded but not yet under a signed checkpoint; try again shortly",
         )
     plan = merkle.inclusion_proof_plan(event.log_index, latest.size)
-    proof = await merkle.build_proof(
-        plan, lambda nodes: repo.read_nodes(session, nodes, log.cache)
-    )
+    proof = await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
     return format_receipt(event.log_index, proof, latest.note, extra=bytes(event.salt))
 
 
-async def hash_tile(session: AsyncSession, log: AuditLog, level: int, index: int, width: int) -> bytes:
+async def hash_tile(
+    session: AsyncSession, log: AuditLog, level: int, index: int, width: int
+) -> bytes:
     """The first `width` hashes of a tile, if the tile holds that many."""
     stored = await repo.read_tiles(session, [(level, index)], log.cache)
     data = stored.get((level, index), b"")

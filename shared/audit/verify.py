@@ -9,18 +9,17 @@ stored event against its entry. Memory stays O(log n): it streams one bundle at 
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import col, select
 
 from shared.audit.events import commitment
 from shared.audit.models import AuditEvent
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, read_only, session_factory
 from shared.tlog import tiles
 from shared.tlog.checkpoint import Checkpoint, open_checkpoint
 from shared.tlog.merkle import CompactRange, leaf_hash
@@ -79,19 +78,23 @@ class _Fetcher:
     async def get(self, path: str, *, first_index: int | None = None) -> bytes:
         response = await self.client.get("/log/" + path)
         if response.status_code != 200:
-            raise VerificationFailed(f"GET /log/{path} answered {response.status_code}", first_index)
+            raise VerificationFailed(
+                f"GET /log/{path} answered {response.status_code}", first_index
+            )
         return response.content
 
 
 async def _stored_events(
     database_url: str, schema: str | None, size: int
-) -> AsyncIterator[tuple[int, bytes, bytes, str]]:
+) -> AsyncGenerator[tuple[int, bytes, bytes, str]]:
     """(log_index, salt, commitment, event) of integrated events in index order."""
     engine = create_engine(database_url, schema=schema)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(read_only(engine))() as session:
             statement = (
-                select(AuditEvent.log_index, AuditEvent.salt, AuditEvent.commitment, AuditEvent.event)  # type: ignore[call-overload]
+                select(
+                    AuditEvent.log_index, AuditEvent.salt, AuditEvent.commitment, AuditEvent.event
+                )
                 .where(col(AuditEvent.log_index).is_not(None), col(AuditEvent.log_index) < size)
                 .order_by(col(AuditEvent.log_index))
                 .execution_options(yield_per=1000)
@@ -222,7 +225,10 @@ def _check_old_root(tree: CompactRange, previous: Checkpoint) -> None:
 
 
 async def _check_events(
-    events: AsyncIterator[tuple[int, bytes, bytes, str]], entries: list[bytes], start: int, width: int
+    events: AsyncIterator[tuple[int, bytes, bytes, str]],
+    entries: list[bytes],
+    start: int,
+    width: int,
 ) -> int:
     """Re-hash the stored events of one bundle and compare them with the served entries."""
     for position in range(width):
