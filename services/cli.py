@@ -125,7 +125,9 @@ async def _seed_log(spec: ServiceSpec) -> bool:
 def log_key(service: One) -> None:
     """Print the verifier key of a service's audit-log checkpoints."""
     settings = selected(service)[0].settings()
-    typer.echo(AuditLog(origin=settings.log_origin, private_key=settings.log_private_key()).verifier_key)
+    typer.echo(
+        AuditLog(origin=settings.log_origin, private_key=settings.log_private_key()).verifier_key
+    )
 
 
 @log_app.command("sequence")
@@ -176,8 +178,7 @@ def log_verify(
     since = f", consistent with {report.previous_size}" if report.previous_size is not None else ""
     events = f", {report.events_checked} stored events re-hashed" if database_url else ""
     typer.echo(
-        f"OK {report.origin}: {report.size} entries, root "
-        f"{report.root_hash.hex()}{since}{events}"
+        f"OK {report.origin}: {report.size} entries, root {report.root_hash.hex()}{since}{events}"
     )
 
 
