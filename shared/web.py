@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, suppress
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.audit.endpoints import router as log_router
@@ -43,23 +44,19 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # Raised inside the endpoint's read, so the app's problem handler answers.
+                    raise StarletteHTTPException(413, self._detail)
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+        await self.app(scope, limited_receive, send)
+
+    @property
+    def _detail(self) -> str:
+        return f"request bodies are limited to {self.max_bytes} bytes"
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413, "body_too_large", f"request bodies are limited to {self.max_bytes} bytes"
-        )
+        response = problem_response(413, "body_too_large", self._detail)
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def build_app(

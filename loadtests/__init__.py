@@ -1,0 +1,1 @@
+"""Load tests and benchmarks: scripts that print their figures, never timed assertions."""

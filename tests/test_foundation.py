@@ -1,0 +1,161 @@
+"""Settings, app factories, health, problem documents and the CLI."""
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from services.cli import app as cli
+from services.identity.settings import IdentitySettings
+from services.registry import SERVICES
+from services.release.settings import ReleaseSettings
+from shared.demo import DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
+from shared.problems import install_problem_handlers
+from shared.tlog.note import parse_verifier_key
+from shared.web import BodySizeLimit
+from tests.conftest import SettingsFactory, running
+
+REAL_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def test_demo_log_keys_are_refused_outside_development() -> None:
+    for settings_class, demo in (
+        (IdentitySettings, DEMO_IDENTITY_LOG_KEY),
+        (ReleaseSettings, DEMO_RELEASE_LOG_KEY),
+    ):
+        with pytest.raises(ValidationError, match="demo secret"):
+            settings_class(environment="production", log_signing_key=demo)
+        with pytest.raises(ValidationError, match="demo secret"):
+            settings_class(environment="production")  # the default is the demo key
+
+
+def test_production_accepts_a_real_key_and_refuses_a_malformed_one() -> None:
+    settings = ReleaseSettings(environment="production", log_signing_key=REAL_KEY)
+    assert settings.log_private_key().private_bytes_raw() == bytes(range(32))
+    with pytest.raises(ValidationError, match="32-byte"):
+        ReleaseSettings(log_signing_key=base64.b64encode(b"short").decode())
+    with pytest.raises(ValidationError, match="base64"):
+        ReleaseSettings(log_signing_key="not base64!")
+
+
+def test_settings_come_from_the_service_environment_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KETENPAS_RELEASE_PORT", "9102")
+    monkeypatch.setenv("KETENPAS_IDENTITY_PORT", "9101")
+    assert ReleaseSettings().port == 9102
+    assert IdentitySettings().port == 9101
+    assert ReleaseSettings().public_url == "http://127.0.0.1:9102"
+
+
+def test_services_listen_on_their_documented_ports_by_default() -> None:
+    assert IdentitySettings().port == 8001
+    assert ReleaseSettings().port == 8002
+    assert IdentitySettings().log_origin != ReleaseSettings().log_origin
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+async def test_each_service_is_live_ready_and_documented(
+    make_settings: SettingsFactory, service: str
+) -> None:
+    app = SERVICES[service].create_app(make_settings(service))
+    async with running(app) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        openapi = (await client.get("/openapi.json")).json()
+        assert "/log/checkpoint" in openapi["paths"]
+        key = parse_verifier_key((await client.get("/log/key")).text.strip())
+        assert key.name == f"ketenpas.localhost/{service}-log"
+
+
+async def test_readiness_fails_when_the_database_is_away(make_settings: SettingsFactory) -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused at once.
+    settings = make_settings("release", database_url="postgresql://postgres@127.0.0.1:1/test")
+    app = SERVICES["release"].create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["code"] == "not_ready"
+    assert response.json()["checks"]["database"] is False
+
+
+async def test_unknown_paths_and_methods_are_problem_documents(
+    release_app: tuple[object, httpx.AsyncClient],
+) -> None:
+    _, client = release_app
+    missing = await client.get("/no/such/thing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+    wrong_method = await client.delete("/healthz")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
+
+
+async def test_oversize_bodies_are_refused_with_413(
+    release_app: tuple[object, httpx.AsyncClient],
+) -> None:
+    _, client = release_app
+    declared = await client.post("/healthz", content=b"x" * (65 * 1024))
+    assert declared.status_code == 413
+    assert declared.json()["code"] == "body_too_large"
+
+
+async def test_streamed_bodies_are_cut_off_at_the_limit() -> None:
+    echo = FastAPI()
+
+    @echo.post("/echo")
+    async def read_all(request: Request) -> dict[str, int]:
+        return {"length": len(await request.body())}
+
+    install_problem_handlers(echo)
+    limited = BodySizeLimit(echo, max_bytes=4096)
+
+    async def chunks(count: int) -> AsyncIterator[bytes]:
+        for _ in range(count):
+            yield b"y" * 1024
+
+    transport = httpx.ASGITransport(app=limited)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        small = await client.post("/echo", content=chunks(4))
+        large = await client.post("/echo", content=chunks(5))
+    assert small.json() == {"length": 4096}
+    assert large.status_code == 413
+    assert large.json()["code"] == "body_too_large"
+
+
+def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for service in SERVICES:
+        prefix = f"KETENPAS_{service.upper()}_"
+        monkeypatch.setenv(prefix + "DATABASE_URL", f"sqlite:///{tmp_path / service}.sqlite3")
+    runner = CliRunner()
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "identity: database at the newest revision" in upgraded.output
+    seeded = runner.invoke(cli, ["demo", "seed"])
+    assert seeded.exit_code == 0, seeded.output
+    assert "release: demo seeded" in seeded.output
+    again = runner.invoke(cli, ["demo", "seed"])
+    assert "release: not empty, left as it is" in again.output
+    sequenced = runner.invoke(cli, ["log", "sequence", "release"])
+    assert "release: 1 entries integrated" in sequenced.output
+    key = runner.invoke(cli, ["log", "key", "release"])
+    assert parse_verifier_key(key.output.strip()).name == "ketenpas.localhost/release-log"
+
+
+def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETENPAS_IDENTITY_ENVIRONMENT", "production")
+    monkeypatch.setenv("KETENPAS_IDENTITY_LOG_SIGNING_KEY", REAL_KEY)
+    result = CliRunner().invoke(cli, ["demo", "seed"])
+    assert result.exit_code == 2
+    assert "development mode only" in result.output
