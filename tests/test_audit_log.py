@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from shared.audit import repository as repo
 from shared.audit.events import append, canonical_json, commitment
 from shared.audit.models import AuditEvent
-from shared.audit.sequencer import drain, integrate
+from shared.audit.sequencer import Sequencer, drain, integrate
 from shared.db import transaction
 from shared.tlog import merkle, tiles
 from shared.tlog.checkpoint import open_checkpoint
@@ -293,3 +293,39 @@ async def test_receipt_of_an_unknown_event_is_404(release_app: AppAndClient) -> 
     assert response.json()["code"] == "event_not_found"
     malformed = await client.get("/v1/log/events/not-a-uuid/receipt")
     assert malformed.status_code == 422
+
+
+async def test_background_sequencer_integrates_everything_and_signs_at_its_interval(
+    release_app: AppAndClient,
+) -> None:
+    app, _ = release_app
+    sessions, log = parts(app)
+    now = [100.0]
+    sequencer = Sequencer(
+        sessions,
+        signer=log.signer,
+        origin=log.origin,
+        batch_size=7,
+        interval=0.2,
+        checkpoint_interval=5.0,
+        clock=lambda: now[0],
+    )
+    await append_events(sessions, 20, per_transaction=20)
+    assert await sequencer.run_once() == 20  # several batches in one go
+    async with sessions() as session:
+        first = await repo.latest_checkpoint(session)
+    assert first is not None and first.size == 20
+
+    await append_events(sessions, 3, per_transaction=3)
+    now[0] += 1.0  # within the checkpoint interval: integrate, but sign nothing new
+    assert await sequencer.run_once() == 3
+    async with sessions() as session:
+        latest = await repo.latest_checkpoint(session)
+        size, _ = await repo.load_state(session)
+    assert latest is not None and latest.size == 20
+    assert size == 23
+    now[0] += 5.0
+    assert await sequencer.run_once() == 0
+    async with sessions() as session:
+        latest = await repo.latest_checkpoint(session)
+    assert latest is not None and latest.size == 23

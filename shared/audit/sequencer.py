@@ -12,6 +12,7 @@ the same transaction (and `log_index` is unique).
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -141,6 +142,7 @@ class Sequencer:
         interval: float,
         checkpoint_interval: float,
         cache: FullTileCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._signer = signer
@@ -149,8 +151,9 @@ class Sequencer:
         self._interval = interval
         self._checkpoint_interval = checkpoint_interval
         self._cache = cache
+        self._clock = clock
         self._wake = asyncio.Event()
-        self._last_signed = 0.0
+        self._last_signed: float | None = None
 
     def wake(self) -> None:
         """Ask for a step soon (after an append in this process)."""
@@ -160,7 +163,7 @@ class Sequencer:
         """Step until cancelled; errors are logged and retried, never fatal."""
         while True:
             try:
-                await self._run_once()
+                await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -169,19 +172,29 @@ class Sequencer:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
             self._wake.clear()
 
-    async def _run_once(self) -> None:
+    async def run_once(self) -> int:
+        """Integrate everything pending, then sign if the checkpoint interval has passed."""
+        integrated = 0
         while True:
-            now = time.monotonic()
-            sign = now - self._last_signed >= self._checkpoint_interval
-            result = await step(
-                self._sessions,
-                signer=self._signer,
-                origin=self._origin,
-                batch_size=self._batch_size,
-                sign=sign,
-                cache=self._cache,
-            )
-            if sign and result.locked:
-                self._last_signed = now
+            now = self._clock()
+            due = self._last_signed is None or now - self._last_signed >= self._checkpoint_interval
+            result = await self._step(sign=False)
+            integrated += result.integrated
             if result.integrated < self._batch_size:
-                return
+                break
+        if due:
+            result = await self._step(sign=True)
+            integrated += result.integrated
+            if result.locked:
+                self._last_signed = now
+        return integrated
+
+    async def _step(self, *, sign: bool) -> StepResult:
+        return await step(
+            self._sessions,
+            signer=self._signer,
+            origin=self._origin,
+            batch_size=self._batch_size,
+            sign=sign,
+            cache=self._cache,
+        )
