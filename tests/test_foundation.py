@@ -1,11 +1,14 @@
 """Settings, app factories, health, problem documents and the CLI."""
 
 import base64
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -15,6 +18,7 @@ from services.identity.settings import IdentitySettings
 from services.registry import SERVICES
 from services.release.settings import ReleaseSettings
 from shared.demo import DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
+from shared.logging import configure_logging
 from shared.problems import install_problem_handlers
 from shared.tlog.note import parse_verifier_key
 from shared.web import BodySizeLimit
@@ -159,3 +163,20 @@ def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(cli, ["demo", "seed"])
     assert result.exit_code == 2
     assert "development mode only" in result.output
+
+
+def test_logs_are_one_json_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("INFO")
+        structlog.get_logger("ketenpas.test").info("gate_decided", decision="release")
+        logging.getLogger("uvicorn.access").info("GET /healthz 200")
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        structlog.reset_defaults()
+    assert lines[0]["event"] == "gate_decided" and lines[0]["decision"] == "release"
+    assert lines[0]["level"] == "info" and "timestamp" in lines[0]
+    assert lines[1]["logger"] == "uvicorn.access"
