@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         if not self.cache_prefix:
-            self.cache_prefix = f"ketenpas:{self.service_name}:"
+            self.cache_prefix = f"ketenpas:{self.service_name}"
         if not self.log_origin:
             self.log_origin = f"ketenpas.localhost/{self.service_name}-log"
         seed = self.log_signing_key.get_secret_value()

@@ -146,7 +146,7 @@ def make_settings(databases: dict[str, Database], cache_url: tuple[str, str]) ->
             "database_url": database.url,
             "database_schema": database.schema,
             "cache_url": cache_url[0],
-            "cache_prefix": cache_url[1] + service + ":",
+            "cache_prefix": cache_url[1] + service,
             "run_sequencer": False,
         }
         values.update(overrides)
