@@ -8,4 +8,8 @@ refuse every value in `DEMO_SECRETS` unless the environment is `development`.
 DEMO_IDENTITY_LOG_KEY = "cnHvD8XtkgevPlh96AKGwF8GnObamSqo9M+4DA7w5G8="
 DEMO_RELEASE_LOG_KEY = "B7Plk5gzAbiBn2ySO+F4vFr4jlBim7cTwX1qexzBqV8="
 
-DEMO_SECRETS = frozenset({DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY})
+# DEMO ONLY: the identity service's key-encryption key (AES-256-GCM, base64), which seals
+# custodial party keys, TOTP secrets and the service's own signing keys at rest.
+DEMO_IDENTITY_KEK = "OAUlu92221KbDOb/8we9qdkQHo9LyVZEFXnpY6M/KQw="
+
+DEMO_SECRETS = frozenset({DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY, DEMO_IDENTITY_KEK})

@@ -42,6 +42,7 @@ __all__ = [
     "generate_key",
     "import_key",
     "jwks",
+    "peek",
     "public_jwk",
     "sign",
     "thumbprint",
@@ -242,6 +243,15 @@ def verify(token: str, *, typ: str, resolve_key: Callable[[str], Key | None]) ->
     claims = _loads_object(_b64decode(payload_segment, "payload"), what="claims")
     assert isinstance(key, OKPKey)  # _check_key guarantees it; this narrows the type
     return VerifiedToken(header=header, claims=claims, key=key)
+
+
+def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a compact JWS WITHOUT checking anything: only to find which key
+    to load (kid, iss) before `verify`; never trust what it returns."""
+    header_segment, payload_segment, _ = _split_compact(token)
+    header = _loads_object(_b64decode(header_segment, "header"), what="header")
+    claims = _loads_object(_b64decode(payload_segment, "payload"), what="claims")
+    return header, claims
 
 
 def _split_compact(token: object) -> tuple[str, str, bytes]:

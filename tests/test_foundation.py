@@ -17,7 +17,7 @@ from services.cli import app as cli
 from services.identity.settings import IdentitySettings
 from services.registry import SERVICES
 from services.release.settings import ReleaseSettings
-from shared.demo import DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
+from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
 from shared.logging import configure_logging
 from shared.problems import install_problem_handlers
 from shared.tlog.note import parse_verifier_key
@@ -36,6 +36,10 @@ def test_demo_log_keys_are_refused_outside_development() -> None:
             settings_class(environment="production", log_signing_key=demo)
         with pytest.raises(ValidationError, match="demo secret"):
             settings_class(environment="production")  # the default is the demo key
+    with pytest.raises(ValidationError, match="demo secret"):
+        IdentitySettings(
+            environment="production", log_signing_key=REAL_KEY, key_encryption_key=DEMO_IDENTITY_KEK
+        )
 
 
 def test_production_accepts_a_real_key_and_refuses_a_malformed_one() -> None:
@@ -160,6 +164,7 @@ def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
 def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KETENPAS_IDENTITY_ENVIRONMENT", "production")
     monkeypatch.setenv("KETENPAS_IDENTITY_LOG_SIGNING_KEY", REAL_KEY)
+    monkeypatch.setenv("KETENPAS_IDENTITY_KEY_ENCRYPTION_KEY", REAL_KEY)
     result = CliRunner().invoke(cli, ["demo", "seed"])
     assert result.exit_code == 2
     assert "development mode only" in result.output

@@ -5,6 +5,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.identity.settings import IdentitySettings
+from services.identity.signing import service as signing
+from services.identity.signing.endpoints import router as signing_router
+from services.identity.signing.keyring import KeyRingCache
+from shared.db import transaction
+from shared.models import utcnow
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -12,9 +17,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     """Build the identity service's app from its settings."""
+    settings = settings or IdentitySettings()
+
+    async def on_startup(app: FastAPI) -> None:
+        async with transaction(app.state.sessions) as session:
+            await signing.ensure_key(session, settings, utcnow())
+        app.state.keyring = KeyRingCache(settings, app.state.sessions)
+
     return build_app(
-        settings or IdentitySettings(),
+        settings,
         title="Ketenpas identity service",
         description="Parties, people, keys, credentials, status lists, tokens and gate passes.",
-        routers=[],
+        routers=[signing_router],
+        on_startup=on_startup,
     )

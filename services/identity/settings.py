@@ -1,9 +1,12 @@
 """Settings of the identity service (environment prefix `KETENPAS_IDENTITY_`)."""
 
-from pydantic import Field, SecretStr
+import base64
+import binascii
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.demo import DEMO_IDENTITY_LOG_KEY
+from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, DEMO_SECRETS
 from shared.settings import ServiceSettings
 
 
@@ -17,3 +20,44 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     port: int = Field(default=8001, ge=1, le=65535)
     log_signing_key: SecretStr = SecretStr(DEMO_IDENTITY_LOG_KEY)
+
+    # The issuer id: `iss` of everything this service signs and the one `aud` of client
+    # assertions. Defaults to the public URL.
+    issuer: str = ""
+    key_encryption_key: SecretStr = SecretStr(DEMO_IDENTITY_KEK)
+
+    access_token_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
+    person_token_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
+    credential_lifetime_days: int = Field(default=365, ge=1, le=3 * 365)
+    status_list_ttl_seconds: int = Field(default=300, ge=10, le=86400)
+    gate_pass_lifetime_seconds: int = Field(default=120, ge=10, le=120)
+    second_factor_window_seconds: int = Field(default=900, ge=60, le=86400)
+    # A new service signing key is published this long before it signs, so that every
+    # verifier's cached JWKS already holds it.
+    signing_key_propagation_seconds: int = Field(default=600, ge=0, le=7 * 86400)
+
+    # Wrong passwords or TOTP codes: at most this many per person / per client address in
+    # the window; each further failure doubles the lock-out.
+    sign_in_failures_per_person: int = Field(default=5, ge=1)
+    sign_in_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_failure_window_seconds: int = Field(default=900, ge=10)
+
+    @model_validator(mode="after")
+    def _check_identity_secrets(self) -> "IdentitySettings":
+        if not self.issuer:
+            self.issuer = self.public_url
+        kek = self.key_encryption_key.get_secret_value()
+        if self.environment != "development" and kek in DEMO_SECRETS:
+            raise ValueError("a demo secret is refused outside development mode")
+        self.kek_bytes()
+        return self
+
+    def kek_bytes(self) -> bytes:
+        """The 32-byte key-encryption key."""
+        try:
+            raw = base64.b64decode(self.key_encryption_key.get_secret_value(), validate=True)
+        except binascii.Error as exc:
+            raise ValueError("key_encryption_key must be base64 of 32 bytes") from exc
+        if len(raw) != 32:
+            raise ValueError("key_encryption_key must be base64 of 32 bytes")
+        return raw

@@ -1,0 +1,49 @@
+"""People: the persons of a party who sign in, dispatch, drive or inspect."""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from shared.models import UTCDateTime, utcnow
+
+
+class PersonRole(StrEnum):
+    """What a person does for his party."""
+
+    driver = "driver"
+    dispatcher = "dispatcher"
+    operator = "operator"
+    officer = "officer"
+    admin = "admin"
+
+
+class PersonStatus(StrEnum):
+    """A suspended person can neither sign in nor get a gate pass."""
+
+    active = "active"
+    suspended = "suspended"
+
+
+class Person(SQLModel, table=True):
+    """A person of one party, with a password and (once enrolled) a TOTP second factor."""
+
+    __tablename__ = "people"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    party_id: str = Field(foreign_key="parties.id", index=True, max_length=40)
+    role: str = Field(max_length=20)
+    name: str = Field(max_length=200)
+    username: str = Field(unique=True, max_length=100)
+    password_hash: str = Field(max_length=300)
+    screened_until: date | None = None
+    status: str = Field(default=PersonStatus.active, max_length=20)
+    # The TOTP secret, sealed under the key-encryption key and bound to this person.
+    totp_secret_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    totp_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last TOTP time step accepted: each step is good for one sign-in only.
+    totp_last_step: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

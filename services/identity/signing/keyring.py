@@ -1,0 +1,43 @@
+"""The keyring as the running service sees it: reloaded from the database every few seconds."""
+
+import time
+
+from joserfc.jwk import OKPKey
+
+from services.identity.settings import IdentitySettings
+from services.identity.signing.service import KeyRing, load_keyring
+from shared.db import SessionFactory
+from shared.models import utcnow
+from shared.problems import Problem
+
+
+class KeyRingCache:
+    """Holds the current keyring; keys rotate rarely, so a short reload interval is plenty."""
+
+    def __init__(
+        self, settings: IdentitySettings, sessions: SessionFactory, ttl_seconds: float = 5.0
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+
+    async def get(self) -> KeyRing:
+        """The keyring, reloaded when older than the TTL."""
+        if self._ring is None or time.monotonic() - self._loaded_at > self._ttl:
+            async with self._sessions() as session:
+                self._ring = await load_keyring(session, self._settings, utcnow())
+            self._loaded_at = time.monotonic()
+        return self._ring
+
+    def invalidate(self) -> None:
+        """Forget the keyring (after a rotation in this process)."""
+        self._ring = None
+
+    async def signing(self) -> tuple[str, OKPKey]:
+        """The key that signs now; 503 if none does (a misconfigured rotation)."""
+        ring = await self.get()
+        if ring.signing is None:
+            raise Problem("no_signing_key", "no signing key is active", status=503)
+        return ring.signing

@@ -1,0 +1,45 @@
+"""Migrations build exactly the tables the models describe."""
+
+import pytest
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+import services.identity.models  # noqa: F401  (registers the identity tables)
+from shared.db import create_engine
+from tests.conftest import Database
+
+IDENTITY_TABLES = {
+    "parties",
+    "people",
+    "party_keys",
+    "credentials",
+    "status_lists",
+    "signing_keys",
+    "used_assertions",
+}
+
+
+@pytest.mark.parametrize("service", ["identity", "release"])
+async def test_migrated_tables_match_the_models(
+    databases: dict[str, Database], service: str
+) -> None:
+    database = databases[service]
+    engine = create_engine(database.url, schema=database.schema)
+    try:
+        async with engine.connect() as conn:
+            described = await conn.run_sync(
+                lambda sync: {
+                    table: {column["name"] for column in inspect(sync).get_columns(table)}
+                    for table in inspect(sync).get_table_names()
+                    if table != "alembic_version"
+                }
+            )
+    finally:
+        await engine.dispose()
+    expected_tables = {"audit_events", "audit_tiles", "audit_checkpoints", "audit_tree"}
+    if service == "identity":
+        expected_tables |= IDENTITY_TABLES
+    assert set(described) == expected_tables
+    for table in expected_tables:
+        model_columns = {column.name for column in SQLModel.metadata.tables[table].columns}
+        assert described[table] == model_columns, table
