@@ -172,3 +172,13 @@ async def release_app(
     app = SERVICES["release"].create_app(make_settings("release"))
     async with running(app) as client:
         yield app, client
+
+
+@pytest.fixture
+async def identity_app(
+    make_settings: SettingsFactory,
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The identity service, running, with a client."""
+    app = SERVICES["identity"].create_app(make_settings("identity"))
+    async with running(app) as client:
+        yield app, client

@@ -1,0 +1,136 @@
+"""Small factories for identity-service tests: rows straight into the database, and tokens."""
+
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import pyotp
+from fastapi import FastAPI
+from joserfc.jwk import OKPKey
+
+from services.identity.keys.models import PartyKey
+from services.identity.parties.models import Party
+from services.identity.people.models import Person
+from services.identity.people.passwords import hash_password
+from services.identity.sealing import seal
+from services.identity.settings import IdentitySettings
+from shared import jose
+from shared.auth import issue_access_token
+from shared.db import transaction
+from shared.models import utcnow
+
+_counter = iter(range(100_000_000, 999_999_999))
+
+
+def new_eori(country: str = "NL") -> str:
+    """A fresh, valid party id."""
+    return f"EU.EORI.{country}{next(_counter)}"
+
+
+async def make_party(app: FastAPI, *roles: str, status: str = "active", name: str = "") -> Party:
+    """A party with the given roles."""
+    party = Party(
+        id=new_eori(),
+        name=name or f"Party {uuid.uuid4().hex[:6]}",
+        roles=list(roles),
+        status=status,
+    )
+    async with transaction(app.state.sessions) as session:
+        session.add(party)
+    return party
+
+
+async def add_own_key(app: FastAPI, party: Party) -> OKPKey:
+    """Register a fresh own (non-custodial) Ed25519 key for the party; returns the private key."""
+    private = jose.generate_key()
+    async with transaction(app.state.sessions) as session:
+        session.add(
+            PartyKey(
+                kid=jose.thumbprint(private), party_id=party.id, public_jwk=jose.public_jwk(private)
+            )
+        )
+    return private
+
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PASSWORD = "correct horse battery staple"
+
+
+async def make_person(
+    app: FastAPI,
+    party: Party,
+    role: str = "driver",
+    *,
+    totp: bool = True,
+    status: str = "active",
+    screened_until: date | None = None,
+    **fields: Any,
+) -> Person:
+    """A person of the party with the test password and (by default) an enrolled TOTP."""
+    settings: IdentitySettings = app.state.settings
+    person = Person(
+        party_id=party.id,
+        role=role,
+        name=fields.pop("name", "Test Person"),
+        username=fields.pop("username", f"user-{uuid.uuid4().hex[:10]}"),
+        password_hash=await hash_password(PASSWORD),
+        screened_until=screened_until or (date.today() + timedelta(days=365)),
+        status=status,
+        **fields,
+    )
+    if totp:
+        person.totp_secret_sealed = seal(
+            settings.kek_bytes(), TOTP_SECRET.encode(), bound_to=f"people:{person.id}:totp"
+        )
+        person.totp_confirmed_at = utcnow()
+    async with transaction(app.state.sessions) as session:
+        session.add(person)
+    return person
+
+
+def totp_now(at: float | None = None) -> str:
+    """The current TOTP code of the test secret."""
+    return pyotp.TOTP(TOTP_SECRET).at(int(at if at is not None else time.time()))
+
+
+async def client_token(app: FastAPI, party: Party, scopes: list[str] | None = None) -> str:
+    """An access token for the party's API client, minted with the service's key."""
+    settings: IdentitySettings = app.state.settings
+    _, key = await app.state.keyring.signing()
+    return issue_access_token(
+        key,
+        issuer=settings.issuer,
+        party_id=party.id,
+        party_roles=list(party.roles),
+        scopes=scopes or [],
+        now=int(time.time()),
+        lifetime=600,
+    )
+
+
+async def person_token(
+    app: FastAPI, person: Person, party: Party, *, auth_time: int | None = None
+) -> str:
+    """An access token for a signed-in person, minted with the service's key."""
+    settings: IdentitySettings = app.state.settings
+    _, key = await app.state.keyring.signing()
+    now = int(time.time())
+    return issue_access_token(
+        key,
+        issuer=settings.issuer,
+        party_id=party.id,
+        party_roles=list(party.roles),
+        scopes=[],
+        now=now,
+        lifetime=600,
+        person_id=person.id,
+        person_role=person.role,
+        auth_time=auth_time if auth_time is not None else now,
+        amr=["pwd", "otp"],
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
