@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
@@ -112,7 +113,41 @@ def install_problem_handlers(app: FastAPI) -> None:
         logger.exception("unhandled_error", path=request.url.path)
         return problem_response(500, "internal_error", "an unexpected error occurred")
 
+    async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        # A NUL or a lone surrogate in some string of the request reaches the database
+        # driver, which cannot store it: that is bad input, not a server fault. The
+        # request's transaction has rolled back, so nothing changed.
+        if _caused_by_unstorable_text(exc):
+            return problem_response(
+                422, "invalid_characters", "the request holds characters that cannot be stored"
+            )
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StatementError, on_storage_error)
+    app.add_exception_handler(UnicodeError, on_storage_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _caused_by_unstorable_text(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UnicodeError):
+            return True
+        if type(current).__name__ in _UNSTORABLE_TEXT_ERRORS:
+            return True
+        orig = getattr(current, "orig", None)
+        current = (
+            orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+        )
+    return False
+
+
+# asyncpg's names for "this text cannot be stored" (NUL bytes, unencodable characters).
+_UNSTORABLE_TEXT_ERRORS = frozenset(
+    {"CharacterNotInRepertoireError", "UntranslatableCharacterError"}
+)

@@ -3,13 +3,14 @@
 import base64
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -17,12 +18,15 @@ from services.cli import app as cli
 from services.identity.settings import IdentitySettings
 from services.registry import SERVICES
 from services.release.settings import ReleaseSettings
+from shared.audit import repository as audit_repo
+from shared.audit.models import AuditEvent
 from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
+from shared.deps import SessionDep
 from shared.logging import configure_logging
 from shared.problems import install_problem_handlers
 from shared.tlog.note import parse_verifier_key
-from shared.web import BodySizeLimit
-from tests.conftest import SettingsFactory, running
+from shared.web import BodySizeLimit, build_app
+from tests.conftest import ON_POSTGRES, SettingsFactory, running
 
 REAL_KEY = base64.b64encode(bytes(range(32))).decode()
 
@@ -185,3 +189,39 @@ def test_logs_are_one_json_object_per_line(capsys: pytest.CaptureFixture[str]) -
     assert lines[0]["event"] == "gate_decided" and lines[0]["decision"] == "release"
     assert lines[0]["level"] == "info" and "timestamp" in lines[0]
     assert lines[1]["logger"] == "uvicorn.access"
+
+
+@pytest.mark.parametrize("text", ["nul\\u0000byte", "lone\\ud800surrogate"])
+async def test_unstorable_characters_are_a_422_and_store_nothing(
+    make_settings: SettingsFactory, text: str
+) -> None:
+    router = APIRouter()
+
+    @router.post("/store")
+    async def store(body: dict[str, str], session: SessionDep) -> dict[str, str]:
+        session.add(
+            AuditEvent(
+                event_id=uuid.uuid4(),
+                event_type=body["text"],
+                event="{}",
+                salt=b"s",
+                commitment=b"c",
+            )
+        )
+        await session.flush()
+        return {"stored": "yes"}
+
+    app = build_app(make_settings("release"), title="t", description="t", routers=[router])
+    async with running(app) as client:
+        body = '{"text": "' + text + '"}'
+        response = await client.post(
+            "/store", content=body.encode(), headers={"content-type": "application/json"}
+        )
+        if response.status_code == 200:
+            # SQLite stores a NUL as it is: then it is not an error at all.
+            assert "u0000" in text and not ON_POSTGRES
+            return
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_characters"
+        async with app.state.sessions() as session:
+            assert await audit_repo.count_events(session) == 0
