@@ -4,6 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.identity.credentials.endpoints import router as credentials_router
+from services.identity.keys.endpoints import router as keys_router
+from services.identity.oauth.endpoints import router as oauth_router
+from services.identity.parties.endpoints import router as parties_router
+from services.identity.people.endpoints import router as people_router
+from services.identity.sessions.endpoints import router as sessions_router
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from services.identity.signing.endpoints import router as signing_router
@@ -28,6 +34,14 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         settings,
         title="Ketenpas identity service",
         description="Parties, people, keys, credentials, status lists, tokens and gate passes.",
-        routers=[signing_router],
+        routers=[
+            signing_router,
+            oauth_router,
+            parties_router,
+            people_router,
+            keys_router,
+            credentials_router,
+            sessions_router,
+        ],
         on_startup=on_startup,
     )

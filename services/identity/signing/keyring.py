@@ -1,6 +1,8 @@
 """The keyring as the running service sees it: reloaded from the database every few seconds."""
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 from joserfc.jwk import OKPKey
 
@@ -15,11 +17,18 @@ class KeyRingCache:
     """Holds the current keyring; keys rotate rarely, so a short reload interval is plenty."""
 
     def __init__(
-        self, settings: IdentitySettings, sessions: SessionFactory, ttl_seconds: float = 5.0
+        self,
+        settings: IdentitySettings,
+        sessions: SessionFactory,
+        ttl_seconds: float = 5.0,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         self._ttl = ttl_seconds
+        # Which keys sign and which are published depends on the time; tests move it.
+        self._clock = clock
         self._ring: KeyRing | None = None
         self._loaded_at = 0.0
 
@@ -27,7 +36,7 @@ class KeyRingCache:
         """The keyring, reloaded when older than the TTL."""
         if self._ring is None or time.monotonic() - self._loaded_at > self._ttl:
             async with self._sessions() as session:
-                self._ring = await load_keyring(session, self._settings, utcnow())
+                self._ring = await load_keyring(session, self._settings, self._clock())
             self._loaded_at = time.monotonic()
         return self._ring
 

@@ -6,6 +6,7 @@ token it signs arrives. The key it replaces retires at that moment and stays pub
 until everything it can have signed has expired.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +30,16 @@ def max_signed_lifetime(settings: IdentitySettings) -> timedelta:
     return timedelta(days=settings.credential_lifetime_days)
 
 
+#: How the audit log names the service itself when it acts on its own (bootstrap).
+SERVICE_ACTOR = "service:identity"
+
+
 async def create_key(
-    session: AsyncSession, settings: IdentitySettings, *, activates_at: datetime
+    session: AsyncSession,
+    settings: IdentitySettings,
+    *,
+    activates_at: datetime,
+    actor: str = SERVICE_ACTOR,
 ) -> SigningKey:
     """Make a new signing key, published now, signing from `activates_at`."""
     private = jose.generate_key()
@@ -45,7 +54,9 @@ async def create_key(
     )
     session.add(key)
     await append(
-        session, "signing_key.created", {"kid": kid, "activates_at": activates_at.isoformat()}
+        session,
+        "signing_key.created",
+        {"actor": actor, "kid": kid, "activates_at": activates_at.isoformat()},
     )
     return key
 
@@ -57,15 +68,45 @@ async def ensure_key(session: AsyncSession, settings: IdentitySettings, now: dat
         await create_key(session, settings, activates_at=now)
 
 
-async def rotate(session: AsyncSession, settings: IdentitySettings, now: datetime) -> SigningKey:
+async def rotate(
+    session: AsyncSession, settings: IdentitySettings, now: datetime, *, actor: str = SERVICE_ACTOR
+) -> SigningKey:
     """Start a rotation: the new key signs after the propagation delay, the old one retires."""
-    activates_at = now + timedelta(seconds=settings.signing_key_propagation_seconds)
     current = await session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None)))
-    for old in current.all():
+    retiring = list(current.all())
+    # With no key to sign in the meantime, waiting would only leave the service unable
+    # to sign anything (tokens, credentials, status lists) for the propagation delay.
+    delay = settings.signing_key_propagation_seconds if retiring else 0
+    activates_at = now + timedelta(seconds=delay)
+    for old in retiring:
         old.retired_at = max(activates_at, old.activates_at)
         old.publish_until = old.retired_at + max_signed_lifetime(settings)
         session.add(old)
-    return await create_key(session, settings, activates_at=activates_at)
+    new = await create_key(session, settings, activates_at=activates_at, actor=actor)
+    await append(
+        session,
+        "signing_key.rotated",
+        {
+            "actor": actor,
+            "kid": new.kid,
+            "activates_at": activates_at.isoformat(),
+            "retired": [
+                {
+                    "kid": old.kid,
+                    "retired_at": old.retired_at.isoformat() if old.retired_at else None,
+                    "publish_until": old.publish_until.isoformat() if old.publish_until else None,
+                }
+                for old in retiring
+            ],
+        },
+    )
+    return new
+
+
+async def list_keys(session: AsyncSession) -> Sequence[SigningKey]:
+    """Every signing key the service has had, oldest first."""
+    rows = await session.exec(select(SigningKey).order_by(col(SigningKey.activates_at)))
+    return rows.all()
 
 
 @dataclass(frozen=True)

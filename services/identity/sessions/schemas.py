@@ -1,0 +1,66 @@
+"""API models of signing in and TOTP enrolment (apart from the table models)."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _storable(value: str) -> str:
+    # Lone surrogates cannot be encoded (argon2, the database driver) and NUL or other
+    # control characters cannot be stored in PostgreSQL text: refuse them as bad input
+    # here rather than fail deeper down.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+#: A TOTP code as people type it from an app or a hardware token: exactly six digits.
+Otp = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["123456"])]
+Username = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_storable)]
+Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_storable)]
+
+
+class SignInRequest(BaseModel):
+    """A person signs in with username, password and a current TOTP code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Password
+    otp: Otp
+
+
+class TokenResponse(BaseModel):
+    """A person token, answered like the token endpoint answers (RFC 6749 §5.1)."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105  (a token type, not a secret)
+    expires_in: int
+
+
+class TotpEnrolment(BaseModel):
+    """A new (pending) TOTP secret: scan the QR code or enter the URI in an authenticator."""
+
+    provisioning_uri: str
+    qr_svg: str
+
+
+class TotpConfirmRequest(BaseModel):
+    """The first code from the newly enrolled authenticator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    otp: Otp
+
+
+class TotpConfirmed(BaseModel):
+    """The second factor is active from now on."""
+
+    person_id: uuid.UUID
+    confirmed_at: datetime

@@ -1,0 +1,274 @@
+"""Wrong passwords and codes: limited per person and per address, with back-off."""
+
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pyotp
+import pytest
+from fastapi import FastAPI
+
+from services.identity.app import create_app
+from services.identity.sessions import ratelimit, totp
+from services.identity.sessions.ratelimit import (
+    BASE_LOCKOUT_SECONDS,
+    SignInLimiter,
+    TooManyAttempts,
+    current_time,
+)
+from shared.cache import Cache, MemoryCache, cache_from_url
+from tests.conftest import running
+from tests.identity.factories import PASSWORD, TOTP_SECRET, make_party, make_person, totp_now
+
+App = tuple[FastAPI, httpx.AsyncClient]
+NOW = 1_800_000_000.0
+WINDOW = 900
+
+
+@pytest.fixture
+async def cache(cache_url: tuple[str, str]) -> AsyncIterator[Cache]:
+    """The backend's cache: in-process, or Redis in the PostgreSQL pass."""
+    url, prefix = cache_url
+    backend = cache_from_url(url, prefix + "limits")
+    yield backend
+    await backend.close()
+
+
+def limiter_on(cache: Cache, *, per_person: int = 3, per_address: int = 10) -> SignInLimiter:
+    return SignInLimiter(
+        cache,
+        per_person=per_person,
+        per_address=per_address,
+        window_seconds=WINDOW,
+        base_lockout_seconds=BASE_LOCKOUT_SECONDS,
+        max_lockout_seconds=8 * BASE_LOCKOUT_SECONDS,
+    )
+
+
+async def retry_after(limiter: SignInLimiter, *, now: float, username: str = "jan") -> int | None:
+    try:
+        await limiter.check(username=username, address="192.0.2.1", now=now)
+    except TooManyAttempts as exc:
+        return exc.retry_after
+    return None
+
+
+async def fail(limiter: SignInLimiter, times: int, *, now: float, username: str = "jan") -> None:
+    for _ in range(times):
+        await limiter.failed(username=username, address="192.0.2.1", now=now)
+
+
+async def test_the_limit_locks_the_person_out(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    await fail(limiter, 2, now=NOW)
+    assert await retry_after(limiter, now=NOW) is None
+    await fail(limiter, 1, now=NOW)
+    assert await retry_after(limiter, now=NOW) == BASE_LOCKOUT_SECONDS
+    assert await retry_after(limiter, now=NOW + 10) == BASE_LOCKOUT_SECONDS - 10
+
+
+async def test_the_lock_lifts_when_its_time_has_passed(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    await fail(limiter, 3, now=NOW)
+    assert await retry_after(limiter, now=NOW + BASE_LOCKOUT_SECONDS - 1) == 1
+    assert await retry_after(limiter, now=NOW + BASE_LOCKOUT_SECONDS) is None
+
+
+async def test_each_further_failure_doubles_the_lock_out_up_to_the_cap(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    now = NOW
+    await fail(limiter, 3, now=now)
+    seen = []
+    for _ in range(5):
+        lockout = await retry_after(limiter, now=now)
+        assert lockout is not None
+        seen.append(lockout)
+        now += lockout  # wait it out, then fail once more
+        assert await retry_after(limiter, now=now) is None
+        await fail(limiter, 1, now=now)
+    base = BASE_LOCKOUT_SECONDS
+    assert seen == [base, 2 * base, 4 * base, 8 * base, 8 * base]
+
+
+async def test_a_success_clears_the_persons_failures(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    await fail(limiter, 2, now=NOW)
+    await limiter.succeeded(username="jan")
+    await fail(limiter, 2, now=NOW)
+    assert await retry_after(limiter, now=NOW) is None
+    await fail(limiter, 1, now=NOW)
+    assert await retry_after(limiter, now=NOW) == BASE_LOCKOUT_SECONDS
+
+
+async def test_people_are_counted_apart(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    await fail(limiter, 3, now=NOW, username="jan")
+    assert await retry_after(limiter, now=NOW, username="jan") is not None
+    assert await retry_after(limiter, now=NOW, username="piet") is None
+
+
+async def test_an_address_trying_many_names_is_locked_out(cache: Cache) -> None:
+    limiter = limiter_on(cache, per_person=100, per_address=4)
+    for name in ("a", "b", "c", "d"):
+        await fail(limiter, 1, now=NOW, username=name)
+    assert await retry_after(limiter, now=NOW, username="someone-else") == BASE_LOCKOUT_SECONDS
+    await limiter.check(username="someone-else", address="198.51.100.7", now=NOW)
+
+
+async def test_failures_older_than_the_window_are_forgotten() -> None:
+    moments = [0.0]
+    limiter = limiter_on(MemoryCache("t", clock=lambda: moments[0]))
+    await fail(limiter, 2, now=NOW)
+    moments[0] += WINDOW  # the counter expires in the cache
+    await fail(limiter, 2, now=NOW + WINDOW)
+    assert await retry_after(limiter, now=NOW + WINDOW) is None
+
+
+async def test_a_lock_out_is_forgotten_a_window_after_it_ended() -> None:
+    moments = [0.0]
+    limiter = limiter_on(MemoryCache("t", clock=lambda: moments[0]))
+    await fail(limiter, 3, now=NOW)
+    moments[0] += BASE_LOCKOUT_SECONDS + WINDOW
+    later = NOW + BASE_LOCKOUT_SECONDS + WINDOW
+    await fail(limiter, 1, now=later)
+    assert await retry_after(limiter, now=later) is None  # counted afresh, not doubled
+
+
+async def test_foreign_values_in_the_cache_do_not_break_the_limiter(cache: Cache) -> None:
+    limiter = limiter_on(cache)
+    await fail(limiter, 3, now=NOW)
+    await fail(limiter, 1, now=NOW, username="other")
+    for key in await _lock_keys(cache):
+        await cache.delete(key)
+        await cache.set_if_absent(key, "garbage", 60)
+    assert await retry_after(limiter, now=NOW) is None
+    await fail(limiter, 1, now=NOW)  # over the limit again: locks with the base lock-out
+    assert await retry_after(limiter, now=NOW) == BASE_LOCKOUT_SECONDS
+
+
+async def _lock_keys(cache: Cache) -> list[str]:
+    # Only the keys this test wrote: its two people and its address.
+    subjects = [ratelimit._person("jan"), ratelimit._person("other"), "address:192.0.2.1"]
+    return [f"signin:lock:{subject}" for subject in subjects]
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        SignInLimiter(MemoryCache(), per_person=0, per_address=1, window_seconds=60)
+
+
+# --- over HTTP -----------------------------------------------------------------------------
+
+
+class Clock:
+    """A settable time for the app's `current_time` dependency."""
+
+    def __init__(self) -> None:
+        # The first second of the current time step: tests that move on a few seconds
+        # stay in the same step, whenever they run.
+        self.now = float(totp.time_step(time.time()) * totp.STEP_SECONDS)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(identity_app: App) -> Clock:
+    app, _ = identity_app
+    fake = Clock()
+    app.dependency_overrides[current_time] = fake
+    return fake
+
+
+def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
+    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
+    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
+    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
+
+
+async def test_sign_in_limit_reached_refuses_even_the_right_code_then_lifts(
+    identity_app: App, clock: Clock
+) -> None:
+    app, client = identity_app
+    person = await make_person(app, await make_party(app, "carrier"))
+    attempt = {"username": person.username, "password": PASSWORD}
+    limit = app.state.settings.sign_in_failures_per_person
+    for _ in range(limit):
+        answer = await client.post("/v1/sessions", json={**attempt, "otp": wrong_code(clock.now)})
+        assert answer.status_code == 401
+    locked = await client.post("/v1/sessions", json={**attempt, "otp": totp_now(clock.now)})
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "too_many_attempts"
+    assert locked.headers["content-type"] == "application/problem+json"
+    assert locked.headers["retry-after"] == str(BASE_LOCKOUT_SECONDS)
+    wrong_password = await client.post(
+        "/v1/sessions",
+        json={**attempt, "password": "nope-nope-nope", "otp": totp_now(clock.now)},
+    )
+    assert wrong_password.status_code == 429  # no guessing while locked, right or wrong
+
+    clock.now += BASE_LOCKOUT_SECONDS
+    lifted = await client.post("/v1/sessions", json={**attempt, "otp": totp_now(clock.now)})
+    assert lifted.status_code == 200, lifted.text
+    # the success cleared the count: a new failure does not lock again at once
+    clock.now += 30
+    again = await client.post("/v1/sessions", json={**attempt, "otp": wrong_code(clock.now)})
+    assert again.status_code == 401
+
+
+async def test_wrong_passwords_lock_out_like_wrong_codes(identity_app: App, clock: Clock) -> None:
+    app, client = identity_app
+    person = await make_person(app, await make_party(app, "carrier"))
+    for _ in range(app.state.settings.sign_in_failures_per_person):
+        await client.post(
+            "/v1/sessions",
+            json={"username": person.username, "password": "wrong-wrong", "otp": "000000"},
+        )
+    right = {"username": person.username, "password": PASSWORD, "otp": totp_now(clock.now)}
+    assert (await client.post("/v1/sessions", json=right)).status_code == 429
+
+
+async def test_an_unknown_username_is_locked_out_like_a_known_one(
+    identity_app: App, clock: Clock
+) -> None:
+    app, client = identity_app
+    statuses = []
+    for _ in range(app.state.settings.sign_in_failures_per_person + 1):
+        answer = await client.post(
+            "/v1/sessions", json={"username": "nobody", "password": "x", "otp": "000000"}
+        )
+        statuses.append(answer.status_code)
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {401}
+
+
+async def test_the_address_limit_spans_usernames_and_spares_other_addresses(
+    identity_app: App, clock: Clock
+) -> None:
+    app, client = identity_app
+    person = await make_person(app, await make_party(app, "carrier"))
+    for index in range(app.state.settings.sign_in_failures_per_address):
+        await client.post(
+            "/v1/sessions", json={"username": f"guess-{index}", "password": "x", "otp": "000000"}
+        )
+    right = {"username": person.username, "password": PASSWORD, "otp": totp_now(clock.now)}
+    assert (await client.post("/v1/sessions", json=right)).status_code == 429
+    elsewhere = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
+    async with httpx.AsyncClient(transport=elsewhere, base_url="http://testserver") as other:
+        assert (await other.post("/v1/sessions", json=right)).status_code == 200
+
+
+@pytest.mark.postgres  # with Redis: an in-process cache belongs to one replica only
+async def test_the_lock_out_holds_across_replicas(identity_app: App, clock: Clock) -> None:
+    # A second app on the same database and cache stands in for another replica.
+    app, client = identity_app
+    person = await make_person(app, await make_party(app, "carrier"))
+    for _ in range(app.state.settings.sign_in_failures_per_person):
+        await client.post(
+            "/v1/sessions",
+            json={"username": person.username, "password": PASSWORD, "otp": "000000"},
+        )
+    replica = create_app(app.state.settings)
+    replica.dependency_overrides[current_time] = clock
+    async with running(replica) as other:
+        right = {"username": person.username, "password": PASSWORD, "otp": totp_now(clock.now)}
+        assert (await other.post("/v1/sessions", json=right)).status_code == 429
