@@ -187,7 +187,7 @@ async def test_admin_enrols_a_pending_secret_sealed_for_the_person(identity_app:
     assert str(event["actor"]).startswith("client:")
 
 
-async def test_a_pending_secret_does_not_sign_in_until_confirmed(
+async def test_a_pending_secret_becomes_active_with_the_first_sign_in(
     identity_app: App, clock: Clock
 ) -> None:
     app, client = identity_app
@@ -196,16 +196,13 @@ async def test_a_pending_secret_does_not_sign_in_until_confirmed(
     enrolled = await client.post(f"/v1/people/{person.id}/totp", headers=admin)
     secret = secret_of(enrolled.json()["provisioning_uri"])
     sign_in = {"username": person.username, "password": PASSWORD}
-    code = pyotp.TOTP(secret).at(clock.now)
-    refused = await client.post("/v1/sessions", json={**sign_in, "otp": code})
-    assert refused.status_code == 401
-    assert refused.json()["code"] == "second_factor_not_enrolled"
+    wrong = await client.post("/v1/sessions", json={**sign_in, "otp": "000000"})
+    assert wrong.json()["code"] == "invalid_credentials"
+    assert (await stored(app, person.id)).totp_confirmed_at is None
 
-    confirmed = await client.post(
-        f"/v1/people/{person.id}/totp/confirm", json={"otp": code}, headers=admin
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json()["person_id"] == str(person.id)
+    code = pyotp.TOTP(secret).at(clock.now)
+    first = await client.post("/v1/sessions", json={**sign_in, "otp": code})
+    assert first.status_code == 200, first.text
     assert (await stored(app, person.id)).totp_confirmed_at is not None
     assert len(await events(app, "person.totp_confirmed")) == 1
 
@@ -217,6 +214,20 @@ async def test_a_pending_secret_does_not_sign_in_until_confirmed(
         "/v1/sessions", json={**sign_in, "otp": pyotp.TOTP(secret).at(clock.now)}
     )
     assert fresh.status_code == 200, fresh.text
+
+
+async def test_an_admin_can_confirm_a_pending_secret(identity_app: App, clock: Clock) -> None:
+    app, client = identity_app
+    person = await make_person(app, await make_party(app, "carrier"), totp=False)
+    admin = await admin_headers(app)
+    enrolled = await client.post(f"/v1/people/{person.id}/totp", headers=admin)
+    code = pyotp.TOTP(secret_of(enrolled.json()["provisioning_uri"])).at(clock.now)
+    confirmed = await client.post(
+        f"/v1/people/{person.id}/totp/confirm", json={"otp": code}, headers=admin
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["person_id"] == str(person.id)
+    assert (await stored(app, person.id)).totp_confirmed_at is not None
 
 
 async def test_a_wrong_first_code_does_not_confirm(identity_app: App, clock: Clock) -> None:

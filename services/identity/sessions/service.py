@@ -166,16 +166,31 @@ async def sign_in(
     if person is None or not password_ok:
         await limiter.failed(username=username, address=address, now=now)
         raise _invalid_credentials(person.id if person else None)
-    if person.totp_confirmed_at is None:
+    if person.totp_secret_sealed is None:
         raise Refused(
             "second_factor_not_enrolled",
-            "sign-in needs a confirmed second factor; ask an administrator to enrol one",
+            "sign-in needs a second factor; ask an administrator to enrol one",
             event_type="person.sign_in_refused",
             person_id=person.id,
         )
     if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
         await limiter.failed(username=username, address=address, now=now)
         raise _invalid_credentials(person.id)
+    if person.totp_confirmed_at is None:
+        # A pending factor becomes active with its first correct code, here given together
+        # with the password: that is how a newly enrolled person first signs in.
+        person.totp_confirmed_at = _moment(now)
+        session.add(person)
+        await append(
+            session,
+            "person.totp_confirmed",
+            {
+                "actor": f"person:{person.id}",
+                "person_id": str(person.id),
+                "party_id": person.party_id,
+                "by": "first_sign_in",
+            },
+        )
     if person.status != PersonStatus.active:
         raise Refused(
             "person_not_active",
