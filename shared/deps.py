@@ -37,7 +37,9 @@ def get_cache(request: Request) -> Cache:
     return cache
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+# scope="function": the transaction commits when the endpoint returns, BEFORE the response is
+# sent, so a commit that fails is answered as a failure and never acknowledged as success.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
 CacheDep = Annotated[Cache, Depends(get_cache)]

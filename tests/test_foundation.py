@@ -225,3 +225,28 @@ async def test_unstorable_characters_are_a_422_and_store_nothing(
         assert response.json()["code"] == "invalid_characters"
         async with app.state.sessions() as session:
             assert await audit_repo.count_events(session) == 0
+
+
+async def test_a_commit_that_fails_is_never_acknowledged(make_settings: SettingsFactory) -> None:
+    router = APIRouter()
+    duplicate = uuid.uuid4()
+
+    @router.post("/twice")
+    async def twice(session: SessionDep) -> dict[str, str]:
+        # Two rows with the same unique event_id: only the commit at the edge finds out.
+        for _ in range(2):
+            session.add(
+                AuditEvent(
+                    event_id=duplicate, event_type="t", event="{}", salt=b"s", commitment=b"c"
+                )
+            )
+        return {"stored": "yes"}
+
+    app = build_app(make_settings("release"), title="t", description="t", routers=[router])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post("/twice")
+        async with app.state.sessions() as session:
+            assert await audit_repo.count_events(session) == 0
+    assert response.status_code >= 500
