@@ -1,0 +1,39 @@
+"""SQL of the party keys area."""
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.keys.models import KeyStatus, PartyKey
+
+
+async def get(session: AsyncSession, kid: str) -> PartyKey | None:
+    """A party key by kid, whatever its party or status."""
+    return await session.get(PartyKey, kid)
+
+
+async def of_party(session: AsyncSession, party_id: str) -> Sequence[PartyKey]:
+    """Every key of a party, oldest first."""
+    result = await session.exec(
+        select(PartyKey)
+        .where(PartyKey.party_id == party_id)
+        .order_by(col(PartyKey.created_at), col(PartyKey.kid))
+    )
+    return result.all()
+
+
+async def active_of_kind(
+    session: AsyncSession, party_id: str, *, custodial: bool
+) -> Sequence[PartyKey]:
+    """The party's active keys of one kind (own or custodial), newest first."""
+    result = await session.exec(
+        select(PartyKey)
+        .where(
+            PartyKey.party_id == party_id,
+            PartyKey.custodial == custodial,
+            PartyKey.status == KeyStatus.active,
+        )
+        .order_by(col(PartyKey.created_at).desc(), col(PartyKey.kid))
+    )
+    return result.all()

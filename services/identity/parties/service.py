@@ -1,0 +1,167 @@
+"""Parties: registration, who may see one, and the status changes (revocation is final)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.credentials import service as credentials_service
+from services.identity.deps import require_admin
+from services.identity.parties import repository
+from services.identity.parties.eori import InvalidEori, parse_eori
+from services.identity.parties.models import Party, PartyRole, PartyStatus
+from shared.audit.events import append
+from shared.auth import Principal
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+
+MAX_PAGE_SIZE = 200
+
+
+def is_admin(principal: Principal) -> bool:
+    """Whether the caller is an administrator (the same rule as the AdminPrincipal guard)."""
+    try:
+        require_admin(principal)
+    except Forbidden:
+        return False
+    return True
+
+
+def party_not_found() -> NotFound:
+    """The one answer for a party that does not exist or that the caller may not see."""
+    return NotFound("party_not_found", "no such party")
+
+
+def _check_roles(roles: Sequence[str]) -> list[str]:
+    if not roles:
+        raise InvalidInput("roles_required", "a party has at least one role")
+    unknown = sorted(set(roles) - set(PartyRole))
+    if unknown:
+        raise InvalidInput("unknown_role", f"unknown party roles: {unknown}")
+    if len(set(roles)) != len(roles):
+        raise InvalidInput("duplicate_roles", "each role may be named once")
+    return [str(PartyRole(role)) for role in roles]
+
+
+async def create_party(
+    session: AsyncSession,
+    *,
+    party_id: str,
+    name: str,
+    roles: Sequence[str],
+    actor: str,
+    now: datetime,
+) -> Party:
+    """Register an active party under its EORI-based id."""
+    try:
+        parse_eori(party_id)
+    except InvalidEori as exc:
+        raise InvalidInput("invalid_eori", str(exc)) from exc
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name_required", "a party has a name")
+    checked_roles = _check_roles(roles)
+    if await repository.get(session, party_id) is not None:
+        raise Conflict("party_exists", "a party with this id is already registered")
+    party = Party(
+        id=party_id,
+        name=name,
+        roles=checked_roles,
+        status=PartyStatus.active,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(party)
+    try:
+        # Flushed here so that a concurrent registration of the same id is answered now,
+        # not discovered when the request's transaction commits.
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("party_exists", "a party with this id is already registered") from exc
+    await append(
+        session,
+        "party.created",
+        {"party_id": party.id, "name": party.name, "roles": checked_roles, "actor": actor},
+    )
+    return party
+
+
+async def get_party(session: AsyncSession, *, party_id: str) -> Party:
+    """A party by id, or 404."""
+    party = await repository.get(session, party_id)
+    if party is None:
+        raise party_not_found()
+    return party
+
+
+async def get_visible_party(session: AsyncSession, *, party_id: str, principal: Principal) -> Party:
+    """A party the caller may see (an admin sees all, others their own), or the same 404."""
+    if not is_admin(principal) and principal.party_id != party_id:
+        raise party_not_found()
+    return await get_party(session, party_id=party_id)
+
+
+async def list_parties(
+    session: AsyncSession, *, after: str | None, limit: int
+) -> tuple[list[Party], str | None]:
+    """One page of parties in id order, and the cursor of the next page (None at the end)."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    rows = list(await repository.page(session, after=after, limit=limit + 1))
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+# action -> (statuses it may start from, status it leads to)
+_TRANSITIONS: dict[str, tuple[frozenset[PartyStatus], PartyStatus]] = {
+    "suspended": (frozenset({PartyStatus.active}), PartyStatus.suspended),
+    "reinstated": (frozenset({PartyStatus.suspended}), PartyStatus.active),
+    "revoked": (frozenset({PartyStatus.active, PartyStatus.suspended}), PartyStatus.revoked),
+}
+
+
+async def _change_status(
+    session: AsyncSession, *, party_id: str, event: str, actor: str, now: datetime
+) -> Party:
+    allowed_from, new_status = _TRANSITIONS[event]
+    party = await repository.lock(session, party_id)
+    if party is None:
+        raise party_not_found()
+    old_status = party.status
+    if old_status not in allowed_from:
+        if old_status == PartyStatus.revoked:
+            raise Conflict("party_revoked", "the party is revoked, and revocation is final")
+        if new_status == PartyStatus.suspended:
+            raise Conflict("party_already_suspended", "the party is already suspended")
+        raise Conflict("party_not_suspended", "only a suspended party can be reinstated")
+    party.status = new_status
+    party.updated_at = now
+    session.add(party)
+    await credentials_service.set_party_status(session, party_id=party.id, status=new_status)
+    await append(
+        session,
+        f"party.{event}",
+        {"party_id": party.id, "from": old_status, "to": str(new_status), "actor": actor},
+    )
+    return party
+
+
+async def suspend_party(
+    session: AsyncSession, *, party_id: str, actor: str, now: datetime
+) -> Party:
+    """Suspend an active party: its people and clients are refused until reinstated."""
+    return await _change_status(session, party_id=party_id, event="suspended", actor=actor, now=now)
+
+
+async def reinstate_party(
+    session: AsyncSession, *, party_id: str, actor: str, now: datetime
+) -> Party:
+    """Lift a party's suspension."""
+    return await _change_status(
+        session, party_id=party_id, event="reinstated", actor=actor, now=now
+    )
+
+
+async def revoke_party(session: AsyncSession, *, party_id: str, actor: str, now: datetime) -> Party:
+    """Revoke a party for good: nothing brings it back."""
+    return await _change_status(session, party_id=party_id, event="revoked", actor=actor, now=now)

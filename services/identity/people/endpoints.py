@@ -1,0 +1,91 @@
+"""People over HTTP: administrators register and manage them; a party sees its own."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from services.identity.deps import AdminPrincipal, CurrentPrincipal
+from services.identity.people import service
+from services.identity.people.models import Person
+from services.identity.people.schemas import PersonCreate, PersonUpdate, PersonView
+from shared.deps import SessionDep
+from shared.models import utcnow
+from shared.problems import InvalidInput
+
+router = APIRouter(prefix="/v1/people", tags=["people"])
+
+
+async def visible_person(
+    person_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Person:
+    """The person of the path, if the caller may see him; 404 like an unknown id otherwise."""
+    return await service.get_visible_person(session, person_id=person_id, principal=principal)
+
+
+VisiblePerson = Annotated[Person, Depends(visible_person)]
+
+
+@router.post("", status_code=201, summary="Register a person (admin)")
+async def create_person(
+    body: PersonCreate, admin: AdminPrincipal, session: SessionDep, response: Response
+) -> PersonView:
+    """Register a person: 422 `unknown_party`, 409 `party_not_active` or `username_taken`."""
+    person = await service.create_person(
+        session,
+        party_id=body.party_id,
+        role=body.role,
+        name=body.name,
+        username=body.username,
+        password=body.password.get_secret_value(),
+        screened_until=body.screened_until,
+        actor=admin.actor,
+        now=utcnow(),
+    )
+    response.headers["Location"] = f"{router.prefix}/{person.id}"
+    return PersonView.of(person)
+
+
+@router.get("/{person_id}", summary="One person (admin, or a caller of the same party)")
+async def get_person(person: VisiblePerson) -> PersonView:
+    """A person; callers of other parties get 404 `person_not_found`, as for unknown ids."""
+    return PersonView.of(person)
+
+
+@router.patch("/{person_id}", summary="Change a person's screening date (admin)")
+async def update_person(
+    person_id: uuid.UUID, body: PersonUpdate, admin: AdminPrincipal, session: SessionDep
+) -> PersonView:
+    """Set `screened_until` (null: not screened); 422 `nothing_to_change` for `{}`."""
+    if "screened_until" not in body.model_fields_set:
+        raise InvalidInput("nothing_to_change", "name a field to change: screened_until")
+    person = await service.set_screened_until(
+        session,
+        person_id=person_id,
+        screened_until=body.screened_until,
+        actor=admin.actor,
+        now=utcnow(),
+    )
+    return PersonView.of(person)
+
+
+@router.post("/{person_id}/suspend", summary="Suspend a person (admin)")
+async def suspend_person(
+    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> PersonView:
+    """Suspend a person; 409 `person_already_suspended`."""
+    person = await service.suspend_person(
+        session, person_id=person_id, actor=admin.actor, now=utcnow()
+    )
+    return PersonView.of(person)
+
+
+@router.post("/{person_id}/reinstate", summary="Reinstate a suspended person (admin)")
+async def reinstate_person(
+    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+) -> PersonView:
+    """Lift a person's suspension; 409 `person_not_suspended`."""
+    person = await service.reinstate_person(
+        session, person_id=person_id, actor=admin.actor, now=utcnow()
+    )
+    return PersonView.of(person)

@@ -1,0 +1,30 @@
+"""SQL of the people area."""
+
+import uuid
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.people.models import Person
+
+
+async def get(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
+    """A person by id."""
+    return await session.get(Person, person_id)
+
+
+async def lock(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
+    """A person by id, re-read with the row locked until the end of the transaction."""
+    result = await session.exec(
+        select(Person)
+        .where(Person.id == person_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+async def username_taken(session: AsyncSession, username: str) -> bool:
+    """Whether some person already has this username."""
+    result = await session.exec(select(Person.id).where(Person.username == username).limit(1))
+    return result.first() is not None

@@ -1,0 +1,99 @@
+"""API models of the people area; a person's view never carries his secrets."""
+
+import re
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictStr,
+)
+
+from services.identity.parties.schemas import DisplayName
+from services.identity.people.models import Person, PersonRole
+from services.identity.people.passwords import MIN_PASSWORD_LENGTH
+from services.identity.people.service import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    # JSON has no date type: only "YYYY-MM-DD" is a date here, not a number of seconds.
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+def _encodable(value: SecretStr) -> SecretStr:
+    # A lone surrogate parses from JSON but cannot be hashed (nor typed by anyone).
+    try:
+        value.get_secret_value().encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the password is not valid text") from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+Password = Annotated[
+    SecretStr,
+    Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    AfterValidator(_encodable),
+]
+
+
+class PersonCreate(BaseModel):
+    """Register a person of a party."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party_id: StrictStr = Field(min_length=1, max_length=64)
+    role: PersonRole
+    name: DisplayName
+    username: StrictStr = Field(pattern=USERNAME_PATTERN, examples=["j.jansen"])
+    password: Password
+    screened_until: IsoDate | None = None
+
+
+class PersonUpdate(BaseModel):
+    """Change what an administrator may change of a person (now: the screening date)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    screened_until: IsoDate | None = None
+
+
+class PersonView(BaseModel):
+    """A person as the API shows him: never his password hash or TOTP secret."""
+
+    id: uuid.UUID
+    party_id: str
+    role: str
+    name: str
+    username: str
+    screened_until: date | None
+    status: str
+    totp_enrolled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, person: Person) -> "PersonView":
+        """The view of a stored person, field by field (nothing secret is copied)."""
+        return cls(
+            id=person.id,
+            party_id=person.party_id,
+            role=person.role,
+            name=person.name,
+            username=person.username,
+            screened_until=person.screened_until,
+            status=person.status,
+            totp_enrolled=person.totp_confirmed_at is not None,
+            created_at=person.created_at,
+            updated_at=person.updated_at,
+        )

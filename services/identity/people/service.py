@@ -1,0 +1,184 @@
+"""People: registration, who may see one, suspension and the screening date."""
+
+import re
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.parties import repository as parties
+from services.identity.parties.models import PartyStatus
+from services.identity.parties.service import is_admin
+from services.identity.people import repository
+from services.identity.people.models import Person, PersonRole, PersonStatus
+from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
+from shared.audit.events import append
+from shared.auth import Principal
+from shared.problems import Conflict, InvalidInput, NotFound
+
+# Lower case only: "J.Jansen" and "j.jansen" must not be two people, and rather than
+# folding case silently (the sign-in looks usernames up as typed) mixed case is refused.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._@-]{2,99}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+# Bounds the argon2 work one request can cause; long passphrases still fit.
+MAX_PASSWORD_LENGTH = 256
+
+
+def person_not_found() -> NotFound:
+    """The one answer for a person who does not exist or whom the caller may not see."""
+    return NotFound("person_not_found", "no such person")
+
+
+def _username_taken() -> Conflict:
+    return Conflict("username_taken", "this username is already in use")
+
+
+async def create_person(
+    session: AsyncSession,
+    *,
+    party_id: str,
+    role: str,
+    name: str,
+    username: str,
+    password: str,
+    screened_until: date | None,
+    actor: str,
+    now: datetime,
+) -> Person:
+    """Register an active person of an active party, with an argon2id password hash."""
+    try:
+        person_role = PersonRole(role)
+    except ValueError as exc:
+        raise InvalidInput("unknown_role", f"unknown person role {role!r}") from exc
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name_required", "a person has a name")
+    if _USERNAME.fullmatch(username) is None:
+        raise InvalidInput(
+            "invalid_username", "3-100 characters a-z, 0-9, '.', '_', '@', '-', lower case"
+        )
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "password_length",
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+        )
+    party = await parties.get(session, party_id)
+    if party is None:
+        # The party is named in the body, not the path: the request is invalid, not lost.
+        raise InvalidInput("unknown_party", "no such party")
+    if party.status != PartyStatus.active:
+        raise Conflict("party_not_active", "people are registered only for active parties")
+    if await repository.username_taken(session, username):
+        raise _username_taken()
+    person = Person(
+        id=uuid.uuid4(),
+        party_id=party.id,
+        role=person_role,
+        name=name,
+        username=username,
+        password_hash=await hash_password(password),
+        screened_until=screened_until,
+        status=PersonStatus.active,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(person)
+    try:
+        await session.flush()  # a concurrent registration of the username is answered now
+    except IntegrityError as exc:
+        raise _username_taken() from exc
+    await append(
+        session,
+        "person.created",
+        {
+            "person_id": str(person.id),
+            "party_id": party.id,
+            "role": str(person_role),
+            "username": username,
+            "screened_until": screened_until.isoformat() if screened_until else None,
+            "actor": actor,
+        },
+    )
+    return person
+
+
+async def get_visible_person(
+    session: AsyncSession, *, person_id: uuid.UUID, principal: Principal
+) -> Person:
+    """A person the caller may see (an admin sees all, others their party's), or 404."""
+    person = await repository.get(session, person_id)
+    if person is None or not (is_admin(principal) or person.party_id == principal.party_id):
+        raise person_not_found()
+    return person
+
+
+async def _locked(session: AsyncSession, person_id: uuid.UUID) -> Person:
+    person = await repository.lock(session, person_id)
+    if person is None:
+        raise person_not_found()
+    return person
+
+
+async def suspend_person(
+    session: AsyncSession, *, person_id: uuid.UUID, actor: str, now: datetime
+) -> Person:
+    """Suspend a person: he can neither sign in nor get a gate pass until reinstated."""
+    person = await _locked(session, person_id)
+    if person.status == PersonStatus.suspended:
+        raise Conflict("person_already_suspended", "the person is already suspended")
+    person.status = PersonStatus.suspended
+    person.updated_at = now
+    session.add(person)
+    await append(
+        session,
+        "person.suspended",
+        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    )
+    return person
+
+
+async def reinstate_person(
+    session: AsyncSession, *, person_id: uuid.UUID, actor: str, now: datetime
+) -> Person:
+    """Lift a person's suspension."""
+    person = await _locked(session, person_id)
+    if person.status != PersonStatus.suspended:
+        raise Conflict("person_not_suspended", "only a suspended person can be reinstated")
+    person.status = PersonStatus.active
+    person.updated_at = now
+    session.add(person)
+    await append(
+        session,
+        "person.reinstated",
+        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    )
+    return person
+
+
+async def set_screened_until(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    screened_until: date | None,
+    actor: str,
+    now: datetime,
+) -> Person:
+    """Record the end of a person's screening (certificate of conduct); None: not screened."""
+    person = await _locked(session, person_id)
+    previous = person.screened_until
+    person.screened_until = screened_until
+    person.updated_at = now
+    session.add(person)
+    await append(
+        session,
+        "person.screening_changed",
+        {
+            "person_id": str(person.id),
+            "party_id": person.party_id,
+            "from": previous.isoformat() if previous else None,
+            "to": screened_until.isoformat() if screened_until else None,
+            "actor": actor,
+        },
+    )
+    return person
