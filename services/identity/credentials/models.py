@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import IntEnum
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from shared.models import UTCDateTime, utcnow
@@ -34,6 +34,11 @@ class Credential(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     status_list_id: int = Field(foreign_key="status_lists.id")
     status_index: int
+    # Suspended on its own (by an administrator), apart from its party's status: lifting
+    # a party's suspension must not lift this one.
+    suspended: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     token: str = Field(sa_column=Column(Text, nullable=False))
 
 

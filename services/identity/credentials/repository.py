@@ -1,0 +1,130 @@
+"""SQL of the credentials area: credentials, status lists and their row locks."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.credentials.models import Credential, StatusList
+from services.identity.keys.models import PartyKey
+from services.identity.parties.models import Party
+
+
+async def lock_party(session: AsyncSession, party_id: str) -> Party | None:
+    """The party, its row locked until the end of the transaction (PostgreSQL).
+
+    Issuance and party status changes both take this lock first, so a credential is
+    never issued VALID beside a suspension that is enumerating the party's credentials.
+    On SQLite every writing transaction already holds the database's write lock.
+    """
+    result = await session.exec(
+        select(Party)
+        .where(Party.id == party_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+async def lock_party_row(session: AsyncSession, party_id: str) -> None:
+    """Lock the party's row without reloading it (a caller may hold it with unsaved changes)."""
+    await session.exec(select(Party.id).where(Party.id == party_id).with_for_update())
+
+
+async def get_party_key(session: AsyncSession, kid: str) -> PartyKey | None:
+    """A party key by kid."""
+    return await session.get(PartyKey, kid)
+
+
+async def get_credential(session: AsyncSession, credential_id: uuid.UUID) -> Credential | None:
+    """A credential by id."""
+    return await session.get(Credential, credential_id)
+
+
+async def lock_credential(session: AsyncSession, credential_id: uuid.UUID) -> Credential | None:
+    """A credential by id, its row locked for a status change."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.id == credential_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+async def list_party_credentials(session: AsyncSession, party_id: str) -> Sequence[Credential]:
+    """Every credential of a party, newest first."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.party_id == party_id)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+    )
+    return result.all()
+
+
+async def lock_party_credentials(session: AsyncSession, party_id: str) -> Sequence[Credential]:
+    """Every credential of a party, rows locked, in a stable order."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.party_id == party_id)
+        .order_by(col(Credential.status_list_id), col(Credential.status_index))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.all()
+
+
+async def lock_status_lists(session: AsyncSession, ids: Iterable[int]) -> dict[int, StatusList]:
+    """Status lists by id, rows locked in id order (one order everywhere: no deadlocks)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    result = await session.exec(
+        select(StatusList)
+        .where(col(StatusList.id).in_(wanted))
+        .order_by(col(StatusList.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {status_list.id: status_list for status_list in result.all() if status_list.id}
+
+
+async def get_status_list(session: AsyncSession, list_id: int) -> StatusList | None:
+    """A status list by id."""
+    return await session.get(StatusList, list_id)
+
+
+async def claim_index(session: AsyncSession) -> tuple[int, int] | None:
+    """Take the next free index of the newest list with room: (list id, index), or None.
+
+    One UPDATE … RETURNING: the database hands each index out once however many
+    transactions ask at the same time (PostgreSQL re-checks `next_index < size` on the
+    row it waited for; SQLite serialises writers).
+    """
+    newest_with_room = (
+        select(func.max(StatusList.id))
+        .where(col(StatusList.next_index) < col(StatusList.size))
+        .scalar_subquery()
+    )
+    statement = (
+        update(StatusList)
+        .where(col(StatusList.id) == newest_with_room)
+        .where(col(StatusList.next_index) < col(StatusList.size))
+        .values(next_index=col(StatusList.next_index) + 1)
+        .returning(col(StatusList.id), col(StatusList.next_index))
+    )
+    row = (await session.exec(statement, execution_options={"synchronize_session": False})).first()
+    if row is None:
+        return None
+    list_id, next_index = row
+    return int(list_id), int(next_index) - 1
+
+
+async def create_status_list(session: AsyncSession, *, size: int, taken: int) -> StatusList:
+    """A new, all-VALID status list whose first `taken` indexes are already handed out."""
+    status_list = StatusList(size=size, next_index=taken, statuses=bytes(size))
+    session.add(status_list)
+    await session.flush()
+    return status_list

@@ -1,0 +1,135 @@
+"""Helpers for the credential and status-list tests: a small port, requests, snapshots."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from joserfc.jwk import Key, OKPKey
+from sqlmodel import col, select
+
+from services.identity.credentials.models import Credential, StatusList
+from services.identity.parties.models import Party
+from services.identity.settings import IdentitySettings
+from shared import jose
+from shared.audit.models import AuditEvent
+from shared.credentials import StatusListView, decode_status_list_token
+from shared.db import transaction
+from tests.identity.factories import add_own_key, bearer, client_token, make_party
+
+
+@dataclass
+class Port:
+    """A running identity service with an administrator and a carrier holding its own key."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: IdentitySettings
+    admin: dict[str, str]
+    carrier: Party
+    carrier_key: OKPKey
+    carrier_headers: dict[str, str]
+
+    @property
+    def carrier_kid(self) -> str:
+        """The kid of the carrier's key."""
+        return jose.thumbprint(self.carrier_key)
+
+
+async def make_port(app: FastAPI, client: httpx.AsyncClient) -> Port:
+    """An admin party and a carrier (also a forwarder) with one own key."""
+    admin = await make_party(app, "admin", name="Port administration")
+    carrier = await make_party(app, "carrier", "forwarder", name="Haulier")
+    return Port(
+        app=app,
+        client=client,
+        settings=app.state.settings,
+        admin=bearer(await client_token(app, admin)),
+        carrier=carrier,
+        carrier_key=await add_own_key(app, carrier),
+        carrier_headers=bearer(await client_token(app, carrier)),
+    )
+
+
+async def issue(port: Port, **body: Any) -> httpx.Response:
+    """POST /v1/credentials as the admin, for the carrier and its key unless told otherwise."""
+    payload = {"party_id": port.carrier.id, "kid": port.carrier_kid, **body}
+    payload = {name: value for name, value in payload.items() if value is not None}
+    return await port.client.post("/v1/credentials", json=payload, headers=port.admin)
+
+
+async def issued(port: Port, **body: Any) -> dict[str, Any]:
+    """A credential issued through the API (201), as its response body."""
+    response = await issue(port, **body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def act(port: Port, credential_id: str, action: str) -> httpx.Response:
+    """POST /v1/credentials/{id}/{action} as the admin."""
+    return await port.client.post(f"/v1/credentials/{credential_id}/{action}", headers=port.admin)
+
+
+async def party_action(port: Port, party_id: str, action: str) -> None:
+    """Suspend, reinstate or revoke a party through the parties API."""
+    response = await port.client.post(f"/v1/parties/{party_id}/{action}", headers=port.admin)
+    assert response.status_code == 200, response.text
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem document with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert (body["status"], body["code"]) == (status, code), body
+    return body
+
+
+async def snapshot(app: FastAPI) -> dict[str, Any]:
+    """Everything this area can change: credentials, status lists and audit events."""
+    async with transaction(app.state.sessions) as session:
+        credentials = (await session.exec(select(Credential).order_by(col(Credential.id)))).all()
+        lists = (await session.exec(select(StatusList).order_by(col(StatusList.id)))).all()
+        events = (await session.exec(select(AuditEvent.event).order_by(col(AuditEvent.id)))).all()
+    return {
+        "credentials": [c.model_dump() for c in credentials],
+        "lists": [(s.id, s.next_index, s.statuses) for s in lists],
+        "events": list(events),
+    }
+
+
+async def events_of(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
+    """The audit events of one type, oldest first."""
+    async with transaction(app.state.sessions) as session:
+        rows = (
+            await session.exec(
+                select(AuditEvent.event)
+                .where(AuditEvent.event_type == event_type)
+                .order_by(col(AuditEvent.id))
+            )
+        ).all()
+    return [json.loads(row) for row in rows]
+
+
+async def service_keys(client: httpx.AsyncClient) -> Callable[[str], Key | None]:
+    """A resolver over the service's published JWKS, as a verifier would build it."""
+    response = await client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    keys = {jwk["kid"]: jose.import_key(jwk) for jwk in response.json()["keys"]}
+    return keys.get
+
+
+async def fetch_status_list(port: Port, uri: str, now: float) -> StatusListView:
+    """GET a status list by its URI and verify it, as the release service does."""
+    path = uri.removeprefix(port.settings.issuer)
+    response = await port.client.get(path)
+    assert response.status_code == 200, response.text
+    return decode_status_list_token(
+        response.text,
+        resolve_key=await service_keys(port.client),
+        issuer=port.settings.issuer,
+        now=now,
+    )

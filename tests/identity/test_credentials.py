@@ -1,0 +1,514 @@
+"""Credentials: issuing, reading, suspending, reinstating, revoking, following the party."""
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from services.identity.credentials import service
+from services.identity.credentials.cli import cli
+from services.identity.credentials.models import Credential, CredentialStatus, StatusList
+from services.identity.keys.models import KeyStatus, PartyKey
+from services.identity.parties.models import Party, PartyStatus
+from shared import jose
+from shared.db import transaction
+from shared.models import utcnow
+from tests.conftest import SettingsFactory
+from tests.identity.credential_factories import (
+    Port,
+    act,
+    assert_problem,
+    events_of,
+    issue,
+    issued,
+    make_port,
+    snapshot,
+)
+from tests.identity.factories import add_own_key, bearer, client_token, make_party, new_eori
+
+
+@pytest.fixture
+async def port(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> Port:
+    return await make_port(*identity_app)
+
+
+async def entry(app: FastAPI, credential_id: str) -> int:
+    """The status-list entry of a credential, read from the database."""
+    async with transaction(app.state.sessions) as session:
+        credential = await session.get(Credential, uuid.UUID(credential_id))
+        assert credential is not None
+        status_list = await session.get(StatusList, credential.status_list_id)
+        assert status_list is not None
+        return status_list.statuses[credential.status_index]
+
+
+async def set_party(app: FastAPI, party_id: str, status: PartyStatus) -> int:
+    """Change a party's status the way the parties area does, and let credentials follow."""
+    async with transaction(app.state.sessions) as session:
+        party = await session.get(Party, party_id)
+        assert party is not None
+        party.status = status
+        session.add(party)
+        return await service.set_party_status(session, party_id=party_id, status=status)
+
+
+# --- issuing -----------------------------------------------------------------------------------
+
+
+async def test_an_admin_issues_a_credential_binding_the_party_to_its_key(port: Port) -> None:
+    before = int(time.time())
+    response = await issue(port)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"/v1/credentials/{body['credential_id']}"
+
+    header, claims = jose.peek(body["credential"])
+    _, service_key = await port.app.state.keyring.signing()
+    assert header == {
+        "alg": "Ed25519",
+        "typ": "ketenpas-credential+jwt",
+        "kid": jose.thumbprint(service_key),
+    }
+    assert claims["iss"] == port.settings.issuer
+    assert claims["sub"] == port.carrier.id
+    assert claims["roles"] == ["carrier", "forwarder"]
+    assert claims["cnf"] == {"jwk": {**jose.public_jwk(port.carrier_key), "kid": port.carrier_kid}}
+    assert before <= claims["iat"] == claims["nbf"] <= int(time.time())
+    assert claims["exp"] - claims["iat"] == port.settings.credential_lifetime_days * 86400
+    assert claims["jti"] == body["credential_id"]
+    uri = f"{port.settings.issuer}/v1/status-lists/1"
+    assert claims["status"] == {"status_list": {"idx": 0, "uri": uri}}
+    assert body["status"] == {"idx": 0, "uri": uri}
+    # Signed by the service key, in the credential type's own verification.
+    jose.verify(
+        body["credential"], typ="ketenpas-credential+jwt", resolve_key=lambda kid: service_key
+    )
+
+    [event] = await events_of(port.app, "credential.issued")
+    assert event["credential_id"] == body["credential_id"]
+    assert event["party_id"] == port.carrier.id
+    assert event["kid"] == port.carrier_kid
+    assert event["actor"].startswith("client:")
+    assert await entry(port.app, body["credential_id"]) == CredentialStatus.valid
+
+
+async def test_roles_may_be_narrowed_to_a_subset_of_the_partys_roles(port: Port) -> None:
+    body = await issued(port, roles=["forwarder", "forwarder"])
+    assert jose.peek(body["credential"])[1]["roles"] == ["forwarder"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "code"), [(["shipping_line"], "roles_not_held"), ([], "roles_empty")]
+)
+async def test_roles_the_party_does_not_hold_are_refused(
+    port: Port, roles: list[str], code: str
+) -> None:
+    before = await snapshot(port.app)
+    assert_problem(await issue(port, roles=roles), 422, code)
+    assert await snapshot(port.app) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"party_id": "P", "kid": "k", "extra": 1},
+        {"kid": "k"},
+        {"party_id": "P"},
+        {"party_id": 7, "kid": "k"},
+        {"party_id": "P", "kid": None},
+        {"party_id": "P", "kid": "k", "roles": "carrier"},
+        {"party_id": "P", "kid": "k", "roles": ["pirate"]},
+        {"party_id": "P", "kid": "k", "roles": [None]},
+        {"party_id": "P" * 41, "kid": "k"},
+        {"party_id": "P", "kid": "k" * 65},
+        {"party_id": "", "kid": "k"},
+        [],
+        "credential",
+    ],
+)
+async def test_bad_bodies_are_refused_without_state_change(port: Port, body: Any) -> None:
+    before = await snapshot(port.app)
+    response = await port.client.post("/v1/credentials", json=body, headers=port.admin)
+    assert_problem(response, 422, "invalid_request")
+    assert await snapshot(port.app) == before
+
+
+@pytest.mark.parametrize("raw", [b"{", b"not json", b'{"party_id": "P", "kid": "k"', b"\xff\xfe"])
+async def test_malformed_json_is_refused_without_state_change(port: Port, raw: bytes) -> None:
+    before = await snapshot(port.app)
+    response = await port.client.post(
+        "/v1/credentials",
+        content=raw,
+        headers={**port.admin, "content-type": "application/json"},
+    )
+    assert_problem(response, 422, "invalid_request")
+    assert await snapshot(port.app) == before
+
+
+async def test_an_oversize_body_is_refused_with_413(port: Port) -> None:
+    big = {"party_id": port.carrier.id, "kid": "k" * 2_000_000}
+    assert_problem(
+        await port.client.post("/v1/credentials", json=big, headers=port.admin),
+        413,
+        "body_too_large",
+    )
+
+
+async def test_an_unknown_party_is_not_found(port: Port) -> None:
+    before = await snapshot(port.app)
+    assert_problem(await issue(port, party_id=new_eori()), 404, "party_not_found")
+    assert await snapshot(port.app) == before
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+async def test_a_party_not_in_good_standing_gets_no_credential(port: Port, status: str) -> None:
+    party = await make_party(port.app, "carrier", status=status)
+    key = await add_own_key(port.app, party)
+    before = await snapshot(port.app)
+    response = await issue(port, party_id=party.id, kid=jose.thumbprint(key))
+    assert_problem(response, 409, "party_not_active")
+    assert await snapshot(port.app) == before
+
+
+async def test_an_unknown_kid_is_refused(port: Port) -> None:
+    assert_problem(
+        await issue(port, kid=jose.thumbprint(jose.generate_key())), 422, "key_not_found"
+    )
+
+
+async def test_a_key_of_another_party_is_refused(port: Port) -> None:
+    other = await make_party(port.app, "carrier")
+    other_key = await add_own_key(port.app, other)
+    before = await snapshot(port.app)
+    assert_problem(await issue(port, kid=jose.thumbprint(other_key)), 422, "key_of_other_party")
+    assert await snapshot(port.app) == before
+
+
+async def test_a_retired_key_gets_no_new_credential(port: Port) -> None:
+    async with transaction(port.app.state.sessions) as session:
+        key = await session.get(PartyKey, port.carrier_kid)
+        assert key is not None
+        key.status = KeyStatus.retired
+        key.retired_at = utcnow()
+        session.add(key)
+    assert_problem(await issue(port), 409, "key_not_active")
+
+
+async def test_only_an_admin_issues_credentials(port: Port) -> None:
+    body = {"party_id": port.carrier.id, "kid": port.carrier_kid}
+    before = await snapshot(port.app)
+    response = await port.client.post("/v1/credentials", json=body, headers=port.carrier_headers)
+    assert_problem(response, 403, "admin_required")
+    assert_problem(await port.client.post("/v1/credentials", json=body), 401, "token_missing")
+    forged = bearer(jose.sign({"sub": "x"}, jose.generate_key(), typ="at+jwt"))
+    assert (await port.client.post("/v1/credentials", json=body, headers=forged)).status_code == 401
+    assert await snapshot(port.app) == before
+
+
+# --- status list indexes -------------------------------------------------------------------------
+
+
+async def test_twenty_concurrent_issuances_never_share_an_index(port: Port) -> None:
+    await issued(port)  # the first list exists, as it does after the first issuance
+    responses = await asyncio.gather(*(issue(port) for _ in range(20)))
+    assert [r.status_code for r in responses] == [201] * 20
+    references = [(r.json()["status"]["uri"], r.json()["status"]["idx"]) for r in responses]
+    assert len(set(references)) == 20
+    assert {idx for _, idx in references} == set(range(1, 21))
+
+
+async def test_concurrent_issuances_across_full_lists_never_share_an_entry(port: Port) -> None:
+    async def one() -> tuple[int, int]:
+        async with transaction(port.app.state.sessions) as session:
+            record = await service.issue_credential(
+                session,
+                party_id=port.carrier.id,
+                kid=port.carrier_kid,
+                roles=None,
+                settings=port.settings,
+                signing_key=(await port.app.state.keyring.signing())[1],
+                actor="test",
+                now=utcnow(),
+                list_size=4,
+            )
+            return record.credential.status_list_id, record.credential.status_index
+
+    entries = await asyncio.gather(*(one() for _ in range(20)))
+    assert len(set(entries)) == 20
+    assert all(0 <= idx < 4 for _, idx in entries)
+    async with transaction(port.app.state.sessions) as session:
+        lists = (await session.exec(select(StatusList))).all()
+    assert all(s.next_index <= s.size == 4 and len(s.statuses) == 4 for s in lists)
+
+
+async def test_a_new_list_is_opened_when_the_last_one_is_full(port: Port) -> None:
+    _, key = await port.app.state.keyring.signing()
+    references = []
+    for _ in range(7):
+        async with transaction(port.app.state.sessions) as session:
+            record = await service.issue_credential(
+                session,
+                party_id=port.carrier.id,
+                kid=port.carrier_kid,
+                roles=None,
+                settings=port.settings,
+                signing_key=key,
+                actor="test",
+                now=utcnow(),
+                list_size=3,
+            )
+            references.append((record.credential.status_list_id, record.credential.status_index))
+    assert references == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2), (3, 0)]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def test_the_admin_and_the_party_read_a_credential_and_others_get_404(port: Port) -> None:
+    body = await issued(port)
+    path = f"/v1/credentials/{body['credential_id']}"
+    for headers in (port.admin, port.carrier_headers):
+        response = await port.client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        view = response.json()
+        assert view["credential"] == body["credential"]
+        assert view["status"] == "valid"
+        assert view["status_list"] == body["status"]
+        assert view["party_id"] == port.carrier.id
+        assert view["roles"] == ["carrier", "forwarder"]
+    stranger = await make_party(port.app, "carrier")
+    response = await port.client.get(path, headers=bearer(await client_token(port.app, stranger)))
+    assert_problem(response, 404, "credential_not_found")
+    assert_problem(
+        await port.client.get(f"/v1/credentials/{uuid.uuid4()}", headers=port.admin),
+        404,
+        "credential_not_found",
+    )
+    assert_problem(
+        await port.client.get("/v1/credentials/not-a-uuid", headers=port.admin),
+        422,
+        "invalid_request",
+    )
+    assert_problem(await port.client.get(path), 401, "token_missing")
+
+
+async def test_a_party_lists_its_own_credentials_newest_first(port: Port) -> None:
+    first = await issued(port)
+    second = await issued(port, roles=["carrier"])
+    path = f"/v1/parties/{port.carrier.id}/credentials"
+    for headers in (port.admin, port.carrier_headers):
+        response = await port.client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        ids = [c["credential_id"] for c in response.json()["credentials"]]
+        assert set(ids) == {first["credential_id"], second["credential_id"]}
+    stranger = await make_party(port.app, "carrier")
+    response = await port.client.get(path, headers=bearer(await client_token(port.app, stranger)))
+    assert_problem(response, 404, "party_not_found")
+    response = await port.client.get(f"/v1/parties/{new_eori()}/credentials", headers=port.admin)
+    assert_problem(response, 404, "party_not_found")
+    response = await port.client.get(f"/v1/parties/{'x' * 65}/credentials", headers=port.admin)
+    assert_problem(response, 422, "invalid_request")
+
+
+async def test_credentials_of_one_party_are_listed_newest_first(port: Port) -> None:
+    _, key = await port.app.state.keyring.signing()
+    for day in (1, 3, 2):
+        async with transaction(port.app.state.sessions) as session:
+            await service.issue_credential(
+                session,
+                party_id=port.carrier.id,
+                kid=port.carrier_kid,
+                roles=None,
+                settings=port.settings,
+                signing_key=key,
+                actor="test",
+                now=datetime(2026, 1, day, tzinfo=UTC),
+            )
+    response = await port.client.get(
+        f"/v1/parties/{port.carrier.id}/credentials", headers=port.admin
+    )
+    issued_at = [c["issued_at"][:10] for c in response.json()["credentials"]]
+    assert issued_at == ["2026-01-03", "2026-01-02", "2026-01-01"]
+
+
+# --- suspend, reinstate, revoke ---------------------------------------------------------------
+
+
+async def test_suspension_and_reinstatement_flip_the_entry(port: Port) -> None:
+    credential_id = (await issued(port))["credential_id"]
+    suspended = await act(port, credential_id, "suspend")
+    assert suspended.status_code == 200, suspended.text
+    assert (suspended.json()["status"], suspended.json()["suspended"]) == ("suspended", True)
+    assert await entry(port.app, credential_id) == CredentialStatus.suspended
+    assert_problem(await act(port, credential_id, "suspend"), 409, "credential_already_suspended")
+
+    reinstated = await act(port, credential_id, "reinstate")
+    assert reinstated.status_code == 200, reinstated.text
+    assert reinstated.json()["status"] == "valid"
+    assert await entry(port.app, credential_id) == CredentialStatus.valid
+    assert_problem(await act(port, credential_id, "reinstate"), 409, "credential_not_suspended")
+
+    events = await events_of(port.app, "credential.suspended") + await events_of(
+        port.app, "credential.reinstated"
+    )
+    assert [(e["from"], e["to"]) for e in events] == [
+        ("valid", "suspended"),
+        ("suspended", "valid"),
+    ]
+    assert all(
+        e["actor"].startswith("client:") and e["credential_id"] == credential_id for e in events
+    )
+
+
+async def test_revocation_is_final(port: Port) -> None:
+    credential_id = (await issued(port))["credential_id"]
+    assert (await act(port, credential_id, "suspend")).status_code == 200
+    revoked = await act(port, credential_id, "revoke")
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "invalid"
+    before = await snapshot(port.app)
+    for action in ("revoke", "suspend", "reinstate"):
+        assert_problem(await act(port, credential_id, action), 409, "credential_revoked")
+    assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 0
+    assert await set_party(port.app, port.carrier.id, PartyStatus.active) == 0
+    assert await entry(port.app, credential_id) == CredentialStatus.invalid
+    after = await snapshot(port.app)
+    assert after["credentials"] == before["credentials"] and after["lists"] == before["lists"]
+
+
+async def test_status_changes_need_an_admin_and_a_known_credential(port: Port) -> None:
+    credential_id = (await issued(port))["credential_id"]
+    before = await snapshot(port.app)
+    for action in ("suspend", "reinstate", "revoke"):
+        response = await port.client.post(
+            f"/v1/credentials/{credential_id}/{action}", headers=port.carrier_headers
+        )
+        assert_problem(response, 403, "admin_required")
+        assert_problem(await act(port, str(uuid.uuid4()), action), 404, "credential_not_found")
+        assert_problem(await act(port, "nope", action), 422, "invalid_request")
+    assert await snapshot(port.app) == before
+
+
+# --- following the party ------------------------------------------------------------------------
+
+
+async def test_a_party_suspension_suspends_its_valid_credentials_and_reinstatement_lifts_it(
+    port: Port,
+) -> None:
+    first = (await issued(port))["credential_id"]
+    second = (await issued(port))["credential_id"]
+    revoked = (await issued(port))["credential_id"]
+    assert (await act(port, revoked, "revoke")).status_code == 200
+    other_party_credential = await make_party(port.app, "carrier")
+    other_key = await add_own_key(port.app, other_party_credential)
+    other = (
+        await issued(port, party_id=other_party_credential.id, kid=jose.thumbprint(other_key))
+    )["credential_id"]
+
+    assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 2
+    assert [await entry(port.app, c) for c in (first, second, revoked, other)] == [2, 2, 1, 0]
+    changes = await events_of(port.app, "credential.status_changed")
+    assert {(e["credential_id"], e["from"], e["to"], e["cause"]) for e in changes} == {
+        (first, "valid", "suspended", "party.suspended"),
+        (second, "valid", "suspended", "party.suspended"),
+    }
+
+    assert await set_party(port.app, port.carrier.id, PartyStatus.active) == 2
+    assert [await entry(port.app, c) for c in (first, second, revoked, other)] == [0, 0, 1, 0]
+
+
+async def test_lifting_a_party_suspension_keeps_a_credential_suspended_on_its_own(
+    port: Port,
+) -> None:
+    alone = (await issued(port))["credential_id"]
+    other = (await issued(port))["credential_id"]
+    assert (await act(port, alone, "suspend")).status_code == 200
+    assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 1
+    # While the party is suspended, its credential cannot be reinstated on its own.
+    assert_problem(await act(port, alone, "reinstate"), 409, "party_not_active")
+    assert await set_party(port.app, port.carrier.id, PartyStatus.active) == 1
+    assert [await entry(port.app, c) for c in (alone, other)] == [2, 0]
+    assert (await act(port, alone, "reinstate")).status_code == 200
+    assert await entry(port.app, alone) == 0
+
+
+async def test_a_credential_suspended_with_its_party_is_not_reinstated_alone(port: Port) -> None:
+    credential_id = (await issued(port))["credential_id"]
+    await set_party(port.app, port.carrier.id, PartyStatus.suspended)
+    assert_problem(await act(port, credential_id, "reinstate"), 409, "credential_not_suspended")
+    # An admin may still suspend it on its own, so that reinstating the party keeps it off.
+    assert (await act(port, credential_id, "suspend")).status_code == 200
+    await set_party(port.app, port.carrier.id, PartyStatus.active)
+    assert await entry(port.app, credential_id) == CredentialStatus.suspended
+
+
+async def test_a_party_revocation_invalidates_every_credential_for_good(port: Port) -> None:
+    valid = (await issued(port))["credential_id"]
+    suspended = (await issued(port))["credential_id"]
+    assert (await act(port, suspended, "suspend")).status_code == 200
+    assert await set_party(port.app, port.carrier.id, PartyStatus.revoked) == 2
+    assert [await entry(port.app, c) for c in (valid, suspended)] == [1, 1]
+    assert await set_party(port.app, port.carrier.id, PartyStatus.active) == 0
+    assert [await entry(port.app, c) for c in (valid, suspended)] == [1, 1]
+
+
+async def test_a_party_without_credentials_changes_nothing(port: Port) -> None:
+    assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 0
+    assert await events_of(port.app, "credential.status_changed") == []
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the CLI's settings (read from the environment) at this test's database."""
+    settings = make_settings("identity")
+    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
+    if settings.database_schema:
+        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
+
+
+async def invoke(args: list[str]) -> Any:
+    """Run the credentials CLI in a thread (it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, cli, args)
+
+
+async def test_the_cli_issues_a_credential_and_prints_it(port: Port, cli_env: None) -> None:
+    result = await invoke(
+        ["issue", port.carrier.id, "--kid", port.carrier_kid, "--role", "carrier"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    header, claims = jose.peek(token)
+    assert header["typ"] == "ketenpas-credential+jwt"
+    assert (claims["sub"], claims["roles"]) == (port.carrier.id, ["carrier"])
+    async with transaction(port.app.state.sessions) as session:
+        stored = (
+            await session.exec(select(Credential).where(col(Credential.token) == token))
+        ).one()
+    assert stored.party_id == port.carrier.id
+    [event] = await events_of(port.app, "credential.issued")
+    assert event["actor"].startswith("cli:")
+
+
+async def test_the_cli_refuses_with_the_problem_code_and_changes_nothing(
+    port: Port, cli_env: None
+) -> None:
+    before = await snapshot(port.app)
+    result = await invoke(["issue", port.carrier.id, "--kid", "unknown"])
+    assert result.exit_code == 1
+    assert "refused (key_not_found)" in result.stderr
+    result = await invoke(
+        ["issue", port.carrier.id, "--kid", port.carrier_kid, "--role", "customs"]
+    )
+    assert result.exit_code == 1
+    assert "refused (roles_not_held)" in result.stderr
+    assert await snapshot(port.app) == before
