@@ -6,12 +6,21 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
-from services.registry import ServiceSpec, selected
+from services.identity import demo
+from services.identity.credentials.cli import cli as credential_cli
+from services.identity.demo import write_credentials
+from services.identity.keys.cli import cli as key_cli
+from services.identity.parties.cli import cli as party_cli
+from services.identity.people.cli import cli as person_cli
+from services.identity.sessions.cli import enrol_totp
+from services.identity.settings import IdentitySettings
+from services.identity.signing.cli import cli as signing_key_cli
+from services.registry import SERVICES, ServiceSpec, selected
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
 from shared.audit.sequencer import drain
@@ -20,6 +29,7 @@ from shared.audit.verify import VerificationFailed, verify_log
 from shared.db import create_engine, session_factory, transaction
 from shared.logging import configure_logging
 from shared.migrate import upgrade
+from shared.models import utcnow
 
 app = typer.Typer(help="Ketenpas: container release through a chain of signed handovers.")
 db_app = typer.Typer(help="Database schema.")
@@ -28,6 +38,13 @@ log_app = typer.Typer(help="The tamper-evident audit logs.")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(log_app, name="log")
+# Administration of the identity service (needs its database; every change is audited).
+person_cli.command("enrol-totp")(enrol_totp)
+app.add_typer(party_cli, name="party")
+app.add_typer(person_cli, name="person")
+app.add_typer(key_cli, name="key")
+app.add_typer(credential_cli, name="credential")
+app.add_typer(signing_key_cli, name="signing-key")
 
 
 class Target(StrEnum):
@@ -93,16 +110,51 @@ def db_upgrade(target: Annotated[Target, typer.Argument()] = Target.all) -> None
         typer.echo(f"{spec.name}: database at the newest revision")
 
 
+DEMO_CREDENTIALS = Path("var/demo/credentials.json")
+
+
 @demo_app.command("seed")
-def demo_seed() -> None:
+def demo_seed(
+    credentials_file: Annotated[
+        Path, typer.Option(help="Where to write the demo credentials.")
+    ] = DEMO_CREDENTIALS,
+) -> None:
     """Seed the demo port into empty databases (development mode only)."""
-    for spec in selected("all"):
-        settings = spec.settings()
-        if settings.environment != "development":
-            typer.echo("demo seed refused: development mode only", err=True)
-            raise typer.Exit(2)
-        seeded = asyncio.run(_seed_log(spec))
-        typer.echo(f"{spec.name}: {'demo seeded' if seeded else 'not empty, left as it is'}")
+    specs = selected("all")
+    settings = {spec.name: spec.settings() for spec in specs}
+    if any(s.environment != "development" for s in settings.values()):
+        typer.echo("demo seed refused: development mode only", err=True)
+        raise typer.Exit(2)
+    document = asyncio.run(_seed_identity(IdentitySettings()))
+    if document is None:
+        typer.echo("identity: not empty, left as it is")
+    else:
+        document["release_url"] = settings["release"].public_url
+        write_credentials(credentials_file, document)
+        typer.echo("identity: demo port seeded; logins (password, then TOTP secret):")
+        for person in document["people"]:
+            typer.echo(
+                f"  {person['username']:<22} {person['role']:<10} "
+                f"{person['password']}  {person['totp_secret']}"
+            )
+        typer.echo(f"  everything, with party keys and credentials: {credentials_file}")
+    seeded = asyncio.run(_seed_log(SERVICES["release"]))
+    typer.echo(f"release: {'demo seeded' if seeded else 'not empty, left as it is'}")
+
+
+async def _seed_identity(settings: IdentitySettings) -> dict[str, Any] | None:
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    sessions = session_factory(engine)
+    try:
+        async with transaction(sessions) as session:
+            if await demo.is_seeded(session):
+                return None
+            document = await demo.seed(session, settings, utcnow())
+        log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
+        await drain(sessions, signer=log.signer, origin=log.origin)
+        return document
+    finally:
+        await engine.dispose()
 
 
 async def _seed_log(spec: ServiceSpec) -> bool:

@@ -154,10 +154,14 @@ def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
     upgraded = runner.invoke(cli, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     assert "identity: database at the newest revision" in upgraded.output
-    seeded = runner.invoke(cli, ["demo", "seed"])
+    credentials = tmp_path / "demo" / "credentials.json"
+    seeded = runner.invoke(cli, ["demo", "seed", "--credentials-file", str(credentials)])
     assert seeded.exit_code == 0, seeded.output
+    assert "identity: demo port seeded" in seeded.output
     assert "release: demo seeded" in seeded.output
-    again = runner.invoke(cli, ["demo", "seed"])
+    assert credentials.stat().st_mode & 0o077 == 0
+    again = runner.invoke(cli, ["demo", "seed", "--credentials-file", str(credentials)])
+    assert "identity: not empty, left as it is" in again.output
     assert "release: not empty, left as it is" in again.output
     sequenced = runner.invoke(cli, ["log", "sequence", "release"])
     assert "release: 1 entries integrated" in sequenced.output

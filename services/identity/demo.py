@@ -1,0 +1,201 @@
+"""The demo port: a small set of parties and people for a laptop (development mode only).
+
+Nothing secret is in the repository: keys, passwords and TOTP secrets are drawn at seed time
+and written to `var/demo/credentials.json` (readable by the owner only), so anyone can drive
+the API as a demo party or person.
+"""
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.identity.credentials import service as credentials
+from services.identity.keys import service as keys
+from services.identity.parties import service as parties
+from services.identity.parties.models import Party
+from services.identity.people import service as people
+from services.identity.sealing import seal
+from services.identity.sessions import totp
+from services.identity.sessions.service import totp_binding
+from services.identity.settings import IdentitySettings
+from services.identity.signing import service as signing
+from shared import jose
+
+ACTOR = "demo-seed"
+
+
+@dataclass(frozen=True)
+class DemoParty:
+    """One party of the demo port and the people it has."""
+
+    key: str
+    number: int
+    name: str
+    roles: tuple[str, ...]
+    people: tuple[tuple[str, str], ...]  # (username suffix, person role)
+
+
+PORT = (
+    DemoParty(
+        "noordzee",
+        100000001,
+        "Noordzee Shipping Line",
+        ("shipping_line",),
+        (("planner", "dispatcher"),),
+    ),
+    DemoParty(
+        "rijnmond", 100000002, "Rijnmond Forwarding", ("forwarder",), (("desk", "dispatcher"),)
+    ),
+    DemoParty("delta", 100000003, "Delta Forwarders", ("forwarder",), (("desk", "dispatcher"),)),
+    DemoParty(
+        "maasvlakte",
+        100000004,
+        "Maasvlakte Haulage",
+        ("carrier",),
+        (("dispatch", "dispatcher"), ("driver1", "driver"), ("driver2", "driver")),
+    ),
+    DemoParty(
+        "waalhaven",
+        100000005,
+        "Waalhaven Transport",
+        ("carrier",),
+        (("dispatch", "dispatcher"), ("driver1", "driver"), ("driver2", "driver")),
+    ),
+    # A subcontractor: it receives work from the two carriers above.
+    DemoParty(
+        "botlek",
+        100000006,
+        "Botlek Trucking (subcontractor)",
+        ("carrier",),
+        (("dispatch", "dispatcher"), ("driver1", "driver")),
+    ),
+    DemoParty(
+        "ect", 100000007, "Europoort Container Terminal", ("terminal",), (("gate", "operator"),)
+    ),
+    DemoParty("douane", 100000008, "Douane Rotterdam", ("customs",), (("officer", "officer"),)),
+    DemoParty(
+        "security",
+        100000009,
+        "Port Security Rotterdam",
+        ("port_security",),
+        (("officer", "officer"),),
+    ),
+    DemoParty("admin", 100000010, "Ketenpas Administration", ("admin",), (("admin", "admin"),)),
+)
+
+
+def party_id(demo: DemoParty) -> str:
+    """The demo party's EORI-based id."""
+    return f"EU.EORI.NL{demo.number}"
+
+
+async def is_seeded(session: AsyncSession) -> bool:
+    """Whether the identity database already holds parties (then the seed leaves it alone)."""
+    return (await session.exec(select(Party.id).limit(1))).first() is not None
+
+
+async def seed(session: AsyncSession, settings: IdentitySettings, now: datetime) -> dict[str, Any]:
+    """Create the demo port in the caller's transaction; returns what credentials.json holds."""
+    if settings.environment != "development":
+        raise RuntimeError("the demo seed runs in development mode only")
+    await signing.ensure_key(session, settings, now)
+    await session.flush()
+    ring = await signing.load_keyring(session, settings, now)
+    assert ring.signing is not None
+    _, service_key = ring.signing
+    party_rows: list[dict[str, Any]] = []
+    people_rows: list[dict[str, Any]] = []
+    for demo in PORT:
+        pid = party_id(demo)
+        await parties.create_party(
+            session, party_id=pid, name=demo.name, roles=demo.roles, actor=ACTOR, now=now
+        )
+        own = jose.generate_key()
+        key = await keys.register_key(
+            session, party_id=pid, jwk=jose.public_jwk(own), actor=ACTOR, now=now
+        )
+        await keys.create_custodial_key(
+            session, settings=settings, party_id=pid, actor=ACTOR, now=now
+        )
+        issued = await credentials.issue_credential(
+            session,
+            party_id=pid,
+            kid=key.kid,
+            roles=None,
+            settings=settings,
+            signing_key=service_key,
+            actor=ACTOR,
+            now=now,
+        )
+        party_rows.append(
+            {
+                "party_id": pid,
+                "name": demo.name,
+                "roles": list(demo.roles),
+                "kid": key.kid,
+                "private_jwk": {**own.as_dict(private=True), "kid": key.kid},
+                "credential": issued.credential.token,
+            }
+        )
+        for suffix, role in demo.people:
+            people_rows.append(await _person(session, settings, demo, suffix, role, now))
+    return {
+        "identity_url": settings.public_url,
+        "issuer": settings.issuer,
+        "parties": party_rows,
+        "people": people_rows,
+    }
+
+
+async def _person(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    demo: DemoParty,
+    suffix: str,
+    role: str,
+    now: datetime,
+) -> dict[str, Any]:
+    username = f"{demo.key}.{suffix}"
+    password = secrets.token_urlsafe(12)
+    person = await people.create_person(
+        session,
+        party_id=party_id(demo),
+        role=role,
+        name=f"{demo.name}: {suffix}",
+        username=username,
+        password=password,
+        screened_until=date.today() + timedelta(days=365),
+        actor=ACTOR,
+        now=now,
+    )
+    secret = totp.new_secret()
+    # Enrolled and confirmed at once, so that the printed logins work straight away.
+    person.totp_secret_sealed = seal(
+        settings.kek_bytes(), secret.encode(), bound_to=totp_binding(person.id)
+    )
+    person.totp_confirmed_at = now
+    session.add(person)
+    return {
+        "person_id": str(person.id),
+        "party_id": party_id(demo),
+        "role": role,
+        "name": person.name,
+        "username": username,
+        "password": password,
+        "totp_secret": secret,
+        "provisioning_uri": totp.provisioning_uri(secret, username),
+    }
+
+
+def write_credentials(path: Path, document: dict[str, Any]) -> None:
+    """Write credentials.json readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(document, indent=2) + "\n")
