@@ -36,7 +36,8 @@ from shared.audit import sequencer
 from shared.audit.events import canonical_json, commitment
 from shared.audit.models import AuditEvent
 from shared.audit.service import AuditLog
-from shared.db import SessionFactory, create_engine, session_factory, transaction
+from shared.audit.tilecache import TileCache
+from shared.db import SessionFactory, create_engine, read_only, session_factory, transaction
 
 PG_URL = os.environ.get("KETENPAS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +60,11 @@ def log_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 
-def audit_log(cache: repo.FullTileCache | None = None) -> AuditLog:
+def audit_log(cache: TileCache | None = None) -> AuditLog:
     """The benchmark's log, with the given tile cache (a fresh one by default)."""
-    return AuditLog(origin=ORIGIN, private_key=log_key(), cache=cache or repo.FullTileCache())
+    return AuditLog(
+        origin=ORIGIN, private_key=log_key(), cache=cache if cache is not None else TileCache()
+    )
 
 
 def payload(number: int, rng: random.Random) -> dict[str, Any]:
@@ -127,6 +130,11 @@ class Backend:
     engine: AsyncEngine
     sessions: SessionFactory
     sqlite_path: Path | None
+
+    @property
+    def read_sessions(self) -> SessionFactory:
+        """Sessions for read-only work (deferred BEGIN on SQLite)."""
+        return session_factory(read_only(self.engine))
 
     @property
     def name(self) -> str:

@@ -42,15 +42,14 @@ from loadtests.audit_common import (
     old_size_stream,
     run_child,
     sample,
-    time_loop,
     time_loop_async,
 )
 from shared.audit import repository as repo
-from shared.audit import service
+from shared.audit import service, tilecache
 from shared.audit.events import append
-from shared.audit.repository import FullTileCache
+from shared.audit.tilecache import TileCache
 from shared.db import transaction
-from shared.tlog import merkle, tiles
+from shared.tlog import tiles
 from shared.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 
 TARGET_INTEGRATED = 3_000
@@ -98,7 +97,6 @@ class BackendFigures:
     scales: dict[int, ScaleFigures] = field(default_factory=dict)
     vacuumed: dict[str, Any] = field(default_factory=dict)
     breakdown: dict[str, dict[str, Any]] = field(default_factory=dict)
-    floor: dict[str, Rate] = field(default_factory=dict)
     vacuum_seconds: float = 0.0
 
 
@@ -174,23 +172,26 @@ async def measure_appends(
 # --- proofs ----------------------------------------------------------------------------
 
 
-async def preload_full_tiles(backend: Backend, cache: FullTileCache, size: int) -> None:
+async def preload_full_tiles(backend: Backend, cache: TileCache, size: int) -> None:
     """Put every full tile of the tree in the cache (what a long-running service ends with)."""
     keys = [(level, index) for level, index, width in tiles.tiles_for_size(size) if width == 256]
     for start in range(0, len(keys), 256):
-        async with transaction(backend.sessions) as session:
-            await repo.read_tiles(session, keys[start : start + 256], cache)
+        async with backend.read_sessions() as session:
+            await repo.read_cached_tiles(
+                session, {key: tiles.TILE_WIDTH for key in keys[start : start + 256]}, cache
+            )
 
 
 def proof_operation(
-    backend: Backend, kind: str, size: int, cache: FullTileCache
+    backend: Backend, kind: str, size: int, cache: TileCache
 ) -> Callable[[], Awaitable[object]]:
     """One proof, in its own session and transaction, as one request serves it."""
     log = ours.audit_log(cache)
     stream = index_stream(size, SEED) if kind == "inclusion" else old_size_stream(size, SEED)
 
     async def prove() -> object:
-        async with transaction(backend.sessions) as session:
+        # A read-only session, as the log's read API uses (on SQLite: a deferred BEGIN).
+        async with backend.read_sessions() as session, session.begin():
             if kind == "inclusion":
                 return await service.inclusion_proof(session, log, index=stream(), size=size)
             return await service.consistency_proof(session, log, old=stream(), new=size)
@@ -219,13 +220,13 @@ async def measure_proofs(backend: Backend, size: int, seconds: float) -> dict[st
     """Proofs per second with no tile cache, a fresh cache, and all full tiles cached."""
     rates: dict[str, Rate] = {}
     rates["inclusion_none"] = await time_loop_async(
-        proof_operation(backend, "inclusion", size, FullTileCache(max_tiles=0)), seconds
+        proof_operation(backend, "inclusion", size, TileCache(max_tiles=0)), seconds
     )
     for kind in ("inclusion", "consistency"):
         rates[f"{kind}_fresh"] = await time_loop_async(
-            proof_operation(backend, kind, size, FullTileCache()), seconds
+            proof_operation(backend, kind, size, TileCache()), seconds
         )
-        warm = FullTileCache()
+        warm = TileCache()
         await preload_full_tiles(backend, warm, size)
         rates[f"{kind}_warm"] = await time_loop_async(
             proof_operation(backend, kind, size, warm), seconds
@@ -284,7 +285,7 @@ async def proof_breakdown(backend: Backend, size: int, seconds: float) -> dict[s
     """Where the time of one inclusion proof goes, with no tile cache and with a warm one."""
     result: dict[str, Any] = {}
     for label in ("none", "warm"):
-        cache = FullTileCache(max_tiles=0) if label == "none" else FullTileCache()
+        cache = TileCache(max_tiles=0) if label == "none" else TileCache()
         if label == "warm":
             await preload_full_tiles(backend, cache, size)
         prove = proof_operation(backend, "inclusion", size, cache)
@@ -292,7 +293,7 @@ async def proof_breakdown(backend: Backend, size: int, seconds: float) -> dict[s
         timers.wrap_async(service, "inclusion_proof")
         timers.wrap_async(repo, "load_state")
         timers.wrap_async(repo, "read_tiles")
-        timers.wrap_sync(tiles, "subtree_hash")
+        timers.wrap_sync(tilecache.Tile, "__init__")
         try:
             rate = await time_loop_async(prove, seconds)
         finally:
@@ -301,58 +302,9 @@ async def proof_breakdown(backend: Backend, size: int, seconds: float) -> dict[s
     return result
 
 
-async def proof_floor(backend: Backend, size: int, seconds: float) -> dict[str, Rate]:
-    """Inclusion proofs from tiles held in memory, no SQL: ceilings, not figures of the log.
-
-    `today`: each node recomputed from the tile below it, as `read_nodes` does;
-    `expanded`: every node inside every tile hashed once beforehand (tiles cached with
-    their interior, 511 hashes instead of 256); `expanded_session`: the same inside a
-    request's session and transaction that never issues a statement (SQLAlchemy then
-    checks out no connection), i.e. a warm proof with the tree size and the partial tiles
-    cached too.
-    """
-    keys = [(level, index) for level, index, _ in tiles.tiles_for_size(size)]
-    stored: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(keys), 256):
-        async with transaction(backend.sessions) as session:
-            stored.update(await repo.read_tiles(session, keys[start : start + 256]))
-
-    def node_hash_today(node: tuple[int, int]) -> bytes:
-        level, index, first, count = tiles.tile_nodes_for(node)
-        data = stored[(level, index)][first * 32 : (first + count) * 32]
-        return tiles.subtree_hash(tiles.split_hash_tile(data))
-
-    expanded: dict[tuple[int, int], bytes] = {}
-    for (level, index), data in stored.items():
-        row = tiles.split_hash_tile(data)
-        tree_level, first = level * tiles.TILE_HEIGHT, index * tiles.TILE_WIDTH
-        for height in range(tiles.TILE_HEIGHT):
-            for position, node_hash in enumerate(row):
-                expanded[(tree_level + height, (first >> height) + position)] = node_hash
-            row = [merkle.node_hash(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
-
-    def plan() -> list[list[tuple[int, int]]]:
-        return merkle.inclusion_proof_plan(stream(), size)
-
-    stream = index_stream(size, SEED)
-    rates = {
-        "today": time_loop(lambda: merkle.build_proof_sync(plan(), node_hash_today), seconds),
-        "expanded": time_loop(
-            lambda: merkle.build_proof_sync(plan(), expanded.__getitem__), seconds
-        ),
-    }
-
-    async def in_session() -> object:
-        async with transaction(backend.sessions):
-            return merkle.build_proof_sync(plan(), expanded.__getitem__)
-
-    rates["expanded_session"] = await time_loop_async(in_session, seconds)
-    return rates
-
-
 async def profile_proofs(backend: Backend, size: int, seconds: float) -> str:
     """cProfile listing of warm inclusion proofs."""
-    cache = FullTileCache()
+    cache = TileCache()
     await preload_full_tiles(backend, cache, size)
     prove = proof_operation(backend, "inclusion", size, cache)
     profiler = cProfile.Profile()
@@ -424,7 +376,6 @@ async def measure_scales(
                         figures[kind].breakdown = await proof_breakdown(
                             backend, size, config.proof_seconds
                         )
-                        figures[kind].floor = await proof_floor(backend, size, config.proof_seconds)
                         if config.profile:
                             profiles[
                                 f"warm inclusion proofs, {backend.name}"
@@ -790,8 +741,8 @@ def footnotes(config: Config, figures: dict[str, BackendFigures], pm: dict[str, 
             "computes interior nodes at proof time; InmemoryTree links every node in RAM).",
             "[d] ours: service.inclusion_proof / consistency_proof, one session and transaction "
             "per proof as in a request, random indexes (fixed seed), "
-            f"{config.proof_seconds:g} s per cell. no tile cache: FullTileCache(max_tiles=0); "
-            "cold-ish: a fresh FullTileCache at the start of the run; warm: every full tile "
+            f"{config.proof_seconds:g} s per cell. no tile cache: TileCache(max_tiles=0); "
+            "cold-ish: a fresh TileCache at the start of the run; warm: every full tile "
             "preloaded (partial right-edge tiles and the tree state are read every time). "
             f"{READERS} concurrent clients: asyncio tasks sharing the warm cache. pymerkle: "
             "cache_clear() then a run (cold-ish); warm: its subroot cache primed by proving "
@@ -830,23 +781,14 @@ def breakdown_text(figures: dict[str, BackendFigures], size: int) -> str:
 
             total = rate.seconds * per
             inside = spent("inclusion_proof")
-            known = spent("load_state") + spent("read_tiles") + spent("subtree_hash")
+            known = spent("load_state") + spent("read_tiles") + spent("__init__")
             lines.append(
                 f"  {name} inclusion proof, {'no' if label == 'none' else 'warm'} tile cache: "
                 f"{total:,.0f} us = load_state {spent('load_state'):,.0f} (first statement: "
                 f"pool checkout, pre-ping, BEGIN) + read_tiles {spent('read_tiles'):,.0f} "
                 f"({timers.get('read_tiles', {'calls': 0})['calls'] / rate.count:.1f} queries) "
-                f"+ subtree_hash {spent('subtree_hash'):,.0f} + other proof code "
+                f"+ hashing tile interiors {spent('__init__'):,.0f} + other proof code "
                 f"{inside - known:,.0f} + session end and COMMIT {total - inside:,.0f} us"
-            )
-        floor = figures[kind].floor
-        if floor:
-            lines.append(
-                f"  {name} ceilings, tiles held in memory, no SQL: "
-                f"{per_second(floor['today'])} with read_nodes' hashing; "
-                f"{per_second(floor['expanded'])} with tile interiors hashed once; "
-                f"{per_second(floor['expanded_session'])} the same inside an unused request "
-                "session"
             )
         timers = figures[kind].scales[size].drain["timers"]
         steps = int(timers["step"]["calls"])

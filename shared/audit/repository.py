@@ -1,93 +1,80 @@
 """SQL of the audit log: tiles, entries, the sequencer's queue, state and checkpoints."""
 
 import uuid
-from collections import OrderedDict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
+from shared.audit.tilecache import HASH, Tile, TileCache, TileKey
 from shared.tlog import tiles
 from shared.tlog.merkle import EMPTY_ROOT, Node
-
-HASH = 32
-TileKey = tuple[int, int]
-
-
-class FullTileCache:
-    """A bounded LRU of full tiles: a full tile never changes, so caching it is safe."""
-
-    def __init__(self, max_tiles: int = 4096) -> None:
-        self._tiles: OrderedDict[TileKey, bytes] = OrderedDict()
-        self._max = max_tiles
-
-    def get(self, key: TileKey) -> bytes | None:
-        """A cached full tile, or None."""
-        data = self._tiles.get(key)
-        if data is not None:
-            self._tiles.move_to_end(key)
-        return data
-
-    def put(self, key: TileKey, data: bytes) -> None:
-        """Remember a full tile, forgetting the least recently used past the bound."""
-        if len(data) != tiles.TILE_WIDTH * HASH:
-            return
-        self._tiles[key] = data
-        self._tiles.move_to_end(key)
-        while len(self._tiles) > self._max:
-            self._tiles.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything (tests that tamper with tiles use this)."""
-        self._tiles.clear()
 
 
 def _on_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def read_tiles(
-    session: AsyncSession, keys: Iterable[TileKey], cache: FullTileCache | None = None
-) -> dict[TileKey, bytes]:
+async def read_tiles(session: AsyncSession, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
     """The stored hashes of the given tiles (missing tiles are absent from the answer)."""
-    found: dict[TileKey, bytes] = {}
-    wanted: list[TileKey] = []
-    for key in set(keys):
-        cached = cache.get(key) if cache else None
+    by_level: dict[int, set[int]] = defaultdict(set)
+    for level, index in keys:
+        by_level[level].add(index)
+    if not by_level:
+        return {}
+    # One `level = ? AND tile_index IN (...)` per level: both databases use the primary key
+    # for that, where SQLite scans the table for a `(level, tile_index) IN (...)` of tuples.
+    condition = or_(
+        *(
+            and_(col(AuditTile.level) == level, col(AuditTile.tile_index).in_(sorted(indexes)))
+            for level, indexes in by_level.items()
+        )
+    )
+    rows = await session.exec(
+        select(AuditTile.level, AuditTile.tile_index, AuditTile.hashes).where(condition)
+    )
+    return {(level, index): bytes(hashes) for level, index, hashes in rows}
+
+
+async def read_cached_tiles(
+    session: AsyncSession, needed: dict[TileKey, int], cache: TileCache | None
+) -> dict[TileKey, Tile]:
+    """Tiles holding at least the needed widths: from the cache, else from storage."""
+    found: dict[TileKey, Tile] = {}
+    missing: list[TileKey] = []
+    for key, width in needed.items():
+        cached = cache.get(key, width) if cache is not None else None
         if cached is None:
-            wanted.append(key)
+            missing.append(key)
         else:
             found[key] = cached
-    if wanted:
-        rows = await session.exec(
-            select(AuditTile.level, AuditTile.tile_index, AuditTile.hashes).where(
-                tuple_(col(AuditTile.level), col(AuditTile.tile_index)).in_(wanted)
-            )
-        )
-        for level, index, hashes in rows:
-            data = bytes(hashes)
-            found[(level, index)] = data
-            if cache:
-                cache.put((level, index), data)
+    if missing:
+        for key, data in (await read_tiles(session, missing)).items():
+            found[key] = cache.put(key, data) if cache is not None else Tile(data)
     return found
 
 
 async def read_nodes(
-    session: AsyncSession, nodes: Sequence[Node], cache: FullTileCache | None = None
+    session: AsyncSession, nodes: Sequence[Node], cache: TileCache | None = None
 ) -> list[bytes]:
-    """Hashes of perfect subtrees, each computed from the one tile that holds its leaves."""
+    """Hashes of perfect subtrees, each taken from the one tile that holds its leaves."""
     spans = [tiles.tile_nodes_for(node) for node in nodes]
-    stored = await read_tiles(session, ((level, index) for level, index, _, _ in spans), cache)
+    needed: dict[TileKey, int] = {}
+    for level, index, first, count in spans:
+        needed[(level, index)] = max(needed.get((level, index), 0), first + count)
+    found = await read_cached_tiles(session, needed, cache)
     hashes: list[bytes] = []
     for node, (level, index, first, count) in zip(nodes, spans, strict=True):
-        data = stored.get((level, index))
-        end = (first + count) * HASH
-        if data is None or len(data) < end:
+        tile = found.get((level, index))
+        height = count.bit_length() - 1
+        node_hash = tile.node(height, first >> height) if tile is not None else None
+        if node_hash is None:
             raise LookupError(f"tile {level}/{index} does not hold node {node}")
-        hashes.append(tiles.subtree_hash(tiles.split_hash_tile(data[first * HASH : end])))
+        hashes.append(node_hash)
     return hashes
 
 

@@ -20,7 +20,7 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit import repository as repo
-from shared.audit.repository import FullTileCache, TileKey
+from shared.audit.tilecache import HASH, TileCache, TileKey
 from shared.db import SessionFactory, transaction
 from shared.tlog import tiles
 from shared.tlog.checkpoint import Checkpoint, sign_checkpoint
@@ -46,7 +46,7 @@ class StepResult:
 
 
 async def integrate(
-    session: AsyncSession, *, batch_size: int, cache: FullTileCache | None = None
+    session: AsyncSession, *, batch_size: int, cache: TileCache | None = None
 ) -> tuple[int, int]:
     """Integrate up to `batch_size` pending events; returns (integrated, new size).
 
@@ -76,9 +76,9 @@ async def integrate(
     changed: dict[TileKey, bytes] = {}
     for key, new_hashes in grown.items():
         head = stored.get(key, b"")
-        if len(head) != first_position[key] * repo.HASH:
+        if len(head) != first_position[key] * HASH:
             raise RuntimeError(
-                f"tile {key} holds {len(head) // repo.HASH} hashes, expected "
+                f"tile {key} holds {len(head) // HASH} hashes, expected "
                 f"{first_position[key]}: the stored tree is damaged"
             )
         changed[key] = head + b"".join(new_hashes)
@@ -106,7 +106,7 @@ async def step(
     origin: str,
     batch_size: int,
     sign: bool,
-    cache: FullTileCache | None = None,
+    cache: TileCache | None = None,
 ) -> StepResult:
     """One transaction of the sequencer: integrate a batch and, if asked, sign a checkpoint."""
     async with transaction(sessions) as session:
@@ -141,7 +141,7 @@ class Sequencer:
         batch_size: int,
         interval: float,
         checkpoint_interval: float,
-        cache: FullTileCache | None = None,
+        cache: TileCache | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit import repository as repo
-from shared.audit.repository import FullTileCache
+from shared.audit.tilecache import HASH, TileCache
 from shared.problems import InvalidInput, NotFound
 from shared.tlog import merkle, tiles
 from shared.tlog.note import Signer, verifier_key
@@ -18,11 +18,14 @@ from shared.tlog.receipt import format_receipt
 
 @dataclass
 class AuditLog:
-    """One service's log: its origin, its checkpoint key and a cache of full tiles."""
+    """One service's log: its origin, its checkpoint key, and what this process has seen."""
 
     origin: str
     private_key: Ed25519PrivateKey
-    cache: FullTileCache = field(default_factory=FullTileCache)
+    cache: TileCache = field(default_factory=TileCache)
+    # The largest tree size seen integrated: it never shrinks, so a request for a size up
+    # to it needs no look at the database.
+    known_size: int = 0
 
     @property
     def signer(self) -> Signer:
@@ -42,15 +45,19 @@ async def tree_size(session: AsyncSession) -> int:
     return size
 
 
-async def _check_size(session: AsyncSession, size: int) -> None:
-    current = await tree_size(session)
-    if size > current:
-        raise InvalidInput("log_size_out_of_range", f"the log holds {current} entries, not {size}")
+async def _check_size(session: AsyncSession, log: AuditLog, size: int) -> None:
+    if size <= log.known_size:
+        return
+    log.known_size = max(log.known_size, await tree_size(session))
+    if size > log.known_size:
+        raise InvalidInput(
+            "log_size_out_of_range", f"the log holds {log.known_size} entries, not {size}"
+        )
 
 
 async def root_at(session: AsyncSession, log: AuditLog, size: int) -> bytes:
     """The root hash of the tree over the first `size` entries."""
-    await _check_size(session, size)
+    await _check_size(session, log, size)
     if size == 0:
         return merkle.EMPTY_ROOT
     nodes = merkle.range_nodes(0, size)
@@ -63,7 +70,7 @@ async def inclusion_proof(
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
     if not 0 <= index < size:
         raise InvalidInput("log_index_out_of_range", "index must satisfy 0 <= index < size")
-    await _check_size(session, size)
+    await _check_size(session, log, size)
     plan = merkle.inclusion_proof_plan(index, size)
     return await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
 
@@ -74,7 +81,7 @@ async def consistency_proof(
     """RFC 9162 consistency proof between the trees of `old` and `new` entries."""
     if not 0 < old <= new:
         raise InvalidInput("log_size_out_of_range", "sizes must satisfy 0 < old <= new")
-    await _check_size(session, new)
+    await _check_size(session, log, new)
     plan = merkle.consistency_proof_plan(old, new)
     return await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
 
@@ -103,11 +110,11 @@ async def hash_tile(
     session: AsyncSession, log: AuditLog, level: int, index: int, width: int
 ) -> bytes:
     """The first `width` hashes of a tile, if the tile holds that many."""
-    stored = await repo.read_tiles(session, [(level, index)], log.cache)
-    data = stored.get((level, index), b"")
-    if len(data) < width * repo.HASH:
+    found = await repo.read_cached_tiles(session, {(level, index): width}, log.cache)
+    tile = found.get((level, index))
+    if tile is None or tile.width < width:
         raise NotFound("tile_not_found", "no such tile, or not that wide yet")
-    return data[: width * repo.HASH]
+    return tile.hashes[: width * HASH]
 
 
 async def entry_bundle(session: AsyncSession, index: int, width: int) -> bytes:
