@@ -5,9 +5,11 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import services.identity.models  # noqa: F401  (registers the identity tables)
+import services.release.models  # noqa: F401  (registers the release tables)
 from shared.db import create_engine
 from tests.conftest import Database
 
+RELEASE_TABLES = {"used_gate_passes"}
 IDENTITY_TABLES = {
     "parties",
     "people",
@@ -39,6 +41,8 @@ async def test_migrated_tables_match_the_models(
     expected_tables = {"audit_events", "audit_tiles", "audit_checkpoints", "audit_tree"}
     if service == "identity":
         expected_tables |= IDENTITY_TABLES
+    else:
+        expected_tables |= RELEASE_TABLES
     assert set(described) == expected_tables
     for table in expected_tables:
         model_columns = {column.name for column in SQLModel.metadata.tables[table].columns}
