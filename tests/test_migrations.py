@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import services.identity.models  # noqa: F401  (registers the identity tables)
+import services.identity.models
 import services.release.models  # noqa: F401  (registers the release tables)
 from shared.db import create_engine
 from tests.conftest import Database

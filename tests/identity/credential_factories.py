@@ -1,23 +1,24 @@
-"""Helpers for the credential and status-list tests: a small port, requests, snapshots."""
+"""Helpers for the credential and status-list tests: a small port, requests, status lists."""
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from joserfc.jwk import Key, OKPKey
-from sqlmodel import col, select
 
-from services.identity.credentials.models import Credential, StatusList
+from services.identity.credentials import service
+from services.identity.credentials.models import Credential
+from services.identity.credentials.statuslist import LIST_SIZE
 from services.identity.parties.models import Party
 from services.identity.settings import IdentitySettings
 from shared import jose
-from shared.audit.models import AuditEvent
 from shared.credentials import StatusListView, decode_status_list_token
 from shared.db import transaction
-from tests.identity.factories import add_own_key, bearer, client_token, make_party
+from shared.models import utcnow
+from tests.identity.factories import add_own_key, admin_headers, bearer, client_token, make_party
 
 
 @dataclass
@@ -40,13 +41,13 @@ class Port:
 
 async def make_port(app: FastAPI, client: httpx.AsyncClient) -> Port:
     """An admin party and a carrier (also a forwarder) with one own key."""
-    admin = await make_party(app, "admin", name="Port administration")
+    _, admin = await admin_headers(app)
     carrier = await make_party(app, "carrier", "forwarder", name="Haulier")
     return Port(
         app=app,
         client=client,
         settings=app.state.settings,
-        admin=bearer(await client_token(app, admin)),
+        admin=admin,
         carrier=carrier,
         carrier_key=await add_own_key(app, carrier),
         carrier_headers=bearer(await client_token(app, carrier)),
@@ -68,6 +69,26 @@ async def issued(port: Port, **body: Any) -> dict[str, Any]:
     return result
 
 
+async def issue_directly(
+    port: Port, *, now: datetime | None = None, list_size: int = LIST_SIZE
+) -> Credential:
+    """A credential for the carrier's key, issued by the service in a transaction of its own."""
+    _, signing_key = await port.app.state.keyring.signing()
+    async with transaction(port.app.state.sessions) as session:
+        record = await service.issue_credential(
+            session,
+            party_id=port.carrier.id,
+            kid=port.carrier_kid,
+            roles=None,
+            settings=port.settings,
+            signing_key=signing_key,
+            actor="test",
+            now=now if now is not None else utcnow(),
+            list_size=list_size,
+        )
+    return record.credential
+
+
 async def act(port: Port, credential_id: str, action: str) -> httpx.Response:
     """POST /v1/credentials/{id}/{action} as the admin."""
     return await port.client.post(f"/v1/credentials/{credential_id}/{action}", headers=port.admin)
@@ -77,41 +98,6 @@ async def party_action(port: Port, party_id: str, action: str) -> None:
     """Suspend, reinstate or revoke a party through the parties API."""
     response = await port.client.post(f"/v1/parties/{party_id}/{action}", headers=port.admin)
     assert response.status_code == 200, response.text
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem document with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code), body
-    return body
-
-
-async def snapshot(app: FastAPI) -> dict[str, Any]:
-    """Everything this area can change: credentials, status lists and audit events."""
-    async with transaction(app.state.sessions) as session:
-        credentials = (await session.exec(select(Credential).order_by(col(Credential.id)))).all()
-        lists = (await session.exec(select(StatusList).order_by(col(StatusList.id)))).all()
-        events = (await session.exec(select(AuditEvent.event).order_by(col(AuditEvent.id)))).all()
-    return {
-        "credentials": [c.model_dump() for c in credentials],
-        "lists": [(s.id, s.next_index, s.statuses) for s in lists],
-        "events": list(events),
-    }
-
-
-async def events_of(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
-    """The audit events of one type, oldest first."""
-    async with transaction(app.state.sessions) as session:
-        rows = (
-            await session.exec(
-                select(AuditEvent.event)
-                .where(AuditEvent.event_type == event_type)
-                .order_by(col(AuditEvent.id))
-            )
-        ).all()
-    return [json.loads(row) for row in rows]
 
 
 async def service_keys(client: httpx.AsyncClient) -> Callable[[str], Key | None]:

@@ -1,4 +1,4 @@
-"""Small factories for identity-service tests: rows straight into the database, and tokens."""
+"""Small factories for identity-service tests: rows straight into the database, tokens, callers."""
 
 import time
 import uuid
@@ -94,6 +94,12 @@ def totp_now(at: float | None = None) -> str:
     return pyotp.TOTP(TOTP_SECRET).at(int(at if at is not None else time.time()))
 
 
+def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
+    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
+    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
+    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
+
+
 async def client_token(app: FastAPI, party: Party, scopes: list[str] | None = None) -> str:
     """An access token for the party's API client, minted with the service's key."""
     settings: IdentitySettings = app.state.settings
@@ -134,3 +140,21 @@ async def person_token(
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+async def admin_headers(app: FastAPI) -> tuple[Party, dict[str, str]]:
+    """An admin party and the Authorization header of its API client."""
+    party = await make_party(app, "admin", name="Port administration")
+    return party, bearer(await client_token(app, party))
+
+
+async def party_client(app: FastAPI, *roles: str) -> tuple[Party, dict[str, str]]:
+    """A party with these roles (carrier by default) and its API client's header."""
+    party = await make_party(app, *(roles or ("carrier",)))
+    return party, bearer(await client_token(app, party))
+
+
+async def person_headers(app: FastAPI, party: Party, role: str = "dispatcher") -> dict[str, str]:
+    """The Authorization header of a new, signed-in person of the party."""
+    person = await make_person(app, party, role)
+    return bearer(await person_token(app, person, party))

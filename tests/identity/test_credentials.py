@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
@@ -20,23 +19,9 @@ from services.identity.parties.models import Party, PartyStatus
 from shared import jose
 from shared.db import transaction
 from shared.models import utcnow
-from tests.conftest import SettingsFactory
-from tests.identity.credential_factories import (
-    Port,
-    act,
-    assert_problem,
-    events_of,
-    issue,
-    issued,
-    make_port,
-    snapshot,
-)
+from tests.identity.assertions import assert_problem, audit_events, snapshot, unchanged
+from tests.identity.credential_factories import Port, act, issue, issue_directly, issued
 from tests.identity.factories import add_own_key, bearer, client_token, make_party, new_eori
-
-
-@pytest.fixture
-async def port(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> Port:
-    return await make_port(*identity_app)
 
 
 async def entry(app: FastAPI, credential_id: str) -> int:
@@ -91,7 +76,7 @@ async def test_an_admin_issues_a_credential_binding_the_party_to_its_key(port: P
         body["credential"], typ="ketenpas-credential+jwt", resolve_key=lambda kid: service_key
     )
 
-    [event] = await events_of(port.app, "credential.issued")
+    [event] = await audit_events(port.app, "credential.issued")
     assert event["credential_id"] == body["credential_id"]
     assert event["party_id"] == port.carrier.id
     assert event["kid"] == port.carrier_kid
@@ -110,9 +95,8 @@ async def test_roles_may_be_narrowed_to_a_subset_of_the_partys_roles(port: Port)
 async def test_roles_the_party_does_not_hold_are_refused(
     port: Port, roles: list[str], code: str
 ) -> None:
-    before = await snapshot(port.app)
-    assert_problem(await issue(port, roles=roles), 422, code)
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        assert_problem(await issue(port, roles=roles), 422, code)
 
 
 @pytest.mark.parametrize(
@@ -134,22 +118,20 @@ async def test_roles_the_party_does_not_hold_are_refused(
     ],
 )
 async def test_bad_bodies_are_refused_without_state_change(port: Port, body: Any) -> None:
-    before = await snapshot(port.app)
-    response = await port.client.post("/v1/credentials", json=body, headers=port.admin)
-    assert_problem(response, 422, "invalid_request")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        response = await port.client.post("/v1/credentials", json=body, headers=port.admin)
+        assert_problem(response, 422, "invalid_request")
 
 
 @pytest.mark.parametrize("raw", [b"{", b"not json", b'{"party_id": "P", "kid": "k"', b"\xff\xfe"])
 async def test_malformed_json_is_refused_without_state_change(port: Port, raw: bytes) -> None:
-    before = await snapshot(port.app)
-    response = await port.client.post(
-        "/v1/credentials",
-        content=raw,
-        headers={**port.admin, "content-type": "application/json"},
-    )
-    assert_problem(response, 422, "invalid_request")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        response = await port.client.post(
+            "/v1/credentials",
+            content=raw,
+            headers={**port.admin, "content-type": "application/json"},
+        )
+        assert_problem(response, 422, "invalid_request")
 
 
 async def test_an_oversize_body_is_refused_with_413(port: Port) -> None:
@@ -162,19 +144,17 @@ async def test_an_oversize_body_is_refused_with_413(port: Port) -> None:
 
 
 async def test_an_unknown_party_is_not_found(port: Port) -> None:
-    before = await snapshot(port.app)
-    assert_problem(await issue(port, party_id=new_eori()), 404, "party_not_found")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        assert_problem(await issue(port, party_id=new_eori()), 404, "party_not_found")
 
 
 @pytest.mark.parametrize("status", ["suspended", "revoked"])
 async def test_a_party_not_in_good_standing_gets_no_credential(port: Port, status: str) -> None:
     party = await make_party(port.app, "carrier", status=status)
     key = await add_own_key(port.app, party)
-    before = await snapshot(port.app)
-    response = await issue(port, party_id=party.id, kid=jose.thumbprint(key))
-    assert_problem(response, 409, "party_not_active")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        response = await issue(port, party_id=party.id, kid=jose.thumbprint(key))
+        assert_problem(response, 409, "party_not_active")
 
 
 async def test_an_unknown_kid_is_refused(port: Port) -> None:
@@ -186,9 +166,8 @@ async def test_an_unknown_kid_is_refused(port: Port) -> None:
 async def test_a_key_of_another_party_is_refused(port: Port) -> None:
     other = await make_party(port.app, "carrier")
     other_key = await add_own_key(port.app, other)
-    before = await snapshot(port.app)
-    assert_problem(await issue(port, kid=jose.thumbprint(other_key)), 422, "key_of_other_party")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        assert_problem(await issue(port, kid=jose.thumbprint(other_key)), 422, "key_of_other_party")
 
 
 async def test_a_retired_key_gets_no_new_credential(port: Port) -> None:
@@ -203,13 +182,16 @@ async def test_a_retired_key_gets_no_new_credential(port: Port) -> None:
 
 async def test_only_an_admin_issues_credentials(port: Port) -> None:
     body = {"party_id": port.carrier.id, "kid": port.carrier_kid}
-    before = await snapshot(port.app)
-    response = await port.client.post("/v1/credentials", json=body, headers=port.carrier_headers)
-    assert_problem(response, 403, "admin_required")
-    assert_problem(await port.client.post("/v1/credentials", json=body), 401, "token_missing")
-    forged = bearer(jose.sign({"sub": "x"}, jose.generate_key(), typ="at+jwt"))
-    assert (await port.client.post("/v1/credentials", json=body, headers=forged)).status_code == 401
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        response = await port.client.post(
+            "/v1/credentials", json=body, headers=port.carrier_headers
+        )
+        assert_problem(response, 403, "admin_required")
+        assert_problem(await port.client.post("/v1/credentials", json=body), 401, "token_missing")
+        forged = bearer(jose.sign({"sub": "x"}, jose.generate_key(), typ="at+jwt"))
+        assert (
+            await port.client.post("/v1/credentials", json=body, headers=forged)
+        ).status_code == 401
 
 
 # --- status list indexes -------------------------------------------------------------------------
@@ -226,19 +208,8 @@ async def test_twenty_concurrent_issuances_never_share_an_index(port: Port) -> N
 
 async def test_concurrent_issuances_across_full_lists_never_share_an_entry(port: Port) -> None:
     async def one() -> tuple[int, int]:
-        async with transaction(port.app.state.sessions) as session:
-            record = await service.issue_credential(
-                session,
-                party_id=port.carrier.id,
-                kid=port.carrier_kid,
-                roles=None,
-                settings=port.settings,
-                signing_key=(await port.app.state.keyring.signing())[1],
-                actor="test",
-                now=utcnow(),
-                list_size=4,
-            )
-            return record.credential.status_list_id, record.credential.status_index
+        credential = await issue_directly(port, list_size=4)
+        return credential.status_list_id, credential.status_index
 
     entries = await asyncio.gather(*(one() for _ in range(20)))
     assert len(set(entries)) == 20
@@ -249,22 +220,10 @@ async def test_concurrent_issuances_across_full_lists_never_share_an_entry(port:
 
 
 async def test_a_new_list_is_opened_when_the_last_one_is_full(port: Port) -> None:
-    _, key = await port.app.state.keyring.signing()
     references = []
     for _ in range(7):
-        async with transaction(port.app.state.sessions) as session:
-            record = await service.issue_credential(
-                session,
-                party_id=port.carrier.id,
-                kid=port.carrier_kid,
-                roles=None,
-                settings=port.settings,
-                signing_key=key,
-                actor="test",
-                now=utcnow(),
-                list_size=3,
-            )
-            references.append((record.credential.status_list_id, record.credential.status_index))
+        credential = await issue_directly(port, list_size=3)
+        references.append((credential.status_list_id, credential.status_index))
     assert references == [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2), (3, 0)]
 
 
@@ -318,19 +277,8 @@ async def test_a_party_lists_its_own_credentials_newest_first(port: Port) -> Non
 
 
 async def test_credentials_of_one_party_are_listed_newest_first(port: Port) -> None:
-    _, key = await port.app.state.keyring.signing()
     for day in (1, 3, 2):
-        async with transaction(port.app.state.sessions) as session:
-            await service.issue_credential(
-                session,
-                party_id=port.carrier.id,
-                kid=port.carrier_kid,
-                roles=None,
-                settings=port.settings,
-                signing_key=key,
-                actor="test",
-                now=datetime(2026, 1, day, tzinfo=UTC),
-            )
+        await issue_directly(port, now=datetime(2026, 1, day, tzinfo=UTC))
     response = await port.client.get(
         f"/v1/parties/{port.carrier.id}/credentials", headers=port.admin
     )
@@ -355,7 +303,7 @@ async def test_suspension_and_reinstatement_flip_the_entry(port: Port) -> None:
     assert await entry(port.app, credential_id) == CredentialStatus.valid
     assert_problem(await act(port, credential_id, "reinstate"), 409, "credential_not_suspended")
 
-    events = await events_of(port.app, "credential.suspended") + await events_of(
+    events = await audit_events(port.app, "credential.suspended") + await audit_events(
         port.app, "credential.reinstated"
     )
     assert [(e["from"], e["to"]) for e in events] == [
@@ -385,15 +333,14 @@ async def test_revocation_is_final(port: Port) -> None:
 
 async def test_status_changes_need_an_admin_and_a_known_credential(port: Port) -> None:
     credential_id = (await issued(port))["credential_id"]
-    before = await snapshot(port.app)
-    for action in ("suspend", "reinstate", "revoke"):
-        response = await port.client.post(
-            f"/v1/credentials/{credential_id}/{action}", headers=port.carrier_headers
-        )
-        assert_problem(response, 403, "admin_required")
-        assert_problem(await act(port, str(uuid.uuid4()), action), 404, "credential_not_found")
-        assert_problem(await act(port, "nope", action), 422, "invalid_request")
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        for action in ("suspend", "reinstate", "revoke"):
+            response = await port.client.post(
+                f"/v1/credentials/{credential_id}/{action}", headers=port.carrier_headers
+            )
+            assert_problem(response, 403, "admin_required")
+            assert_problem(await act(port, str(uuid.uuid4()), action), 404, "credential_not_found")
+            assert_problem(await act(port, "nope", action), 422, "invalid_request")
 
 
 # --- following the party ------------------------------------------------------------------------
@@ -414,7 +361,7 @@ async def test_a_party_suspension_suspends_its_valid_credentials_and_reinstateme
 
     assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 2
     assert [await entry(port.app, c) for c in (first, second, revoked, other)] == [2, 2, 1, 0]
-    changes = await events_of(port.app, "credential.status_changed")
+    changes = await audit_events(port.app, "credential.status_changed")
     assert {(e["credential_id"], e["from"], e["to"], e["cause"]) for e in changes} == {
         (first, "valid", "suspended", "party.suspended"),
         (second, "valid", "suspended", "party.suspended"),
@@ -461,19 +408,10 @@ async def test_a_party_revocation_invalidates_every_credential_for_good(port: Po
 
 async def test_a_party_without_credentials_changes_nothing(port: Port) -> None:
     assert await set_party(port.app, port.carrier.id, PartyStatus.suspended) == 0
-    assert await events_of(port.app, "credential.status_changed") == []
+    assert await audit_events(port.app, "credential.status_changed") == []
 
 
 # --- CLI -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    settings = make_settings("identity")
-    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
-    if settings.database_schema:
-        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
 
 
 async def invoke(args: list[str]) -> Any:
@@ -495,20 +433,19 @@ async def test_the_cli_issues_a_credential_and_prints_it(port: Port, cli_env: No
             await session.exec(select(Credential).where(col(Credential.token) == token))
         ).one()
     assert stored.party_id == port.carrier.id
-    [event] = await events_of(port.app, "credential.issued")
+    [event] = await audit_events(port.app, "credential.issued")
     assert event["actor"].startswith("cli:")
 
 
 async def test_the_cli_refuses_with_the_problem_code_and_changes_nothing(
     port: Port, cli_env: None
 ) -> None:
-    before = await snapshot(port.app)
-    result = await invoke(["issue", port.carrier.id, "--kid", "unknown"])
-    assert result.exit_code == 1
-    assert "refused (key_not_found)" in result.stderr
-    result = await invoke(
-        ["issue", port.carrier.id, "--kid", port.carrier_kid, "--role", "customs"]
-    )
-    assert result.exit_code == 1
-    assert "refused (roles_not_held)" in result.stderr
-    assert await snapshot(port.app) == before
+    async with unchanged(port.app):
+        result = await invoke(["issue", port.carrier.id, "--kid", "unknown"])
+        assert result.exit_code == 1
+        assert "refused (key_not_found)" in result.stderr
+        result = await invoke(
+            ["issue", port.carrier.id, "--kid", port.carrier_kid, "--role", "customs"]
+        )
+        assert result.exit_code == 1
+        assert "refused (roles_not_held)" in result.stderr

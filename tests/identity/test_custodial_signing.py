@@ -19,13 +19,14 @@ from services.identity.sealing import unseal
 from shared import jose
 from shared.db import transaction
 from shared.problems import Conflict, NotFound
-from tests.identity.factories import bearer, client_token, make_party, make_person, person_token
-from tests.identity.party_admin_helpers import (
+from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.identity.factories import (
     admin_headers,
-    assert_problem,
-    audit_events,
-    get_row,
-    snapshot,
+    bearer,
+    client_token,
+    make_party,
+    make_person,
+    person_token,
 )
 
 LINK = "ketenpas-link+jwt"
@@ -121,15 +122,14 @@ async def test_a_party_client_cannot_use_custodial_signing(identity_app: Any) ->
     app, client = identity_app
     party, _ = await custodial_party(app, client)
     headers = bearer(await client_token(app, party))
-    before = await snapshot(app)
-    response = await client.post(
-        "/v1/sign", json={"typ": LINK, "claims": link_claims(party)}, headers=headers
-    )
-    assert_problem(response, 403, "person_required")
-    assert_problem(
-        await client.post("/v1/sign", json={"typ": LINK, "claims": {}}), 401, "token_missing"
-    )
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/sign", json={"typ": LINK, "claims": link_claims(party)}, headers=headers
+        )
+        assert_problem(response, 403, "person_required")
+        assert_problem(
+            await client.post("/v1/sign", json={"typ": LINK, "claims": {}}), 401, "token_missing"
+        )
 
 
 async def test_without_an_active_custodial_key_nothing_is_signed(identity_app: Any) -> None:
@@ -140,14 +140,13 @@ async def test_without_an_active_custodial_key_nothing_is_signed(identity_app: A
     retired, key = await custodial_party(app, client)
     _, retired_headers = await signer(app, retired)
     await client.post(f"/v1/parties/{retired.id}/keys/{key['kid']}/retire", headers=admin)
-    before = await snapshot(app)
 
-    for party, headers in ((own_keys_only, own_headers), (retired, retired_headers)):
-        response = await client.post(
-            "/v1/sign", json={"typ": LINK, "claims": link_claims(party)}, headers=headers
-        )
-        assert_problem(response, 409, "no_custodial_key")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        for party, headers in ((own_keys_only, own_headers), (retired, retired_headers)):
+            response = await client.post(
+                "/v1/sign", json={"typ": LINK, "claims": link_claims(party)}, headers=headers
+            )
+            assert_problem(response, 409, "no_custodial_key")
 
 
 async def test_people_of_a_suspended_party_and_suspended_people_cannot_sign(
@@ -163,12 +162,11 @@ async def test_people_of_a_suspended_party_and_suspended_people_cannot_sign(
     person_suspended = await client.post("/v1/sign", json=body, headers=headers)
     await client.post(f"/v1/people/{person.id}/reinstate", headers=admin)
     await client.post(f"/v1/parties/{party.id}/suspend", headers=admin)
-    before = await snapshot(app)
-    party_suspended = await client.post("/v1/sign", json=body, headers=headers)
+    async with unchanged(app):
+        party_suspended = await client.post("/v1/sign", json=body, headers=headers)
 
-    assert_problem(person_suspended, 401, "person_not_active")
-    assert_problem(party_suspended, 401, "party_not_active")
-    assert await snapshot(app) == before
+        assert_problem(person_suspended, 401, "person_not_active")
+        assert_problem(party_suspended, 401, "party_not_active")
 
 
 async def test_sign_as_party_signs_only_for_an_active_known_party(identity_app: Any) -> None:
@@ -176,15 +174,14 @@ async def test_sign_as_party_signs_only_for_an_active_known_party(identity_app: 
     party, key = await custodial_party(app, client)
     settings = app.state.settings
     claims = link_claims(party)
-    before = await snapshot(app)
 
-    async with transaction(app.state.sessions) as session:
+    # The caller appends the audit event, not this: signing changes nothing.
+    async with unchanged(app), transaction(app.state.sessions) as session:
         jws, kid = await keys_service.sign_as_party(
             session, settings=settings, party_id=party.id, typ=LINK, claims=claims
         )
     assert kid == key["kid"]
     assert verify(jws, LINK, key["public_jwk"]).claims == claims
-    assert await snapshot(app) == before  # the caller appends the audit event, not this
 
     async with transaction(app.state.sessions) as session:
         stored = await session.get(Party, party.id)
@@ -226,10 +223,9 @@ async def test_bad_sign_requests_are_refused_without_state_change(
     app, client = identity_app
     party, _ = await custodial_party(app, client)
     _, headers = await signer(app, party)
-    before = await snapshot(app)
-    response = await client.post("/v1/sign", json=body, headers=headers)
-    assert_problem(response, 422, code)
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/sign", json=body, headers=headers)
+        assert_problem(response, 422, code)
 
 
 @pytest.mark.parametrize(
@@ -246,14 +242,13 @@ async def test_claims_that_are_not_plain_json_are_refused(identity_app: Any, cla
     app, client = identity_app
     party, _ = await custodial_party(app, client)
     _, headers = await signer(app, party)
-    before = await snapshot(app)
     content = b'{"typ": "' + ACK.encode() + b'", "claims": ' + claims + b"}"
-    response = await client.post(
-        "/v1/sign", content=content, headers={**headers, "content-type": "application/json"}
-    )
-    assert 400 <= response.status_code < 500, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/sign", content=content, headers={**headers, "content-type": "application/json"}
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_rotation_keeps_old_signatures_valid_and_signs_new_ones_with_the_new_key(
@@ -297,15 +292,14 @@ async def test_a_sealed_key_moved_to_another_row_does_not_sign(identity_app: Any
         }
         rows[thief_key["kid"]].sealed_private = rows[victim_key["kid"]].sealed_private
         session.add(rows[thief_key["kid"]])
-    before = await snapshot(app)
 
-    response = await client.post(
-        "/v1/sign", json={"typ": LINK, "claims": link_claims(thief)}, headers=headers
-    )
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/sign", json={"typ": LINK, "claims": link_claims(thief)}, headers=headers
+        )
 
-    assert_problem(response, 500, "custodial_key_unusable")
-    assert "jws" not in response.json()
-    assert await snapshot(app) == before
+        assert_problem(response, 500, "custodial_key_unusable")
+        assert "jws" not in response.json()
     assert victim.id != thief.id
 
 

@@ -15,7 +15,7 @@ from shared import jose
 from shared.auth import verify_access_token
 from tests.conftest import SettingsFactory, running
 from tests.identity.factories import add_own_key, make_party
-from tests.identity.oauth_factories import ASSERTION_TYPE, sign_assertion
+from tests.identity.oauth_factories import ASSERTION_TYPE, request_token, sign_assertion
 
 METADATA = "/.well-known/oauth-authorization-server"
 
@@ -111,13 +111,6 @@ async def test_an_assertion_for_the_public_url_instead_of_the_issuer_is_refused(
     party = await make_party(app, "terminal")
     key = await add_own_key(app, party)
     assertion = sign_assertion(key, party.id, "https://identity.port.example", int(time.time()))
-    response = await client.post(
-        "/v1/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion,
-        },
-    )
+    response = await request_token(client, assertion)
     assert response.status_code == 401
     assert response.json()["code"] == "assertion_wrong_audience"

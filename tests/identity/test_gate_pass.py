@@ -2,27 +2,20 @@
 
 import base64
 import json
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import OKPKey
-from sqlmodel import col, select
 
 from services.identity.parties.models import Party
 from services.identity.people.models import Person
-from services.identity.sessions import totp
-from services.identity.sessions.ratelimit import current_time
 from shared import jose
-from shared.audit.models import AuditEvent
-from shared.db import transaction
 from shared.gatepass import (
     GATE_PASS_TYP,
     GatePass,
@@ -30,24 +23,20 @@ from shared.gatepass import (
     gate_pass_claims,
     verify_gate_pass,
 )
+from tests.identity.assertions import audit_events
+from tests.identity.conftest import Clock
 from tests.identity.factories import (
     PASSWORD,
-    TOTP_SECRET,
     bearer,
     client_token,
     make_party,
     make_person,
     person_token,
     totp_now,
+    wrong_code,
 )
 
 App = tuple[FastAPI, httpx.AsyncClient]
-
-
-def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
-    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
-    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
-    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
 
 
 def utc_today() -> date:
@@ -56,26 +45,6 @@ def utc_today() -> date:
 
 
 YESTERDAY = utc_today() - timedelta(days=1)
-
-
-class Clock:
-    """A settable time for the app's `current_time` dependency."""
-
-    def __init__(self) -> None:
-        # The first second of the current time step: tests that move on a few seconds
-        # stay in the same step, whenever they run.
-        self.now = float(totp.time_step(time.time()) * totp.STEP_SECONDS)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(identity_app: App) -> Clock:
-    app, _ = identity_app
-    fake = Clock()
-    app.dependency_overrides[current_time] = fake
-    return fake
 
 
 async def driver(
@@ -94,16 +63,6 @@ async def verify(app: FastAPI, token: str, now: float) -> GatePass:
     return verify_gate_pass(
         token, resolve_key=ring.resolve, issuer=app.state.settings.issuer, now=now
     )
-
-
-async def events(app: FastAPI, event_type: str) -> list[dict[str, object]]:
-    async with transaction(app.state.sessions) as session:
-        rows = await session.exec(
-            select(AuditEvent.event)
-            .where(col(AuditEvent.event_type) == event_type)
-            .order_by(col(AuditEvent.id))
-        )
-        return [json.loads(row) for row in rows]
 
 
 def header_of(token: str) -> dict[str, object]:
@@ -135,7 +94,7 @@ async def test_a_driver_with_a_fresh_sign_in_gets_a_gate_pass(
     assert gate_pass.issued_at == int(clock.now)
     assert uuid.UUID(gate_pass.jti).version == 4
     assert gate_pass.screened_until == person.screened_until
-    [event] = await events(app, "gate_pass.issued")
+    [event] = await audit_events(app, "gate_pass.issued")
     assert event["jti"] == gate_pass.jti and event["person_id"] == str(person.id)
     assert event["party_id"] == party.id and event["actor"] == f"person:{person.id}"
     assert body["gate_pass"] not in json.dumps(event)
@@ -160,8 +119,8 @@ async def test_a_sign_in_older_than_the_window_is_refused(identity_app: App, clo
     answer = await client.post(f"/v1/people/{person.id}/gate-pass", headers=bearer(token))
     assert answer.status_code == 401
     assert answer.json()["code"] == "second_factor_too_old"
-    assert await events(app, "gate_pass.issued") == []
-    [refusal] = await events(app, "gate_pass.refused")
+    assert await audit_events(app, "gate_pass.issued") == []
+    [refusal] = await audit_events(app, "gate_pass.refused")
     assert refusal["reason"] == "second_factor_too_old"
 
 
@@ -203,7 +162,7 @@ async def test_a_terminal_kiosk_gets_a_gate_pass_with_the_drivers_code(
     answer = await client.post(url, json={"otp": totp_now(clock.now)}, headers=kiosk)
     assert answer.status_code == 200, answer.text
     assert (await verify(app, answer.json()["gate_pass"], clock.now)).amr == ("otp",)
-    [event] = await events(app, "gate_pass.issued")
+    [event] = await audit_events(app, "gate_pass.issued")
     assert str(event["actor"]).startswith("client:") and event["proof"] == "otp"
     without_code = await client.post(url, headers=kiosk)
     assert without_code.status_code == 401
@@ -242,7 +201,7 @@ async def test_others_may_not_ask_for_a_drivers_gate_pass(identity_app: App, clo
         assert answer.json()["code"] == "gate_pass_not_allowed"
     anonymous = await client.post(f"/v1/people/{person.id}/gate-pass")
     assert anonymous.status_code == 401
-    assert await events(app, "gate_pass.issued") == []
+    assert await audit_events(app, "gate_pass.issued") == []
 
 
 async def test_an_unknown_driver_is_not_found(identity_app: App, clock: Clock) -> None:
@@ -297,8 +256,8 @@ async def test_an_ineligible_driver_gets_no_gate_pass_at_the_kiosk(
     )
     assert answer.status_code == status
     assert answer.json()["code"] == code
-    assert await events(app, "gate_pass.issued") == []
-    [refusal] = await events(app, "gate_pass.refused")
+    assert await audit_events(app, "gate_pass.issued") == []
+    [refusal] = await audit_events(app, "gate_pass.refused")
     assert refusal["reason"] == code and refusal["person_id"] == str(person.id)
 
 
@@ -341,7 +300,7 @@ async def test_malformed_gate_pass_requests_are_invalid_input(
     answer = await client.post(f"/v1/people/{person.id}/gate-pass", json=body, headers=token)
     assert answer.status_code == 422
     assert answer.json()["code"] == "invalid_request"
-    assert await events(app, "gate_pass.issued") == []
+    assert await audit_events(app, "gate_pass.issued") == []
 
 
 async def test_a_wrong_code_at_the_kiosk_counts_towards_the_lock_out(

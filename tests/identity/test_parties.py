@@ -16,16 +16,15 @@ from services.identity.parties.cli import cli
 from services.identity.parties.eori import COUNTRY_CODES, InvalidEori, is_valid_eori, parse_eori
 from services.identity.parties.models import Party, PartyStatus
 from shared.problems import Conflict
-from tests.conftest import SettingsFactory
-from tests.identity.factories import bearer, client_token, make_party, new_eori
-from tests.identity.party_admin_helpers import (
+from tests.identity.assertions import assert_problem, audit_events, get_row, snapshot, unchanged
+from tests.identity.factories import (
     admin_headers,
-    assert_problem,
-    audit_events,
-    get_row,
+    bearer,
+    client_token,
+    make_party,
+    new_eori,
     party_client,
     person_headers,
-    snapshot,
 )
 
 # --- EORI identifiers --------------------------------------------------------------------
@@ -185,12 +184,11 @@ async def test_registering_an_id_twice_is_a_conflict_and_changes_nothing(
     _, headers = await admin_headers(app)
     body = _party_body()
     assert (await client.post("/v1/parties", json=body, headers=headers)).status_code == 201
-    before = await snapshot(app)
 
-    again = await client.post("/v1/parties", json={**body, "name": "Impostor"}, headers=headers)
+    async with unchanged(app):
+        again = await client.post("/v1/parties", json={**body, "name": "Impostor"}, headers=headers)
 
-    assert_problem(again, 409, "party_exists")
-    assert await snapshot(app) == before
+        assert_problem(again, 409, "party_exists")
 
 
 async def test_concurrent_registrations_of_one_id_make_one_party(identity_app: Any) -> None:
@@ -218,10 +216,9 @@ async def test_a_bad_eori_number_is_refused_with_invalid_eori(
 ) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
-    response = await client.post("/v1/parties", json=_party_body(id=party_id), headers=headers)
-    assert_problem(response, 422, "invalid_eori")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/parties", json=_party_body(id=party_id), headers=headers)
+        assert_problem(response, 422, "invalid_eori")
 
 
 @pytest.mark.parametrize(
@@ -247,10 +244,9 @@ async def test_bad_party_bodies_are_refused_without_state_change(
 ) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
-    response = await client.post("/v1/parties", json=_party_body(**overrides), headers=headers)
-    assert_problem(response, 422, code)
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/parties", json=_party_body(**overrides), headers=headers)
+        assert_problem(response, 422, code)
 
 
 @pytest.mark.parametrize(
@@ -271,24 +267,22 @@ async def test_malformed_bodies_are_problem_documents_without_state_change(
 ) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
-    response = await client.post(
-        "/v1/parties", content=content, headers={**headers, "content-type": "application/json"}
-    )
-    assert 400 <= response.status_code < 500, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"]
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/parties", content=content, headers={**headers, "content-type": "application/json"}
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"]
 
 
 async def test_an_oversize_body_is_refused_with_413(identity_app: Any) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
     body = _party_body(name="x" * (app.state.settings.max_body_bytes + 1))
-    response = await client.post("/v1/parties", json=body, headers=headers)
-    assert_problem(response, 413, "body_too_large")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/parties", json=body, headers=headers)
+        assert_problem(response, 413, "body_too_large")
 
 
 async def test_only_an_admin_registers_parties(identity_app: Any) -> None:
@@ -448,13 +442,11 @@ async def test_revocation_is_final(
     await client.post(f"/v1/parties/{carrier.id}/suspend", headers=headers)
     revoked = await client.post(f"/v1/parties/{carrier.id}/revoke", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
-    before = await snapshot(app)
 
-    for action in ("reinstate", "suspend", "revoke"):
-        response = await client.post(f"/v1/parties/{carrier.id}/{action}", headers=headers)
-        assert_problem(response, 409, "party_revoked")
-
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        for action in ("reinstate", "suspend", "revoke"):
+            response = await client.post(f"/v1/parties/{carrier.id}/{action}", headers=headers)
+            assert_problem(response, 409, "party_revoked")
     assert party_status_calls[-1] == (carrier.id, PartyStatus.revoked)
     assert len(party_status_calls) == 2
 
@@ -482,28 +474,26 @@ async def test_status_changes_that_do_not_apply_are_conflicts(identity_app: Any)
     _, headers = await admin_headers(app)
     active = await make_party(app, "carrier")
     suspended = await make_party(app, "carrier", status="suspended")
-    before = await snapshot(app)
 
-    not_suspended = await client.post(f"/v1/parties/{active.id}/reinstate", headers=headers)
-    twice = await client.post(f"/v1/parties/{suspended.id}/suspend", headers=headers)
+    async with unchanged(app):
+        not_suspended = await client.post(f"/v1/parties/{active.id}/reinstate", headers=headers)
+        twice = await client.post(f"/v1/parties/{suspended.id}/suspend", headers=headers)
 
-    assert_problem(not_suspended, 409, "party_not_suspended")
-    assert_problem(twice, 409, "party_already_suspended")
-    assert await snapshot(app) == before
+        assert_problem(not_suspended, 409, "party_not_suspended")
+        assert_problem(twice, 409, "party_already_suspended")
 
 
 async def test_status_changes_need_an_admin_and_a_known_party(identity_app: Any) -> None:
     app, client = identity_app
     carrier, carrier_headers = await party_client(app, "carrier")
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
 
-    own = await client.post(f"/v1/parties/{carrier.id}/suspend", headers=carrier_headers)
-    unknown = await client.post(f"/v1/parties/{new_eori()}/revoke", headers=headers)
+    async with unchanged(app):
+        own = await client.post(f"/v1/parties/{carrier.id}/suspend", headers=carrier_headers)
+        unknown = await client.post(f"/v1/parties/{new_eori()}/revoke", headers=headers)
 
-    assert_problem(own, 403, "admin_required")
-    assert_problem(unknown, 404, "party_not_found")
-    assert await snapshot(app) == before
+        assert_problem(own, 403, "admin_required")
+        assert_problem(unknown, 404, "party_not_found")
 
 
 async def test_a_status_change_and_its_credential_update_are_one_transaction(
@@ -512,28 +502,18 @@ async def test_a_status_change_and_its_credential_update_are_one_transaction(
     app, client = identity_app
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
-    before = await snapshot(app)
 
     async def failing(session: Any, *, party_id: str, status: PartyStatus) -> int:
         raise Conflict("status_list_busy", "the status list could not be updated")
 
     monkeypatch.setattr(credentials_service, "set_party_status", failing)
-    response = await client.post(f"/v1/parties/{carrier.id}/suspend", headers=headers)
+    async with unchanged(app):
+        response = await client.post(f"/v1/parties/{carrier.id}/suspend", headers=headers)
 
-    assert_problem(response, 409, "status_list_busy")
-    assert await snapshot(app) == before
+        assert_problem(response, 409, "status_list_busy")
 
 
 # --- CLI ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    settings = make_settings("identity")
-    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
-    if settings.database_schema:
-        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
 
 
 async def invoke(args: list[str], input: str | None = None) -> Any:
@@ -588,16 +568,15 @@ async def test_the_cli_refuses_with_the_problem_code_and_changes_nothing(
 ) -> None:
     app, _ = identity_app
     revoked = await make_party(app, "carrier", status="revoked")
-    before = await snapshot(app)
 
-    bad_id = await invoke(["create", "EU.EORI.NL123", "--name", "X", "--role", "carrier"])
-    final = await invoke(["reinstate", revoked.id])
-    unknown = await invoke(["suspend", new_eori()])
+    async with unchanged(app):
+        bad_id = await invoke(["create", "EU.EORI.NL123", "--name", "X", "--role", "carrier"])
+        final = await invoke(["reinstate", revoked.id])
+        unknown = await invoke(["suspend", new_eori()])
 
-    assert bad_id.exit_code == 1 and "invalid_eori" in bad_id.output
-    assert final.exit_code == 1 and "party_revoked" in final.output
-    assert unknown.exit_code == 1 and "party_not_found" in unknown.output
-    assert await snapshot(app) == before
+        assert bad_id.exit_code == 1 and "invalid_eori" in bad_id.output
+        assert final.exit_code == 1 and "party_revoked" in final.output
+        assert unknown.exit_code == 1 and "party_not_found" in unknown.output
 
 
 async def test_the_cli_asks_before_revoking(identity_app: Any, cli_env: None) -> None:

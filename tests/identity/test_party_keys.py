@@ -22,16 +22,14 @@ from services.identity.keys.service import parse_public_jwk
 from services.identity.sealing import SealError, unseal
 from shared import jose
 from shared.problems import InvalidInput
-from tests.conftest import SettingsFactory
-from tests.identity.factories import add_own_key, make_party, new_eori
-from tests.identity.party_admin_helpers import (
+from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.identity.factories import (
+    add_own_key,
     admin_headers,
-    assert_problem,
-    audit_events,
-    get_row,
+    make_party,
+    new_eori,
     party_client,
     person_headers,
-    snapshot,
 )
 
 # RFC 8037 appendix A.1 (the key) and A.3 (its RFC 7638 thumbprint).
@@ -236,12 +234,11 @@ async def test_unacceptable_keys_are_refused_without_state_change(
     app, client = identity_app
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
-    before = await snapshot(app)
-    response = await client.post(
-        f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers
-    )
-    assert_problem(response, 422, code)
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers
+        )
+        assert_problem(response, 422, code)
 
 
 @pytest.mark.parametrize(
@@ -260,10 +257,9 @@ async def test_bodies_without_a_jwk_object_are_refused(
     app, client = identity_app
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
-    before = await snapshot(app)
-    response = await client.post(f"/v1/parties/{carrier.id}/keys", json=body, headers=headers)
-    assert_problem(response, 422, "invalid_request")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(f"/v1/parties/{carrier.id}/keys", json=body, headers=headers)
+        assert_problem(response, 422, "invalid_request")
 
 
 async def test_a_key_is_registered_once_and_never_for_two_parties(identity_app: Any) -> None:
@@ -274,14 +270,17 @@ async def test_a_key_is_registered_once_and_never_for_two_parties(identity_app: 
     jwk = fresh_public_jwk()
     first = await client.post(f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers)
     assert first.status_code == 201
-    before = await snapshot(app)
 
-    again = await client.post(f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers)
-    stolen = await client.post(f"/v1/parties/{other.id}/keys", json={"jwk": jwk}, headers=headers)
+    async with unchanged(app):
+        again = await client.post(
+            f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers
+        )
+        stolen = await client.post(
+            f"/v1/parties/{other.id}/keys", json={"jwk": jwk}, headers=headers
+        )
 
-    assert_problem(again, 409, "key_exists")
-    assert_problem(stolen, 409, "key_of_other_party")
-    assert await snapshot(app) == before
+        assert_problem(again, 409, "key_exists")
+        assert_problem(stolen, 409, "key_of_other_party")
 
 
 async def test_who_may_register_a_partys_key(identity_app: Any) -> None:
@@ -290,31 +289,31 @@ async def test_who_may_register_a_partys_key(identity_app: Any) -> None:
     _, other_client = await party_client(app, "carrier")
     dispatcher = await person_headers(app, carrier, "dispatcher")
     url = f"/v1/parties/{carrier.id}/keys"
-    before = await snapshot(app)
 
-    by_other = await client.post(url, json={"jwk": fresh_public_jwk()}, headers=other_client)
-    by_person = await client.post(url, json={"jwk": fresh_public_jwk()}, headers=dispatcher)
-    anonymous = await client.post(url, json={"jwk": fresh_public_jwk()})
-    unknown_party = await client.post(
-        f"/v1/parties/{new_eori()}/keys", json={"jwk": fresh_public_jwk()}, headers=other_client
-    )
+    async with unchanged(app):
+        by_other = await client.post(url, json={"jwk": fresh_public_jwk()}, headers=other_client)
+        by_person = await client.post(url, json={"jwk": fresh_public_jwk()}, headers=dispatcher)
+        anonymous = await client.post(url, json={"jwk": fresh_public_jwk()})
+        unknown_party = await client.post(
+            f"/v1/parties/{new_eori()}/keys", json={"jwk": fresh_public_jwk()}, headers=other_client
+        )
 
-    assert_problem(by_other, 404, "party_not_found")
-    assert by_other.json() == unknown_party.json()
-    assert_problem(by_person, 403, "client_required")
-    assert_problem(anonymous, 401, "token_missing")
-    assert await snapshot(app) == before
+        assert_problem(by_other, 404, "party_not_found")
+        assert by_other.json() == unknown_party.json()
+        assert_problem(by_person, 403, "client_required")
+        assert_problem(anonymous, 401, "token_missing")
 
 
 async def test_an_admin_gets_404_for_an_unknown_party(identity_app: Any) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
-    for path in ("keys", "keys/custodial", "keys/rotate"):
-        body = {"jwk": fresh_public_jwk()} if path == "keys" else {}
-        response = await client.post(f"/v1/parties/{new_eori()}/{path}", json=body, headers=headers)
-        assert_problem(response, 404, "party_not_found")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        for path in ("keys", "keys/custodial", "keys/rotate"):
+            body = {"jwk": fresh_public_jwk()} if path == "keys" else {}
+            response = await client.post(
+                f"/v1/parties/{new_eori()}/{path}", json=body, headers=headers
+            )
+            assert_problem(response, 404, "party_not_found")
 
 
 async def test_a_revoked_party_gets_no_new_keys(identity_app: Any) -> None:
@@ -322,17 +321,18 @@ async def test_a_revoked_party_gets_no_new_keys(identity_app: Any) -> None:
     _, headers = await admin_headers(app)
     revoked = await make_party(app, "carrier", status="revoked")
     suspended = await make_party(app, "carrier", status="suspended")
-    before = await snapshot(app)
 
-    own = await client.post(
-        f"/v1/parties/{revoked.id}/keys", json={"jwk": fresh_public_jwk()}, headers=headers
-    )
-    custodial = await client.post(f"/v1/parties/{revoked.id}/keys/custodial", headers=headers)
-    rotated = await client.post(f"/v1/parties/{revoked.id}/keys/rotate", json={}, headers=headers)
+    async with unchanged(app):
+        own = await client.post(
+            f"/v1/parties/{revoked.id}/keys", json={"jwk": fresh_public_jwk()}, headers=headers
+        )
+        custodial = await client.post(f"/v1/parties/{revoked.id}/keys/custodial", headers=headers)
+        rotated = await client.post(
+            f"/v1/parties/{revoked.id}/keys/rotate", json={}, headers=headers
+        )
 
-    for response in (own, custodial, rotated):
-        assert_problem(response, 409, "party_revoked")
-    assert await snapshot(app) == before
+        for response in (own, custodial, rotated):
+            assert_problem(response, 409, "party_revoked")
     # A suspended party may be given a new key (say, after a compromise, before reinstating).
     response = await client.post(f"/v1/parties/{suspended.id}/keys/custodial", headers=headers)
     assert response.status_code == 201
@@ -372,12 +372,11 @@ async def test_a_party_has_one_active_custodial_key(identity_app: Any) -> None:
     carrier = await make_party(app, "carrier")
     url = f"/v1/parties/{carrier.id}/keys/custodial"
     assert (await client.post(url, headers=headers)).status_code == 201
-    before = await snapshot(app)
 
-    second = await client.post(url, headers=headers)
+    async with unchanged(app):
+        second = await client.post(url, headers=headers)
 
-    assert_problem(second, 409, "custodial_key_exists")
-    assert await snapshot(app) == before
+        assert_problem(second, 409, "custodial_key_exists")
 
 
 async def test_concurrent_requests_make_one_custodial_key(identity_app: Any) -> None:
@@ -396,10 +395,9 @@ async def test_concurrent_requests_make_one_custodial_key(identity_app: Any) -> 
 async def test_only_an_admin_generates_custodial_keys(identity_app: Any) -> None:
     app, client = identity_app
     carrier, headers = await party_client(app, "carrier")
-    before = await snapshot(app)
-    response = await client.post(f"/v1/parties/{carrier.id}/keys/custodial", headers=headers)
-    assert_problem(response, 403, "admin_required")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(f"/v1/parties/{carrier.id}/keys/custodial", headers=headers)
+        assert_problem(response, 403, "admin_required")
 
 
 # --- retirement ----------------------------------------------------------------------------------
@@ -439,26 +437,24 @@ async def test_retiring_twice_an_unknown_key_or_another_partys_key_is_refused(
     others_key = jose.thumbprint(await add_own_key(app, other))
     url = f"/v1/parties/{carrier.id}/keys"
     assert (await client.post(f"{url}/{own_key}/retire", headers=headers)).status_code == 200
-    before = await snapshot(app)
 
-    twice = await client.post(f"{url}/{own_key}/retire", headers=headers)
-    unknown = await client.post(f"{url}/{RFC8037_THUMBPRINT}/retire", headers=headers)
-    foreign = await client.post(f"{url}/{others_key}/retire", headers=headers)
+    async with unchanged(app):
+        twice = await client.post(f"{url}/{own_key}/retire", headers=headers)
+        unknown = await client.post(f"{url}/{RFC8037_THUMBPRINT}/retire", headers=headers)
+        foreign = await client.post(f"{url}/{others_key}/retire", headers=headers)
 
-    assert_problem(twice, 409, "key_retired")
-    assert_problem(unknown, 404, "key_not_found")
-    assert_problem(foreign, 404, "key_not_found")
-    assert await snapshot(app) == before
+        assert_problem(twice, 409, "key_retired")
+        assert_problem(unknown, 404, "key_not_found")
+        assert_problem(foreign, 404, "key_not_found")
 
 
 async def test_only_an_admin_retires_keys(identity_app: Any) -> None:
     app, client = identity_app
     carrier, headers = await party_client(app, "carrier")
     kid = jose.thumbprint(await add_own_key(app, carrier))
-    before = await snapshot(app)
-    response = await client.post(f"/v1/parties/{carrier.id}/keys/{kid}/retire", headers=headers)
-    assert_problem(response, 403, "admin_required")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(f"/v1/parties/{carrier.id}/keys/{kid}/retire", headers=headers)
+        assert_problem(response, 403, "admin_required")
 
 
 # --- rotation ------------------------------------------------------------------------------------
@@ -522,30 +518,30 @@ async def test_a_failed_rotation_retires_nothing(identity_app: Any) -> None:
     other = await make_party(app, "carrier")
     existing = await add_own_key(app, carrier)
     foreign = await add_own_key(app, other)
-    before = await snapshot(app)
     url = f"/v1/parties/{carrier.id}/keys/rotate"
 
-    private = await client.post(url, json={"jwk": RFC8037_PRIVATE}, headers=headers)
-    same = await client.post(url, json={"jwk": jose.public_jwk(existing)}, headers=headers)
-    stolen = await client.post(url, json={"jwk": jose.public_jwk(foreign)}, headers=headers)
-    extra = await client.post(url, json={"jwk": None, "custodial": True}, headers=headers)
+    async with unchanged(app):
+        private = await client.post(url, json={"jwk": RFC8037_PRIVATE}, headers=headers)
+        same = await client.post(url, json={"jwk": jose.public_jwk(existing)}, headers=headers)
+        stolen = await client.post(url, json={"jwk": jose.public_jwk(foreign)}, headers=headers)
+        extra = await client.post(url, json={"jwk": None, "custodial": True}, headers=headers)
 
-    assert_problem(private, 422, "private_key_refused")
-    assert_problem(same, 409, "key_exists")
-    assert_problem(stolen, 409, "key_of_other_party")
-    assert_problem(extra, 422, "invalid_request")
-    assert await snapshot(app) == before
+        assert_problem(private, 422, "private_key_refused")
+        assert_problem(same, 409, "key_exists")
+        assert_problem(stolen, 409, "key_of_other_party")
+        assert_problem(extra, 422, "invalid_request")
 
 
 async def test_only_an_admin_rotates_keys(identity_app: Any) -> None:
     app, client = identity_app
     carrier, headers = await party_client(app, "carrier")
-    before = await snapshot(app)
-    response = await client.post(
-        f"/v1/parties/{carrier.id}/keys/rotate", json={"jwk": fresh_public_jwk()}, headers=headers
-    )
-    assert_problem(response, 403, "admin_required")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            f"/v1/parties/{carrier.id}/keys/rotate",
+            json={"jwk": fresh_public_jwk()},
+            headers=headers,
+        )
+        assert_problem(response, 403, "admin_required")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -608,15 +604,6 @@ async def test_a_key_by_kid_is_public(identity_app: Any) -> None:
 # --- CLI -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    settings = make_settings("identity")
-    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
-    if settings.database_schema:
-        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
-
-
 async def invoke(args: list[str]) -> Any:
     """Run the keys CLI in a thread (it runs its own event loop)."""
     return await asyncio.to_thread(CliRunner().invoke, cli, args)
@@ -667,17 +654,16 @@ async def test_the_cli_refuses_bad_keys_and_bad_arguments(
     private_file.write_text(json.dumps(RFC8037_PRIVATE), encoding="utf-8")
     not_json = tmp_path / "garbage.jwk"
     not_json.write_text("{not json", encoding="utf-8")
-    before = await snapshot(app)
 
-    private = await invoke(["add", carrier.id, str(private_file)])
-    garbage = await invoke(["add", carrier.id, str(not_json)])
-    neither = await invoke(["add", carrier.id])
-    both = await invoke(["add", carrier.id, str(private_file), "--custodial"])
-    unknown = await invoke(["retire", carrier.id, RFC8037_THUMBPRINT])
+    async with unchanged(app):
+        private = await invoke(["add", carrier.id, str(private_file)])
+        garbage = await invoke(["add", carrier.id, str(not_json)])
+        neither = await invoke(["add", carrier.id])
+        both = await invoke(["add", carrier.id, str(private_file), "--custodial"])
+        unknown = await invoke(["retire", carrier.id, RFC8037_THUMBPRINT])
 
-    assert private.exit_code == 1 and "private_key_refused" in private.output
-    assert RFC8037_PRIVATE["d"] not in private.output
-    assert garbage.exit_code == 2
-    assert neither.exit_code == 2 and both.exit_code == 2
-    assert unknown.exit_code == 1 and "key_not_found" in unknown.output
-    assert await snapshot(app) == before
+        assert private.exit_code == 1 and "private_key_refused" in private.output
+        assert RFC8037_PRIVATE["d"] not in private.output
+        assert garbage.exit_code == 2
+        assert neither.exit_code == 2 and both.exit_code == 2
+        assert unknown.exit_code == 1 and "key_not_found" in unknown.output

@@ -14,16 +14,16 @@ from services.identity.cli_support import cli_actor
 from services.identity.people.cli import cli
 from services.identity.people.models import Person, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, verify_password
-from tests.conftest import SettingsFactory
-from tests.identity.factories import bearer, make_party, make_person, new_eori, person_token
-from tests.identity.party_admin_helpers import (
+from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.identity.factories import (
     admin_headers,
-    assert_problem,
-    audit_events,
-    get_row,
+    bearer,
+    make_party,
+    make_person,
+    new_eori,
     party_client,
     person_headers,
-    snapshot,
+    person_token,
 )
 
 PASSWORD = "a long and secret passphrase"
@@ -85,21 +85,21 @@ async def test_a_username_is_taken_once(identity_app: Any) -> None:
     other = await make_party(app, "forwarder")
     body = _person_body(carrier.id)
     assert (await client.post("/v1/people", json=body, headers=headers)).status_code == 201
-    before = await snapshot(app)
 
-    again = await client.post("/v1/people", json={**body, "party_id": other.id}, headers=headers)
+    async with unchanged(app):
+        again = await client.post(
+            "/v1/people", json={**body, "party_id": other.id}, headers=headers
+        )
 
-    assert_problem(again, 409, "username_taken")
-    assert await snapshot(app) == before
+        assert_problem(again, 409, "username_taken")
 
 
 async def test_a_person_of_an_unknown_party_is_invalid_input(identity_app: Any) -> None:
     app, client = identity_app
     _, headers = await admin_headers(app)
-    before = await snapshot(app)
-    response = await client.post("/v1/people", json=_person_body(new_eori()), headers=headers)
-    assert_problem(response, 422, "unknown_party")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/people", json=_person_body(new_eori()), headers=headers)
+        assert_problem(response, 422, "unknown_party")
 
 
 @pytest.mark.parametrize("status", ["suspended", "revoked"])
@@ -109,10 +109,9 @@ async def test_no_person_is_registered_for_a_party_that_is_not_active(
     app, client = identity_app
     _, headers = await admin_headers(app)
     party = await make_party(app, "carrier", status=status)
-    before = await snapshot(app)
-    response = await client.post("/v1/people", json=_person_body(party.id), headers=headers)
-    assert_problem(response, 409, "party_not_active")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post("/v1/people", json=_person_body(party.id), headers=headers)
+        assert_problem(response, 409, "party_not_active")
 
 
 @pytest.mark.parametrize(
@@ -148,13 +147,12 @@ async def test_bad_person_bodies_are_refused_without_state_change(
     app, client = identity_app
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
-    before = await snapshot(app)
-    response = await client.post(
-        "/v1/people", json=_person_body(carrier.id) | overrides, headers=headers
-    )
-    assert_problem(response, 422, "invalid_request")
-    assert PASSWORD not in response.text  # problem documents do not echo the input
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/people", json=_person_body(carrier.id) | overrides, headers=headers
+        )
+        assert_problem(response, 422, "invalid_request")
+        assert PASSWORD not in response.text  # problem documents do not echo the input
 
 
 @pytest.mark.parametrize("missing", ["party_id", "role", "name", "username", "password"])
@@ -176,12 +174,11 @@ async def test_an_unencodable_password_is_refused(identity_app: Any) -> None:
         '{"party_id": "' + carrier.id + '", "role": "driver", "name": "Jan",'
         ' "username": "jan.surrogate", "password": "\\ud800 long enough to pass"}'
     ).encode()
-    before = await snapshot(app)
-    response = await client.post(
-        "/v1/people", content=content, headers={**headers, "content-type": "application/json"}
-    )
-    assert_problem(response, 422, "invalid_request")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(
+            "/v1/people", content=content, headers={**headers, "content-type": "application/json"}
+        )
+        assert_problem(response, 422, "invalid_request")
 
 
 async def test_a_person_without_screening_date_is_registered(identity_app: Any) -> None:
@@ -199,16 +196,17 @@ async def test_only_an_admin_registers_people(identity_app: Any) -> None:
     app, client = identity_app
     carrier, carrier_headers = await party_client(app, "carrier")
     dispatcher = await person_headers(app, carrier)
-    before = await snapshot(app)
-    as_client = await client.post(
-        "/v1/people", json=_person_body(carrier.id), headers=carrier_headers
-    )
-    as_person = await client.post("/v1/people", json=_person_body(carrier.id), headers=dispatcher)
-    anonymous = await client.post("/v1/people", json=_person_body(carrier.id))
-    assert_problem(as_client, 403, "admin_required")
-    assert_problem(as_person, 403, "admin_required")
-    assert_problem(anonymous, 401, "token_missing")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        as_client = await client.post(
+            "/v1/people", json=_person_body(carrier.id), headers=carrier_headers
+        )
+        as_person = await client.post(
+            "/v1/people", json=_person_body(carrier.id), headers=dispatcher
+        )
+        anonymous = await client.post("/v1/people", json=_person_body(carrier.id))
+        assert_problem(as_client, 403, "admin_required")
+        assert_problem(as_person, 403, "admin_required")
+        assert_problem(anonymous, 401, "token_missing")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -277,26 +275,24 @@ async def test_suspension_changes_that_do_not_apply_are_conflicts(identity_app: 
     carrier = await make_party(app, "carrier")
     active = await make_person(app, carrier)
     suspended = await make_person(app, carrier, status="suspended")
-    before = await snapshot(app)
 
-    twice = await client.post(f"/v1/people/{suspended.id}/suspend", headers=headers)
-    not_suspended = await client.post(f"/v1/people/{active.id}/reinstate", headers=headers)
-    unknown = await client.post(f"/v1/people/{uuid.uuid4()}/suspend", headers=headers)
+    async with unchanged(app):
+        twice = await client.post(f"/v1/people/{suspended.id}/suspend", headers=headers)
+        not_suspended = await client.post(f"/v1/people/{active.id}/reinstate", headers=headers)
+        unknown = await client.post(f"/v1/people/{uuid.uuid4()}/suspend", headers=headers)
 
-    assert_problem(twice, 409, "person_already_suspended")
-    assert_problem(not_suspended, 409, "person_not_suspended")
-    assert_problem(unknown, 404, "person_not_found")
-    assert await snapshot(app) == before
+        assert_problem(twice, 409, "person_already_suspended")
+        assert_problem(not_suspended, 409, "person_not_suspended")
+        assert_problem(unknown, 404, "person_not_found")
 
 
 async def test_only_an_admin_suspends_people(identity_app: Any) -> None:
     app, client = identity_app
     carrier, carrier_headers = await party_client(app, "carrier")
     driver = await make_person(app, carrier)
-    before = await snapshot(app)
-    response = await client.post(f"/v1/people/{driver.id}/suspend", headers=carrier_headers)
-    assert_problem(response, 403, "admin_required")
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.post(f"/v1/people/{driver.id}/suspend", headers=carrier_headers)
+        assert_problem(response, 403, "admin_required")
 
 
 # --- screening -----------------------------------------------------------------------------------
@@ -342,10 +338,9 @@ async def test_bad_person_changes_are_refused(
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
     driver = await make_person(app, carrier)
-    before = await snapshot(app)
-    response = await client.patch(f"/v1/people/{driver.id}", json=body, headers=headers)
-    assert_problem(response, 422, code)
-    assert await snapshot(app) == before
+    async with unchanged(app):
+        response = await client.patch(f"/v1/people/{driver.id}", json=body, headers=headers)
+        assert_problem(response, 422, code)
 
 
 async def test_only_an_admin_changes_the_screening_of_a_known_person(identity_app: Any) -> None:
@@ -353,27 +348,19 @@ async def test_only_an_admin_changes_the_screening_of_a_known_person(identity_ap
     carrier, carrier_headers = await party_client(app, "carrier")
     _, admin = await admin_headers(app)
     driver = await make_person(app, carrier)
-    before = await snapshot(app)
     body = {"screened_until": (date.today() + timedelta(days=3650)).isoformat()}
 
-    own_party = await client.patch(f"/v1/people/{driver.id}", json=body, headers=carrier_headers)
-    unknown = await client.patch(f"/v1/people/{uuid.uuid4()}", json=body, headers=admin)
+    async with unchanged(app):
+        own_party = await client.patch(
+            f"/v1/people/{driver.id}", json=body, headers=carrier_headers
+        )
+        unknown = await client.patch(f"/v1/people/{uuid.uuid4()}", json=body, headers=admin)
 
-    assert_problem(own_party, 403, "admin_required")
-    assert_problem(unknown, 404, "person_not_found")
-    assert await snapshot(app) == before
+        assert_problem(own_party, 403, "admin_required")
+        assert_problem(unknown, 404, "person_not_found")
 
 
 # --- CLI -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the CLI's settings (read from the environment) at this test's database."""
-    settings = make_settings("identity")
-    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
-    if settings.database_schema:
-        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
 
 
 async def invoke(args: list[str], input: str | None = None) -> Any:
@@ -444,20 +431,21 @@ async def test_the_cli_refuses_a_short_password_or_a_taken_username(
     short.write_text("short\n", encoding="utf-8")
     good = tmp_path / "good"
     good.write_text(PASSWORD, encoding="utf-8")
-    before = await snapshot(app)
 
-    too_short = await invoke([*_create_args(carrier.id, "new.name"), "--password-file", str(short)])
-    duplicate = await invoke(
-        [*_create_args(carrier.id, taken.username), "--password-file", str(good)]
-    )
-    missing = await invoke(
-        [*_create_args(carrier.id, "other.name"), "--password-file", str(tmp_path / "absent")]
-    )
+    async with unchanged(app):
+        too_short = await invoke(
+            [*_create_args(carrier.id, "new.name"), "--password-file", str(short)]
+        )
+        duplicate = await invoke(
+            [*_create_args(carrier.id, taken.username), "--password-file", str(good)]
+        )
+        missing = await invoke(
+            [*_create_args(carrier.id, "other.name"), "--password-file", str(tmp_path / "absent")]
+        )
 
-    assert too_short.exit_code == 1 and "password_length" in too_short.output
-    assert duplicate.exit_code == 1 and "username_taken" in duplicate.output
-    assert missing.exit_code == 2
-    assert await snapshot(app) == before
+        assert too_short.exit_code == 1 and "password_length" in too_short.output
+        assert duplicate.exit_code == 1 and "username_taken" in duplicate.output
+        assert missing.exit_code == 2
 
 
 async def test_the_cli_suspends_and_reinstates_a_person(identity_app: Any, cli_env: None) -> None:

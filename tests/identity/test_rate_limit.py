@@ -1,15 +1,13 @@
 """Wrong passwords and codes: limited per person and per address, with back-off."""
 
-import time
 from collections.abc import AsyncIterator
 
 import httpx
-import pyotp
 import pytest
 from fastapi import FastAPI
 
 from services.identity.app import create_app
-from services.identity.sessions import ratelimit, totp
+from services.identity.sessions import ratelimit
 from services.identity.sessions.ratelimit import (
     BASE_LOCKOUT_SECONDS,
     SignInLimiter,
@@ -18,7 +16,14 @@ from services.identity.sessions.ratelimit import (
 )
 from shared.cache import Cache, MemoryCache, cache_from_url
 from tests.conftest import running
-from tests.identity.factories import PASSWORD, TOTP_SECRET, make_party, make_person, totp_now
+from tests.identity.conftest import Clock
+from tests.identity.factories import (
+    PASSWORD,
+    make_party,
+    make_person,
+    totp_now,
+    wrong_code,
+)
 
 App = tuple[FastAPI, httpx.AsyncClient]
 NOW = 1_800_000_000.0
@@ -158,32 +163,6 @@ def test_limits_must_be_positive() -> None:
 
 
 # --- over HTTP -----------------------------------------------------------------------------
-
-
-class Clock:
-    """A settable time for the app's `current_time` dependency."""
-
-    def __init__(self) -> None:
-        # The first second of the current time step: tests that move on a few seconds
-        # stay in the same step, whenever they run.
-        self.now = float(totp.time_step(time.time()) * totp.STEP_SECONDS)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(identity_app: App) -> Clock:
-    app, _ = identity_app
-    fake = Clock()
-    app.dependency_overrides[current_time] = fake
-    return fake
-
-
-def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
-    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
-    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
-    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
 
 
 async def test_sign_in_limit_reached_refuses_even_the_right_code_then_lifts(

@@ -8,13 +8,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
-import pyotp
 import pytest
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
 from services.identity.app import create_app
 from services.identity.people import passwords
@@ -27,56 +26,22 @@ from shared.audit.models import AuditEvent
 from shared.auth import verify_access_token
 from shared.db import transaction
 from tests.conftest import SettingsFactory, running
+from tests.identity.assertions import audit_events
+from tests.identity.conftest import Clock
 from tests.identity.factories import (
     PASSWORD,
-    TOTP_SECRET,
     bearer,
     make_party,
     make_person,
     totp_now,
+    wrong_code,
 )
 
 App = tuple[FastAPI, httpx.AsyncClient]
 
 
-def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
-    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
-    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
-    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
-
-
-class Clock:
-    """A settable time for the app's `current_time` dependency."""
-
-    def __init__(self) -> None:
-        # The first second of the current time step: tests that move on a few seconds
-        # stay in the same step, whenever they run.
-        self.now = float(totp.time_step(time.time()) * totp.STEP_SECONDS)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(identity_app: App) -> Clock:
-    app, _ = identity_app
-    fake = Clock()
-    app.dependency_overrides[current_time] = fake
-    return fake
-
-
 def credentials(person: Person, otp: str) -> dict[str, str]:
     return {"username": person.username, "password": PASSWORD, "otp": otp}
-
-
-async def events(app: FastAPI, event_type: str) -> list[dict[str, object]]:
-    async with transaction(app.state.sessions) as session:
-        rows = await session.exec(
-            select(AuditEvent.event)
-            .where(col(AuditEvent.event_type) == event_type)
-            .order_by(col(AuditEvent.id))
-        )
-        return [json.loads(row) for row in rows]
 
 
 async def event_count(app: FastAPI) -> int:
@@ -115,7 +80,7 @@ async def test_sign_in_answers_a_person_token_like_the_token_endpoint(
     assert principal.auth_time == int(clock.now)
     assert principal.amr == ("pwd", "otp")
     assert principal.claims["exp"] - principal.claims["iat"] == body["expires_in"]
-    [event] = await events(app, "person.signed_in")
+    [event] = await audit_events(app, "person.signed_in")
     assert event["person_id"] == str(person.id) and event["actor"] == f"person:{person.id}"
     assert event["address"] == "127.0.0.1"
     assert body["access_token"] not in json.dumps(event)
@@ -153,9 +118,9 @@ async def test_wrong_username_password_or_code_all_look_the_same(
         bodies.append(answer.json())
     assert all(body == bodies[0] for body in bodies)
     assert bodies[0]["code"] == "invalid_credentials"
-    assert await events(app, "person.signed_in") == []
+    assert await audit_events(app, "person.signed_in") == []
     assert await last_step(app, person) is None
-    refusals = await events(app, "person.sign_in_refused")
+    refusals = await audit_events(app, "person.sign_in_refused")
     assert [r["person_id"] for r in refusals] == [None, str(person.id), str(person.id)]
     assert all(PASSWORD not in json.dumps(r) for r in refusals)
 
@@ -235,8 +200,8 @@ async def test_ten_simultaneous_sign_ins_with_one_code_let_exactly_one_in(
         assert {a.json()["code"] for a in answers if a.status_code == 401} == {
             "invalid_credentials"
         }
-        assert len(await events(app, "person.signed_in")) == 1
-        assert len(await events(app, "person.sign_in_refused")) == 9
+        assert len(await audit_events(app, "person.signed_in")) == 1
+        assert len(await audit_events(app, "person.sign_in_refused")) == 9
 
 
 FULL_WIDTH_DIGITS = "\uff11\uff12\uff13\uff14\uff15\uff16"  # digits, but not [0-9]
@@ -277,8 +242,8 @@ async def test_sign_in_refusals_with_their_own_codes(
     answer = await client.post("/v1/sessions", json=credentials(person, totp_now(clock.now)))
     assert answer.status_code == 401
     assert answer.json()["code"] == code
-    assert await events(app, "person.signed_in") == []
-    [refusal] = await events(app, "person.sign_in_refused")
+    assert await audit_events(app, "person.signed_in") == []
+    [refusal] = await audit_events(app, "person.sign_in_refused")
     assert refusal["reason"] == code and refusal["person_id"] == str(person.id)
 
 

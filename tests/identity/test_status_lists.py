@@ -3,9 +3,7 @@
 import time
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from services.identity.credentials.statuslist import BITS, LIST_SIZE
 from services.registry import SERVICES
@@ -18,21 +16,16 @@ from shared.credentials import (
     verify_credential,
 )
 from tests.conftest import SettingsFactory, running
+from tests.identity.assertions import assert_problem
 from tests.identity.credential_factories import (
     Port,
     act,
-    assert_problem,
     fetch_status_list,
     issued,
     make_port,
     party_action,
     service_keys,
 )
-
-
-@pytest.fixture
-async def port(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> Port:
-    return await make_port(*identity_app)
 
 
 async def test_a_status_list_is_served_signed_public_and_short_lived(port: Port) -> None:

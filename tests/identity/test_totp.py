@@ -2,9 +2,7 @@
 
 import asyncio
 import base64
-import json
 import logging
-import time
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -16,19 +14,19 @@ import structlog
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlmodel import col, select
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from services.identity.people.models import Person
 from services.identity.sealing import unseal
 from services.identity.sessions import totp
 from services.identity.sessions.cli import cli
-from services.identity.sessions.ratelimit import current_time
 from services.identity.sessions.service import totp_binding
 from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.logging import configure_logging
-from tests.conftest import SettingsFactory
+from tests.identity.assertions import audit_events
+from tests.identity.conftest import Clock
 from tests.identity.factories import (
     PASSWORD,
     TOTP_SECRET,
@@ -37,15 +35,10 @@ from tests.identity.factories import (
     make_party,
     make_person,
     person_token,
+    wrong_code,
 )
 
 App = tuple[FastAPI, httpx.AsyncClient]
-
-
-def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
-    """A code that is valid for none of the steps around `now` (unlike a random guess)."""
-    valid = {pyotp.TOTP(secret).at(now + offset * 30) for offset in (-1, 0, 1)}
-    return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
 
 
 # --- RFC 6238 Appendix B ---------------------------------------------------------------------
@@ -121,26 +114,6 @@ def test_qr_code_is_an_svg_document() -> None:
 # --- enrolment over the API --------------------------------------------------------------------
 
 
-class Clock:
-    """A settable time for the app's `current_time` dependency."""
-
-    def __init__(self) -> None:
-        # The first second of the current time step: tests that move on a few seconds
-        # stay in the same step, whenever they run.
-        self.now = float(totp.time_step(time.time()) * totp.STEP_SECONDS)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(identity_app: App) -> Clock:
-    app, _ = identity_app
-    fake = Clock()
-    app.dependency_overrides[current_time] = fake
-    return fake
-
-
 def secret_of(uri: str) -> str:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)["secret"][0]
 
@@ -154,16 +127,6 @@ async def stored(app: FastAPI, person_id: uuid.UUID) -> Person:
         person = await session.get(Person, person_id)
     assert person is not None
     return person
-
-
-async def events(app: FastAPI, event_type: str) -> list[dict[str, object]]:
-    async with transaction(app.state.sessions) as session:
-        rows = await session.exec(
-            select(AuditEvent.event)
-            .where(col(AuditEvent.event_type) == event_type)
-            .order_by(col(AuditEvent.id))
-        )
-        return [json.loads(row) for row in rows]
 
 
 async def test_admin_enrols_a_pending_secret_sealed_for_the_person(identity_app: App) -> None:
@@ -182,7 +145,7 @@ async def test_admin_enrols_a_pending_secret_sealed_for_the_person(identity_app:
     kek = app.state.settings.kek_bytes()
     opened = unseal(kek, row.totp_secret_sealed, bound_to=totp_binding(person.id))
     assert opened.decode() == secret
-    [event] = await events(app, "person.totp_enrolled")
+    [event] = await audit_events(app, "person.totp_enrolled")
     assert event["person_id"] == str(person.id)
     assert str(event["actor"]).startswith("client:")
 
@@ -204,7 +167,7 @@ async def test_a_pending_secret_becomes_active_with_the_first_sign_in(
     first = await client.post("/v1/sessions", json={**sign_in, "otp": code})
     assert first.status_code == 200, first.text
     assert (await stored(app, person.id)).totp_confirmed_at is not None
-    assert len(await events(app, "person.totp_confirmed")) == 1
+    assert len(await audit_events(app, "person.totp_confirmed")) == 1
 
     # the confirming code is used up; the next step's code signs in
     replay = await client.post("/v1/sessions", json={**sign_in, "otp": code})
@@ -243,7 +206,7 @@ async def test_a_wrong_first_code_does_not_confirm(identity_app: App, clock: Clo
     assert answer.status_code == 422
     assert answer.json()["code"] == "otp_invalid"
     assert (await stored(app, person.id)).totp_confirmed_at is None
-    [refusal] = await events(app, "person.totp_confirm_refused")
+    [refusal] = await audit_events(app, "person.totp_confirm_refused")
     assert refusal["person_id"] == str(person.id)
 
 
@@ -270,7 +233,7 @@ async def test_re_enrolment_replaces_a_pending_secret(identity_app: App, clock: 
         headers=admin,
     )
     assert current.status_code == 200
-    assert len(await events(app, "person.totp_enrolled")) == 2
+    assert len(await audit_events(app, "person.totp_enrolled")) == 2
 
 
 async def test_a_person_enrols_himself_only_while_no_factor_is_confirmed(
@@ -306,7 +269,7 @@ async def test_an_admin_resets_a_confirmed_factor(identity_app: App) -> None:
     assert answer.status_code == 200
     assert secret_of(answer.json()["provisioning_uri"]) != TOTP_SECRET
     assert (await stored(app, person.id)).totp_confirmed_at is None
-    [event] = await events(app, "person.totp_reset")
+    [event] = await audit_events(app, "person.totp_reset")
     assert event["person_id"] == str(person.id)
 
 
@@ -337,7 +300,7 @@ async def test_someone_else_may_not_enrol_a_person(identity_app: App) -> None:
     missing = await client.post(f"/v1/people/{person.id}/totp")
     assert missing.status_code == 401
     assert (await stored(app, person.id)).totp_secret_sealed is None
-    assert await events(app, "person.totp_enrolled") == []
+    assert await audit_events(app, "person.totp_enrolled") == []
 
 
 async def test_enrolment_of_unknown_or_malformed_ids(identity_app: App) -> None:
@@ -413,14 +376,6 @@ async def test_the_totp_secret_never_appears_in_a_response_event_or_log_line(
 # --- the CLI -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = make_settings("identity")
-    monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_URL", settings.database_url)
-    if settings.database_schema:
-        monkeypatch.setenv("KETENPAS_IDENTITY_DATABASE_SCHEMA", settings.database_schema)
-
-
 async def invoke(*args: str) -> tuple[int, str, str]:
     # The command runs its own event loop (asyncio.run), so it gets a thread of its own.
     result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
@@ -444,7 +399,7 @@ async def test_cli_enrols_and_prints_the_provisioning_uri(
     kek = app.state.settings.kek_bytes()
     opened = unseal(kek, row.totp_secret_sealed, bound_to=totp_binding(person.id))
     assert opened.decode() == secret_of(uri)
-    [event] = await events(app, "person.totp_enrolled")
+    [event] = await audit_events(app, "person.totp_enrolled")
     assert str(event["actor"]).startswith("cli:")
 
 
@@ -460,7 +415,7 @@ async def test_cli_replaces_a_confirmed_factor_only_with_reset(
     code, out, _ = await invoke("enrol-totp", str(person.id), "--reset")
     assert code == 0 and out.startswith("otpauth://")
     assert (await stored(app, person.id)).totp_confirmed_at is None
-    assert len(await events(app, "person.totp_reset")) == 1
+    assert len(await audit_events(app, "person.totp_reset")) == 1
 
 
 async def test_cli_refuses_an_unknown_person(identity_app: App, cli_env: None) -> None:

@@ -12,24 +12,11 @@ from services.identity.keys.models import PartyKey
 from services.identity.parties.models import Party
 
 
-async def lock_party(session: AsyncSession, party_id: str) -> Party | None:
-    """The party, its row locked until the end of the transaction (PostgreSQL).
-
-    Issuance and party status changes both take this lock first, so a credential is
-    never issued VALID beside a suspension that is enumerating the party's credentials.
-    On SQLite every writing transaction already holds the database's write lock.
-    """
-    result = await session.exec(
-        select(Party)
-        .where(Party.id == party_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return result.first()
-
-
 async def lock_party_row(session: AsyncSession, party_id: str) -> None:
-    """Lock the party's row without reloading it (a caller may hold it with unsaved changes)."""
+    """Lock the party's row without reloading it (a caller may hold it with unsaved changes).
+
+    The same row lock as the parties area's `lock`, which issuance takes first.
+    """
     await session.exec(select(Party.id).where(Party.id == party_id).with_for_update())
 
 

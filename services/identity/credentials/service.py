@@ -27,6 +27,7 @@ from services.identity.credentials.statuslist import (
     status_list_uri,
 )
 from services.identity.keys.models import KeyStatus
+from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
 from services.identity.settings import IdentitySettings
 from shared import jose
@@ -141,7 +142,7 @@ async def issue_credential(
     list_size: int = LIST_SIZE,
 ) -> CredentialRecord:
     """Issue a credential binding an active party to one of its active keys and roles."""
-    party = await repository.lock_party(session, party_id)
+    party = await parties.lock(session, party_id)
     if party is None:
         raise NotFound("party_not_found", "no such party")
     if party.status != PartyStatus.active:
@@ -259,7 +260,7 @@ async def _change(
     found = await repository.get_credential(session, credential_id)
     if found is None:
         raise credential_not_found()
-    party = await repository.lock_party(session, found.party_id)
+    party = await parties.lock(session, found.party_id)
     credential = await repository.lock_credential(session, credential_id)
     assert party is not None and credential is not None  # foreign key; never deleted
     status_list = (await repository.lock_status_lists(session, [credential.status_list_id]))[

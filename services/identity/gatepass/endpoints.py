@@ -11,6 +11,7 @@ from services.identity.gatepass import service
 from services.identity.gatepass.schemas import GatePassRequest, GatePassResponse
 from services.identity.parties.models import PartyRole
 from services.identity.people.models import Person, PersonRole
+from services.identity.people.service import person_not_found
 from services.identity.sessions import repository
 from services.identity.sessions.ratelimit import (
     ClientAddressDep,
@@ -22,7 +23,7 @@ from services.identity.sessions.ratelimit import (
 from services.identity.sessions.service import Refused, record_refusal
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.problems import Forbidden, NotFound, problem_response
+from shared.problems import Forbidden, problem_response
 
 router = APIRouter(tags=["gate passes"])
 
@@ -51,7 +52,7 @@ async def gate_pass_access(
         )
     person = await repository.get_person(session, person_id)
     if person is None:
-        raise NotFound("person_not_found", "no such person")
+        raise person_not_found()
     return GatePassAccess(person=person, caller=principal)
 
 

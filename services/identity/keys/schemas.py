@@ -28,33 +28,8 @@ class KeyRotate(BaseModel):
     jwk: dict[str, Any] | None = None
 
 
-class PartyKeyView(BaseModel):
-    """A party key as the API shows it: the public half only."""
-
-    kid: str
-    party_id: str
-    public_jwk: dict[str, Any]
-    status: str
-    custodial: bool
-    created_at: datetime
-    retired_at: datetime | None
-
-    @classmethod
-    def of(cls, key: PartyKey) -> "PartyKeyView":
-        """The view of a stored key, field by field (the sealed private key is not copied)."""
-        return cls(
-            kid=key.kid,
-            party_id=key.party_id,
-            public_jwk=dict(key.public_jwk),
-            status=key.status,
-            custodial=key.custodial,
-            created_at=key.created_at,
-            retired_at=key.retired_at,
-        )
-
-
 class PublicKeyView(BaseModel):
-    """A key by kid, for anyone who verifies a signature."""
+    """A key by kid, for anyone who verifies a signature: the public half only."""
 
     kid: str
     party_id: str
@@ -65,7 +40,7 @@ class PublicKeyView(BaseModel):
 
     @classmethod
     def of(cls, key: PartyKey) -> "PublicKeyView":
-        """The public view of a stored key."""
+        """The view of a stored key, field by field (the sealed private key is not copied)."""
         return cls(
             kid=key.kid,
             party_id=key.party_id,
@@ -74,6 +49,17 @@ class PublicKeyView(BaseModel):
             created_at=key.created_at,
             retired_at=key.retired_at,
         )
+
+
+class PartyKeyView(PublicKeyView):
+    """A party key as the API shows it to authenticated callers: also whether it is custodial."""
+
+    custodial: bool
+
+    @classmethod
+    def of(cls, key: PartyKey) -> "PartyKeyView":
+        """The public view of a stored key, and whether the service holds its private half."""
+        return cls(**dict(PublicKeyView.of(key)), custodial=key.custodial)
 
 
 class RotationView(BaseModel):

@@ -15,9 +15,11 @@ async def get(session: AsyncSession, party_id: str) -> Party | None:
 
 async def lock(session: AsyncSession, party_id: str) -> Party | None:
     """A party by id, re-read with its row locked until the end of the transaction."""
-    # Status changes and key changes of one party take this lock, so two of them never
-    # interleave (a reinstatement cannot overwrite a concurrent revocation). On SQLite every
-    # writing transaction already holds the database's write lock.
+    # Status changes, key changes and credential issuance for one party take this lock, so
+    # two of them never interleave: a reinstatement cannot overwrite a concurrent revocation,
+    # and a credential is never issued VALID beside a suspension that is enumerating the
+    # party's credentials. On SQLite every writing transaction already holds the database's
+    # write lock.
     result = await session.exec(
         select(Party)
         .where(Party.id == party_id)

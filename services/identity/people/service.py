@@ -120,6 +120,26 @@ async def _locked(session: AsyncSession, person_id: uuid.UUID) -> Person:
     return person
 
 
+async def _set_status(
+    session: AsyncSession,
+    person: Person,
+    *,
+    status: PersonStatus,
+    event: str,
+    actor: str,
+    now: datetime,
+) -> Person:
+    person.status = status
+    person.updated_at = now
+    session.add(person)
+    await append(
+        session,
+        f"person.{event}",
+        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    )
+    return person
+
+
 async def suspend_person(
     session: AsyncSession, *, person_id: uuid.UUID, actor: str, now: datetime
 ) -> Person:
@@ -127,15 +147,9 @@ async def suspend_person(
     person = await _locked(session, person_id)
     if person.status == PersonStatus.suspended:
         raise Conflict("person_already_suspended", "the person is already suspended")
-    person.status = PersonStatus.suspended
-    person.updated_at = now
-    session.add(person)
-    await append(
-        session,
-        "person.suspended",
-        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    return await _set_status(
+        session, person, status=PersonStatus.suspended, event="suspended", actor=actor, now=now
     )
-    return person
 
 
 async def reinstate_person(
@@ -145,15 +159,9 @@ async def reinstate_person(
     person = await _locked(session, person_id)
     if person.status != PersonStatus.suspended:
         raise Conflict("person_not_suspended", "only a suspended person can be reinstated")
-    person.status = PersonStatus.active
-    person.updated_at = now
-    session.add(person)
-    await append(
-        session,
-        "person.reinstated",
-        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    return await _set_status(
+        session, person, status=PersonStatus.active, event="reinstated", actor=actor, now=now
     )
-    return person
 
 
 async def set_screened_until(

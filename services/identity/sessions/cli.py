@@ -9,10 +9,11 @@ import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.cli_support import cli_actor, run_in_transaction
+from services.identity.people.service import person_not_found
 from services.identity.sessions import repository, service
 from services.identity.settings import IdentitySettings
 from shared.models import utcnow
-from shared.problems import NotFound, Problem
+from shared.problems import Problem
 
 cli = typer.Typer(help="People's TOTP second factor.")
 
@@ -38,7 +39,7 @@ def enrol_totp(
     async def work(session: AsyncSession, settings: IdentitySettings) -> service.Enrolment:
         person = await repository.get_person(session, person_id)
         if person is None:
-            raise NotFound("person_not_found", "no such person")
+            raise person_not_found()
         return await service.enrol_totp(
             session,
             settings=settings,

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from services.identity.deps import CurrentPrincipal, KeyRingCacheDep, SettingsDep, require_admin
+from services.identity.deps import CurrentPrincipal, KeyRingCacheDep, SettingsDep
 from services.identity.gatepass.endpoints import router as gatepass_router
+from services.identity.parties.service import is_admin
 from services.identity.people.models import Person
+from services.identity.people.service import person_not_found
 from services.identity.sessions import repository, service
 from services.identity.sessions.ratelimit import (
     ClientAddressDep,
@@ -28,7 +30,7 @@ from services.identity.sessions.schemas import (
 from shared.auth import Principal
 from shared.deps import SessionDep
 from shared.models import utcnow
-from shared.problems import Forbidden, NotFound, problem_response
+from shared.problems import Forbidden, problem_response
 
 router = APIRouter(tags=["sessions"])
 
@@ -50,19 +52,11 @@ class EnrolmentAccess:
     as_admin: bool
 
 
-def _is_admin(principal: Principal) -> bool:
-    try:
-        require_admin(principal)
-    except Forbidden:
-        return False
-    return True
-
-
 async def enrolment_access(
     person_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
 ) -> EnrolmentAccess:
     """An administrator, or the person himself; decided before looking the person up."""
-    as_admin = _is_admin(principal)
+    as_admin = is_admin(principal)
     if not as_admin and principal.person_id != person_id:
         raise Forbidden(
             "totp_enrolment_not_allowed",
@@ -70,7 +64,7 @@ async def enrolment_access(
         )
     person = await repository.get_person(session, person_id)
     if person is None:
-        raise NotFound("person_not_found", "no such person")
+        raise person_not_found()
     return EnrolmentAccess(person=person, principal=principal, as_admin=as_admin)
 
 

@@ -1,36 +1,20 @@
-"""Helpers for the party, people and key administration tests: callers, snapshots, problems."""
+"""Checks for identity-service tests: problem documents, and what the service stored."""
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from services.identity.credentials.models import Credential, StatusList
 from services.identity.keys.models import PartyKey
 from services.identity.parties.models import Party
 from services.identity.people.models import Person
 from shared.audit.models import AuditEvent
 from shared.db import transaction
-from tests.identity.factories import bearer, client_token, make_party, make_person, person_token
-
-
-async def admin_headers(app: FastAPI) -> tuple[Party, dict[str, str]]:
-    """An admin party and the Authorization header of its API client."""
-    party = await make_party(app, "admin", name="Port administration")
-    return party, bearer(await client_token(app, party))
-
-
-async def party_client(app: FastAPI, *roles: str) -> tuple[Party, dict[str, str]]:
-    """A party with these roles (carrier by default) and its API client's header."""
-    party = await make_party(app, *(roles or ("carrier",)))
-    return party, bearer(await client_token(app, party))
-
-
-async def person_headers(app: FastAPI, party: Party, role: str = "dispatcher") -> dict[str, str]:
-    """The Authorization header of a new, signed-in person of the party."""
-    person = await make_person(app, party, role)
-    return bearer(await person_token(app, person, party))
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -38,24 +22,35 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["code"] == code, body
+    assert (body["status"], body["code"]) == (status, code), body
     return body
 
 
 async def snapshot(app: FastAPI) -> dict[str, Any]:
-    """Everything this area can change: parties, people, keys and the audit events."""
+    """The stored parties, people, keys, credentials, status lists and audit events."""
     async with transaction(app.state.sessions) as session:
         parties = (await session.exec(select(Party).order_by(col(Party.id)))).all()
         people = (await session.exec(select(Person).order_by(col(Person.id)))).all()
         keys = (await session.exec(select(PartyKey).order_by(col(PartyKey.kid)))).all()
-        events = (await session.exec(select(AuditEvent.event_id))).all()
-        return {
-            "parties": [p.model_dump() for p in parties],
-            "people": [p.model_dump() for p in people],
-            "keys": [k.model_dump() for k in keys],
-            "events": sorted(str(e) for e in events),
-        }
+        credentials = (await session.exec(select(Credential).order_by(col(Credential.id)))).all()
+        lists = (await session.exec(select(StatusList).order_by(col(StatusList.id)))).all()
+        events = (await session.exec(select(AuditEvent.event).order_by(col(AuditEvent.id)))).all()
+    return {
+        "parties": [p.model_dump() for p in parties],
+        "people": [p.model_dump() for p in people],
+        "keys": [k.model_dump() for k in keys],
+        "credentials": [c.model_dump() for c in credentials],
+        "lists": [(s.id, s.next_index, s.statuses) for s in lists],
+        "events": list(events),
+    }
+
+
+@asynccontextmanager
+async def unchanged(app: FastAPI) -> AsyncIterator[None]:
+    """The block leaves the stored state (see `snapshot`) as it found it."""
+    before = await snapshot(app)
+    yield
+    assert await snapshot(app) == before
 
 
 async def audit_events(app: FastAPI, event_type: str | None = None) -> list[dict[str, Any]]:
