@@ -48,9 +48,11 @@ test-postgres: setup
 	  KETENPAS_TEST_BACKEND=postgres $(PYTEST); \
 	} || { rc=$$?; [ $$rc -eq 3 ] && echo "== backend: PostgreSQL + Redis skipped (unreachable)" || exit $$rc; }
 
-## make bench: the audit-log benchmark (figures go in the README)
+## make bench: the benchmarks whose figures are in the README (each stops by itself)
 bench: $(LOAD_STAMP)
 	$(BIN)/python -m loadtests.bench_audit_log
+	$(BIN)/python -m loadtests.bench_credentials
+	$(BIN)/python -m loadtests.bench_token_endpoint
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
