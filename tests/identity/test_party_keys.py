@@ -625,7 +625,8 @@ async def test_the_cli_adds_rotates_and_retires_keys(
     rotated = await invoke(["rotate", carrier.id, "--jwk", str(next_file)])
     rotated_custodial = await invoke(["rotate", carrier.id])
     next_kid = jose.thumbprint(next_jwk)
-    retired = await invoke(["retire", carrier.id, next_kid])
+    # A kid is base64url and may start with "-": "--" ends the options.
+    retired = await invoke(["retire", "--", carrier.id, next_kid])
 
     for result in (added, custodial, rotated, rotated_custodial, retired):
         assert result.exit_code == 0, result.output

@@ -92,7 +92,10 @@ def rotate(
 
 @cli.command("retire")
 def retire(
-    party_id: PartyIdArg, kid: Annotated[str, typer.Argument(help="The key's kid.")]
+    party_id: PartyIdArg,
+    kid: Annotated[
+        str, typer.Argument(help="The key's kid (put -- before the arguments if it starts with -).")
+    ],
 ) -> None:
     """Retire a key: it signs nothing new, its past signatures keep verifying."""
 
