@@ -4,6 +4,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from contextlib import suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,13 +86,11 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
         settings = spec.settings()
         typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}/docs)")
     try:
-        while all(child.poll() is None for child in children):
-            try:
-                children[0].wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                continue
-    except KeyboardInterrupt:
-        pass
+        # Ctrl-C ends the wait; either way both children are stopped below.
+        with suppress(KeyboardInterrupt):
+            while all(child.poll() is None for child in children):
+                with suppress(subprocess.TimeoutExpired):
+                    children[0].wait(timeout=0.5)
     finally:
         for child in children:
             if child.poll() is None:

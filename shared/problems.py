@@ -12,6 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# For `responses={401: PROBLEM, ...}` in route declarations: the OpenAPI document then shows
+# that those answers are problem documents.
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 
 logger = structlog.get_logger(__name__)
 

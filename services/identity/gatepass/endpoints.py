@@ -23,11 +23,9 @@ from services.identity.sessions.ratelimit import (
 from services.identity.sessions.service import Refused, record_refusal
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.problems import Forbidden, problem_response
+from shared.problems import PROBLEM, Forbidden, problem_response
 
 router = APIRouter(tags=["gate passes"])
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ async def gate_pass_access(
     "/v1/people/{person_id}/gate-pass",
     response_model=GatePassResponse,
     summary="A gate pass for a driver who proves his second factor",
-    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM},
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM},
 )
 async def issue_gate_pass(
     access: Annotated[GatePassAccess, Depends(gate_pass_access)],

@@ -30,11 +30,10 @@ from services.identity.sessions.schemas import (
 from shared.auth import Principal
 from shared.deps import SessionDep
 from shared.models import utcnow
-from shared.problems import Forbidden, problem_response
+from shared.problems import PROBLEM, Forbidden, problem_response
 
 router = APIRouter(tags=["sessions"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -75,7 +74,7 @@ EnrolmentAccessDep = Annotated[EnrolmentAccess, Depends(enrolment_access)]
     "/v1/sessions",
     response_model=TokenResponse,
     summary="Sign a person in with password and TOTP code",
-    responses={401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM},
+    responses={401: PROBLEM, 422: PROBLEM, 429: PROBLEM},
 )
 async def sign_in(
     body: SignInRequest,
@@ -118,7 +117,7 @@ async def sign_in(
     "/v1/people/{person_id}/totp",
     response_model=TotpEnrolment,
     summary="Enrol a new TOTP second factor (pending until confirmed)",
-    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
 )
 async def enrol_totp(
     access: EnrolmentAccessDep, response: Response, session: SessionDep, settings: SettingsDep
@@ -140,7 +139,7 @@ async def enrol_totp(
     "/v1/people/{person_id}/totp/confirm",
     response_model=TotpConfirmed,
     summary="Confirm the pending TOTP second factor with a first code",
-    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM, 429: _PROBLEM},
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
 )
 async def confirm_totp(
     body: TotpConfirmRequest,
