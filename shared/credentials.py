@@ -64,10 +64,12 @@ __all__ = [
     "StatusListView",
     "StatusValue",
     "VerifiedCredential",
+    "check_credential",
     "decode_lst",
     "decode_status_list_token",
     "encode_lst",
     "pack",
+    "read_credential",
     "unpack",
     "verify_credential",
 ]
@@ -413,6 +415,54 @@ def verify_credential(
             )
         )
     return reading.result
+
+
+def read_credential(
+    token: str, *, resolve_key: Callable[[str], Key | None], issuer: str
+) -> VerifiedCredential:
+    """Verify a credential's signature, type, issuer and form, but not its time or status.
+
+    For a verifier that fetches a party's credentials once and then judges them against
+    many moments (a chain link's `iat`) with `check_credential`.
+    """
+    try:
+        verified = jose.verify(token, typ=CREDENTIAL_TYP, resolve_key=resolve_key)
+    except jose.TokenError as exc:
+        raise CredentialError(exc.code, exc.detail) from exc
+    payload_segment = token.split(".")[1]
+    reading = _readings.get(payload_segment) or _read(payload_segment, verified.claims)
+    if reading.issuer != issuer:
+        raise CredentialError("token_wrong_issuer", "the credential was issued by someone else")
+    return reading.result
+
+
+def check_credential(
+    credential: VerifiedCredential,
+    *,
+    at: float,
+    status_lists: Mapping[str, StatusListView],
+    now: float,
+) -> None:
+    """Was the credential valid at `at`, and is it neither revoked nor suspended `now`?
+
+    CredentialError when not. The status list must be held and unexpired at `now`.
+    """
+    if at >= credential.exp + LEEWAY:
+        raise CredentialError("credential_expired", "the credential had expired")
+    if at + LEEWAY < credential.nbf or at + LEEWAY < credential.iat:
+        raise CredentialError("credential_not_yet_valid", "the credential was not valid yet")
+    view = status_lists.get(credential.status_uri)
+    if view is None or view.uri != credential.status_uri:
+        raise CredentialError("status_list_unknown", "no verified status list for this credential")
+    if now >= view.expires_at + LEEWAY:
+        raise CredentialError("status_list_expired", "the status list held is too old")
+    status = view.status(credential.status_idx)
+    if status != StatusValue.VALID:
+        raise CredentialError(
+            *_REFUSALS.get(
+                status, ("credential_status_unknown", f"status 0x{status:02x} is not understood")
+            )
+        )
 
 
 def _verify_first_sight(
