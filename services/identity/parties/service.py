@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.identity.credentials import service as credentials_service
 from services.identity.deps import require_admin
 from services.identity.parties import repository
-from services.identity.parties.eori import InvalidEori, parse_eori
+from shared.eori import InvalidEori, parse_eori
 from services.identity.parties.models import Party, PartyRole, PartyStatus
 from shared.audit.events import append
 from shared.auth import Principal
