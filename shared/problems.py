@@ -16,6 +16,12 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # that those answers are problem documents.
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route whose answers with these statuses are problem documents."""
+    return dict.fromkeys(statuses, PROBLEM)
+
+
 logger = structlog.get_logger(__name__)
 
 

@@ -66,6 +66,7 @@ def build_app(
     description: str,
     routers: Sequence[APIRouter],
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
 ) -> FastAPI:
     """A service app with the common parts; the service adds its own routers."""
 
@@ -94,6 +95,8 @@ def build_app(
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown(app)
             if task is not None:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
