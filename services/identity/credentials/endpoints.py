@@ -11,6 +11,7 @@ from services.identity.credentials.schemas import (
     CredentialIssued,
     CredentialList,
     CredentialView,
+    PartyDirectoryEntry,
     StatusReference,
 )
 from services.identity.credentials.service import CredentialRecord
@@ -19,12 +20,15 @@ from services.identity.parties import service as parties
 from shared.credentials import STATUS_LIST_MEDIA_TYPE
 from shared.deps import ReadSessionDep, SessionDep
 from shared.models import utcnow
+from shared.problems import PROBLEM
 
 router = APIRouter(tags=["credentials"])
 
 # Status list ids are database integers; a bigger number is simply not found, and must
 # not reach PostgreSQL as an out-of-range parameter.
 ListId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# Longer than any party id: refused as input (422) rather than looked up.
+PartyIdPath = Annotated[str, Path(max_length=64)]
 
 
 def _view(record: CredentialRecord) -> CredentialView:
@@ -102,7 +106,7 @@ async def get_credential(record: VisibleCredential) -> CredentialView:
     "/v1/parties/{party_id}/credentials", summary="A party's credentials (admin, or the party)"
 )
 async def list_party_credentials(
-    party_id: Annotated[str, Path(max_length=64)],
+    party_id: PartyIdPath,
     principal: CurrentPrincipal,
     session: SessionDep,
     settings: SettingsDep,
@@ -111,6 +115,26 @@ async def list_party_credentials(
     party = await parties.get_visible_party(session, party_id=party_id, principal=principal)
     records = await service.list_party_credentials(session, party_id=party.id, settings=settings)
     return CredentialList(credentials=[_view(record) for record in records])
+
+
+@router.get(
+    "/v1/directory/parties/{party_id}/credentials",
+    summary="A party's credentials (public)",
+    responses={404: PROBLEM, 422: PROBLEM},
+)
+async def party_directory(
+    party_id: PartyIdPath, session: ReadSessionDep, response: Response
+) -> PartyDirectoryEntry:
+    """The party's credentials as signed JWS, newest first; 404 `party_not_found`.
+
+    Public, as a participant registry is: each credential is a signed statement that the
+    party holds a key with some roles, and its status list says whether it still counts.
+    """
+    party = await parties.get_party(session, party_id=party_id)
+    tokens = await service.published_credentials(session, party_id=party.id)
+    # Short: a new key's credential should reach verifiers soon after it is issued.
+    response.headers["Cache-Control"] = "public, max-age=30"
+    return PartyDirectoryEntry(party_id=party.id, credentials=tokens)
 
 
 @router.post("/v1/credentials/{credential_id}/suspend", summary="Suspend a credential (admin)")

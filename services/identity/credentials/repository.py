@@ -51,6 +51,17 @@ async def list_party_credentials(session: AsyncSession, party_id: str) -> Sequen
     return result.all()
 
 
+async def published_tokens(session: AsyncSession, party_id: str, *, limit: int) -> Sequence[str]:
+    """The compact credentials whose subject is the party itself, newest first, at most `limit`."""
+    result = await session.exec(
+        select(Credential.token)
+        .where(Credential.party_id == party_id, Credential.subject == party_id)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+        .limit(limit)
+    )
+    return result.all()
+
+
 async def lock_party_credentials(session: AsyncSession, party_id: str) -> Sequence[Credential]:
     """Every credential of a party, rows locked, in a stable order."""
     result = await session.exec(

@@ -61,3 +61,13 @@ class CredentialList(BaseModel):
     """A party's credentials, newest first."""
 
     credentials: list[CredentialView]
+
+
+class PartyDirectoryEntry(BaseModel):
+    """A party's credentials as anyone may read them: signed statements, newest first."""
+
+    party_id: str
+    credentials: list[str] = Field(
+        description="Compact `ketenpas-credential+jwt`s, revoked and suspended ones included:"
+        " the status list each names says whether it counts."
+    )

@@ -224,6 +224,18 @@ async def list_party_credentials(
     return await _with_status(session, credentials, settings)
 
 
+#: The most credentials the public directory lists for one party: a party holds a handful
+#: (one per key and rotation), so the bound only caps what one request can cost.
+DIRECTORY_LIMIT = 200
+
+
+async def published_credentials(session: AsyncSession, *, party_id: str) -> list[str]:
+    """The party's own credentials as compact JWS, newest first, whatever their status."""
+    # The status list says whether each still counts; device credentials (whose subject
+    # is a person) stay out of a public listing.
+    return list(await repository.published_tokens(session, party_id, limit=DIRECTORY_LIMIT))
+
+
 async def _with_status(
     session: AsyncSession, credentials: Sequence[Credential], settings: IdentitySettings
 ) -> list[CredentialRecord]:
