@@ -5,18 +5,42 @@ published keys (`/.well-known/jwks.json`) and status lists (`/v1/status-lists/{i
 is refreshed after `refresh_seconds`; when the identity service is away, the last copy
 keeps serving until it is `max_staleness_seconds` old, and past that bound every check
 fails closed with `identity_unavailable`, so a gate never decides on stale revocations.
+
+A party's credentials come from the public directory
+(`/v1/directory/parties/{id}/credentials`) through the same cache; each is verified here
+with the service's keys, so the directory is trusted for nothing but delivery. Their time
+and status are judged later (`shared.credentials.check_credential`) against the moment a
+link was signed, with the status lists gathered in `Evidence`.
+
+`IdentityApi` is the other kind of call: made on behalf of a caller, with his bearer
+token, never cached. The identity service's refusals reach the caller with their own code;
+anything else that goes wrong there is `identity_unavailable`.
 """
 
+import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
 
 import httpx
+import structlog
 from joserfc.jwk import Key
 
 from shared import jose
-from shared.credentials import CredentialError, StatusListView, decode_status_list_token
-from shared.problems import Problem
+from shared.credentials import (
+    CredentialError,
+    StatusListView,
+    VerifiedCredential,
+    decode_status_list_token,
+    read_credential,
+)
+from shared.problems import PROBLEM_MEDIA_TYPE, Problem
+
+logger = structlog.get_logger(__name__)
 
 
 class IdentityUnavailable(Problem):
@@ -25,14 +49,26 @@ class IdentityUnavailable(Problem):
     status = 503
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a chain is judged with: parties' credentials and the status lists they name."""
+
+    credentials: Mapping[str, Sequence[VerifiedCredential]]
+    status_lists: Mapping[str, StatusListView]
+
+
 @dataclass
 class _Fetched:
     value: object
     fetched_at: float
 
 
+# The identity service's answer for a party it does not know: an answer, not an outage.
+_NO_SUCH_PARTY = ("party_not_found", ())
+
+
 class IdentityDirectory:
-    """The identity service's keys and status lists, as of at most a bounded time ago."""
+    """The identity service's keys, status lists and party credentials, at most so old."""
 
     def __init__(
         self,
@@ -66,11 +102,11 @@ class IdentityDirectory:
 
     async def status_list(self, uri: str) -> StatusListView:
         """A verified status list, by the URI a credential names."""
-        if not uri.startswith(self._issuer + "/v1/status-lists/"):
+        path = self._status_list_path(uri)
+        if path is None:
             raise Problem(
                 "status_list_foreign", "the status list is not the identity service's", status=422
             )
-        path = uri.removeprefix(self._issuer)
         keys = await self.service_keys()
 
         def parse(response: httpx.Response) -> object:
@@ -82,20 +118,99 @@ class IdentityDirectory:
         assert isinstance(value, StatusListView)
         return value
 
+    async def party_credentials(
+        self, party_id: str, *, force: bool = False
+    ) -> tuple[VerifiedCredential, ...]:
+        """The party's credentials, verified but not judged (`check_credential`); () if unknown."""
+        keys = await self.service_keys()
+
+        def parse(response: httpx.Response) -> object:
+            return self._read_credentials(party_id, response.json()["credentials"], keys)
+
+        path = f"/v1/directory/parties/{quote(party_id, safe='')}/credentials"
+        value = await self._get(path, parse, force=force, absent=_NO_SUCH_PARTY)
+        assert isinstance(value, tuple)
+        return value
+
+    async def evidence(
+        self, party_ids: Iterable[str], *, kids: Iterable[tuple[str, str]] = ()
+    ) -> Evidence:
+        """The credentials of these parties (and of those named in `kids`) and their status
+        lists. A (party id, kid) that none of the party's credentials carries refreshes that
+        party once: the key may have been certified after our last fetch."""
+        wanted: dict[str, set[str]] = {party_id: set() for party_id in party_ids}
+        for party_id, kid in kids:
+            wanted.setdefault(party_id, set()).add(kid)
+        credentials: dict[str, tuple[VerifiedCredential, ...]] = {}
+        status_lists: dict[str, StatusListView] = {}
+        for party_id, needed_kids in wanted.items():
+            held = await self.party_credentials(party_id)
+            if needed_kids - {credential.kid for credential in held}:
+                held = await self.party_credentials(party_id, force=True)
+            for credential in held:
+                if credential.status_uri not in status_lists:
+                    status_lists[credential.status_uri] = await self.status_list(
+                        credential.status_uri
+                    )
+            credentials[party_id] = held
+        return Evidence(credentials=credentials, status_lists=status_lists)
+
+    def _status_list_path(self, uri: str) -> str | None:
+        """The path of one of the identity service's status lists; None for another host's."""
+        if not uri.startswith(self._issuer + "/v1/status-lists/"):
+            return None
+        return uri.removeprefix(self._issuer)
+
     def _parse_jwks(self, response: httpx.Response) -> object:
         return {jwk["kid"]: jose.import_key(jwk) for jwk in response.json()["keys"]}
 
+    def _read_credentials(
+        self, party_id: str, tokens: object, keys: Mapping[str, Key]
+    ) -> tuple[VerifiedCredential, ...]:
+        """The tokens that are the service's checkable credentials of this party."""
+        if not isinstance(tokens, list):
+            raise TypeError("credentials must be a list")
+        read = []
+        for token in tokens:
+            try:
+                if not isinstance(token, str):
+                    raise CredentialError("token_malformed", "a credential is a compact JWS")
+                credential = read_credential(token, resolve_key=keys.get, issuer=self._issuer)
+            except CredentialError as exc:
+                reason: str = exc.code
+            else:
+                if credential.party_id != party_id:
+                    reason = "credential_of_other_party"
+                elif self._status_list_path(credential.status_uri) is None:
+                    reason = "status_list_foreign"  # its revocation could never be seen
+                else:
+                    read.append(credential)
+                    continue
+            # One bad entry must not hide the party's good ones; but it is worth a look.
+            logger.warning("identity_credential_dropped", party_id=party_id, reason=reason)
+        return tuple(read)
+
     async def _get(
-        self, path: str, parse: Callable[[httpx.Response], object], *, force: bool = False
+        self,
+        path: str,
+        parse: Callable[[httpx.Response], object],
+        *,
+        force: bool = False,
+        absent: tuple[str, object] | None = None,
     ) -> object:
+        """The cached or fetched value of `path`; `absent` is (problem code, value): a 404
+        with that code is an answer, cached as that value, not an outage."""
         now = self._clock()
         held = self._cache.get(path)
         if held is not None and not force and now - held.fetched_at < self._refresh:
             return held.value
         try:
             response = await self._client.get(path)
-            response.raise_for_status()
-            value = parse(response)
+            if absent is not None and _problem_code(response, 404) == absent[0]:
+                value = absent[1]
+            else:
+                response.raise_for_status()
+                value = parse(response)
         except (
             httpx.HTTPError,
             ValueError,
@@ -114,3 +229,125 @@ class IdentityDirectory:
             ) from exc
         self._cache[path] = _Fetched(value, now)
         return value
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """What the release service needs of a person (the identity service's `PersonView`)."""
+
+    person_id: uuid.UUID
+    party_id: str
+    role: str
+    status: str
+    screened_until: date | None
+
+
+class IdentityApi:
+    """The identity service's API, called on behalf of a caller with his own bearer token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def sign(self, token: str, *, typ: str, claims: dict[str, Any]) -> str:
+        """A JWS over `claims`, by the caller's party's custodial key (`POST /v1/sign`)."""
+        body = await self._call("POST", "/v1/sign", token, {"typ": typ, "claims": claims})
+        return _text(body, "jws")
+
+    async def person(self, token: str, person_id: uuid.UUID) -> PersonInfo | None:
+        """A person the caller may see; None for one he may not see, or who does not exist."""
+        try:
+            body = await self._call("GET", f"/v1/people/{person_id}", token)
+        except Problem as exc:
+            if (exc.status, exc.code) == (404, "person_not_found"):
+                return None
+            raise
+        try:
+            screened = body["screened_until"]
+            return PersonInfo(
+                person_id=uuid.UUID(body["id"]),
+                party_id=_text(body, "party_id"),
+                role=_text(body, "role"),
+                status=_text(body, "status"),
+                screened_until=None if screened is None else date.fromisoformat(screened),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _unavailable("person", "an answer of the wrong form") from exc
+
+    async def kiosk_gate_pass(self, token: str, person_id: uuid.UUID, otp: str) -> str:
+        """A gate pass for a driver who typed his TOTP code at a terminal's kiosk."""
+        body = await self._call("POST", f"/v1/people/{person_id}/gate-pass", token, {"otp": otp})
+        return _text(body, "gate_pass")
+
+    async def _call(
+        self, method: str, path: str, token: str, json: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON object of a 2xx answer; a 4xx problem is raised with its own code and
+        status; anything else is `identity_unavailable`."""
+        try:
+            response = await self._client.request(
+                method, path, json=json, headers={"Authorization": f"Bearer {token}"}
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise _unavailable(path, type(exc).__name__) from exc
+        if response.is_success:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                raise _unavailable(path, "an answer that is not a JSON object")
+            return body
+        code = _problem_code(response, response.status_code)
+        if code is None or not 400 <= response.status_code < 500:
+            raise _unavailable(path, f"HTTP {response.status_code}")
+        detail = response.json().get("detail")
+        extensions: dict[str, Any] = {}
+        if response.status_code == 429:
+            retry_after = _retry_after(response)
+            if retry_after is not None:
+                extensions["retry_after"] = retry_after
+        raise Problem(
+            code,
+            detail if isinstance(detail, str) else "refused by the identity service",
+            status=response.status_code,
+            **extensions,
+        )
+
+
+# The identity service's codes are snake_case words; anything else is not passed on.
+_PROBLEM_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _problem_code(response: httpx.Response, status: int) -> str | None:
+    """The `code` of an RFC 9457 answer with this status; None for any other answer."""
+    media_type = response.headers.get("content-type", "")
+    if response.status_code != status or not media_type.startswith(PROBLEM_MEDIA_TYPE):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and _PROBLEM_CODE.fullmatch(code) else None
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    """The delay of a `Retry-After` in seconds (the header, else the problem's member)."""
+    header = response.headers.get("retry-after", "")
+    if header.isascii() and header.isdigit():
+        return int(header)
+    member = response.json().get("retry_after")
+    return member if isinstance(member, int) and not isinstance(member, bool) else None
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise _unavailable(name, f"an answer without {name}")
+    return value
+
+
+def _unavailable(call: str, reason: str) -> IdentityUnavailable:
+    # The caller learns only that the identity service cannot answer; the log says why.
+    logger.warning("identity_call_failed", call=call, reason=reason)
+    return IdentityUnavailable("identity_unavailable", "the identity service cannot answer now")
