@@ -20,7 +20,7 @@ anything else that goes wrong there is `identity_unavailable`.
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,6 +30,7 @@ import httpx
 import structlog
 from joserfc.jwk import Key
 
+from services.release.chain.verify import Evidence
 from shared import jose
 from shared.credentials import (
     CredentialError,
@@ -47,14 +48,6 @@ class IdentityUnavailable(Problem):
     """503: the identity service cannot be reached and what we hold is too old to trust."""
 
     status = 503
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """What a chain is judged with: parties' credentials and the status lists they name."""
-
-    credentials: Mapping[str, Sequence[VerifiedCredential]]
-    status_lists: Mapping[str, StatusListView]
 
 
 @dataclass
