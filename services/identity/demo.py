@@ -120,19 +120,24 @@ async def seed(session: AsyncSession, settings: IdentitySettings, now: datetime)
         key = await keys.register_key(
             session, party_id=pid, jwk=jose.public_jwk(own), actor=ACTOR, now=now
         )
-        await keys.create_custodial_key(
+        custodial = await keys.create_custodial_key(
             session, settings=settings, party_id=pid, actor=ACTOR, now=now
         )
-        issued = await credentials.issue_credential(
-            session,
-            party_id=pid,
-            kid=key.kid,
-            roles=None,
-            settings=settings,
-            signing_key=service_key,
-            actor=ACTOR,
-            now=now,
-        )
+        # Both keys get a credential: what the party's people sign with the custodial key
+        # must verify in the chain as much as what its systems sign with their own key.
+        issued, _ = [
+            await credentials.issue_credential(
+                session,
+                party_id=pid,
+                kid=kid,
+                roles=None,
+                settings=settings,
+                signing_key=service_key,
+                actor=ACTOR,
+                now=now,
+            )
+            for kid in (key.kid, custodial.kid)
+        ]
         party_rows.append(
             {
                 "party_id": pid,

@@ -2,19 +2,54 @@
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
+from services.release.chain.endpoints import router as chain_router
+from services.release.gate.endpoints import router as gate_router
+from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ReleaseSettings | None = None) -> FastAPI:
-    """Build the release service's app from its settings."""
+def create_app(
+    settings: ReleaseSettings | None = None,
+    *,
+    identity_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the release service's app from its settings.
+
+    `identity_transport` replaces the network between this service and the identity
+    service (tests run both in one process).
+    """
+    settings = settings or ReleaseSettings()
+
+    async def connect_identity(app: FastAPI) -> None:
+        client = httpx.AsyncClient(
+            base_url=settings.identity_url,
+            timeout=settings.identity_timeout_seconds,
+            transport=identity_transport,
+        )
+        app.state.identity_client = client
+        app.state.identity_directory = IdentityDirectory(
+            client,
+            issuer=settings.identity_issuer,
+            refresh_seconds=settings.identity_refresh_seconds,
+            max_staleness_seconds=settings.identity_max_staleness_seconds,
+        )
+        app.state.identity_api = IdentityApi(client)
+
+    async def disconnect_identity(app: FastAPI) -> None:
+        await app.state.identity_client.aclose()
+
     return build_app(
-        settings or ReleaseSettings(),
+        settings,
         title="Ketenpas release service",
         description="Releases, the chain of signed handovers, holds and gate decisions.",
-        routers=[],
+        routers=[releases_router, chain_router, gate_router],
+        on_startup=connect_identity,
+        on_shutdown=disconnect_identity,
     )

@@ -1,6 +1,21 @@
 """Every table of the release service, imported in one place (migrations, tests)."""
 
-from services.release.gate.models import UsedGatePass
+from services.release.access.models import AccessLogEntry
+from services.release.chain.models import Link
+from services.release.gate.models import GateDecision, GateOut, UsedGatePass
+from services.release.releases.models import Hold, Release
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
 
-__all__ = ["AuditCheckpoint", "AuditEvent", "AuditTile", "AuditTreeState", "UsedGatePass"]
+__all__ = [
+    "AccessLogEntry",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "AuditTile",
+    "AuditTreeState",
+    "GateDecision",
+    "GateOut",
+    "Hold",
+    "Link",
+    "Release",
+    "UsedGatePass",
+]

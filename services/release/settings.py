@@ -1,6 +1,6 @@
 """Settings of the release service (environment prefix `KETENPAS_RELEASE_`)."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.demo import DEMO_RELEASE_LOG_KEY
@@ -17,3 +17,32 @@ class ReleaseSettings(ServiceSettings):
     service_name: str = "release"
     port: int = Field(default=8002, ge=1, le=65535)
     log_signing_key: SecretStr = SecretStr(DEMO_RELEASE_LOG_KEY)
+
+    # The identity service: where to reach it and the issuer id it signs with (defaults to
+    # its URL). Its keys, credentials and status lists are refreshed after
+    # `identity_refresh_seconds` (so a revocation reaches the gate within that time) and,
+    # while it is away, trusted until `identity_max_staleness_seconds` old; past that the
+    # gate fails closed.
+    identity_url: str = "http://127.0.0.1:8001"
+    identity_issuer: str = ""
+    identity_refresh_seconds: float = Field(default=30.0, ge=0)
+    identity_max_staleness_seconds: float = Field(default=300.0, gt=0)
+    identity_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # The chain: how many links at most (real chains run longer than three parties), and
+    # the longest a custodial link may live when the release does not end sooner.
+    max_chain_links: int = Field(default=8, ge=2, le=64)
+    link_lifetime_days: int = Field(default=30, ge=1, le=366)
+
+    # Until the inspections issue lands: the chance that a gate decision that would release
+    # says `inspect` instead, drawn from a cryptographic random source.
+    inspect_probability: float = Field(default=0.02, ge=0.0, le=1.0)
+    # A `release` decision is completed (gate-out) within this time, or asked again.
+    gate_decision_valid_seconds: int = Field(default=900, ge=30, le=86400)
+
+    @model_validator(mode="after")
+    def _default_identity_issuer(self) -> "ReleaseSettings":
+        self.identity_url = self.identity_url.rstrip("/")
+        if not self.identity_issuer:
+            self.identity_issuer = self.identity_url
+        return self

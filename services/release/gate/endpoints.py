@@ -1,0 +1,82 @@
+"""The gate over HTTP: decisions and gate-outs, for the operators of a terminal."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from services.release.deps import DirectoryDep, GateOperator, IdentityApiDep, SettingsDep
+from services.release.gate import service
+from services.release.gate.models import GateDecision
+from services.release.gate.schemas import DecisionRequest, DecisionView, GateOutView, Reason
+from shared.deps import CacheDep, SessionDep
+from shared.models import utcnow
+from shared.problems import problem_responses
+
+router = APIRouter(prefix="/v1/gate", tags=["gate"])
+
+ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 503)
+
+
+def _view(decision: GateDecision) -> DecisionView:
+    return DecisionView(
+        decision_id=decision.id,
+        decision=decision.decision,
+        reasons=[Reason(**reason) for reason in decision.reasons],
+        release_id=decision.release_id,
+        event_id=decision.event_id,
+        container=decision.container,
+        driver=decision.driver_id,
+        decided_at=decision.decided_at,
+    )
+
+
+@router.post(
+    "/decisions", status_code=201, summary="May this driver take this container?", responses=ERRORS
+)
+async def decide(
+    body: DecisionRequest,
+    caller: GateOperator,
+    session: SessionDep,
+    directory: DirectoryDep,
+    api: IdentityApiDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+) -> DecisionView:
+    """`release`, `inspect` or `deny` with reasons; `event_id` fetches the receipt later."""
+    decision = await service.decide(
+        session,
+        caller=caller,
+        body=body,
+        directory=directory,
+        api=api,
+        cache=cache,
+        settings=settings,
+        now=utcnow(),
+    )
+    return _view(decision)
+
+
+@router.get(
+    "/decisions/{decision_id}", summary="One gate decision (its terminal)", responses=ERRORS
+)
+async def get_decision(
+    decision_id: uuid.UUID, caller: GateOperator, session: SessionDep
+) -> DecisionView:
+    """A decision of the caller's terminal; 404 `decision_not_found` otherwise."""
+    return _view(await service.visible_decision(session, caller, decision_id))
+
+
+@router.post("/decisions/{decision_id}/complete", summary="Record the gate-out", responses=ERRORS)
+async def complete(
+    decision_id: uuid.UUID, caller: GateOperator, session: SessionDep, settings: SettingsDep
+) -> GateOutView:
+    """Exactly once per release, whatever replica serves it; every other try is 409."""
+    gate_out, event_id = await service.complete(
+        session, caller=caller, decision_id=decision_id, settings=settings, now=utcnow()
+    )
+    return GateOutView(
+        decision_id=gate_out.decision_id,
+        release_id=gate_out.release_id,
+        completed_at=gate_out.completed_at,
+        event_id=event_id,
+    )

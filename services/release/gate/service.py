@@ -1,0 +1,311 @@
+"""The gate: may this driver take this container? And the gate-out, recorded once.
+
+A decision is an answer, not an error: a forged or replayed gate pass, a broken chain, a
+hold or the wrong driver each give `deny` with a reason code, and the decision is kept
+(and logged) as evidence. Only a malformed request is a 4xx problem.
+"""
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.chain import repository as chain_repository
+from services.release.chain import service as chain
+from services.release.deps import Caller
+from services.release.gate.models import Decision, GateDecision, GateOut
+from services.release.gate.passes import spend_gate_pass
+from services.release.gate.schemas import DecisionRequest, Reason
+from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.releases import repository as releases
+from services.release.releases.models import Release, ReleaseStatus
+from services.release.releases.service import parse_container
+from services.release.settings import ReleaseSettings
+from shared.audit.events import append
+from shared.cache import Cache
+from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
+from shared.problems import Conflict, NotFound, Problem
+
+# What the identity service says when a kiosk asks for a driver's gate pass, as gate reasons.
+_KIOSK_REASONS = {
+    "person_not_active": "driver_suspended",
+    "party_not_active": "driver_party_not_active",
+    "screening_expired": "screening_expired",
+    "not_a_driver": "not_a_driver",
+    "person_not_found": "driver_unknown",
+    "otp_invalid": "second_factor_failed",
+    "second_factor_not_enrolled": "second_factor_failed",
+}
+_CLOSED_REASONS = {
+    ReleaseStatus.picked_up: ("already_picked_up", "the container has been picked up"),
+    ReleaseStatus.cancelled: ("release_cancelled", "the release has been cancelled"),
+    ReleaseStatus.expired: ("release_expired", "the release has expired"),
+}
+
+
+def _reason(code: str, detail: str, **extra: Any) -> Reason:
+    return Reason(code=code, detail=detail, **extra)
+
+
+async def _gate_pass_token(
+    api: IdentityApi, caller: Caller, body: DecisionRequest, reasons: list[Reason]
+) -> str | None:
+    if body.gate_pass is not None:
+        return body.gate_pass
+    assert body.driver is not None and body.otp is not None  # the schema makes sure
+    try:
+        return await api.kiosk_gate_pass(caller.token, body.driver, body.otp)
+    except Problem as exc:
+        if exc.status in (429, 503):  # not an answer about the driver: the caller retries
+            raise
+        reasons.append(_reason(_KIOSK_REASONS.get(exc.code, exc.code), exc.detail))
+        return None
+
+
+async def _checked_gate_pass(
+    session: AsyncSession,
+    token: str,
+    *,
+    directory: IdentityDirectory,
+    cache: Cache,
+    settings: ReleaseSettings,
+    now: datetime,
+    reasons: list[Reason],
+) -> GatePass | None:
+    kid = chain.kid_of(token) or ""
+    try:
+        gate_pass = verify_gate_pass(
+            token,
+            resolve_key=await directory.resolver(kid),
+            issuer=settings.identity_issuer,
+            now=now.timestamp(),
+        )
+    except GatePassRefused as exc:
+        code = exc.code if exc.code == "screening_expired" else "gate_pass_invalid"
+        reasons.append(_reason(code, f"{exc.code}: {exc.detail}"))
+        return None
+    try:
+        await spend_gate_pass(session, cache, gate_pass=gate_pass, now=now)
+    except Conflict as exc:
+        reasons.append(_reason(exc.code, exc.detail))
+    return gate_pass
+
+
+async def _release_at_gate(
+    session: AsyncSession, caller: Caller, container: str, reasons: list[Reason]
+) -> Release | None:
+    """The open release of the container at the caller's terminal; else why there is none."""
+    release = await releases.open_for_container(session, container)
+    if release is not None and release.terminal_id == caller.party_id:
+        return release
+    latest = await releases.latest_for_container(session, container)
+    if (
+        latest is not None
+        and latest.terminal_id == caller.party_id
+        and latest.status in _CLOSED_REASONS
+    ):
+        reasons.append(_reason(*_CLOSED_REASONS[ReleaseStatus(latest.status)]))
+    else:
+        # A release at another terminal is none of this terminal's business: the same answer.
+        reasons.append(_reason("no_open_release", "no open release for this container here"))
+    return None
+
+
+async def _check_release(
+    session: AsyncSession,
+    release: Release,
+    gate_pass: GatePass | None,
+    *,
+    directory: IdentityDirectory,
+    settings: ReleaseSettings,
+    now: datetime,
+    reasons: list[Reason],
+) -> None:
+    if release.valid_until <= now:
+        reasons.append(_reason("release_expired", "the release has expired"))
+    for hold in await releases.holds(session, release.id):
+        reasons.append(_reason(f"{hold.kind}_hold", f"the release is under a {hold.kind} hold"))
+    links = await chain_repository.live_links(session, release.id)
+    report = await chain.verify(
+        directory,
+        chain.facts_of(release),
+        [chain.stored(link) for link in links],
+        settings=settings,
+        now=now,
+        complete=True,
+    )
+    if report.failure is not None:
+        failure = report.failure
+        reasons.append(
+            _reason(
+                "chain_broken",
+                f"link {failure.seq}: {failure.detail}",
+                seq=failure.seq,
+                link_code=failure.code,
+            )
+        )
+        return
+    if gate_pass is None:
+        return
+    assignment = links[-1]
+    if report.driver != str(gate_pass.person_id) or assignment.receiver_party != gate_pass.party_id:
+        reasons.append(_reason("wrong_driver", "the release is assigned to another driver"))
+
+
+def _draw_inspection(probability: float) -> bool:
+    """True with the given probability, from the operating system's CSPRNG."""
+    return secrets.SystemRandom().random() < probability
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    body: DecisionRequest,
+    directory: IdentityDirectory,
+    api: IdentityApi,
+    cache: Cache,
+    settings: ReleaseSettings,
+    now: datetime,
+) -> GateDecision:
+    """Decide `release`, `inspect` or `deny`, record the decision and log it."""
+    container = parse_container(body.container)
+    reasons: list[Reason] = []
+    token = await _gate_pass_token(api, caller, body, reasons)
+    gate_pass = None
+    if token is not None:
+        gate_pass = await _checked_gate_pass(
+            session,
+            token,
+            directory=directory,
+            cache=cache,
+            settings=settings,
+            now=now,
+            reasons=reasons,
+        )
+    release = await _release_at_gate(session, caller, container, reasons)
+    if release is not None:
+        await _check_release(
+            session,
+            release,
+            gate_pass,
+            directory=directory,
+            settings=settings,
+            now=now,
+            reasons=reasons,
+        )
+    if reasons:
+        outcome = Decision.deny
+    elif _draw_inspection(settings.inspect_probability):
+        outcome = Decision.inspect
+        reasons.append(_reason("random_inspection", "selected for a random inspection"))
+    else:
+        outcome = Decision.release
+    driver = gate_pass.person_id if gate_pass else body.driver
+    decision = GateDecision(
+        id=uuid.uuid4(),
+        container=container,
+        terminal_id=caller.party_id,
+        release_id=release.id if release else None,
+        driver_id=driver,
+        method="gate_pass" if body.gate_pass is not None else "kiosk",
+        decision=outcome,
+        reasons=[reason.model_dump(exclude_none=True) for reason in reasons],
+        gate_pass_jti=gate_pass.jti if gate_pass else None,
+        decided_by=caller.principal.actor,
+        decided_at=now,
+        event_id=uuid.uuid4(),
+    )
+    decision.event_id = await append(
+        session,
+        "gate.decided",
+        {
+            "decision_id": str(decision.id),
+            "container": container,
+            "terminal": caller.party_id,
+            "release_id": str(decision.release_id) if decision.release_id else None,
+            "driver": str(driver) if driver else None,
+            "method": decision.method,
+            "decision": outcome,
+            "reasons": decision.reasons,
+            "gate_pass_jti": decision.gate_pass_jti,
+            "actor": caller.principal.actor,
+        },
+    )
+    session.add(decision)
+    return decision
+
+
+def decision_not_found() -> NotFound:
+    """One answer for a decision that does not exist or is another terminal's."""
+    return NotFound("decision_not_found", "no such gate decision")
+
+
+async def visible_decision(
+    session: AsyncSession, caller: Caller, decision_id: uuid.UUID, *, for_update: bool = False
+) -> GateDecision:
+    """A decision of the caller's terminal, or 404."""
+    statement = select(GateDecision).where(
+        col(GateDecision.id) == decision_id, col(GateDecision.terminal_id) == caller.party_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    decision = (await session.exec(statement)).first()
+    if decision is None:
+        raise decision_not_found()
+    return decision
+
+
+async def complete(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    decision_id: uuid.UUID,
+    settings: ReleaseSettings,
+    now: datetime,
+) -> tuple[GateOut, uuid.UUID]:
+    """Record the gate-out once: the release becomes `picked_up`; every other try is 409."""
+    decision = await visible_decision(session, caller, decision_id, for_update=True)
+    if decision.decision == Decision.deny or decision.release_id is None:
+        raise Conflict("decision_denied", "the gate decided not to release")
+    if decision.decision == Decision.inspect:
+        raise Conflict("inspection_pending", "the container is selected for inspection")
+    if decision.completed_at is not None:
+        raise Conflict("already_completed", "this gate-out has been recorded already")
+    if now - decision.decided_at > timedelta(seconds=settings.gate_decision_valid_seconds):
+        raise Conflict("decision_expired", "the decision is too old; ask the gate again")
+    if await releases.holds(session, decision.release_id):
+        raise Conflict("hold_placed", "a hold was placed after the decision")
+    if not await releases.close_if_open(
+        session, decision.release_id, status=ReleaseStatus.picked_up, now=now
+    ):
+        raise Conflict("already_picked_up", "the release is no longer open")
+    gate_out = GateOut(
+        release_id=decision.release_id,
+        decision_id=decision.id,
+        completed_by=caller.principal.actor,
+        completed_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(gate_out)
+    except IntegrityError as exc:
+        raise Conflict("already_picked_up", "the container has been picked up already") from exc
+    decision.completed_at = now
+    session.add(decision)
+    event_id = await append(
+        session,
+        "gate.completed",
+        {
+            "decision_id": str(decision.id),
+            "release_id": str(decision.release_id),
+            "container": decision.container,
+            "driver": str(decision.driver_id) if decision.driver_id else None,
+            "actor": caller.principal.actor,
+        },
+    )
+    return gate_out, event_id

@@ -1,0 +1,160 @@
+"""Releases over HTTP: make, read, search, cancel, hold."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.access.service import record_read
+from services.release.deps import (
+    Caller,
+    CurrentCaller,
+    DirectoryDep,
+    HoldPlacer,
+    IdentityApiDep,
+    Reader,
+    SettingsDep,
+    ShippingLine,
+)
+from services.release.releases import repository, service
+from services.release.releases.models import HoldKind, Release
+from services.release.releases.schemas import HoldPlace, ReleaseCreate, ReleaseList, ReleaseView
+from shared.deps import ReadSessionDep, SessionDep
+from shared.models import utcnow
+from shared.problems import problem_responses
+
+router = APIRouter(prefix="/v1/releases", tags=["releases"])
+
+ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
+
+
+async def locked_release(
+    release_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
+) -> Release:
+    """The release of the path, locked for the change; 404 if the caller may not see it."""
+    release = await repository.get_visible(session, caller, release_id, for_update=True)
+    if release is None:
+        raise service.release_not_found()
+    return release
+
+
+LockedRelease = Annotated[Release, Depends(locked_release)]
+
+
+async def read_release(
+    request: Request, caller: Caller, session: AsyncSession, release_id: uuid.UUID, action: str
+) -> Release:
+    """A release for reading, the read recorded in the access log whatever its outcome."""
+    release = await repository.get_visible(session, caller, release_id)
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action=action,
+        outcome="shown" if release else "not_found",
+        release_id=release_id,
+        container=release.container if release else None,
+        results=1 if release else 0,
+    )
+    if release is None:
+        raise service.release_not_found()
+    return release
+
+
+@router.post("", status_code=201, summary="Release a container (shipping line)", responses=ERRORS)
+async def create_release(
+    body: ReleaseCreate,
+    caller: ShippingLine,
+    session: SessionDep,
+    directory: DirectoryDep,
+    api: IdentityApiDep,
+    settings: SettingsDep,
+    response: Response,
+) -> ReleaseView:
+    """With `link` a pre-signed release link; without, the custodial key signs for the person."""
+    now = utcnow()
+    release = await service.create_release(
+        session,
+        caller=caller,
+        body=body,
+        directory=directory,
+        api=api,
+        settings=settings,
+        now=now,
+    )
+    response.headers["Location"] = f"/v1/releases/{release.id}"
+    return await service.load_view(session, caller, release, now=now)
+
+
+@router.get("", summary="The releases of a container that the caller may see", responses=ERRORS)
+async def search_releases(
+    request: Request,
+    caller: Reader,
+    session: ReadSessionDep,
+    container: Annotated[str, Query(max_length=32)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ReleaseList:
+    """Search by container number; what the caller may not see is simply not there."""
+    number = service.parse_container(container)
+    releases = await repository.search_visible(session, caller, container=number, limit=limit)
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="release.search",
+        outcome="shown" if releases else "not_found",
+        container=number,
+        results=len(releases),
+    )
+    now = utcnow()
+    return ReleaseList(
+        releases=[await service.load_view(session, caller, r, now=now) for r in releases]
+    )
+
+
+@router.get("/{release_id}", summary="One release", responses=ERRORS)
+async def get_release(
+    release_id: uuid.UUID, request: Request, caller: Reader, session: ReadSessionDep
+) -> ReleaseView:
+    """The release with its lights, holds and chain summary; 404 `release_not_found`."""
+    release = await read_release(request, caller, session, release_id, "release.read")
+    return await service.load_view(session, caller, release, now=utcnow())
+
+
+@router.post("/{release_id}/cancel", summary="Cancel a release (shipping line)", responses=ERRORS)
+async def cancel_release(
+    release: LockedRelease, caller: ShippingLine, session: SessionDep
+) -> ReleaseView:
+    """The release becomes `cancelled` and every live link is withdrawn."""
+    now = utcnow()
+    await service.cancel(session, caller=caller, release=release, now=now)
+    return await service.load_view(session, caller, release, now=now)
+
+
+@router.put("/{release_id}/holds/{kind}", summary="Place a hold", responses=ERRORS)
+async def place_hold(
+    kind: HoldKind,
+    release: LockedRelease,
+    caller: HoldPlacer,
+    session: SessionDep,
+    body: HoldPlace | None = None,
+) -> ReleaseView:
+    """`customs` by customs, `terminal` by the release's terminal; idempotent."""
+    now = utcnow()
+    await service.place_hold(
+        session,
+        caller=caller,
+        release=release,
+        kind=kind,
+        reason=body.reason if body else None,
+        now=now,
+    )
+    return await service.load_view(session, caller, release, now=now)
+
+
+@router.delete("/{release_id}/holds/{kind}", summary="Lift a hold", responses=ERRORS)
+async def lift_hold(
+    kind: HoldKind, release: LockedRelease, caller: HoldPlacer, session: SessionDep
+) -> ReleaseView:
+    """404 `hold_not_found` when there is no such hold."""
+    await service.lift_hold(session, caller=caller, release=release, kind=kind)
+    return await service.load_view(session, caller, release, now=utcnow())

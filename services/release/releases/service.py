@@ -1,0 +1,334 @@
+"""Releases: made by a shipping line with a signed release link, cancelled, held, shown."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.chain import repository as chain_repository
+from services.release.chain import service as chain
+from services.release.chain.models import Link, LinkKind, LinkStatus
+from services.release.chain.verify import LINK_TYP, StoredLink
+from services.release.deps import Caller
+from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.releases import repository
+from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
+from services.release.releases.repository import OVERSEERS
+from services.release.releases.schemas import (
+    HoldView,
+    Lights,
+    LinkSummary,
+    ReleaseCreate,
+    ReleaseView,
+)
+from services.release.settings import ReleaseSettings
+from shared import iso6346
+from shared.audit.events import append
+from shared.eori import InvalidEori, parse_eori
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+
+
+def release_not_found() -> NotFound:
+    """The one answer for a release that does not exist or that the caller may not see."""
+    return NotFound("release_not_found", "no such release")
+
+
+def parse_container(text: str) -> str:
+    """An ISO 6346 container number, normalised; 422 `invalid_container` otherwise."""
+    try:
+        return iso6346.parse(text)
+    except ValueError as exc:
+        raise InvalidInput("invalid_container", str(exc)) from exc
+
+
+def parse_party(text: str, field: str) -> str:
+    """A party id (EU.EORI.…); 422 `invalid_party_id` otherwise."""
+    try:
+        return parse_eori(text)
+    except InvalidEori as exc:
+        raise InvalidInput("invalid_party_id", f"{field}: {exc}") from exc
+
+
+def _release_id_of(token: str) -> uuid.UUID:
+    claims = chain.claims_of(token)
+    try:
+        return uuid.UUID(str(claims["release_id"]))
+    except (KeyError, ValueError):
+        raise InvalidInput(
+            "link_claims_invalid", "a pre-signed release link carries the release_id (a UUID)"
+        ) from None
+
+
+async def create_release(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    body: ReleaseCreate,
+    directory: IdentityDirectory,
+    api: IdentityApi,
+    settings: ReleaseSettings,
+    now: datetime,
+) -> Release:
+    """Open a release with its signed release link (seq 0), pending the first party."""
+    container = parse_container(body.container)
+    terminal = parse_party(body.terminal, "terminal")
+    first_party = parse_party(body.release_to, "release_to")
+    valid_until = body.valid_until.astimezone(UTC).replace(microsecond=0)
+    if valid_until <= now:
+        raise InvalidInput("valid_until_past", "valid_until must lie in the future")
+    if body.link is None and not caller.is_person:
+        raise InvalidInput(
+            "link_required", "an API client sends a pre-signed `link`; people sign custodially"
+        )
+    release = Release(
+        id=_release_id_of(body.link) if body.link else uuid.uuid4(),
+        container=container,
+        terminal_id=terminal,
+        shipping_line_id=caller.party_id,
+        first_party_id=first_party,
+        reference=body.reference,
+        valid_until=valid_until,
+        created_by=caller.principal.actor,
+        created_at=now,
+        updated_at=now,
+    )
+    token = body.link
+    if token is None:
+        claims = chain.link_claims(
+            release,
+            seq=0,
+            kind=LinkKind.release,
+            sender=caller.party_id,
+            to=first_party,
+            prev=None,
+            now=now,
+            settings=settings,
+        )
+        token = await api.sign(caller.token, typ=LINK_TYP, claims=claims)
+    first = StoredLink(
+        seq=0, jws=token, status=LinkStatus.pending, ack=None, receiver_party=first_party
+    )
+    report = await chain.verify(
+        directory, chain.facts_of(release), [first], settings=settings, now=now, complete=False
+    )
+    if not report.ok:
+        # With a pre-signed link, a mismatch with the body is `link_terms_mismatch` & co.
+        raise chain.refused(report)
+    if await session.get(Release, release.id) is not None:
+        raise Conflict("release_exists", "a release with this id exists already")
+    await _make_room_for(session, container, now=now)
+    try:
+        async with session.begin_nested():
+            session.add(release)
+    except IntegrityError as exc:
+        raise Conflict(
+            "release_open_for_container", "the container already has an open release"
+        ) from exc
+    link = chain.link_row(
+        token,
+        release=release,
+        receiver_party=first_party,
+        submitted_by=caller.principal.actor,
+        kid=chain.kid_of(token) or "",
+    )
+    await chain.insert_link(session, link)
+    await append(
+        session,
+        "release.created",
+        {
+            "release_id": str(release.id),
+            "container": container,
+            "terminal": terminal,
+            "shipping_line": caller.party_id,
+            "release_to": first_party,
+            "valid_until": int(valid_until.timestamp()),
+            "reference": body.reference,
+            "link_hash": link.jws_hash,
+            "actor": caller.principal.actor,
+        },
+    )
+    return release
+
+
+async def _make_room_for(session: AsyncSession, container: str, *, now: datetime) -> None:
+    """An open release past its validity is marked expired, so a new one can be made."""
+    current = await repository.open_for_container(session, container)
+    if current is None:
+        return
+    if current.valid_until > now:
+        raise Conflict("release_open_for_container", "the container already has an open release")
+    if await repository.close_if_open(session, current.id, status=ReleaseStatus.expired, now=now):
+        await append(
+            session, "release.expired", {"release_id": str(current.id), "container": container}
+        )
+
+
+async def cancel(
+    session: AsyncSession, *, caller: Caller, release: Release, now: datetime
+) -> Release:
+    """The shipping line withdraws the release; every live link is withdrawn with it."""
+    if release.shipping_line_id != caller.party_id:
+        raise Forbidden("not_shipping_line", "only the releasing shipping line can cancel")
+    chain.ensure_open(release, now)
+    if not await repository.close_if_open(
+        session, release.id, status=ReleaseStatus.cancelled, now=now
+    ):
+        raise Conflict("release_not_open", "the release is no longer open")
+    links = await chain_repository.live_links(session, release.id)
+    withdrawn = chain.withdraw_from(session, links, 0, actor=caller.principal.actor, now=now)
+    await append(
+        session,
+        "release.cancelled",
+        {"release_id": str(release.id), "withdrawn": withdrawn, "actor": caller.principal.actor},
+    )
+    await session.refresh(release)
+    return release
+
+
+def _may_hold(caller: Caller, release: Release, kind: HoldKind) -> None:
+    if kind == HoldKind.customs and not caller.has("customs"):
+        raise Forbidden("hold_not_allowed", "a customs hold is placed by customs")
+    if kind == HoldKind.terminal and release.terminal_id != caller.party_id:
+        raise Forbidden("hold_not_allowed", "a terminal hold is placed by the release's terminal")
+
+
+async def place_hold(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    release: Release,
+    kind: HoldKind,
+    reason: str | None,
+    now: datetime,
+) -> Hold:
+    """Put a hold on (idempotent: a second PUT keeps the first hold)."""
+    _may_hold(caller, release, kind)
+    existing = await repository.get_hold(session, release.id, kind)
+    if existing is not None:
+        return existing
+    if release.status != ReleaseStatus.open:
+        raise Conflict("release_not_open", f"the release is {release.status}")
+    hold = Hold(
+        release_id=release.id,
+        kind=kind,
+        placed_by_party=caller.party_id,
+        placed_by=caller.principal.actor,
+        reason=reason,
+        placed_at=now,
+    )
+    session.add(hold)
+    await append(
+        session,
+        "hold.placed",
+        {"release_id": str(release.id), "kind": kind, "reason": reason, "actor": hold.placed_by},
+    )
+    return hold
+
+
+async def lift_hold(
+    session: AsyncSession, *, caller: Caller, release: Release, kind: HoldKind
+) -> None:
+    """Lift a hold; 404 `hold_not_found` if there is none."""
+    _may_hold(caller, release, kind)
+    hold = await repository.get_hold(session, release.id, kind)
+    if hold is None:
+        raise NotFound("hold_not_found", f"the release has no {kind} hold")
+    await session.delete(hold)
+    await append(
+        session,
+        "hold.lifted",
+        {"release_id": str(release.id), "kind": kind, "actor": caller.principal.actor},
+    )
+
+
+def effective_status(release: Release, now: datetime) -> str:
+    """The status, with an open release past its validity shown as expired."""
+    if release.status == ReleaseStatus.open and release.valid_until <= now:
+        return ReleaseStatus.expired
+    return release.status
+
+
+def _oversees(caller: Caller) -> bool:
+    return any(caller.has(role) for role in OVERSEERS)
+
+
+def shows_reference(caller: Caller, release: Release) -> bool:
+    """The bill-of-lading reference is for the shipping line, its first party, the
+    terminal and the overseers; later parties and drivers do not need it."""
+    if caller.is_driver:
+        return False
+    return _oversees(caller) or caller.party_id in (
+        release.shipping_line_id,
+        release.first_party_id,
+        release.terminal_id,
+    )
+
+
+def _hold_view(caller: Caller, hold: Hold) -> HoldView:
+    if _oversees(caller) or caller.party_id == hold.placed_by_party:
+        return HoldView(
+            kind=hold.kind,
+            placed_at=hold.placed_at,
+            placed_by_party=hold.placed_by_party,
+            reason=hold.reason,
+        )
+    return HoldView(kind=hold.kind, placed_at=hold.placed_at)
+
+
+def view(
+    caller: Caller,
+    release: Release,
+    *,
+    links: Sequence[Link],
+    holds: Sequence[Hold],
+    now: datetime,
+) -> ReleaseView:
+    """The release as this caller may see it."""
+    status = effective_status(release, now)
+    kinds = {hold.kind for hold in holds}
+    holder = chain.holder_of(links)
+    return ReleaseView(
+        release_id=release.id,
+        container=release.container,
+        terminal=release.terminal_id,
+        shipping_line=release.shipping_line_id,
+        release_to=release.first_party_id,
+        valid_until=release.valid_until,
+        reference=release.reference if shows_reference(caller, release) else None,
+        status=status,
+        lights=Lights(
+            commercial="green" if status == ReleaseStatus.open else "red",
+            customs="red" if HoldKind.customs in kinds else "green",
+            terminal="red" if HoldKind.terminal in kinds else "green",
+        ),
+        holds=[_hold_view(caller, hold) for hold in holds],
+        holder=holder.to if holder else None,
+        driver=holder.to if holder and holder.kind == LinkKind.assignment else None,
+        links=[
+            LinkSummary(
+                seq=link.seq,
+                kind=link.kind,
+                from_party=link.from_party,
+                to=link.to,
+                status=link.status,
+                link_hash=link.jws_hash,
+                created_at=link.created_at,
+                decided_at=link.decided_at,
+            )
+            for link in links
+        ],
+        created_at=release.created_at,
+        closed_at=release.closed_at,
+    )
+
+
+async def load_view(
+    session: AsyncSession, caller: Caller, release: Release, *, now: datetime
+) -> ReleaseView:
+    """Read the links and holds, and show the release."""
+    links = await chain_repository.live_links(session, release.id)
+    return view(
+        caller, release, links=links, holds=await repository.holds(session, release.id), now=now
+    )
