@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from services.identity.cli_support import cli_actor
 from services.identity.credentials import service as credentials_service
 from services.identity.parties.cli import cli
-from shared.eori import COUNTRY_CODES, InvalidEori, is_valid_eori, parse_eori
 from services.identity.parties.models import Party, PartyStatus
+from shared.eori import COUNTRY_CODES, InvalidEori, is_valid_eori, parse_eori
 from shared.problems import Conflict
 from tests.identity.assertions import assert_problem, audit_events, get_row, snapshot, unchanged
 from tests.identity.factories import (

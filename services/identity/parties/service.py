@@ -9,10 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.identity.credentials import service as credentials_service
 from services.identity.deps import require_admin
 from services.identity.parties import repository
-from shared.eori import InvalidEori, parse_eori
 from services.identity.parties.models import Party, PartyRole, PartyStatus
 from shared.audit.events import append
 from shared.auth import Principal
+from shared.eori import InvalidEori, parse_eori
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
 
 MAX_PAGE_SIZE = 200
