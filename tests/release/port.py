@@ -61,6 +61,19 @@ class Member:
         return jose.thumbprint(self.key)
 
 
+class IdentityLine(httpx.AsyncBaseTransport):
+    """The release service's line to the identity service, which a test can cut."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.up = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("identity service away", request=request)
+        return await self.inner.handle_async_request(request)
+
+
 @dataclass
 class Port:
     """Both services running, and the parties of a chain."""
@@ -69,6 +82,7 @@ class Port:
     release: FastAPI
     client: httpx.AsyncClient
     identity_client: httpx.AsyncClient
+    identity_line: IdentityLine
     members: dict[str, Member]
 
     def __getitem__(self, name: str) -> Member:
@@ -146,9 +160,10 @@ async def make_port(make_settings: SettingsFactory, **release_settings: Any) -> 
     overrides: dict[str, Any] = {"inspect_probability": 0.0, **release_settings}
     async with running(identity) as identity_client:
         issuer = identity.state.settings.issuer
+        line = IdentityLine(identity)
         release = SERVICES["release"].create_app(
             make_settings("release", identity_url=issuer, identity_issuer=issuer, **overrides),
-            identity_transport=httpx.ASGITransport(app=identity),
+            identity_transport=line,
         )
         async with running(release) as client:
             members = {
@@ -160,6 +175,7 @@ async def make_port(make_settings: SettingsFactory, **release_settings: Any) -> 
                 release=release,
                 client=client,
                 identity_client=identity_client,
+                identity_line=line,
                 members=members,
             )
 

@@ -71,6 +71,8 @@ async def test_the_parties_of_the_chain_see_it_with_what_their_role_needs(port: 
         assert views[name]["reference"] == "BL-SECRET", name
     assert views["carrier"]["reference"] is None
     assert driver_view["reference"] is None
+    assert [link["kind"] for link in driver_view["links"]] == ["assignment"]
+    assert driver_view["holder"] is None and driver_view["driver"] == str(chain.driver.id)
     assert views["carrier"]["driver"] == str(chain.driver.id)
     chain_view = ok(
         await port.client.get(

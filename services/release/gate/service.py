@@ -206,35 +206,38 @@ async def decide(
     else:
         outcome = Decision.release
     driver = gate_pass.person_id if gate_pass else body.driver
+    decision_id = uuid.uuid4()
+    recorded = [reason.model_dump(exclude_none=True) for reason in reasons]
+    method = "gate_pass" if body.gate_pass is not None else "kiosk"
+    event_id = await append(
+        session,
+        "gate.decided",
+        {
+            "decision_id": str(decision_id),
+            "container": container,
+            "terminal": caller.party_id,
+            "release_id": str(release.id) if release else None,
+            "driver": str(driver) if driver else None,
+            "method": method,
+            "decision": outcome,
+            "reasons": recorded,
+            "gate_pass_jti": gate_pass.jti if gate_pass else None,
+            "actor": caller.principal.actor,
+        },
+    )
     decision = GateDecision(
-        id=uuid.uuid4(),
+        id=decision_id,
         container=container,
         terminal_id=caller.party_id,
         release_id=release.id if release else None,
         driver_id=driver,
-        method="gate_pass" if body.gate_pass is not None else "kiosk",
+        method=method,
         decision=outcome,
-        reasons=[reason.model_dump(exclude_none=True) for reason in reasons],
+        reasons=recorded,
         gate_pass_jti=gate_pass.jti if gate_pass else None,
         decided_by=caller.principal.actor,
         decided_at=now,
-        event_id=uuid.uuid4(),
-    )
-    decision.event_id = await append(
-        session,
-        "gate.decided",
-        {
-            "decision_id": str(decision.id),
-            "container": container,
-            "terminal": caller.party_id,
-            "release_id": str(decision.release_id) if decision.release_id else None,
-            "driver": str(driver) if driver else None,
-            "method": decision.method,
-            "decision": outcome,
-            "reasons": decision.reasons,
-            "gate_pass_jti": decision.gate_pass_jti,
-            "actor": caller.principal.actor,
-        },
+        event_id=event_id,
     )
     session.add(decision)
     return decision

@@ -289,6 +289,12 @@ def view(
     status = effective_status(release, now)
     kinds = {hold.kind for hold in holds}
     holder = chain.holder_of(links)
+    driver = holder.to if holder and holder.kind == LinkKind.assignment else None
+    holder_id = holder.to if holder else None
+    if caller.is_driver:
+        # A driver sees his own assignment, not who passed the release on before him.
+        links = [link for link in links if link.to == str(caller.principal.person_id)]
+        holder_id = None
     return ReleaseView(
         release_id=release.id,
         container=release.container,
@@ -304,8 +310,8 @@ def view(
             terminal="red" if HoldKind.terminal in kinds else "green",
         ),
         holds=[_hold_view(caller, hold) for hold in holds],
-        holder=holder.to if holder else None,
-        driver=holder.to if holder and holder.kind == LinkKind.assignment else None,
+        holder=holder_id,
+        driver=driver,
         links=[
             LinkSummary(
                 seq=link.seq,
