@@ -9,7 +9,15 @@ import services.release.models  # noqa: F401  (registers the release tables)
 from shared.db import create_engine
 from tests.conftest import Database
 
-RELEASE_TABLES = {"used_gate_passes"}
+RELEASE_TABLES = {
+    "used_gate_passes",
+    "releases",
+    "release_holds",
+    "links",
+    "gate_decisions",
+    "gate_outs",
+    "access_log",
+}
 IDENTITY_TABLES = {
     "parties",
     "people",
