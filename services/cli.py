@@ -9,9 +9,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 import uvicorn
 
+from services.demo_walk import walk
 from services.identity import demo
 from services.identity.credentials.cli import cli as credential_cli
 from services.identity.demo import write_credentials
@@ -139,6 +141,20 @@ def demo_seed(
         typer.echo(f"  everything, with party keys and credentials: {credentials_file}")
     seeded = asyncio.run(_seed_log(SERVICES["release"]))
     typer.echo(f"release: {'demo seeded' if seeded else 'not empty, left as it is'}")
+
+
+@demo_app.command("walk")
+def demo_walk(
+    credentials_file: Annotated[
+        Path, typer.Option(help="The demo credentials written by `demo seed`.")
+    ] = DEMO_CREDENTIALS,
+) -> None:
+    """Walk a container through the chain to the gate on the running demo port."""
+    try:
+        walk(credentials_file, typer.echo)
+    except (OSError, RuntimeError, httpx.HTTPError) as exc:
+        typer.echo(f"demo walk stopped: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 async def _seed_identity(settings: IdentitySettings) -> dict[str, Any] | None:

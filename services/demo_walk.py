@@ -1,0 +1,134 @@
+"""A walk through the chain on the demo port, over HTTP, as its people would do it.
+
+`ketenpas demo walk` (with `make run` running) signs in the demo people with their
+passwords and TOTP codes from `var/demo/credentials.json`, and: the shipping line releases
+a fresh container to a forwarder, who accepts and hands over to a carrier, who accepts and
+assigns one of its drivers, who accepts; the driver fetches a gate pass, the terminal asks
+the gate and records the gate-out. Every step uses the custodial keys, so it is the web
+flow's path; each answer is printed.
+"""
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+
+from shared import iso6346
+
+Say = Callable[[str], None]
+
+
+class Walk:
+    """The demo document, an HTTP client, and who is signed in."""
+
+    def __init__(self, document: dict[str, Any], client: httpx.Client, say: Say) -> None:
+        self.document = document
+        self.client = client
+        self.say = say
+        self.identity = document["identity_url"]
+        self.release = document["release_url"]
+        self._tokens: dict[str, dict[str, str]] = {}
+
+    def person(self, username: str) -> dict[str, Any]:
+        """A demo person by username."""
+        person: dict[str, Any] = next(
+            p for p in self.document["people"] if p["username"] == username
+        )
+        return person
+
+    def party(self, username: str) -> str:
+        """The party of a demo person."""
+        return str(self.person(username)["party_id"])
+
+    def headers(self, username: str) -> dict[str, str]:
+        """Sign the person in once (password and TOTP) and keep the token."""
+        if username not in self._tokens:
+            person = self.person(username)
+            answer = self.call(
+                "post",
+                f"{self.identity}/v1/sessions",
+                f"{username} signs in",
+                json={
+                    "username": username,
+                    "password": person["password"],
+                    "otp": pyotp.TOTP(person["totp_secret"]).now(),
+                },
+            )
+            self._tokens[username] = {"Authorization": f"Bearer {answer['access_token']}"}
+        return self._tokens[username]
+
+    def call(self, method: str, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One request; stops the walk on anything but success."""
+        response = self.client.request(method, url, **kwargs)
+        self.say(f"{response.status_code}  {what}")
+        if response.status_code >= 400:
+            raise RuntimeError(f"{what}: {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def act(self, username: str, path: str, what: str, body: Any = None) -> dict[str, Any]:
+        """A POST to the release service as a signed-in person."""
+        return self.call(
+            "post", f"{self.release}{path}", what, json=body, headers=self.headers(username)
+        )
+
+
+def _fresh_container() -> str:
+    body = f"KTPU{secrets.randbelow(10**6):06d}"
+    return body + str(iso6346.check_digit(body))
+
+
+def walk(credentials: Path, say: Say) -> dict[str, Any]:
+    """Run the walk; returns the gate decision."""
+    document = json.loads(credentials.read_text())
+    with httpx.Client(timeout=30) as client:
+        w = Walk(document, client, say)
+        line, forwarder, carrier = "noordzee.planner", "rijnmond.desk", "maasvlakte.dispatch"
+        driver, gate = "maasvlakte.driver1", "ect.gate"
+        container = _fresh_container()
+        until = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+        release = w.act(
+            line,
+            "/v1/releases",
+            f"{line} releases {container} to {w.party(forwarder)}",
+            {
+                "container": container,
+                "terminal": w.party(gate),
+                "release_to": w.party(forwarder),
+                "valid_until": until.isoformat(),
+                "reference": "BL-DEMO-1",
+            },
+        )
+        base = f"/v1/releases/{release['release_id']}/links"
+        w.act(forwarder, f"{base}/0/accept", f"{forwarder} accepts")
+        w.act(
+            forwarder,
+            base,
+            f"{forwarder} hands over to {w.party(carrier)}",
+            {"kind": "handover", "to": w.party(carrier)},
+        )
+        w.act(carrier, f"{base}/1/accept", f"{carrier} accepts")
+        driver_id = w.person(driver)["person_id"]
+        w.act(carrier, base, f"{carrier} assigns {driver}", {"kind": "assignment", "to": driver_id})
+        w.act(driver, f"{base}/2/accept", f"{driver} accepts on his phone")
+        gate_pass = w.call(
+            "post",
+            f"{w.identity}/v1/people/{driver_id}/gate-pass",
+            f"{driver} shows a gate pass",
+            headers=w.headers(driver),
+        )["gate_pass"]
+        decision = w.act(
+            gate,
+            "/v1/gate/decisions",
+            f"{gate} asks the gate for {container}",
+            {"container": container, "gate_pass": gate_pass},
+        )
+        say(f"     decision: {decision['decision']} {decision['reasons']}")
+        if decision["decision"] == "release":
+            w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
+        return decision
