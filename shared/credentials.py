@@ -397,23 +397,7 @@ def verify_credential(
 
     if reading.issuer != issuer:
         raise CredentialError("token_wrong_issuer", "the credential was issued by someone else")
-    # The token's own validity comes before its status (draft-ietf-oauth-status-list).
-    if now >= reading.exp + LEEWAY:
-        raise CredentialError("credential_expired", "the credential has expired")
-    if now + LEEWAY < reading.nbf or now + LEEWAY < reading.iat:
-        raise CredentialError("credential_not_yet_valid", "the credential is not valid yet")
-    view = status_lists.get(reading.uri)
-    if view is None or view.uri != reading.uri or view.issuer != issuer:
-        raise CredentialError("status_list_unknown", "no verified status list for this credential")
-    if now >= view.expires_at + LEEWAY:
-        raise CredentialError("status_list_expired", "the status list held is too old")
-    status = view.status(reading.idx)
-    if status != StatusValue.VALID:
-        raise CredentialError(
-            *_REFUSALS.get(
-                status, ("credential_status_unknown", f"status 0x{status:02x} is not understood")
-            )
-        )
+    check_credential(reading.result, at=now, status_lists=status_lists, now=now, issuer=issuer)
     return reading.result
 
 
@@ -442,17 +426,24 @@ def check_credential(
     at: float,
     status_lists: Mapping[str, StatusListView],
     now: float,
+    issuer: str | None = None,
 ) -> None:
     """Was the credential valid at `at`, and is it neither revoked nor suspended `now`?
 
-    CredentialError when not. The status list must be held and unexpired at `now`.
+    CredentialError when not. The status list must be held (from `issuer`, when given) and
+    unexpired at `now`.
     """
+    # The token's own validity comes before its status (draft-ietf-oauth-status-list).
     if at >= credential.exp + LEEWAY:
-        raise CredentialError("credential_expired", "the credential had expired")
+        raise CredentialError("credential_expired", "the credential has expired")
     if at + LEEWAY < credential.nbf or at + LEEWAY < credential.iat:
-        raise CredentialError("credential_not_yet_valid", "the credential was not valid yet")
+        raise CredentialError("credential_not_yet_valid", "the credential is not valid yet")
     view = status_lists.get(credential.status_uri)
-    if view is None or view.uri != credential.status_uri:
+    if (
+        view is None
+        or view.uri != credential.status_uri
+        or (issuer is not None and view.issuer != issuer)
+    ):
         raise CredentialError("status_list_unknown", "no verified status list for this credential")
     if now >= view.expires_at + LEEWAY:
         raise CredentialError("status_list_expired", "the status list held is too old")
