@@ -28,7 +28,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> None:
         async with transaction(app.state.sessions) as session:
             await signing.ensure_key(session, settings, utcnow())
-        app.state.keyring = KeyRingCache(settings, app.state.sessions)
+        app.state.keyring = KeyRingCache(settings, app.state.read_sessions)
 
     return build_app(
         settings,

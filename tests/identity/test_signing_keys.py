@@ -86,7 +86,7 @@ class Service:
 async def svc(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> Service:
     app, client = identity_app
     clock = Clock(utcnow())
-    app.state.keyring = KeyRingCache(app.state.settings, app.state.sessions, 0.0, clock=clock)
+    app.state.keyring = KeyRingCache(app.state.settings, app.state.read_sessions, 0.0, clock=clock)
     service = Service(app, client, app.state.settings, clock)
     service.at(clock.now)
     return service

@@ -1,5 +1,11 @@
-"""The keyring as the running service sees it: reloaded from the database every few seconds."""
+"""The keyring as the running service sees it: reloaded from the database every few seconds.
 
+The reload reads through its own read-only session: it is called from inside requests that
+already hold a write transaction, and on SQLite a second writer there would wait for the
+first, which waits for it (a self-deadlock until the busy timeout). One reload at a time.
+"""
+
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -31,13 +37,20 @@ class KeyRingCache:
         self._clock = clock
         self._ring: KeyRing | None = None
         self._loaded_at = 0.0
+        self._reloading = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        return self._ring is None or time.monotonic() - self._loaded_at > self._ttl
 
     async def get(self) -> KeyRing:
         """The keyring, reloaded when older than the TTL."""
-        if self._ring is None or time.monotonic() - self._loaded_at > self._ttl:
-            async with self._sessions() as session:
-                self._ring = await load_keyring(session, self._settings, self._clock())
-            self._loaded_at = time.monotonic()
+        if self._stale():
+            async with self._reloading:
+                if self._stale():
+                    async with self._sessions() as session, session.begin():
+                        self._ring = await load_keyring(session, self._settings, self._clock())
+                    self._loaded_at = time.monotonic()
+        assert self._ring is not None
         return self._ring
 
     def invalidate(self) -> None:
