@@ -1,0 +1,906 @@
+"""A busy gate over real HTTP: decisions and gate-outs per second, latency, failures.
+
+Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
+[--backends embedded,postgres] [--profile PATH]`
+
+For each backend the identity and the release service run as their own processes
+(`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
+settings as a deployment gives them) on free 127.0.0.1 ports, the release service pointed
+at the identity service (`KETENPAS_RELEASE_IDENTITY_URL`) with
+`KETENPAS_RELEASE_INSPECT_PROBABILITY=0`, so that every well-formed pickup is released:
+
+- `embedded`: SQLite files in a temporary directory and in-process caches, as `make run`;
+- `postgres`: PostgreSQL (a schema of our own per service, dropped at the end) and Redis
+  (a key prefix of our own per service, deleted at the end), when both answer.
+
+Preparation (`loadtests.gate_setup`, whose docstring says why most chains are written to
+the database directly): parties, keys, credentials and drivers straight into the identity
+database; terminal client tokens from `POST /v1/token` (private_key_jwt) and one sign-in per
+driver (`POST /v1/sessions`, password + TOTP); a few chains built through the release API
+with pre-signed links, used as unmeasured warm-up pickups together with a few written ones;
+then, before each rate step, enough releases with whole accepted chains of 4 to 6 links for
+that step, written to the release database with the API's rows and audit events (and the
+audit log drained, so the sequencer is idle when the clock starts).
+
+Each rate step runs `locust` headless as a subprocess (`loadtests/gate_locustfile.py`):
+lanes spread over the terminals at a constant throughput each, for `--seconds`, statistics
+reset once every lane has started. A pickup is gate pass (identity; reported apart),
+decision, gate-out. Failures are every answer other than 201 `release` / 200, by request
+and reason. A step is sustainable when the p99 of decisions and of gate-outs is under
+50 ms, nothing failed, and the achieved rate is at least 95% of the offered one. After the
+first step that is neither sustainable nor within 90% of its rate (the service is
+saturated) only the target rate's step still runs, so that the target is always judged
+(`--all-steps` runs every step). `--profile PATH` runs the release service under cProfile
+and leaves its statistics in PATH.<backend>.prof.
+
+Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
+run time plus a grace period, each request by a timeout, the servers are stopped (killed if
+they must be) at the end, and the schemas, Redis keys and files of the run are removed.
+Client, services and databases share this machine: at high rates the client is part of
+what is measured; the CPU each process used, and the whole machine's, is printed beside
+the figures, so that a step disturbed by other work on the machine shows as such.
+"""
+
+import argparse
+import asyncio
+import csv
+import json
+import math
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import redis.asyncio as redis
+
+from loadtests import gate_setup
+from loadtests.bench_token_endpoint import (
+    PG_URL,
+    REDIS_URL,
+    Backend,
+    cleanup,
+    free_port,
+    log,
+    stop_service,
+    tail,
+    wait_until_ready,
+)
+from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
+from services.identity.settings import IdentitySettings
+from services.release.app import MIGRATIONS as RELEASE_MIGRATIONS
+from services.release.settings import ReleaseSettings
+from shared.db import create_engine, session_factory
+from shared.migrate import upgrade
+from shared.settings import ServiceSettings
+
+LOCUSTFILE = Path(__file__).with_name("gate_locustfile.py")
+# The request names of the locustfile (not imported: importing locust monkey-patches the
+# process for gevent, which this asyncio program must not be).
+GATE_PASS, DECISION, COMPLETE = "gate pass (identity)", "decision", "complete"
+P99_LIMIT_MS = 50.0
+TARGET_RATE = 100.0  # the issue's target: p99 < 50 ms at 100 decisions/s on PostgreSQL + Redis
+ACHIEVED_SHARE = 0.95  # a step must achieve this share of its offered rate to count
+SATURATED_SHARE = 0.90  # below this share the service is saturated: stop stepping
+LOCUST_GRACE_SECONDS = 60  # beyond --run-time before the locust process is killed
+# Driver tokens must stay within the identity service's second-factor window (15 min by
+# default) for gate passes; they are renewed before a step once they are this old.
+SIGN_IN_RENEW_SECONDS = 600
+CLIENT_TOKEN_RENEW_SECONDS = 3000  # access tokens live an hour
+MAX_RUN_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where both services of one backend keep their data."""
+
+    name: str
+    label: str
+    identity: Backend
+    release: Backend
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One request kind of one step, from locust's statistics."""
+
+    count: int = 0
+    failures: int = 0
+    per_second: float = 0.0
+    p50: float = math.nan
+    p95: float = math.nan
+    p99: float = math.nan
+    max: float = math.nan
+
+
+@dataclass
+class Step:
+    """One rate step of one backend."""
+
+    rate: float
+    lanes: int
+    prepared: int
+    prepare_seconds: float
+    decisions: Figures = field(default_factory=Figures)
+    completions: Figures = field(default_factory=Figures)
+    gate_passes: Figures = field(default_factory=Figures)
+    failures: Counter[str] = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> share of one core
+
+    @property
+    def failed(self) -> int:
+        """Failed requests of every kind, and errors in the load generator."""
+        return sum(self.failures.values())
+
+    @property
+    def achieved_share(self) -> float:
+        """Achieved decisions per second as a share of the offered rate."""
+        return self.decisions.per_second / self.rate
+
+    @property
+    def sustainable(self) -> bool:
+        """p99 of decisions and gate-outs under the limit, no failure, rate achieved."""
+        return (
+            self.decisions.p99 < P99_LIMIT_MS
+            and self.completions.p99 < P99_LIMIT_MS
+            and self.failed == 0
+            and self.achieved_share >= ACHIEVED_SHARE
+        )
+
+
+@dataclass
+class BackendResult:
+    """What one backend measured, with its preparation."""
+
+    stack: Stack
+    steps: list[Step] = field(default_factory=list)
+    api_chains: int = 0
+    api_seconds: float = 0.0
+    warm_up_pickups: int = 0
+    error: str = ""
+
+    @property
+    def max_sustainable(self) -> float | None:
+        """The highest sustainable step."""
+        rates = [step.rate for step in self.steps if step.sustainable]
+        return max(rates) if rates else None
+
+
+def _older(moment: float | None, seconds: float) -> bool:
+    return moment is None or time.monotonic() - moment > seconds
+
+
+@dataclass
+class Services:
+    """The running services of one backend and what the load needs of them."""
+
+    identity_url: str
+    release_url: str
+    port: gate_setup.Port
+    issuer: str
+    identity: subprocess.Popen[bytes]
+    release: subprocess.Popen[bytes]
+    client_tokens: dict[str, str] = field(default_factory=dict)
+    clients_at: float | None = None  # time.monotonic() when obtained
+    driver_tokens: dict[str, str] = field(default_factory=dict)
+    drivers_at: float | None = None
+
+    async def renew_tokens(self) -> None:
+        """Client tokens and driver sign-ins, obtained again when they would grow too old."""
+        async with httpx.AsyncClient(base_url=self.identity_url, timeout=30) as client:
+            if _older(self.clients_at, CLIENT_TOKEN_RENEW_SECONDS):
+                members = list(self.port.members.values())
+                self.client_tokens = await gate_setup.client_tokens(client, members, self.issuer)
+                self.clients_at = time.monotonic()
+            if _older(self.drivers_at, SIGN_IN_RENEW_SECONDS):
+                self.driver_tokens = await gate_setup.sign_in_all(client, self.port.all_drivers)
+                self.drivers_at = time.monotonic()
+
+
+# --- backends and servers ---------------------------------------------------------------------
+
+
+async def postgres_and_redis_answer() -> str | None:
+    """None when PostgreSQL and Redis both answer, else why not."""
+    try:
+        connection = await asyncpg.connect(PG_URL, timeout=3)
+        await connection.close()
+        client = redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def stack_for(name: str, run_id: str, scratch: Path) -> Stack:
+    """The databases and caches of one backend for this run."""
+    prefix = f"kp-bench-gate:{run_id}"
+    if name == "embedded":
+        return Stack(
+            name,
+            "SQLite + in-process cache",
+            Backend(
+                "identity",
+                f"sqlite:///{scratch / 'identity.sqlite3'}",
+                None,
+                "memory://",
+                f"{prefix}:identity",
+            ),
+            Backend(
+                "release",
+                f"sqlite:///{scratch / 'release.sqlite3'}",
+                None,
+                "memory://",
+                f"{prefix}:release",
+            ),
+        )
+    return Stack(
+        name,
+        "PostgreSQL + Redis",
+        Backend(
+            "identity", PG_URL, f"kp_bench_gate_{run_id}_identity", REDIS_URL, f"{prefix}:identity"
+        ),
+        Backend(
+            "release", PG_URL, f"kp_bench_gate_{run_id}_release", REDIS_URL, f"{prefix}:release"
+        ),
+    )
+
+
+# The settings a benchmark gives each service through its environment.
+_ENV_FIELDS = (
+    "database_url",
+    "database_schema",
+    "cache_url",
+    "cache_prefix",
+    "host",
+    "port",
+    "log_level",
+    "identity_url",
+    "inspect_probability",
+)
+
+
+def settings_environment(prefix: str, settings: ServiceSettings) -> dict[str, str]:
+    """The child's environment: ours minus any Ketenpas settings, plus these settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KETENPAS_")}
+    for name in _ENV_FIELDS:
+        value = getattr(settings, name, None)
+        if value is not None:
+            env[f"{prefix}{name.upper()}"] = str(value)
+    return env
+
+
+def storage(backend: Backend) -> dict[str, Any]:
+    """Storage and cache settings of one service."""
+    return {
+        "database_url": backend.database_url,
+        "database_schema": backend.schema,
+        "cache_url": backend.cache_url,
+        "cache_prefix": backend.cache_prefix,
+        "host": "127.0.0.1",
+        "log_level": "WARNING",
+    }
+
+
+def start_server(
+    service: str, env: dict[str, str], log_path: Path, *, profile: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`ketenpas serve <service>` in its own process; under cProfile when `profile` is given
+    (the statistics are written there when the server stops)."""
+    command = [sys.executable, "-m", "services.cli", "serve", service]
+    if profile is not None:
+        command[1:1] = ["-m", "cProfile", "-o", str(profile)]
+    with log_path.open("wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all processors of the machine have been busy (Linux /proc/stat), anyone's."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- preparation ------------------------------------------------------------------------------
+
+
+async def prepare_pickups(
+    stack: Stack,
+    port: gate_setup.Port,
+    count: int,
+    *,
+    rng: random.Random,
+    containers: Iterator[str],
+    settings: ReleaseSettings,
+) -> list[gate_setup.Pickup]:
+    """`count` releases with whole chains, spread evenly over the terminals, written directly;
+    the audit log drained and (PostgreSQL) the tables analysed, as a database in use is."""
+    plans = [
+        gate_setup.plan_chain(
+            port, rng, terminal=port.terminals[n % len(port.terminals)], container=next(containers)
+        )
+        for n in range(count)
+    ]
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        sessions = session_factory(engine)
+        pickups = await gate_setup.write_chains(sessions, plans)
+        await gate_setup.drain_log(settings, sessions)
+        if stack.release.schema:
+            async with engine.connect() as connection:
+                await connection.exec_driver_sql("ANALYZE")
+    finally:
+        await engine.dispose()
+    return pickups
+
+
+async def warm_up(services: Services, pickups: Sequence[gate_setup.Pickup]) -> None:
+    """Each pickup once through the real path, unmeasured; any refusal is a setup fault."""
+    terminal_headers = {
+        terminal.party_id: {"Authorization": f"Bearer {services.client_tokens[terminal.party_id]}"}
+        for terminal in services.port.terminals
+    }
+    limit = asyncio.Semaphore(4)
+    async with (
+        httpx.AsyncClient(base_url=services.identity_url, timeout=30) as identity,
+        httpx.AsyncClient(base_url=services.release_url, timeout=30) as release,
+    ):
+
+        async def one(pickup: gate_setup.Pickup) -> None:
+            async with limit:
+                token = services.driver_tokens[pickup.driver]
+                answer = await identity.post(
+                    f"/v1/people/{pickup.driver}/gate-pass",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if answer.status_code != 200:
+                    raise RuntimeError(f"warm-up gate pass: {answer.status_code} {answer.text}")
+                headers = terminal_headers[pickup.terminal]
+                answer = await release.post(
+                    "/v1/gate/decisions",
+                    json={"container": pickup.container, "gate_pass": answer.json()["gate_pass"]},
+                    headers=headers,
+                )
+                if answer.status_code != 201 or answer.json()["decision"] != "release":
+                    raise RuntimeError(f"warm-up decision: {answer.status_code} {answer.text}")
+                decision_id = answer.json()["decision_id"]
+                answer = await release.post(
+                    f"/v1/gate/decisions/{decision_id}/complete", headers=headers
+                )
+                if answer.status_code != 200:
+                    raise RuntimeError(f"warm-up gate-out: {answer.status_code} {answer.text}")
+
+        await asyncio.gather(*(one(pickup) for pickup in pickups))
+
+
+async def api_chains(
+    services: Services, count: int, *, rng: random.Random, containers: Iterator[str]
+) -> list[gate_setup.Pickup]:
+    """`count` chains through the release API, a few at a time."""
+    limit = asyncio.Semaphore(4)
+    port = services.port
+    async with httpx.AsyncClient(base_url=services.release_url, timeout=30) as client:
+
+        async def one(n: int) -> gate_setup.Pickup:
+            plan = gate_setup.plan_chain(
+                port,
+                rng,
+                terminal=port.terminals[n % len(port.terminals)],
+                container=next(containers),
+            )
+            async with limit:
+                return await gate_setup.build_chain_via_api(
+                    client,
+                    plan,
+                    tokens=services.client_tokens,
+                    driver_token=services.driver_tokens[str(plan.driver.person_id)],
+                )
+
+        return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+# --- one rate step ----------------------------------------------------------------------------
+
+
+def lanes_for(rate: float, lane_rate: float, terminals: int) -> int:
+    """Enough lanes at `lane_rate` for `rate`, the same number at every terminal."""
+    per_terminal = max(1, math.ceil(rate / lane_rate / terminals))
+    return per_terminal * terminals
+
+
+def write_plan(
+    path: Path,
+    services: Services,
+    pickups: Sequence[gate_setup.Pickup],
+    passes: dict[str, str] | None = None,
+) -> None:
+    """The locustfile's plan; it holds tokens, so only the owner may read it."""
+    document = {
+        "identity_url": services.identity_url,
+        "drivers": services.driver_tokens,
+        "terminals": [
+            {
+                "party_id": terminal.party_id,
+                "token": services.client_tokens[terminal.party_id],
+                "pickups": [
+                    {**p.as_json(), **({"gate_pass": passes[p.release_id]} if passes else {})}
+                    for p in pickups
+                    if p.terminal == terminal.party_id
+                ],
+            }
+            for terminal in services.port.terminals
+        ],
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(document))
+
+
+async def run_locust(
+    services: Services, plan: Path, *, lanes: int, lane_rate: float, seconds: float, scratch: Path
+) -> Path:
+    """locust headless for `seconds`; returns the CSV prefix."""
+    prefix = scratch / f"locust-{uuid.uuid4().hex[:6]}"
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        services.release_url,
+        "--users",
+        str(lanes),
+        "--spawn-rate",
+        str(lanes),
+        "--run-time",
+        f"{math.ceil(seconds)}s",
+        "--stop-timeout",
+        "10",
+        "--reset-stats",
+        "--only-summary",
+        "--csv",
+        str(prefix),
+        "--loglevel",
+        "WARNING",
+        "--exit-code-on-error",
+        "0",
+        "--gate-plan",
+        str(plan),
+        "--lane-rate",
+        f"{lane_rate:.6f}",
+    ]
+    output = output_of(prefix)
+    with output.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=sink, stderr=subprocess.STDOUT
+        )
+        try:
+            code = await asyncio.wait_for(process.wait(), seconds + LOCUST_GRACE_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise RuntimeError("locust did not stop in time") from None
+    if code != 0:
+        raise RuntimeError(f"locust exited with {code}:\n{tail(output)}")
+    return prefix
+
+
+def output_of(prefix: Path) -> Path:
+    """Where locust's own output goes."""
+    return prefix.with_suffix(".log")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def read_figures(prefix: Path) -> dict[str, Figures]:
+    """Per request name, from locust's `_stats.csv`."""
+    figures = {}
+    with Path(f"{prefix}_stats.csv").open(newline="") as stats:
+        for row in csv.DictReader(stats):
+            figures[row["Name"]] = Figures(
+                count=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                per_second=_number(row["Requests/s"]),
+                p50=_number(row["50%"]),
+                p95=_number(row["95%"]),
+                p99=_number(row["99%"]),
+                max=_number(row["Max Response Time"]),
+            )
+    return figures
+
+
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ORIGIN = re.compile(r"https?://127\.0\.0\.1:[0-9]+")
+
+
+def _plain(error: str) -> str:
+    """A failure as one kind: without locust's exception wrapper, ids and ports."""
+    # locust stores a failure as the repr of its exception: CatchResponseError('409 code').
+    for wrapper in ("CatchResponseError(", "HTTPError("):
+        if error.startswith(wrapper) and error.endswith(")"):
+            error = error[len(wrapper) : -1].strip("'\"")
+            break
+    return _ORIGIN.sub("", _ID.sub("{id}", error))
+
+
+def read_failures(prefix: Path) -> Counter[str]:
+    """'request: error' -> occurrences, and the load generator's own exceptions."""
+    failures: Counter[str] = Counter()
+    with Path(f"{prefix}_failures.csv").open(newline="") as rows:
+        for row in csv.DictReader(rows):
+            failures[f"{row['Name']}: {_plain(row['Error'])}"] += int(row["Occurrences"])
+    exceptions = Path(f"{prefix}_exceptions.csv")
+    if exceptions.exists():
+        with exceptions.open(newline="") as rows:
+            for row in csv.DictReader(rows):
+                failures[f"locust exception: {row['Message']}"] += int(row["Count"])
+    return failures
+
+
+async def run_step(
+    stack: Stack,
+    services: Services,
+    rate: float,
+    args: argparse.Namespace,
+    *,
+    rng: random.Random,
+    containers: Iterator[str],
+    settings: ReleaseSettings,
+    scratch: Path,
+) -> Step:
+    """Prepare the releases of one step, offer `rate` pickups per second, read the figures."""
+    terminals = len(services.port.terminals)
+    lanes = lanes_for(rate, args.lane_rate, terminals)
+    # Enough for the offered rate over the run, with room for lanes that run a little fast.
+    count = math.ceil(rate * (args.seconds + 2) * 1.15 / terminals) * terminals + 2 * lanes
+    started = time.monotonic()
+    pickups = await prepare_pickups(
+        stack, services.port, count, rng=rng, containers=containers, settings=settings
+    )
+    await services.renew_tokens()
+    passes = None
+    if args.prefetch_gate_passes:
+        # Fetched just before the step (each lives 120 s): the drivers' phones do this at
+        # their own pace, on the identity service's machines, not the gate's.
+        async with httpx.AsyncClient(base_url=services.identity_url, timeout=30) as client:
+            passes = await gate_setup.gate_passes(client, pickups, services.driver_tokens)
+    step = Step(rate=rate, lanes=lanes, prepared=count, prepare_seconds=time.monotonic() - started)
+    plan = scratch / "plan.json"
+    write_plan(plan, services, pickups, passes)
+    log(
+        f"{stack.name}: {rate:g}/s with {lanes} lanes for {args.seconds:g} s "
+        f"({count} releases prepared in {step.prepare_seconds:.0f} s)"
+    )
+    before = {
+        "release": cpu_seconds(services.release.pid),
+        "identity": cpu_seconds(services.identity.pid),
+        "locust": children_cpu_seconds(),
+        "machine": machine_busy_seconds(),
+    }
+    wall = time.monotonic()
+    try:
+        prefix = await run_locust(
+            services,
+            plan,
+            lanes=lanes,
+            lane_rate=rate / lanes,
+            seconds=args.seconds,
+            scratch=scratch,
+        )
+    finally:
+        plan.unlink(missing_ok=True)
+    wall = time.monotonic() - wall
+    step.cpu = {
+        "release": (cpu_seconds(services.release.pid) - before["release"]) / wall,
+        "identity": (cpu_seconds(services.identity.pid) - before["identity"]) / wall,
+        "locust": (children_cpu_seconds() - before["locust"]) / wall,
+        "machine": (machine_busy_seconds() - before["machine"]) / wall,
+    }
+    figures = read_figures(prefix)
+    if DECISION not in figures:
+        raise RuntimeError(f"locust reported no {DECISION!r} requests:\n{tail(output_of(prefix))}")
+    step.decisions = figures.get(DECISION, Figures())
+    step.completions = figures.get(COMPLETE, Figures())
+    step.gate_passes = figures.get(GATE_PASS, Figures())
+    step.failures = read_failures(prefix)
+    return step
+
+
+# --- one backend ------------------------------------------------------------------------------
+
+
+async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> BackendResult:
+    """Prepare, serve, step through the rates, stop and clean up for one backend."""
+    result = BackendResult(stack)
+    identity_settings = IdentitySettings(**storage(stack.identity), port=free_port())
+    release_settings = ReleaseSettings(
+        **storage(stack.release),
+        port=free_port(),
+        identity_url=identity_settings.public_url,
+        inspect_probability=0.0,
+    )
+    logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
+    servers: list[subprocess.Popen[bytes]] = []
+    rng = random.Random(args.seed)
+    containers = gate_setup.container_numbers()
+    try:
+        log(f"{stack.name}: migrating and seeding the port")
+        await upgrade(identity_settings, IDENTITY_MIGRATIONS)
+        await upgrade(release_settings, RELEASE_MIGRATIONS)
+        port = await gate_setup.seed_port(
+            identity_settings,
+            gate_setup.PortShape(
+                terminals=args.terminals, drivers_per_carrier=args.drivers_per_carrier
+            ),
+        )
+        identity = start_server(
+            "identity",
+            settings_environment("KETENPAS_IDENTITY_", identity_settings),
+            logs["identity"],
+        )
+        servers.append(identity)
+        await wait_until_ready(identity_settings.public_url, identity)
+        release = start_server(
+            "release",
+            settings_environment("KETENPAS_RELEASE_", release_settings),
+            logs["release"],
+            profile=args.profile.with_suffix(f".{stack.name}.prof") if args.profile else None,
+        )
+        servers.append(release)
+        await wait_until_ready(release_settings.public_url, release)
+        services = Services(
+            identity_url=identity_settings.public_url,
+            release_url=release_settings.public_url,
+            port=port,
+            issuer=identity_settings.issuer,
+            identity=identity,
+            release=release,
+        )
+        await services.renew_tokens()
+        log(f"{stack.name}: {args.api_chains} chains through the API, then the warm-up")
+        started = time.monotonic()
+        through_api = await api_chains(services, args.api_chains, rng=rng, containers=containers)
+        result.api_seconds = time.monotonic() - started
+        result.api_chains = len(through_api)
+        written = await prepare_pickups(
+            stack,
+            port,
+            2 * len(port.terminals),
+            rng=rng,
+            containers=containers,
+            settings=release_settings,
+        )
+        await warm_up(services, [*through_api, *written])
+        result.warm_up_pickups = len(through_api) + len(written)
+        saturated = False
+        for rate in args.rates:
+            if saturated and rate != TARGET_RATE:
+                continue
+            step = await run_step(
+                stack,
+                services,
+                rate,
+                args,
+                rng=rng,
+                containers=containers,
+                settings=release_settings,
+                scratch=scratch,
+            )
+            result.steps.append(step)
+            if (
+                not saturated
+                and not args.all_steps
+                and not step.sustainable
+                and step.achieved_share < SATURATED_SHARE
+            ):
+                saturated = True
+                log(f"{stack.name}: saturated at {rate:g}/s; higher steps skipped but the target")
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        log(traceback.format_exc())
+        for name, path in logs.items():
+            log(f"--- {stack.name} {name} service output:\n{tail(path)}")
+    finally:
+        for server in reversed(servers):
+            stop_service(server)
+        for backend in (stack.identity, stack.release):
+            await cleanup(backend)
+    return result
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
+
+
+def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: str) -> None:
+    """The figures: one line per backend and rate step, then the verdicts."""
+    print(
+        f"gate under load over HTTP: {shape}; {args.seconds:g} s per step; "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs; "
+        "locust, identity, release, database and cache all on this machine"
+    )
+    print(
+        f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
+        f"{TARGET_RATE:g} decisions/s with zero failures; report the maximum sustainable rate"
+    )
+    print(
+        f"sustainable step: p99 of decisions and of gate-outs < {P99_LIMIT_MS:g} ms, no failure, "
+        f"achieved >= {ACHIEVED_SHARE:.0%} of the offered rate. Latencies in ms; "
+        "'pass' is the identity service's gate pass, apart from the gate's figures; "
+        f"CPU in % of one core: release, identity, locust, and 'all': the whole machine "
+        f"({os.cpu_count()} CPUs), database, cache and anyone else's work included"
+    )
+    header = (
+        f"{'backend':<10}{'offered':>8}{'lanes':>6}{'dec/s':>7}{'out/s':>7}"
+        f"{'dec p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
+        f"{'out p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
+        f"{'pass p99':>9}{'fail':>6}{'cpu rel':>8}{'id':>5}{'locust':>7}{'all':>5}  ok"
+    )
+    for result in results:
+        stack = result.stack
+        print()
+        print(f"{stack.name}: {stack.label}")
+        if result.api_chains:
+            print(
+                f"  preparation: {result.api_chains} chains through the release API in "
+                f"{result.api_seconds:.1f} s "
+                f"({result.api_chains / result.api_seconds:.1f} chains/s, about 10 requests each); "
+                f"{result.warm_up_pickups} warm-up pickups released; "
+                "each step's releases written directly"
+            )
+        if result.error:
+            print(f"  FAILED: {result.error}")
+        if not result.steps:
+            continue
+        print(header)
+        for step in result.steps:
+            d, c = step.decisions, step.completions
+            print(
+                f"{stack.name:<10}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
+                f"{c.per_second:>7.1f}{_ms(d.p50):>8}{_ms(d.p95):>5}{_ms(d.p99):>5}{_ms(d.max):>6}"
+                f"{_ms(c.p50):>8}{_ms(c.p95):>5}{_ms(c.p99):>5}{_ms(c.max):>6}"
+                f"{_ms(step.gate_passes.p99):>9}{step.failed:>6}"
+                f"{step.cpu.get('release', 0) * 100:>8.0f}{step.cpu.get('identity', 0) * 100:>5.0f}"
+                f"{step.cpu.get('locust', 0) * 100:>7.0f}{step.cpu.get('machine', 0) * 100:>5.0f}"
+                f"  {'yes' if step.sustainable else 'no'}"
+            )
+            for failure, count in step.failures.most_common(6):
+                print(f"    {count} x {failure}")
+            if len(step.failures) > 6:
+                print(f"    ... and {len(step.failures) - 6} other kinds")
+        best = result.max_sustainable
+        print(
+            f"  max sustainable rate: {f'{best:g} decisions/s' if best else 'none of the steps'}"
+            f" (steps: {', '.join(f'{s.rate:g}' for s in result.steps)})"
+        )
+        at_target = next((s for s in result.steps if s.rate == TARGET_RATE), None)
+        if at_target is not None:
+            verdict = "met" if at_target.sustainable else "MISSED"
+            print(
+                f"  at {TARGET_RATE:g}/s: decisions p99 {_ms(at_target.decisions.p99)} ms, "
+                f"gate-outs p99 {_ms(at_target.completions.p99)} ms, {at_target.failed} failures, "
+                f"{at_target.decisions.per_second:.1f} decisions/s achieved: target {verdict}"
+                + ("" if stack.name == "postgres" else " (the issue's target is for PostgreSQL)")
+            )
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+async def main_async(args: argparse.Namespace) -> list[BackendResult]:
+    run_id = uuid.uuid4().hex[:8]
+    results = []
+    for name in args.backends:
+        if name == "postgres":
+            problem = await postgres_and_redis_answer()
+            if problem is not None:
+                log(f"postgres skipped: PostgreSQL or Redis does not answer: {problem}")
+                continue
+        scratch = Path(tempfile.mkdtemp(prefix=f"kp-bench-gate-{name}-"))
+        try:
+            results.append(await run_backend(stack_for(name, run_id, scratch), args, scratch))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="run time of each rate step")
+    parser.add_argument(
+        "--rates",
+        default="10,20,30,50,75,100,150,200",
+        help="offered pickups per second, in order",
+    )
+    parser.add_argument("--backends", default="embedded,postgres", help="embedded and/or postgres")
+    parser.add_argument("--terminals", type=int, default=4, help="terminals, each with lanes")
+    parser.add_argument("--drivers-per-carrier", type=int, default=6, help="six carriers")
+    parser.add_argument("--lane-rate", type=float, default=2.0, help="pickups per lane per second")
+    parser.add_argument("--api-chains", type=int, default=24, help="chains made through the API")
+    parser.add_argument("--seed", type=int, default=6346, help="seed of the chains' shapes")
+    parser.add_argument("--all-steps", action="store_true", help="do not stop when saturated")
+    parser.add_argument(
+        "--prefetch-gate-passes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fetch the step's gate passes before it starts (off: each lane fetches in line)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run the release service under cProfile; its statistics go to PROFILE.<backend>.prof",
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
+    except ValueError:
+        parser.error("--rates is a comma-separated list of numbers")
+    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if not args.rates or any(rate <= 0 or rate > 2000 for rate in args.rates):
+        parser.error("--rates must be positive and at most 2000")
+    if set(args.backends) - {"embedded", "postgres"} or not args.backends:
+        parser.error("--backends takes embedded and/or postgres")
+    if not 1 <= args.seconds <= MAX_RUN_SECONDS:
+        parser.error(f"--seconds must lie in [1, {MAX_RUN_SECONDS:g}]")
+    if min(args.terminals, args.drivers_per_carrier) < 1 or args.lane_rate <= 0:
+        parser.error("--terminals, --drivers-per-carrier and --lane-rate must be positive")
+    if args.api_chains < 0:
+        parser.error("--api-chains must not be negative")
+    return args
+
+
+def main() -> int:
+    """Parse arguments, run each backend, print the figures."""
+    args = parse_args()
+    results = asyncio.run(main_async(args))
+    shape = (
+        f"{args.terminals} terminals, 3 shipping lines, 6 forwarders, 6 carriers, "
+        f"{6 * args.drivers_per_carrier} drivers; chains of 4 to 6 links"
+    )
+    report(results, args, shape)
+    return 1 if any(result.error for result in results) else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop servers on a TERM too
+    sys.exit(main())
