@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,3 +87,17 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A unit of work: commits when the block ends normally, rolls back otherwise."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def insert_once(session: AsyncSession, model: Any, **values: Any) -> bool:
+    """Insert a row unless its key is taken; True if this call inserted it.
+
+    One statement (`INSERT … ON CONFLICT DO NOTHING RETURNING`) where a savepoint and a
+    caught IntegrityError would cost three round trips: for what must happen once (a
+    spent gate pass, a gate-out), on the hot path of the gate.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key = next(iter(model.__table__.primary_key.columns))
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(key)
+    return (await session.exec(statement)).first() is not None

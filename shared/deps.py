@@ -25,13 +25,13 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_audit_log(request: Request) -> AuditLog:
+async def get_audit_log(request: Request) -> AuditLog:
     """The service's audit log."""
     log: AuditLog = request.app.state.audit_log
     return log
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     """The service's cache (Redis, or in-process when embedded)."""
     cache: Cache = request.app.state.cache
     return cache

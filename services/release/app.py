@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.release.chain.endpoints import router as chain_router
+from services.release.deps import VerifiedTokens
 from services.release.gate.endpoints import router as gate_router
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases.endpoints import router as releases_router
@@ -41,6 +42,7 @@ def create_app(
             max_staleness_seconds=settings.identity_max_staleness_seconds,
         )
         app.state.identity_api = IdentityApi(client)
+        app.state.verified_tokens = VerifiedTokens()
 
     async def disconnect_identity(app: FastAPI) -> None:
         await app.state.identity_client.aclose()

@@ -6,11 +6,12 @@ working within the directory's refresh interval, not when they expire).
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from joserfc.jwk import Key
 
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.settings import ReleaseSettings
@@ -20,19 +21,19 @@ from shared.credentials import CredentialError, check_credential
 from shared.problems import Forbidden, Unauthorised
 
 
-def get_settings(request: Request) -> ReleaseSettings:
+async def get_settings(request: Request) -> ReleaseSettings:
     """The service's settings."""
     settings: ReleaseSettings = request.app.state.settings
     return settings
 
 
-def get_directory(request: Request) -> IdentityDirectory:
+async def get_directory(request: Request) -> IdentityDirectory:
     """The identity service's keys, credentials and status lists."""
     directory: IdentityDirectory = request.app.state.identity_directory
     return directory
 
 
-def get_identity_api(request: Request) -> IdentityApi:
+async def get_identity_api(request: Request) -> IdentityApi:
     """Calls to the identity service on behalf of the caller."""
     api: IdentityApi = request.app.state.identity_api
     return api
@@ -78,7 +79,46 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def get_caller(request: Request, settings: SettingsDep, directory: DirectoryDep) -> Caller:
+class VerifiedTokens:
+    """Access tokens verified before, with the key object they verified under.
+
+    A terminal's client sends the same token with every gate question for up to an hour;
+    the same text under the same key verifies the same way, so it is checked once. A hit
+    still needs the key the identity service publishes now to be that very key, and the
+    token to be unexpired. Bounded: an attacker can make us forget, not remember more.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[Principal, Key, float]] = {}
+
+    def get(self, token: str, key: Key | None, now: float) -> Principal | None:
+        """The principal of a token verified before under `key`, if it still holds."""
+        known = self._known.get(token)
+        if known is None or key is None or known[1] is not key or now >= known[2]:
+            return None
+        return known[0]
+
+    def remember(self, token: str, principal: Principal, key: Key) -> None:
+        """Remember a verified token until its `exp`."""
+        if len(self._known) >= self.LIMIT:
+            self._known.clear()
+        self._known[token] = (principal, key, float(principal.claims["exp"]))
+
+
+async def get_verified_tokens(request: Request) -> VerifiedTokens:
+    """The app's memo of verified access tokens."""
+    tokens: VerifiedTokens = request.app.state.verified_tokens
+    return tokens
+
+
+async def get_caller(
+    request: Request,
+    settings: SettingsDep,
+    directory: DirectoryDep,
+    verified: Annotated[VerifiedTokens, Depends(get_verified_tokens)],
+) -> Caller:
     """The verified caller, whose party still holds a valid credential."""
     token = bearer_token(request)
     try:
@@ -86,11 +126,17 @@ async def get_caller(request: Request, settings: SettingsDep, directory: Directo
     except jose.TokenError as exc:
         raise Unauthorised(exc.code, exc.detail) from exc
     kid = header.get("kid")
-    resolve = await directory.resolver(kid if isinstance(kid, str) else "")
+    kid = kid if isinstance(kid, str) else ""
+    resolve = await directory.resolver(kid)
     now = time.time()
-    principal = verify_access_token(
-        token, issuer=settings.identity_issuer, resolve_key=resolve, now=now
-    )
+    key = resolve(kid)
+    principal = verified.get(token, key, now)
+    if principal is None:
+        principal = verify_access_token(
+            token, issuer=settings.identity_issuer, resolve_key=resolve, now=now
+        )
+        if key is not None:
+            verified.remember(token, principal, key)
     evidence = await directory.evidence([principal.party_id])
     for credential in evidence.credentials.get(principal.party_id, ()):
         try:
@@ -123,10 +169,10 @@ def allows(caller: Caller, scope: str) -> bool:
     return scope in caller.principal.scopes
 
 
-def require(scope: str, *party_roles: str) -> Callable[[Caller], Caller]:
+def require(scope: str, *party_roles: str) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:
     """A dependency admitting callers with the scope whose party has one of these roles."""
 
-    def check(caller: CurrentCaller) -> Caller:
+    async def check(caller: CurrentCaller) -> Caller:
         if party_roles and not any(caller.has(role) for role in party_roles):
             raise Forbidden(
                 "role_required", f"this needs a party with a role in {list(party_roles)}"

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 
 from services.release.gate.passes import spend_gate_pass
 from shared import jose
-from shared.cache import MemoryCache
 from shared.db import transaction
 from shared.gatepass import GatePass, verify_gate_pass
 from shared.models import utcnow
@@ -39,7 +38,7 @@ async def issued_gate_pass(identity: App) -> GatePass:
 
 async def spend(release: FastAPI, gate_pass: GatePass) -> None:
     async with transaction(release.state.sessions) as session:
-        await spend_gate_pass(session, release.state.cache, gate_pass=gate_pass, now=utcnow())
+        await spend_gate_pass(session, gate_pass=gate_pass, now=utcnow())
 
 
 async def test_a_gate_pass_used_twice_is_refused(identity_app: App, release_app: App) -> None:
@@ -51,19 +50,6 @@ async def test_a_gate_pass_used_twice_is_refused(identity_app: App, release_app:
     assert refused.value.code == "gate_pass_replayed"
 
 
-async def test_the_database_refuses_a_replay_the_cache_has_forgotten(
-    identity_app: App, release_app: App
-) -> None:
-    gate_pass = await issued_gate_pass(identity_app)
-    release, _ = release_app
-    await spend(release, gate_pass)
-    forgetful = MemoryCache()  # another replica whose cache never saw it
-    with pytest.raises(Conflict):
-        async with transaction(release.state.sessions) as session:
-            await spend_gate_pass(session, forgetful, gate_pass=gate_pass, now=utcnow())
-    await forgetful.close()
-
-
 async def test_twenty_gates_presenting_one_pass_at_once_let_exactly_one_through(
     identity_app: App, release_app: App
 ) -> None:
@@ -71,19 +57,11 @@ async def test_twenty_gates_presenting_one_pass_at_once_let_exactly_one_through(
     release, _ = release_app
 
     async def one_gate() -> bool:
-        cache = MemoryCache()  # each gate its own cache: only the database is shared
         try:
-            await spend_gate_pass_alone(release, cache, gate_pass)
+            await spend(release, gate_pass)
         except Conflict:
             return False
-        finally:
-            await cache.close()
         return True
 
     results = await asyncio.gather(*(one_gate() for _ in range(20)))
     assert results.count(True) == 1
-
-
-async def spend_gate_pass_alone(release: FastAPI, cache: MemoryCache, gate_pass: GatePass) -> None:
-    async with transaction(release.state.sessions) as session:
-        await spend_gate_pass(session, cache, gate_pass=gate_pass, now=utcnow())

@@ -8,7 +8,7 @@ from services.release.deps import DirectoryDep, GateOperator, IdentityApiDep, Se
 from services.release.gate import service
 from services.release.gate.models import GateDecision
 from services.release.gate.schemas import DecisionRequest, DecisionView, GateOutView, Reason
-from shared.deps import CacheDep, SessionDep
+from shared.deps import SessionDep
 from shared.models import utcnow
 from shared.problems import problem_responses
 
@@ -39,7 +39,6 @@ async def decide(
     session: SessionDep,
     directory: DirectoryDep,
     api: IdentityApiDep,
-    cache: CacheDep,
     settings: SettingsDep,
 ) -> DecisionView:
     """`release`, `inspect` or `deny` with reasons; `event_id` fetches the receipt later."""
@@ -49,7 +48,6 @@ async def decide(
         body=body,
         directory=directory,
         api=api,
-        cache=cache,
         settings=settings,
         now=utcnow(),
     )

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +25,7 @@ from services.release.releases.models import Release, ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
-from shared.cache import Cache
+from shared.db import insert_once
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
 from shared.problems import Conflict, NotFound, Problem
 
@@ -71,7 +70,6 @@ async def _checked_gate_pass(
     token: str,
     *,
     directory: IdentityDirectory,
-    cache: Cache,
     settings: ReleaseSettings,
     now: datetime,
     reasons: list[Reason],
@@ -89,7 +87,7 @@ async def _checked_gate_pass(
         reasons.append(_reason(code, f"{exc.code}: {exc.detail}"))
         return None
     try:
-        await spend_gate_pass(session, cache, gate_pass=gate_pass, now=now)
+        await spend_gate_pass(session, gate_pass=gate_pass, now=now)
     except Conflict as exc:
         reasons.append(_reason(exc.code, exc.detail))
     return gate_pass
@@ -168,7 +166,6 @@ async def decide(
     body: DecisionRequest,
     directory: IdentityDirectory,
     api: IdentityApi,
-    cache: Cache,
     settings: ReleaseSettings,
     now: datetime,
 ) -> GateDecision:
@@ -182,7 +179,6 @@ async def decide(
             session,
             token,
             directory=directory,
-            cache=cache,
             settings=settings,
             now=now,
             reasons=reasons,
@@ -293,11 +289,9 @@ async def complete(
         completed_by=caller.principal.actor,
         completed_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(gate_out)
-    except IntegrityError as exc:
-        raise Conflict("already_picked_up", "the container has been picked up already") from exc
+    # The release's primary key on gate_outs is the last word, whatever got us here.
+    if not await insert_once(session, GateOut, **gate_out.model_dump()):
+        raise Conflict("already_picked_up", "the container has been picked up already")
     decision.completed_at = now
     session.add(decision)
     event_id = await append(
