@@ -14,7 +14,7 @@ from services.identity.people.models import Person
 from shared import jose
 from tests.conftest import SettingsFactory
 from tests.identity.assertions import assert_problem
-from tests.identity.factories import make_person
+from tests.identity.factories import add_own_key, make_person
 from tests.release.chains import (
     Chain,
     accept,
@@ -26,7 +26,15 @@ from tests.release.chains import (
     link_jws,
     ok,
 )
-from tests.release.port import Port, audit_types, make_port, sign_ack, sign_link, unchanged
+from tests.release.port import (
+    Port,
+    audit_types,
+    issue_credential,
+    make_port,
+    sign_ack,
+    sign_link,
+    unchanged,
+)
 
 
 async def held_by(port: Port, holder: str = "carrier") -> Chain:
@@ -373,3 +381,11 @@ async def test_the_chain_length_limit_is_configurable(make_settings: SettingsFac
         async with unchanged(port.release):
             response = await assignment_to(port, chain, driver, sender="sub")
         assert_problem(response, 422, "chain_too_long")
+
+
+async def test_a_key_certified_after_the_last_fetch_is_found(port: Port) -> None:
+    chain = await held_by(port)  # the carrier's credentials are held by now
+    new_key = await add_own_key(port.identity, port["carrier"].party)
+    await issue_credential(port.identity, port["carrier"].party, jose.thumbprint(new_key))
+    port["carrier"].key = new_key
+    ok(await post_link(port, chain, next_link(port, chain, "carrier")), 201)

@@ -20,6 +20,7 @@ from services.release.chain.verify import (
     ACK_TYP,
     LINK_TYP,
     ChainReport,
+    Evidence,
     ReleaseFacts,
     StoredLink,
     link_hash,
@@ -94,7 +95,35 @@ async def verify(
     now: datetime,
     complete: bool,
 ) -> ChainReport:
-    """Fetch what the identity service says of the parties involved, then verify."""
+    """Fetch what the identity service says of the parties involved, then verify.
+
+    A kid that no credential held carries may be a key certified since the last fetch: then
+    the signer's (or acknowledger's) credentials are fetched again, once, and the chain
+    verified again.
+    """
+    parties = parties_needed(facts, links)
+
+    def judge(evidence: Evidence) -> ChainReport:
+        return verify_chain(
+            facts,
+            links,
+            evidence=evidence,
+            now=now.timestamp(),
+            max_links=settings.max_chain_links,
+            complete=complete,
+        )
+
+    report = judge(await directory.evidence(parties))
+    if report.failure is None or report.failure.code not in _UNKNOWN_KEY:
+        return report
+    return judge(await directory.evidence(parties, kids=_signing_kids(links)))
+
+
+_UNKNOWN_KEY = frozenset({"link_key_unknown", "ack_key_unknown"})
+
+
+def _signing_kids(links: Sequence[StoredLink]) -> list[tuple[str, str]]:
+    """(party, kid) of every link's signer and acknowledger, as the tokens claim."""
     kids: list[tuple[str, str]] = []
     for link in links:
         try:
@@ -107,15 +136,7 @@ async def verify(
         ack_kid = kid_of(link.ack)
         if ack_kid:
             kids.append((link.receiver_party, ack_kid))
-    evidence = await directory.evidence(parties_needed(facts, links), kids=kids)
-    return verify_chain(
-        facts,
-        links,
-        evidence=evidence,
-        now=now.timestamp(),
-        max_links=settings.max_chain_links,
-        complete=complete,
-    )
+    return kids
 
 
 def holder_of(links: Sequence[Link]) -> Link | None:
