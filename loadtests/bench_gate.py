@@ -24,8 +24,11 @@ audit log drained, so the sequencer is idle when the clock starts).
 
 Each rate step runs `locust` headless as a subprocess (`loadtests/gate_locustfile.py`):
 lanes spread over the terminals at a constant throughput each, for `--seconds`, statistics
-reset once every lane has started. A pickup is gate pass (identity; reported apart),
-decision, gate-out. Failures are every answer other than 201 `release` / 200, by request
+reset once every lane has started. A pickup is decision and gate-out; the drivers' gate
+passes are fetched from the identity service just before each step (they live 120 s), as
+phones do at their own pace on the identity service's machines
+(`--no-prefetch-gate-passes`: each pickup fetches its own, reported apart but sharing the
+CPU). `--release-workers N` runs the release service in N processes. Failures are every answer other than 201 `release` / 200, by request
 and reason. A step is sustainable when the p99 of decisions and of gate-outs is under
 50 ms, nothing failed, and the achieved rate is at least 95% of the offered one. After the
 first step that is neither sustainable nor within 90% of its rate (the service is
@@ -43,6 +46,7 @@ the figures, so that a step disturbed by other work on the machine shows as such
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import math
@@ -275,6 +279,7 @@ _ENV_FIELDS = (
     "log_level",
     "identity_url",
     "inspect_probability",
+    "workers",
 )
 
 
@@ -313,9 +318,18 @@ def start_server(
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a live process and its live descendants (uvicorn's workers)
+    have used (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in task.read_text().split()]
+    return own + sum(cpu_seconds(child) for child in children)
 
 
 def machine_busy_seconds() -> float:
@@ -654,6 +668,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         port=free_port(),
         identity_url=identity_settings.public_url,
         inspect_probability=0.0,
+        workers=args.release_workers,
     )
     logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
     servers: list[subprocess.Popen[bytes]] = []
@@ -756,7 +771,9 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
     print(
         f"gate under load over HTTP: {shape}; {args.seconds:g} s per step; "
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs; "
-        "locust, identity, release, database and cache all on this machine"
+        "locust, identity, release, database and cache all on this machine; "
+        f"release service: {args.release_workers} process(es); gate passes "
+        + ("fetched before each step" if args.prefetch_gate_passes else "fetched in each pickup")
     )
     print(
         f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
@@ -859,6 +876,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-chains", type=int, default=24, help="chains made through the API")
     parser.add_argument("--seed", type=int, default=6346, help="seed of the chains' shapes")
     parser.add_argument("--all-steps", action="store_true", help="do not stop when saturated")
+    parser.add_argument(
+        "--release-workers", type=int, default=1, help="release service processes (uvicorn)"
+    )
     parser.add_argument(
         "--prefetch-gate-passes",
         action=argparse.BooleanOptionalAction,

@@ -72,6 +72,18 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
     if len(specs) == 1:
         settings = specs[0].settings()
         configure_logging(settings.log_level)
+        if settings.workers > 1:
+            # Worker processes build their own app (services/asgi.py) from the environment.
+            uvicorn.run(
+                f"services.asgi:{specs[0].name}",
+                factory=True,
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                proxy_headers=False,
+            )
+            return
         uvicorn.run(
             specs[0].create_app(settings),
             host=settings.host,

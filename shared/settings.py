@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     environment: Environment = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Processes serving requests: one per core the service may use (the services keep no
+    # state of their own but caches; one audit-log sequencer integrates at a time anyway).
+    workers: int = Field(default=1, ge=1, le=64)
     public_url: str = ""
     database_url: str = ""
     # PostgreSQL schema that holds this service's tables (production may share one database

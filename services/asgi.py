@@ -1,0 +1,26 @@
+"""App factories for uvicorn's worker processes (`ketenpas serve` with WORKERS > 1).
+
+Each worker builds its app from the environment, as the single-process path does.
+"""
+
+from fastapi import FastAPI
+
+from services.registry import SERVICES
+from shared.logging import configure_logging
+
+
+def _build(name: str) -> FastAPI:
+    spec = SERVICES[name]
+    settings = spec.settings()
+    configure_logging(settings.log_level)
+    return spec.create_app(settings)
+
+
+def identity() -> FastAPI:
+    """The identity service, configured from `KETENPAS_IDENTITY_*`."""
+    return _build("identity")
+
+
+def release() -> FastAPI:
+    """The release service, configured from `KETENPAS_RELEASE_*`."""
+    return _build("release")
