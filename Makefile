@@ -53,6 +53,8 @@ bench: $(LOAD_STAMP)
 	$(BIN)/python -m loadtests.bench_audit_log
 	$(BIN)/python -m loadtests.bench_credentials
 	$(BIN)/python -m loadtests.bench_token_endpoint
+	$(BIN)/python -m loadtests.bench_chain
+	$(BIN)/python -m loadtests.bench_gate
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
