@@ -26,12 +26,12 @@ Each rate step runs `locust` headless as a subprocess (`loadtests/gate_locustfil
 lanes spread over the terminals at a constant throughput each, for `--seconds`, statistics
 reset once every lane has started. A pickup is decision and gate-out; the drivers' gate
 passes are fetched from the identity service just before each step (they live 120 s), as
-phones do at their own pace on the identity service's machines
-(`--no-prefetch-gate-passes`: each pickup fetches its own, reported apart but sharing the
-CPU). `--release-workers N` runs the release service in N processes. Failures are every answer other than 201 `release` / 200, by request
-and reason. A step is sustainable when the p99 of decisions and of gate-outs is under
-50 ms, nothing failed, and the achieved rate is at least 95% of the offered one. After the
-first step that is neither sustainable nor within 90% of its rate (the service is
+phones do at their own pace on the identity service's machines (`--no-prefetch-gate-passes`:
+each pickup fetches its own, reported apart but sharing the CPU). `--release-workers N` runs
+the release service in N processes. Failures are every answer other than 201 `release` /
+200, by request and reason. A step is sustainable when the p99 of decisions and of gate-outs
+is under 50 ms, nothing failed, and the achieved rate is at least 95% of the offered one.
+After the first step that is neither sustainable nor within 90% of its rate (the service is
 saturated) only the target rate's step still runs, so that the target is always judged
 (`--all-steps` runs every step). `--profile PATH` runs the release service under cProfile
 and leaves its statistics in PATH.<backend>.prof.

@@ -45,6 +45,7 @@ def create_app(
         app.state.verified_tokens = VerifiedTokens()
 
     async def disconnect_identity(app: FastAPI) -> None:
+        await app.state.identity_directory.close()
         await app.state.identity_client.aclose()
 
     return build_app(

@@ -17,6 +17,7 @@ token, never cached. The identity service's refusals reach the caller with their
 anything else that goes wrong there is `identity_unavailable`.
 """
 
+import asyncio
 import re
 import time
 import uuid
@@ -78,6 +79,7 @@ class IdentityDirectory:
         self._max_staleness = max_staleness_seconds
         self._clock = clock
         self._cache: dict[str, _Fetched] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     async def service_keys(self, *, force: bool = False) -> dict[str, Key]:
         """The identity service's published signing keys, by kid."""
@@ -192,11 +194,60 @@ class IdentityDirectory:
         absent: tuple[str, object] | None = None,
     ) -> object:
         """The cached or fetched value of `path`; `absent` is (problem code, value): a 404
-        with that code is an answer, cached as that value, not an outage."""
+        with that code is an answer, cached as that value, not an outage.
+
+        Refresh-ahead: a copy older than `refresh_seconds` is still handed out while a fetch
+        runs beside the request, so a gate question never waits for the identity service;
+        only a copy older than twice that (or none) is fetched before answering.
+        """
         now = self._clock()
         held = self._cache.get(path)
-        if held is not None and not force and now - held.fetched_at < self._refresh:
-            return held.value
+        if held is not None and not force:
+            age = now - held.fetched_at
+            if age < self._refresh:
+                return held.value
+            if age < 2 * self._refresh:
+                self._refresh_beside(path, parse, absent)
+                return held.value
+        return await self._fetch(path, parse, absent, held, now)
+
+    def _refresh_beside(
+        self,
+        path: str,
+        parse: Callable[[httpx.Response], object],
+        absent: tuple[str, object] | None,
+    ) -> None:
+        if path in self._refreshing:
+            return
+
+        async def refresh() -> None:
+            try:
+                await self._fetch(path, parse, absent, self._cache.get(path), self._clock())
+            except IdentityUnavailable:
+                logger.warning("identity_refresh_failed", path=path)
+            finally:
+                self._refreshing.pop(path, None)
+
+        self._refreshing[path] = asyncio.create_task(refresh())
+
+    async def settled(self) -> None:
+        """Wait for the refreshes running beside requests."""
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the refreshes running beside requests (at shutdown)."""
+        for task in self._refreshing.values():
+            task.cancel()
+        await self.settled()
+
+    async def _fetch(
+        self,
+        path: str,
+        parse: Callable[[httpx.Response], object],
+        absent: tuple[str, object] | None,
+        held: "_Fetched | None",
+        now: float,
+    ) -> object:
         try:
             response = await self._client.get(path)
             if absent is not None and _problem_code(response, 404) == absent[0]:

@@ -19,13 +19,14 @@ class ReleaseSettings(ServiceSettings):
     log_signing_key: SecretStr = SecretStr(DEMO_RELEASE_LOG_KEY)
 
     # The identity service: where to reach it and the issuer id it signs with (defaults to
-    # its URL). Its keys, credentials and status lists are refreshed after
-    # `identity_refresh_seconds` (so a revocation reaches the gate within that time) and,
-    # while it is away, trusted until `identity_max_staleness_seconds` old; past that the
-    # gate fails closed.
+    # its URL). Its keys, credentials and status lists are re-fetched beside the requests
+    # once older than `identity_refresh_seconds`, and before answering once older than twice
+    # that (so a revocation reaches the gate within twice that time); while it is away, what
+    # is held is trusted until `identity_max_staleness_seconds` old, then the gate fails
+    # closed.
     identity_url: str = "http://127.0.0.1:8001"
     identity_issuer: str = ""
-    identity_refresh_seconds: float = Field(default=30.0, ge=0)
+    identity_refresh_seconds: float = Field(default=15.0, ge=0)
     identity_max_staleness_seconds: float = Field(default=300.0, gt=0)
     identity_timeout_seconds: float = Field(default=5.0, gt=0)
 

@@ -97,9 +97,13 @@ async def test_keys_are_fetched_once_and_refreshed_after_the_interval(
     assert keys
     await identity.service_keys()
     assert switch.requests == 1
-    clock.now += 61
-    await identity.service_keys()
+    clock.now += 61  # past the interval: the held keys are answered, a fetch runs beside
+    assert await identity.service_keys() == keys
+    await identity.settled()
     assert switch.requests == 2
+    clock.now += 121  # past twice the interval: fetched before answering
+    await identity.service_keys()
+    assert switch.requests == 3
 
 
 async def test_a_short_outage_is_bridged_and_a_long_one_fails_closed(
@@ -182,6 +186,7 @@ async def test_a_partys_credentials_are_read_once_per_interval(
     assert switch.paths.count(path) == 1
     clock.now += 61
     await identity.party_credentials(port.carrier.id)
+    await identity.settled()
     assert switch.paths.count(path) == 2
 
 
@@ -265,6 +270,8 @@ async def test_evidence_holds_each_partys_credentials_and_their_status_lists(
     # A revocation is seen once the status list is refreshed, by the same rule as the keys.
     assert (await act(port, ours["credential_id"], "revoke")).status_code == 200
     clock.now += 61
+    await identity.evidence([port.carrier.id])  # answers what is held, refreshes beside
+    await identity.settled()
     later = await identity.evidence([port.carrier.id])
     with pytest.raises(CredentialError) as refused:
         check_credential(credential, at=clock.now, status_lists=later.status_lists, now=clock.now)
