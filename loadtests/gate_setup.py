@@ -44,12 +44,11 @@ import base64
 import itertools
 import json
 import random
-import secrets
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -59,16 +58,15 @@ from joserfc.jwk import OKPKey
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.credentials import service as credentials
+from services.identity.demo import enrolled_person
 from services.identity.keys import service as keys
 from services.identity.oauth.service import ASSERTION_TYPE, SCOPES_BY_ROLE
 from services.identity.parties import service as parties
-from services.identity.people import service as people
-from services.identity.sealing import seal, unseal
-from services.identity.sessions import totp
-from services.identity.sessions.service import totp_binding
+from services.identity.sealing import unseal
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from services.release.chain.models import Link, LinkKind, LinkStatus
+from services.release.chain.service import link_event
 from services.release.chain.verify import ACK_TYP, LINK_TYP, link_hash
 from services.release.releases.models import Release
 from shared import iso6346, jose
@@ -248,24 +246,15 @@ async def _driver(
 ) -> Driver:
     """A driver with a password and a confirmed TOTP secret, as the demo seed makes one."""
     username = f"bench.{carrier.party_id[-4:]}.driver{number}"
-    password = secrets.token_urlsafe(12)
-    person = await people.create_person(
+    person, password, secret = await enrolled_person(
         session,
+        settings,
         party_id=carrier.party_id,
         role="driver",
         name=f"Bench driver {number} of {carrier.party_id}",
         username=username,
-        password=password,
-        screened_until=date.today() + timedelta(days=365),
-        actor=ACTOR,
         now=now,
     )
-    secret = totp.new_secret()
-    person.totp_secret_sealed = seal(
-        settings.kek_bytes(), secret.encode(), bound_to=totp_binding(person.id)
-    )
-    person.totp_confirmed_at = now
-    session.add(person)
     return Driver(person.id, carrier.party_id, username, password, secret)
 
 
@@ -524,22 +513,6 @@ def _ack(plan: ChainPlan, step: _Step, *, now: int) -> _Ack:
     return _Ack(receiver.own.sign(claims, typ=ACK_TYP), jti)
 
 
-def _link_event(link: Link, *, actor: str, party_id: str, **extra: Any) -> dict[str, Any]:
-    """The payload services.release.chain.service appends for a link step."""
-    return {
-        "release_id": str(link.release_id),
-        "seq": link.seq,
-        "kind": link.kind,
-        "from": link.from_party,
-        "to": link.to,
-        "jti": link.jti,
-        "link_hash": link.jws_hash,
-        "actor": actor,
-        "party_id": party_id,
-        **extra,
-    }
-
-
 @dataclass
 class _ChainRows:
     """The rows and audit events the API writes for the whole chain of one release."""
@@ -609,9 +582,9 @@ def _chain_rows(plan: ChainPlan, *, now: datetime) -> _ChainRows:
             }
             rows.events.append(("release.created", created))
         else:
-            submitted = _link_event(link, actor=link.submitted_by, party_id=step.sender.party_id)
+            submitted = link_event(link, actor=link.submitted_by, party_id=step.sender.party_id)
             rows.events.append(("link.submitted", submitted))
-        accepted = _link_event(
+        accepted = link_event(
             link, actor=acceptor, party_id=step.receiver_party, ack_hash=link_hash(ack.jws)
         )
         rows.events.append(("link.accepted", accepted))

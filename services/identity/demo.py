@@ -20,6 +20,7 @@ from services.identity.keys import service as keys
 from services.identity.parties import service as parties
 from services.identity.parties.models import Party
 from services.identity.people import service as people
+from services.identity.people.models import Person
 from services.identity.sealing import seal
 from services.identity.sessions import totp
 from services.identity.sessions.service import totp_binding
@@ -167,25 +168,15 @@ async def _person(
     now: datetime,
 ) -> dict[str, Any]:
     username = f"{demo.key}.{suffix}"
-    password = secrets.token_urlsafe(12)
-    person = await people.create_person(
+    person, password, secret = await enrolled_person(
         session,
+        settings,
         party_id=party_id(demo),
         role=role,
         name=f"{demo.name}: {suffix}",
         username=username,
-        password=password,
-        screened_until=date.today() + timedelta(days=365),
-        actor=ACTOR,
         now=now,
     )
-    secret = totp.new_secret()
-    # Enrolled and confirmed at once, so that the printed logins work straight away.
-    person.totp_secret_sealed = seal(
-        settings.kek_bytes(), secret.encode(), bound_to=totp_binding(person.id)
-    )
-    person.totp_confirmed_at = now
-    session.add(person)
     return {
         "person_id": str(person.id),
         "party_id": party_id(demo),
@@ -196,6 +187,39 @@ async def _person(
         "totp_secret": secret,
         "provisioning_uri": totp.provisioning_uri(secret, username),
     }
+
+
+async def enrolled_person(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    *,
+    party_id: str,
+    role: str,
+    name: str,
+    username: str,
+    now: datetime,
+) -> tuple[Person, str, str]:
+    """A person with a fresh password and a confirmed TOTP secret (returned with him), so
+    that a demo or benchmark login works straight away."""
+    password = secrets.token_urlsafe(12)
+    person = await people.create_person(
+        session,
+        party_id=party_id,
+        role=role,
+        name=name,
+        username=username,
+        password=password,
+        screened_until=date.today() + timedelta(days=365),
+        actor=ACTOR,
+        now=now,
+    )
+    secret = totp.new_secret()
+    person.totp_secret_sealed = seal(
+        settings.kek_bytes(), secret.encode(), bound_to=totp_binding(person.id)
+    )
+    person.totp_confirmed_at = now
+    session.add(person)
+    return person, password, secret
 
 
 def write_credentials(path: Path, document: dict[str, Any]) -> None:

@@ -336,7 +336,8 @@ async def submit_link(
     return link
 
 
-def _link_event(link: Link, caller: Caller, **extra: Any) -> dict[str, Any]:
+def link_event(link: Link, *, actor: str, party_id: str, **extra: Any) -> dict[str, Any]:
+    """The audit event of a step of the chain."""
     return {
         "release_id": str(link.release_id),
         "seq": link.seq,
@@ -345,10 +346,14 @@ def _link_event(link: Link, caller: Caller, **extra: Any) -> dict[str, Any]:
         "to": link.to,
         "jti": link.jti,
         "link_hash": link.jws_hash,
-        "actor": caller.principal.actor,
-        "party_id": caller.party_id,
+        "actor": actor,
+        "party_id": party_id,
         **extra,
     }
+
+
+def _link_event(link: Link, caller: Caller, **extra: Any) -> dict[str, Any]:
+    return link_event(link, actor=caller.principal.actor, party_id=caller.party_id, **extra)
 
 
 def _pending_link(links: Sequence[Link], seq: int) -> Link:
