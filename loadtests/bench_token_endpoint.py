@@ -21,6 +21,7 @@ request has a timeout, and the server is stopped (and killed if it must) at the 
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -245,11 +246,9 @@ async def wait_until_ready(base_url: str, server: subprocess.Popen[bytes]) -> No
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 raise RuntimeError(f"the service exited with {server.returncode}")
-            try:
+            with contextlib.suppress(httpx.TransportError):
                 if (await client.get("/readyz")).status_code == 200:
                     return
-            except httpx.TransportError:
-                pass
             await asyncio.sleep(0.1)  # polling a starting process, not timing a test
     raise RuntimeError(f"the service did not become ready within {START_TIMEOUT:g} s")
 

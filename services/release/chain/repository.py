@@ -1,7 +1,6 @@
 """SQL of links."""
 
 import uuid
-from collections.abc import Sequence
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,16 +16,6 @@ async def live_links(session: AsyncSession, release_id: uuid.UUID) -> list[Link]
         .order_by(col(Link.seq))
     )
     return list((await session.exec(statement)).all())
-
-
-async def all_links(session: AsyncSession, release_id: uuid.UUID) -> Sequence[Link]:
-    """Every link ever made for the release, withdrawn and declined ones included."""
-    statement = (
-        select(Link)
-        .where(col(Link.release_id) == release_id)
-        .order_by(col(Link.seq), col(Link.created_at))
-    )
-    return (await session.exec(statement)).all()
 
 
 async def jti_used(session: AsyncSession, jti: str) -> bool:
