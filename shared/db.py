@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -89,6 +89,12 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def table_of(model: Any) -> Table:
+    """The table of a SQLModel table model, for Core statements (no ORM bookkeeping)."""
+    table: Table = model.__table__
+    return table
+
+
 async def insert_once(session: AsyncSession, model: Any, **values: Any) -> bool:
     """Insert a row unless its key is taken; True if this call inserted it.
 
@@ -98,6 +104,7 @@ async def insert_once(session: AsyncSession, model: Any, **values: Any) -> bool:
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    key = next(iter(model.__table__.primary_key.columns))
-    statement = insert(model).values(**values).on_conflict_do_nothing().returning(key)
+    table = table_of(model)  # a Core statement: no ORM bulk-insert machinery
+    key = next(iter(table.primary_key.columns))
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(key)
     return (await session.exec(statement)).first() is not None

@@ -13,15 +13,16 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.chain import repository as chain_repository
 from services.release.chain import service as chain
 from services.release.deps import Caller
+from services.release.gate import repository
 from services.release.gate.models import Decision, GateDecision, GateOut
 from services.release.gate.passes import spend_gate_pass
+from services.release.gate.repository import ReleaseAtGate
 from services.release.gate.schemas import DecisionRequest, Reason
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases import repository as releases
-from services.release.releases.models import Release, ReleaseStatus
+from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
@@ -95,11 +96,11 @@ async def _checked_gate_pass(
 
 async def _release_at_gate(
     session: AsyncSession, caller: Caller, container: str, reasons: list[Reason]
-) -> Release | None:
+) -> ReleaseAtGate | None:
     """The open release of the container at the caller's terminal; else why there is none."""
-    release = await releases.open_for_container(session, container)
-    if release is not None and release.terminal_id == caller.party_id:
-        return release
+    found = await repository.open_release_at_gate(session, container)
+    if found is not None and found.release.terminal_id == caller.party_id:
+        return found
     latest = await releases.latest_for_container(session, container)
     if (
         latest is not None
@@ -114,8 +115,7 @@ async def _release_at_gate(
 
 
 async def _check_release(
-    session: AsyncSession,
-    release: Release,
+    found: ReleaseAtGate,
     gate_pass: GatePass | None,
     *,
     directory: IdentityDirectory,
@@ -123,15 +123,14 @@ async def _check_release(
     now: datetime,
     reasons: list[Reason],
 ) -> None:
-    if release.valid_until <= now:
+    if found.release.valid_until <= now:
         reasons.append(_reason("release_expired", "the release has expired"))
-    for hold in await releases.holds(session, release.id):
-        reasons.append(_reason(f"{hold.kind}_hold", f"the release is under a {hold.kind} hold"))
-    links = await chain_repository.live_links(session, release.id)
+    for kind in found.holds:
+        reasons.append(_reason(f"{kind}_hold", f"the release is under a {kind} hold"))
     report = await chain.verify(
         directory,
-        chain.facts_of(release),
-        [chain.stored(link) for link in links],
+        chain.facts_of(found.release),
+        found.links,
         settings=settings,
         now=now,
         complete=True,
@@ -149,7 +148,7 @@ async def _check_release(
         return
     if gate_pass is None:
         return
-    assignment = links[-1]
+    assignment = found.links[-1]
     if report.driver != str(gate_pass.person_id) or assignment.receiver_party != gate_pass.party_id:
         reasons.append(_reason("wrong_driver", "the release is assigned to another driver"))
 
@@ -183,11 +182,11 @@ async def decide(
             now=now,
             reasons=reasons,
         )
-    release = await _release_at_gate(session, caller, container, reasons)
-    if release is not None:
+    found = await _release_at_gate(session, caller, container, reasons)
+    release = found.release if found is not None else None
+    if found is not None:
         await _check_release(
-            session,
-            release,
+            found,
             gate_pass,
             directory=directory,
             settings=settings,
@@ -235,7 +234,7 @@ async def decide(
         decided_at=now,
         event_id=event_id,
     )
-    session.add(decision)
+    await repository.record_decision(session, decision)
     return decision
 
 
@@ -245,14 +244,12 @@ def decision_not_found() -> NotFound:
 
 
 async def visible_decision(
-    session: AsyncSession, caller: Caller, decision_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, caller: Caller, decision_id: uuid.UUID
 ) -> GateDecision:
     """A decision of the caller's terminal, or 404."""
     statement = select(GateDecision).where(
         col(GateDecision.id) == decision_id, col(GateDecision.terminal_id) == caller.party_id
     )
-    if for_update:
-        statement = statement.with_for_update()
     decision = (await session.exec(statement)).first()
     if decision is None:
         raise decision_not_found()
@@ -267,42 +264,60 @@ async def complete(
     settings: ReleaseSettings,
     now: datetime,
 ) -> tuple[GateOut, uuid.UUID]:
-    """Record the gate-out once: the release becomes `picked_up`; every other try is 409."""
-    decision = await visible_decision(session, caller, decision_id, for_update=True)
-    if decision.decision == Decision.deny or decision.release_id is None:
-        raise Conflict("decision_denied", "the gate decided not to release")
-    if decision.decision == Decision.inspect:
-        raise Conflict("inspection_pending", "the container is selected for inspection")
-    if decision.completed_at is not None:
-        raise Conflict("already_completed", "this gate-out has been recorded already")
-    if now - decision.decided_at > timedelta(seconds=settings.gate_decision_valid_seconds):
-        raise Conflict("decision_expired", "the decision is too old; ask the gate again")
-    if await releases.holds(session, decision.release_id):
-        raise Conflict("hold_placed", "a hold was placed after the decision")
-    if not await releases.close_if_open(
-        session, decision.release_id, status=ReleaseStatus.picked_up, now=now
-    ):
+    """Record the gate-out once: the release becomes `picked_up`; every other try is 409.
+
+    Two conditional updates decide: the first marks the decision completed (it must be the
+    terminal's, `release`, fresh and not completed), the second moves the release from open
+    to `picked_up` unless a hold was placed since. A concurrent completion waits for the
+    first one's row lock and then finds the condition false. Only when an update changes
+    nothing is the reason looked up, so the common path costs no extra reads.
+    """
+    decided_after = now - timedelta(seconds=settings.gate_decision_valid_seconds)
+    claimed = await repository.claim_decision(
+        session,
+        terminal_id=caller.party_id,
+        decision_id=decision_id,
+        decided_after=decided_after,
+        now=now,
+    )
+    if claimed is None:
+        raise await _why_not_claimed(session, caller, decision_id)
+    if not await repository.pick_up(session, claimed.release_id, now=now):
+        if await releases.holds(session, claimed.release_id):
+            raise Conflict("hold_placed", "a hold was placed after the decision")
         raise Conflict("already_picked_up", "the release is no longer open")
     gate_out = GateOut(
-        release_id=decision.release_id,
-        decision_id=decision.id,
+        release_id=claimed.release_id,
+        decision_id=decision_id,
         completed_by=caller.principal.actor,
         completed_at=now,
     )
     # The release's primary key on gate_outs is the last word, whatever got us here.
     if not await insert_once(session, GateOut, **gate_out.model_dump()):
         raise Conflict("already_picked_up", "the container has been picked up already")
-    decision.completed_at = now
-    session.add(decision)
     event_id = await append(
         session,
         "gate.completed",
         {
-            "decision_id": str(decision.id),
-            "release_id": str(decision.release_id),
-            "container": decision.container,
-            "driver": str(decision.driver_id) if decision.driver_id else None,
+            "decision_id": str(decision_id),
+            "release_id": str(claimed.release_id),
+            "container": claimed.container,
+            "driver": str(claimed.driver_id) if claimed.driver_id else None,
             "actor": caller.principal.actor,
         },
     )
     return gate_out, event_id
+
+
+async def _why_not_claimed(
+    session: AsyncSession, caller: Caller, decision_id: uuid.UUID
+) -> Problem:
+    """Why a decision could not be completed (it was not a fresh, open `release`)."""
+    decision = await visible_decision(session, caller, decision_id)
+    if decision.decision == Decision.deny or decision.release_id is None:
+        return Conflict("decision_denied", "the gate decided not to release")
+    if decision.decision == Decision.inspect:
+        return Conflict("inspection_pending", "the container is selected for inspection")
+    if decision.completed_at is not None:
+        return Conflict("already_completed", "this gate-out has been recorded already")
+    return Conflict("decision_expired", "the decision is too old; ask the gate again")

@@ -1,0 +1,142 @@
+"""SQL of the gate's hot path: few round trips, plain rows, no ORM objects.
+
+A pickup is two requests and each is a handful of statements; at a busy gate the ORM's
+loading and unit-of-work bookkeeping cost more CPU than the statements themselves. So the
+gate reads what it needs in one statement (the open release, its holds and its live links)
+and writes with conditional `UPDATE`s whose row counts say whether it won, in the spirit of
+`shared.db.insert_once`. The rare paths (an unknown decision, a conflict) ask again with the
+ordinary queries to say precisely why.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, insert, not_, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.chain.models import LIVE_STATUSES, Link
+from services.release.chain.verify import StoredLink
+from services.release.gate.models import Decision, GateDecision
+from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
+from shared.db import table_of
+
+releases = table_of(Release)
+links = table_of(Link)
+holds = table_of(Hold)
+decisions = table_of(GateDecision)
+
+
+@dataclass(frozen=True)
+class ReleaseAtGate:
+    """The open release of a container with what the gate checks: holds and the chain."""
+
+    release: Release
+    holds: tuple[str, ...]  # the kinds of hold placed, in HoldKind order
+    links: tuple[StoredLink, ...]  # the live links in seq order
+
+
+def _hold_placed(kind: HoldKind) -> Any:
+    return (
+        exists()
+        .where(holds.c.release_id == releases.c.id, holds.c.kind == kind)
+        .label(f"hold_{kind}")
+    )
+
+
+_LINK_COLUMNS = ("seq", "jws", "status", "ack", "receiver_party")
+
+_OPEN_RELEASE_WITH_CHAIN = (
+    select(
+        releases,
+        *(_hold_placed(kind) for kind in HoldKind),
+        *(links.c[name].label(f"link_{name}") for name in _LINK_COLUMNS),
+    )
+    .outerjoin(links, and_(links.c.release_id == releases.c.id, links.c.status.in_(LIVE_STATUSES)))
+    .where(releases.c.status == ReleaseStatus.open)
+    .order_by(links.c.seq)
+)
+
+
+async def open_release_at_gate(session: AsyncSession, container: str) -> ReleaseAtGate | None:
+    """The open release of the container (there is at most one), in one round trip."""
+    # A plain SQLAlchemy select of columns: SQLModel's `exec` is typed for its own selects.
+    statement: Any = _OPEN_RELEASE_WITH_CHAIN.where(releases.c.container == container)
+    rows: Sequence[Any] = (await session.exec(statement)).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    release = Release(**{column.name: first[column] for column in releases.columns})
+    placed = tuple(kind for kind in HoldKind if first[f"hold_{kind}"])
+    chain = tuple(
+        StoredLink(**{name: row._mapping[f"link_{name}"] for name in _LINK_COLUMNS})
+        for row in rows
+        if row._mapping["link_seq"] is not None
+    )
+    return ReleaseAtGate(release=release, holds=placed, links=chain)
+
+
+async def record_decision(session: AsyncSession, decision: GateDecision) -> None:
+    """Store a decision (one INSERT; nothing reads the object back in this transaction)."""
+    values = {column.name: getattr(decision, column.name) for column in decisions.columns}
+    await session.exec(insert(decisions).values(**values))
+
+
+@dataclass(frozen=True)
+class ClaimedDecision:
+    """A `release` decision this request has marked completed."""
+
+    release_id: uuid.UUID
+    container: str
+    driver_id: uuid.UUID | None
+
+
+async def claim_decision(
+    session: AsyncSession,
+    *,
+    terminal_id: str,
+    decision_id: uuid.UUID,
+    decided_after: datetime,
+    now: datetime,
+) -> ClaimedDecision | None:
+    """Mark a fresh, uncompleted `release` decision of the terminal completed, atomically.
+
+    None when there is no such decision: unknown, another terminal's, not `release`,
+    completed already (perhaps a moment ago by a concurrent request) or too old.
+    """
+    statement = (
+        update(decisions)
+        .where(
+            decisions.c.id == decision_id,
+            decisions.c.terminal_id == terminal_id,
+            decisions.c.decision == Decision.release,
+            decisions.c.release_id.is_not(None),
+            decisions.c.completed_at.is_(None),
+            decisions.c.decided_at >= decided_after,
+        )
+        .values(completed_at=now)
+        .returning(decisions.c.release_id, decisions.c.container, decisions.c.driver_id)
+    )
+    row = (await session.exec(statement)).first()
+    if row is None:
+        return None
+    return ClaimedDecision(
+        release_id=row.release_id, container=row.container, driver_id=row.driver_id
+    )
+
+
+async def pick_up(session: AsyncSession, release_id: uuid.UUID, *, now: datetime) -> bool:
+    """Move an open release without holds to `picked_up`; False if it is not open or held."""
+    statement = (
+        update(releases)
+        .where(
+            releases.c.id == release_id,
+            releases.c.status == ReleaseStatus.open,
+            not_(exists().where(holds.c.release_id == release_id)),
+        )
+        .values(status=ReleaseStatus.picked_up, closed_at=now, updated_at=now)
+    )
+    result: Any = await session.exec(statement)
+    return bool(result.rowcount)
