@@ -7,13 +7,16 @@ from fastapi import FastAPI
 
 from services.registry import SERVICES
 from shared.logging import configure_logging
+from shared.web import freeze_startup_heap
 
 
 def _build(name: str) -> FastAPI:
     spec = SERVICES[name]
     settings = spec.settings()
     configure_logging(settings.log_level)
-    return spec.create_app(settings)
+    app = spec.create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 def identity() -> FastAPI:

@@ -33,6 +33,7 @@ from shared.db import create_engine, session_factory, transaction
 from shared.logging import configure_logging
 from shared.migrate import upgrade
 from shared.models import utcnow
+from shared.web import freeze_startup_heap
 
 app = typer.Typer(help="Ketenpas: container release through a chain of signed handovers.")
 db_app = typer.Typer(help="Database schema.")
@@ -84,8 +85,10 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
                 proxy_headers=False,
             )
             return
+        app = specs[0].create_app(settings)
+        freeze_startup_heap()
         uvicorn.run(
-            specs[0].create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,

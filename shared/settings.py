@@ -33,6 +33,12 @@ class ServiceSettings(BaseSettings):
     # PostgreSQL schema that holds this service's tables (production may share one database
     # between both services, one schema each); ignored on SQLite.
     database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # PostgreSQL connections per process: `database_pool_size` kept open (and opened at
+    # startup when `database_pool_warm`, so the first busy second pays no connection setup),
+    # up to `database_pool_overflow` more for a burst, closed again when returned.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_overflow: int = Field(default=10, ge=0, le=200)
+    database_pool_warm: bool = True
     cache_url: str = "memory://"
     cache_prefix: str = ""
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

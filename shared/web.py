@@ -1,6 +1,7 @@
 """What both FastAPI apps share: lifespan (database, cache, sequencer), health, limits."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 
@@ -14,11 +15,25 @@ from shared.audit.endpoints import router as log_router
 from shared.audit.sequencer import Sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
-from shared.db import create_engine, read_only, session_factory
+from shared.db import create_engine, read_only, session_factory, warm_pool
 from shared.problems import install_problem_handlers, problem_response
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
+
+
+def freeze_startup_heap() -> None:
+    """Take what the process built before serving out of the cyclic collector's sight.
+
+    Modules, routes, models and schemas live as long as the process; left in the oldest
+    generation, every full collection walks them all again, which paused the event loop for
+    ~100 ms every few seconds under load (measured in the release service at 100 pickups/s).
+    Frozen, a full collection walks only what requests made. Called once per serving
+    process, after the app is built and before it serves (not in tests, which build many
+    apps in one process and must let them go).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class BodySizeLimit:
@@ -72,7 +87,14 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        engine = create_engine(
+            settings.database_url,
+            schema=settings.database_schema,
+            pool_size=settings.database_pool_size,
+            pool_overflow=settings.database_pool_overflow,
+        )
+        if settings.database_pool_warm:
+            await warm_pool(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.read_sessions = session_factory(read_only(engine))

@@ -55,6 +55,15 @@ class IdentityUnavailable(Problem):
 class _Fetched:
     value: object
     fetched_at: float
+    body: bytes = b""
+    basis: object = None  # what the value was parsed with besides the body (see _fetch)
+
+
+# `basis` of a value that may not be reused even when the body comes back unchanged (a
+# status list: its parse also judges its expiry against the clock).
+_ALWAYS_PARSE = object()
+# `basis` of a value that depends on the body alone (the published keys).
+_BODY_ALONE = object()
 
 
 # The identity service's answer for a party it does not know: an answer, not an outage.
@@ -83,7 +92,9 @@ class IdentityDirectory:
 
     async def service_keys(self, *, force: bool = False) -> dict[str, Key]:
         """The identity service's published signing keys, by kid."""
-        value = await self._get("/.well-known/jwks.json", self._parse_jwks, force=force)
+        value = await self._get(
+            "/.well-known/jwks.json", self._parse_jwks, force=force, basis=_BODY_ALONE
+        )
         assert isinstance(value, dict)
         return value
 
@@ -123,7 +134,7 @@ class IdentityDirectory:
             return self._read_credentials(party_id, response.json()["credentials"], keys)
 
         path = f"/v1/directory/parties/{quote(party_id, safe='')}/credentials"
-        value = await self._get(path, parse, force=force, absent=_NO_SUCH_PARTY)
+        value = await self._get(path, parse, force=force, absent=_NO_SUCH_PARTY, basis=keys)
         assert isinstance(value, tuple)
         return value
 
@@ -192,9 +203,11 @@ class IdentityDirectory:
         *,
         force: bool = False,
         absent: tuple[str, object] | None = None,
+        basis: object = _ALWAYS_PARSE,
     ) -> object:
         """The cached or fetched value of `path`; `absent` is (problem code, value): a 404
-        with that code is an answer, cached as that value, not an outage.
+        with that code is an answer, cached as that value, not an outage. `basis` is what
+        `parse` depends on besides the body (see `_fetch`).
 
         Refresh-ahead: a copy older than `refresh_seconds` is still handed out while a fetch
         runs beside the request, so a gate question never waits for the identity service;
@@ -207,22 +220,23 @@ class IdentityDirectory:
             if age < self._refresh:
                 return held.value
             if age < 2 * self._refresh:
-                self._refresh_beside(path, parse, absent)
+                self._refresh_beside(path, parse, absent, basis)
                 return held.value
-        return await self._fetch(path, parse, absent, held, now)
+        return await self._fetch(path, parse, absent, held, now, basis)
 
     def _refresh_beside(
         self,
         path: str,
         parse: Callable[[httpx.Response], object],
         absent: tuple[str, object] | None,
+        basis: object,
     ) -> None:
         if path in self._refreshing:
             return
 
         async def refresh() -> None:
             try:
-                await self._fetch(path, parse, absent, self._cache.get(path), self._clock())
+                await self._fetch(path, parse, absent, self._cache.get(path), self._clock(), basis)
             except IdentityUnavailable:
                 logger.warning("identity_refresh_failed", path=path)
             finally:
@@ -247,11 +261,26 @@ class IdentityDirectory:
         absent: tuple[str, object] | None,
         held: "_Fetched | None",
         now: float,
+        basis: object,
     ) -> object:
+        """Fetch and parse `path`. An answer whose body is the one held, parsed with the same
+        `basis` (the very key objects a credential was verified with), keeps the value held:
+        the same text under the same keys reads the same way. Key objects then stay the same
+        from one refresh to the next, so what was verified under them stays remembered
+        (`VerifiedTokens`, the chain verifier's memo) instead of being verified again by
+        every request after each refresh."""
         try:
             response = await self._client.get(path)
             if absent is not None and _problem_code(response, 404) == absent[0]:
                 value = absent[1]
+            elif (
+                held is not None
+                and basis is not _ALWAYS_PARSE
+                and held.basis is basis
+                and response.status_code == httpx.codes.OK
+                and held.body == response.content
+            ):
+                value = held.value
             else:
                 response.raise_for_status()
                 value = parse(response)
@@ -271,7 +300,7 @@ class IdentityDirectory:
                 f"the identity service's {path} cannot be fetched and no copy younger than "
                 f"{self._max_staleness:g} s is held",
             ) from exc
-        self._cache[path] = _Fetched(value, now)
+        self._cache[path] = _Fetched(value, now, response.content, basis)
         return value
 
 

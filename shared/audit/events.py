@@ -42,6 +42,10 @@ def commitment(salt: bytes, canonical_event: bytes) -> bytes:
     return hashlib.sha256(COMMITMENT_PREFIX + salt + canonical_event).digest()
 
 
+# Built once, values bound at execution (no per-call cache key over the values).
+_INSERT_EVENT = insert(table_of(AuditEvent))
+
+
 async def append(session: AsyncSession, event_type: str, event: Mapping[str, Any]) -> uuid.UUID:
     """Add an event to the log in the caller's transaction; returns its id.
 
@@ -53,14 +57,13 @@ async def append(session: AsyncSession, event_type: str, event: Mapping[str, Any
     record = {**event, "id": str(event_id), "type": event_type, "at": now.isoformat()}
     canonical = canonical_json(record)
     salt = os.urandom(SALT_BYTES)
-    await session.exec(
-        insert(table_of(AuditEvent)).values(
-            event_id=event_id,
-            created_at=now,
-            event_type=event_type,
-            event=canonical.decode(),
-            salt=salt,
-            commitment=commitment(salt, canonical),
-        )
-    )
+    values = {
+        "event_id": event_id,
+        "created_at": now,
+        "event_type": event_type,
+        "event": canonical.decode(),
+        "salt": salt,
+        "commitment": commitment(salt, canonical),
+    }
+    await session.exec(_INSERT_EVENT, params=values)
     return event_id

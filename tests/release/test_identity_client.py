@@ -106,6 +106,35 @@ async def test_keys_are_fetched_once_and_refreshed_after_the_interval(
     assert switch.requests == 3
 
 
+async def test_an_unchanged_answer_keeps_the_very_key_objects(
+    directory: tuple[IdentityDirectory, Switch, Clock],
+) -> None:
+    identity, switch, clock = directory
+    keys = await identity.service_keys()
+    clock.now += 121  # fetched again before answering
+    again = await identity.service_keys()
+    assert switch.requests == 2
+    # The same body: the same objects, so what was verified under them stays remembered.
+    assert again is keys
+    assert all(again[kid] is keys[kid] for kid in keys)
+
+
+async def test_a_changed_answer_is_parsed_again(
+    directory: tuple[IdentityDirectory, Switch, Clock],
+) -> None:
+    identity, switch, clock = directory
+    keys = await identity.service_keys()
+    kid, key = next(iter(keys.items()))
+    published = {**key.as_dict(private=False), "kid": kid}
+    # The same key under a second kid: another body, so everything is read afresh.
+    grown = {"keys": [published, {**published, "kid": "a-second-kid"}]}
+    switch.answers["/.well-known/jwks.json"] = lambda: httpx.Response(200, json=grown)
+    clock.now += 121
+    changed = await identity.service_keys()
+    assert set(changed) == {kid, "a-second-kid"}
+    assert changed[kid] is not key
+
+
 async def test_a_short_outage_is_bridged_and_a_long_one_fails_closed(
     directory: tuple[IdentityDirectory, Switch, Clock],
 ) -> None:
@@ -188,6 +217,43 @@ async def test_a_partys_credentials_are_read_once_per_interval(
     await identity.party_credentials(port.carrier.id)
     await identity.settled()
     assert switch.paths.count(path) == 2
+
+
+async def test_unchanged_credentials_under_unchanged_keys_are_not_read_again(
+    identity_app: App, directory: tuple[IdentityDirectory, Switch, Clock]
+) -> None:
+    app, client = identity_app
+    identity, switch, clock = directory
+    port = await make_port(app, client)
+    await issue_directly(port)
+    first = await identity.party_credentials(port.carrier.id)
+    clock.now += 121  # keys and credentials fetched again, both unchanged
+    again = await identity.party_credentials(port.carrier.id)
+    assert switch.paths.count(directory_path(port.carrier.id)) == 2
+    assert again is first
+
+    new = await issue_directly(port)  # another body: read afresh
+    clock.now += 121
+    grown = await identity.party_credentials(port.carrier.id)
+    assert grown is not first
+    assert {credential.credential_id for credential in grown} == {
+        *(credential.credential_id for credential in first),
+        str(new.id),
+    }
+
+
+async def test_a_status_list_is_judged_afresh_on_every_fetch(
+    identity_app: App, directory: tuple[IdentityDirectory, Switch, Clock]
+) -> None:
+    app, client = identity_app
+    identity, _, clock = directory
+    port = await make_port(app, client)
+    token = (await issue_directly(port)).token
+    uri = jose.peek(token)[1]["status"]["status_list"]["uri"]
+    first = await identity.status_list(uri)
+    clock.now += 121
+    # Its parse judges expiry against the clock, so an unchanged body is no shortcut.
+    assert await identity.status_list(uri) is not first
 
 
 async def test_an_unknown_party_has_no_credentials_and_that_is_no_outage(
