@@ -281,22 +281,26 @@ def _b64decode(segment: str, what: str) -> bytes:
         raise TokenError("token_malformed", f"{what} is not canonical base64url") from None
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # RFC 7515 §5.2 allows "last one wins"; two parsers disagreeing on a
+        # duplicated alg or kid is exactly how signature checks get bypassed.
+        raise ValueError("duplicate member")
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every token: `json.loads` with hooks would build a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def _loads_object(data: bytes, *, what: str) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result = dict(pairs)
-        if len(result) != len(pairs):
-            # RFC 7515 §5.2 allows "last one wins"; two parsers disagreeing on a
-            # duplicated alg or kid is exactly how signature checks get bypassed.
-            raise ValueError("duplicate member")
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        value = json.loads(
-            data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants
-        )
+        value = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError):
         raise TokenError("token_malformed", f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
