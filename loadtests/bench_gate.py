@@ -1,7 +1,7 @@
 """A busy gate over real HTTP: decisions and gate-outs per second, latency, failures.
 
 Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
-[--backends embedded,postgres] [--profile PATH]`
+[--backends embedded,postgres] [--release-workers 1,2] [--profile PATH]`
 
 For each backend the identity and the release service run as their own processes
 (`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
@@ -27,14 +27,17 @@ lanes spread over the terminals at a constant throughput each, for `--seconds`, 
 reset once every lane has started. A pickup is decision and gate-out; the drivers' gate
 passes are fetched from the identity service just before each step (they live 120 s), as
 phones do at their own pace on the identity service's machines (`--no-prefetch-gate-passes`:
-each pickup fetches its own, reported apart but sharing the CPU). `--release-workers N` runs
-the release service in N processes. Failures are every answer other than 201 `release` /
+each pickup fetches its own, reported apart but sharing the CPU). The release service runs
+once in one process and once in two (`ketenpas serve` with `WORKERS`, one per core of this
+machine, as a deployment runs it), side by side; `--release-workers 2` (or any list) runs
+only those. Failures are every answer other than 201 `release` /
 200, by request and reason. A step is sustainable when the p99 of decisions and of gate-outs
 is under 50 ms, nothing failed, and the achieved rate is at least 95% of the offered one.
 After the first step that is neither sustainable nor within 90% of its rate (the service is
 saturated) only the target rate's step still runs, so that the target is always judged
 (`--all-steps` runs every step). `--profile PATH` runs the release service under cProfile
-and leaves its statistics in PATH.<backend>.prof.
+and leaves its statistics in PATH.<backend>-w<processes>.prof (with more than one process,
+only uvicorn's supervisor is profiled: profile with `--release-workers 1`).
 
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
@@ -117,6 +120,7 @@ class Stack:
     label: str
     identity: Backend
     release: Backend
+    workers: int  # release service processes
 
 
 @dataclass(frozen=True)
@@ -234,8 +238,9 @@ async def postgres_and_redis_answer() -> str | None:
     return None
 
 
-def stack_for(name: str, run_id: str, scratch: Path) -> Stack:
+def stack_for(name: str, run_id: str, scratch: Path, workers: int) -> Stack:
     """The databases and caches of one backend for this run."""
+    run_id = f"{run_id}_w{workers}"
     prefix = f"kp-bench-gate:{run_id}"
     if name == "embedded":
         return Stack(
@@ -255,6 +260,7 @@ def stack_for(name: str, run_id: str, scratch: Path) -> Stack:
                 "memory://",
                 f"{prefix}:release",
             ),
+            workers,
         )
     return Stack(
         name,
@@ -265,6 +271,7 @@ def stack_for(name: str, run_id: str, scratch: Path) -> Stack:
         Backend(
             "release", PG_URL, f"kp_bench_gate_{run_id}_release", REDIS_URL, f"{prefix}:release"
         ),
+        workers,
     )
 
 
@@ -668,7 +675,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         port=free_port(),
         identity_url=identity_settings.public_url,
         inspect_probability=0.0,
-        workers=args.release_workers,
+        workers=stack.workers,
     )
     logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
     servers: list[subprocess.Popen[bytes]] = []
@@ -695,7 +702,11 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             "release",
             settings_environment("KETENPAS_RELEASE_", release_settings),
             logs["release"],
-            profile=args.profile.with_suffix(f".{stack.name}.prof") if args.profile else None,
+            profile=(
+                args.profile.with_suffix(f".{stack.name}-w{stack.workers}.prof")
+                if args.profile
+                else None
+            ),
         )
         servers.append(release)
         await wait_until_ready(release_settings.public_url, release)
@@ -772,7 +783,7 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         f"gate under load over HTTP: {shape}; {args.seconds:g} s per step; "
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs; "
         "locust, identity, release, database and cache all on this machine; "
-        f"release service: {args.release_workers} process(es); gate passes "
+        "release service: 'procs' processes; gate passes "
         + ("fetched before each step" if args.prefetch_gate_passes else "fetched in each pickup")
     )
     print(
@@ -787,7 +798,7 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         f"({os.cpu_count()} CPUs), database, cache and anyone else's work included"
     )
     header = (
-        f"{'backend':<10}{'offered':>8}{'lanes':>6}{'dec/s':>7}{'out/s':>7}"
+        f"{'backend':<10}{'procs':>6}{'offered':>8}{'lanes':>6}{'dec/s':>7}{'out/s':>7}"
         f"{'dec p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
         f"{'out p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
         f"{'pass p99':>9}{'fail':>6}{'cpu rel':>8}{'id':>5}{'locust':>7}{'all':>5}  ok"
@@ -795,7 +806,7 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
     for result in results:
         stack = result.stack
         print()
-        print(f"{stack.name}: {stack.label}")
+        print(f"{stack.name}: {stack.label}, release service in {stack.workers} process(es)")
         if result.api_chains:
             print(
                 f"  preparation: {result.api_chains} chains through the release API in "
@@ -812,7 +823,7 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         for step in result.steps:
             d, c = step.decisions, step.completions
             print(
-                f"{stack.name:<10}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
+                f"{stack.name:<10}{stack.workers:>6}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
                 f"{c.per_second:>7.1f}{_ms(d.p50):>8}{_ms(d.p95):>5}{_ms(d.p99):>5}{_ms(d.max):>6}"
                 f"{_ms(c.p50):>8}{_ms(c.p95):>5}{_ms(c.p99):>5}{_ms(c.max):>6}"
                 f"{_ms(step.gate_passes.p99):>9}{step.failed:>6}"
@@ -852,11 +863,13 @@ async def main_async(args: argparse.Namespace) -> list[BackendResult]:
             if problem is not None:
                 log(f"postgres skipped: PostgreSQL or Redis does not answer: {problem}")
                 continue
-        scratch = Path(tempfile.mkdtemp(prefix=f"kp-bench-gate-{name}-"))
-        try:
-            results.append(await run_backend(stack_for(name, run_id, scratch), args, scratch))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        for workers in args.release_workers:
+            scratch = Path(tempfile.mkdtemp(prefix=f"kp-bench-gate-{name}-"))
+            try:
+                stack = stack_for(name, run_id, scratch, workers)
+                results.append(await run_backend(stack, args, scratch))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
@@ -877,7 +890,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=6346, help="seed of the chains' shapes")
     parser.add_argument("--all-steps", action="store_true", help="do not stop when saturated")
     parser.add_argument(
-        "--release-workers", type=int, default=1, help="release service processes (uvicorn)"
+        "--release-workers",
+        default="1,2",
+        help="release service processes (uvicorn workers), each count run in turn",
     )
     parser.add_argument(
         "--prefetch-gate-passes",
@@ -888,7 +903,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="run the release service under cProfile; its statistics go to PROFILE.<backend>.prof",
+        help="run the release service under cProfile (statistics: PROFILE.<backend>-w<n>.prof)",
     )
     args = parser.parse_args(argv)
     try:
@@ -896,6 +911,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     except ValueError:
         parser.error("--rates is a comma-separated list of numbers")
     args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    try:
+        args.release_workers = [int(n) for n in args.release_workers.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--release-workers is a comma-separated list of process counts")
+    if not args.release_workers or not all(1 <= n <= 8 for n in args.release_workers):
+        parser.error("--release-workers takes counts from 1 to 8")
     if not args.rates or any(rate <= 0 or rate > 2000 for rate in args.rates):
         parser.error("--rates must be positive and at most 2000")
     if set(args.backends) - {"embedded", "postgres"} or not args.backends:
