@@ -7,9 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from services.identity.parties import service as parties
 from services.identity.people.models import Person
+from services.release.gate.models import GateDecision
 from shared import jose
 from shared.db import transaction
 from shared.gatepass import GATE_PASS_TYP
@@ -290,3 +293,35 @@ async def test_revoking_a_party_breaks_its_open_chains_at_the_gate(
             port, untouched.container, gate_pass=await gate_pass(port, "sub", untouched.driver)
         )
         assert other["decision"] == "release"
+
+
+async def test_a_gate_out_is_recorded_once_and_only_on_a_fresh_decision(port: Port) -> None:
+    chain, driver = await ready(port)
+    first, second, stale = [
+        await ask_gate(port, chain.container, gate_pass=await gate_pass(port, "carrier", driver))
+        for _ in range(3)
+    ]
+    assert [codes(d) for d in (first, second, stale)] == [[], [], []]
+    path = "/v1/gate/decisions/{}/complete"
+    headers = port["terminal"].headers
+    # A decision older than GATE_DECISION_VALID_SECONDS: the driver must ask the gate again.
+    async with transaction(port.release.state.sessions) as session:
+        old = utcnow() - timedelta(seconds=port.release.state.settings.gate_decision_valid_seconds)
+        await session.exec(
+            update(GateDecision)
+            .where(col(GateDecision.id) == uuid.UUID(stale["decision_id"]))
+            .values(decided_at=old - timedelta(seconds=1))
+        )
+    async with unchanged(port.release):
+        response = await port.client.post(path.format(stale["decision_id"]), headers=headers)
+        assert_problem(response, 409, "decision_expired")
+
+    ok(await port.client.post(path.format(first["decision_id"]), headers=headers))
+    async with unchanged(port.release):
+        response = await port.client.post(path.format(first["decision_id"]), headers=headers)
+        assert_problem(response, 409, "already_completed")
+        # Another decision for the same release, still fresh: the container has left.
+        response = await port.client.post(path.format(second["decision_id"]), headers=headers)
+        assert_problem(response, 409, "already_picked_up")
+    view = ok(await port.client.get(f"/v1/releases/{chain.release_id}", headers=headers))
+    assert view["status"] == "picked_up"
