@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +89,11 @@ async def warm_pool(engine: AsyncEngine) -> int:
     """
     if is_sqlite(engine):
         return 0
-    size = engine.pool.size()  # type: ignore[attr-defined]  # QueuePool on PostgreSQL
-    opened = [await engine.connect() for _ in range(size)]
-    for connection in opened:
-        await connection.close()
-    return len(opened)
+    size: int = engine.pool.size()  # type: ignore[attr-defined]  # QueuePool on PostgreSQL
+    async with AsyncExitStack() as opened:  # back to the pool, even if one fails to open
+        for _ in range(size):
+            await opened.enter_async_context(engine.connect())
+    return size
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:

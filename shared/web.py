@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,7 +95,12 @@ def build_app(
             pool_overflow=settings.database_pool_overflow,
         )
         if settings.database_pool_warm:
-            await warm_pool(engine)
+            try:
+                await warm_pool(engine)
+            except (OSError, SQLAlchemyError):
+                # Not fatal: the service starts, /readyz says the database is not there, and
+                # connections are opened on demand once it is.
+                logger.warning("database_pool_warm_failed", exc_info=True)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.read_sessions = session_factory(read_only(engine))

@@ -86,9 +86,17 @@ async def test_each_service_is_live_ready_and_documented(
         assert key.name == f"ketenpas.localhost/{service}-log"
 
 
-async def test_readiness_fails_when_the_database_is_away(make_settings: SettingsFactory) -> None:
-    # Nothing listens on port 1 of the loopback: the connection is refused at once.
-    settings = make_settings("release", database_url="postgresql://postgres@127.0.0.1:1/test")
+@pytest.mark.parametrize("warm", [False, True])
+async def test_readiness_fails_when_the_database_is_away(
+    make_settings: SettingsFactory, warm: bool
+) -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused at once. Opening
+    # the pool at startup fails too, and the service starts anyway.
+    settings = make_settings(
+        "release",
+        database_url="postgresql://postgres@127.0.0.1:1/test",
+        database_pool_warm=warm,
+    )
     app = SERVICES["release"].create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
