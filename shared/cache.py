@@ -171,7 +171,7 @@ class RedisCache:
             except (RedisError, OSError, TimeoutError):
                 pass  # the connection is going away anyway; aclose() below ends it
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                await pubsub.aclose()
 
     async def ping(self) -> bool:
         """True when Redis answers PING."""
