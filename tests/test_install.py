@@ -11,6 +11,7 @@ import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -24,14 +25,14 @@ ADDED_DEPENDENCY = '    "segno>=1.6",\n    "six>=1.16",\n'
 needs_uv = pytest.mark.skipif(not UV.exists(), reason="make has not installed .tools/bin/uv")
 
 
-def _lock() -> dict[str, dict[str, object]]:
+def _lock() -> dict[str, dict[str, Any]]:
     """uv.lock's packages by canonical name."""
     with (ROOT / "uv.lock").open("rb") as file:
         lock = tomllib.load(file)
     return {canonicalize_name(str(p["name"])): p for p in lock["package"]}
 
 
-def _pyproject() -> dict[str, object]:
+def _pyproject() -> dict[str, Any]:
     with (ROOT / "pyproject.toml").open("rb") as file:
         return tomllib.load(file)
 
@@ -64,10 +65,8 @@ def test_every_locked_package_is_pinned_with_hashes() -> None:
         if name == PROJECT:
             assert package["source"] == {"editable": "."}
             continue
-        assert "registry" in package["source"], name  # type: ignore[operator]
-        files = list(package.get("wheels", [])) + (  # type: ignore[call-overload]
-            [package["sdist"]] if "sdist" in package else []
-        )
+        assert "registry" in package["source"], name
+        files = list(package.get("wheels", [])) + ([package["sdist"]] if "sdist" in package else [])
         assert files, f"{name} has no file in the lock"
         for file in files:
             assert str(file["hash"]).startswith("sha256:"), name
@@ -76,12 +75,11 @@ def test_every_locked_package_is_pinned_with_hashes() -> None:
 def test_the_lock_covers_every_extra_and_the_build_backend() -> None:
     project = _lock()[PROJECT]
     pyproject = _pyproject()
-    extras = set(pyproject["project"]["optional-dependencies"])  # type: ignore[index]
+    extras = set(pyproject["project"]["optional-dependencies"])
     assert {"dev", "loadtest"} <= extras
-    assert set(project["metadata"]["provides-extras"]) == extras  # type: ignore[index]
+    assert set(project["metadata"]["provides-extras"]) == extras
     build_backend = {
-        canonicalize_name(Requirement(r).name)
-        for r in pyproject["build-system"]["requires"]  # type: ignore[index]
+        canonicalize_name(Requirement(r).name) for r in pyproject["build-system"]["requires"]
     }
     assert build_backend <= set(_lock()), "the build backend must be locked too"
 
@@ -89,20 +87,18 @@ def test_the_lock_covers_every_extra_and_the_build_backend() -> None:
 def test_this_environment_holds_only_locked_versions() -> None:
     """Nothing in .venv was resolved outside the lock (no stray or hand-installed package)."""
     locked = {name: str(p.get("version")) for name, p in _lock().items()}
-    installed = {
-        canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()
-    }
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
     strays = {n: v for n, v in installed.items() if locked.get(n) != v}
     assert not strays, f"installed but not locked at that version: {strays}"
 
 
 def test_the_tested_python_is_stated_once_and_used() -> None:
-    requires = _pyproject()["project"]["requires-python"]  # type: ignore[index]
+    requires = _pyproject()["project"]["requires-python"]
     assert requires == f"=={sys.version_info.major}.{sys.version_info.minor}.*"
     # ruff and mypy read it from requires-python / the interpreter; no second statement.
     tool = _pyproject()["tool"]
-    assert "target-version" not in tool["ruff"]  # type: ignore[index,operator]
-    assert "python_version" not in tool["mypy"]  # type: ignore[index,operator]
+    assert "target-version" not in tool["ruff"]
+    assert "python_version" not in tool["mypy"]
 
 
 def test_uv_itself_is_pinned_with_hashes() -> None:
@@ -153,7 +149,9 @@ def test_an_unsupported_python_gets_a_clear_message(tmp_path: Path, found: str) 
     python = scratch / "python"
     if found == "other-version":
         # A stand-in interpreter that reports another version and fails the version check.
-        python.write_text('#!/bin/sh\ncase "$2" in *exit*) exit 1;; *) echo "Python 3.99.0";; esac\n')
+        python.write_text(
+            '#!/bin/sh\ncase "$2" in *exit*) exit 1;; *) echo "Python 3.99.0";; esac\n'
+        )
         python.chmod(0o755)
 
     result = _make(scratch, f"PYTHON={python}", "setup")
