@@ -1,5 +1,6 @@
 """RFC 9457 problem documents: domain errors carry a stable `code`; one handler maps them."""
 
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -7,7 +8,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import StatementError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import InterfaceError as SQLInterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
@@ -122,7 +127,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         logger.exception("unhandled_error", path=request.url.path)
         return problem_response(500, "internal_error", "an unexpected error occurred")
 
+    async def on_outage(request: Request, exc: Exception) -> JSONResponse:
+        # The database or the cache did not answer (restarting, unreachable, pool
+        # exhausted): the request's transaction rolled back, and asking again shortly is
+        # the right thing for the client to do, so this is 503, not a 500 bug report.
+        logger.warning("dependency_unavailable", path=request.url.path, error=repr(exc))
+        response = problem_response(
+            503, "dependency_unavailable", "a database or cache did not answer; try again"
+        )
+        response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+        return response
+
     async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):
+            return await on_outage(request, exc)
         # A NUL or a lone surrogate in some string of the request reaches the database
         # driver, which cannot store it: that is bad input, not a server fault. The
         # request's transaction has rolled back, so nothing changed.
@@ -137,22 +155,62 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(StatementError, on_storage_error)
     app.add_exception_handler(UnicodeError, on_storage_error)
+    for outage in OUTAGE_ERRORS:
+        app.add_exception_handler(outage, on_outage)
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def _caused_by_unstorable_text(exc: BaseException) -> bool:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, the driver error it wraps, and what caused those, in turn."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, UnicodeError):
-            return True
-        if type(current).__name__ in _UNSTORABLE_TEXT_ERRORS:
-            return True
+        yield current
         orig = getattr(current, "orig", None)
         current = (
             orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
         )
+
+
+def _caused_by_unstorable_text(exc: BaseException) -> bool:
+    return any(
+        isinstance(cause, UnicodeError) or type(cause).__name__ in _UNSTORABLE_TEXT_ERRORS
+        for cause in _causes(exc)
+    )
+
+
+OUTAGE_RETRY_AFTER_SECONDS = 1
+# Raised as themselves (not wrapped in a StatementError) when a connection cannot be made
+# or a pool has none to give: connection refused and reset are OSErrors.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    PoolTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+# asyncpg's names for "the server went away or is not accepting connections yet".
+_OUTAGE_DRIVER_ERRORS = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+    }
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether the error means a database or cache did not answer (not bad input, not a bug)."""
+    for cause in _causes(exc):
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, (OperationalError, SQLInterfaceError, *OUTAGE_ERRORS)):
+            return True
+        if type(cause).__name__ in _OUTAGE_DRIVER_ERRORS:
+            return True
     return False
 
 
