@@ -21,7 +21,7 @@ unexport VIRTUAL_ENV
 EXTRAS := --extra dev
 
 .PHONY: python-check lock-check setup setup-loadtest lock upgrade run test test-embedded \
-	test-postgres lint format bench clean
+	test-postgres lint format faults bench clean
 
 ## python-check: a clear message, not a stack trace, when the Python found is not the tested one
 python-check:
@@ -95,6 +95,12 @@ test-postgres: setup
 	  echo "== backend: PostgreSQL + Redis"; \
 	  KETENPAS_TEST_BACKEND=postgres $(PYTEST); \
 	} || { rc=$$?; [ $$rc -eq 3 ] && echo "== backend: PostgreSQL + Redis skipped (unreachable)" || exit $$rc; }
+
+## faults: the fault tests alone (PostgreSQL crash, Redis stopped, a process killed), with figures
+faults: setup
+	rm -f var/faults-report.jsonl
+	KETENPAS_TEST_BACKEND=postgres $(PYTEST) tests/faults
+	@cat var/faults-report.jsonl
 
 ## bench: the benchmarks whose figures are in the README (each stops by itself)
 bench: setup-loadtest
