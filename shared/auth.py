@@ -15,6 +15,37 @@ ACCESS_TOKEN_AUDIENCE = "urn:ketenpas:api"  # noqa: S105  (an audience name)
 
 
 @dataclass(frozen=True)
+class StatusReference:
+    """Where a token's status is published: one entry of an IETF Token Status List.
+
+    A person's access token and gate pass carry the person's entry, so that a verifier that
+    cannot read the identity database (the release service) learns of a suspension from the
+    published list within its refresh interval, not when the token expires.
+    """
+
+    uri: str
+    idx: int
+
+    def claim(self) -> dict[str, Any]:
+        """The `status` claim naming this entry."""
+        return {"status_list": {"idx": self.idx, "uri": self.uri}}
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> "StatusReference | None":
+        """The token's entry, None without a `status` claim; ValueError when malformed."""
+        if "status" not in claims:
+            return None
+        try:
+            reference = claims["status"]["status_list"]
+            idx, uri = reference["idx"], reference["uri"]
+        except (KeyError, TypeError):
+            raise ValueError("a status claim names status_list.idx and .uri") from None
+        if not isinstance(uri, str) or type(idx) is not int or idx < 0:
+            raise ValueError("status_list.idx is a non-negative integer, .uri a string")
+        return cls(uri=uri, idx=idx)
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who calls: a party's client, or a person of a party (with his role)."""
 
@@ -26,6 +57,7 @@ class Principal:
     auth_time: int | None = None
     amr: tuple[str, ...] = ()
     token_id: str = ""
+    status: StatusReference | None = None
     claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -47,6 +79,7 @@ def issue_access_token(
     person_role: str | None = None,
     auth_time: int | None = None,
     amr: list[str] | None = None,
+    status: StatusReference | None = None,
 ) -> str:
     """Sign an RFC 9068 access token for a party's client or for a person."""
     claims: dict[str, Any] = {
@@ -63,6 +96,8 @@ def issue_access_token(
     }
     if person_id is not None:
         claims.update(person_role=person_role, auth_time=auth_time, amr=amr or [])
+    if status is not None:
+        claims["status"] = status.claim()
     return jose.sign(claims, key, typ=ACCESS_TOKEN_TYP)
 
 
@@ -91,6 +126,7 @@ def verify_access_token(
             auth_time=int(claims["auth_time"]) if person else None,
             amr=tuple(str(a) for a in claims.get("amr", ())),
             token_id=str(claims["jti"]),
+            status=StatusReference.from_claims(claims),
             claims=claims,
         )
     except (KeyError, TypeError, ValueError) as exc:

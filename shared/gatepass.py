@@ -15,6 +15,7 @@ from typing import Any
 from joserfc.jwk import Key
 
 from shared import jose
+from shared.auth import StatusReference
 
 GATE_PASS_TYP = "ketenpas-gatepass+jwt"  # noqa: S105  (a media type, not a secret)
 MAX_GATE_PASS_LIFETIME_SECONDS = 120
@@ -41,6 +42,8 @@ class GatePass:
     expires_at: int
     jti: str
     screened_until: date
+    # The driver's own status entry: a suspension reaches the gate through the published list.
+    status: StatusReference | None = None
 
 
 def gate_pass_claims(
@@ -52,11 +55,12 @@ def gate_pass_claims(
     screened_until: date,
     now: int,
     lifetime: int,
+    status: StatusReference | None = None,
 ) -> dict[str, Any]:
     """The claims of a new gate pass with a fresh single-use jti."""
     if not 0 < lifetime <= MAX_GATE_PASS_LIFETIME_SECONDS:
         raise ValueError(f"a gate pass lives at most {MAX_GATE_PASS_LIFETIME_SECONDS} s")
-    return {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": str(person_id),
         "party": party_id,
@@ -66,6 +70,9 @@ def gate_pass_claims(
         "jti": str(uuid.uuid4()),
         "screened_until": screened_until.isoformat(),
     }
+    if status is not None:
+        claims["status"] = status.claim()
+    return claims
 
 
 def verify_gate_pass(
@@ -111,6 +118,7 @@ def _parse(claims: dict[str, Any]) -> GatePass:
             expires_at=int(claims["exp"]),
             jti=jti,
             screened_until=date.fromisoformat(str(claims["screened_until"])),
+            status=StatusReference.from_claims(claims),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise GatePassRefused(

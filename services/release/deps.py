@@ -2,7 +2,8 @@
 
 The caller's access token is verified with the identity service's published keys; his party
 must still hold a credential that is valid now (a revoked or suspended party's tokens stop
-working within the directory's refresh interval, not when they expire).
+working within the directory's refresh interval, not when they expire), and a signed-in
+person's own status entry must be VALID (a suspended person is refused as quickly).
 """
 
 import time
@@ -13,11 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from joserfc.jwk import Key
 
+from services.release.chain.verify import Evidence
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.settings import ReleaseSettings
 from shared import jose
-from shared.auth import Principal, verify_access_token
-from shared.credentials import CredentialError, check_credential
+from shared.auth import Principal, StatusReference, verify_access_token
+from shared.credentials import LEEWAY, CredentialError, StatusValue, check_credential
 from shared.problems import Forbidden, Unauthorised
 
 
@@ -138,15 +140,48 @@ async def get_caller(
         if key is not None:
             verified.remember(token, principal, key)
     evidence = await directory.evidence([principal.party_id])
-    for credential in evidence.credentials.get(principal.party_id, ()):
+    if not _holds_valid_credential(evidence, principal.party_id, now):
+        raise Unauthorised(
+            "party_not_active",
+            "the caller's party holds no valid credential (suspended or revoked)",
+        )
+    if principal.person_id is not None:
+        await check_person_status(directory, principal.status, now=now)
+    return Caller(principal, token)
+
+
+def _holds_valid_credential(evidence: Evidence, party_id: str, now: float) -> bool:
+    for credential in evidence.credentials.get(party_id, ()):
         try:
             check_credential(credential, at=now, status_lists=evidence.status_lists, now=now)
         except CredentialError:
             continue
-        return Caller(principal, token)
-    raise Unauthorised(
-        "party_not_active", "the caller's party holds no valid credential (suspended or revoked)"
-    )
+        return True
+    return False
+
+
+async def check_person_status(
+    directory: IdentityDirectory, status: StatusReference | None, *, now: float
+) -> None:
+    """401 unless the person's published status entry says VALID.
+
+    The identity service suspends a person by flipping his entry; this service reads the
+    list as it reads credentials' (refreshed every `identity_refresh_seconds`), so a
+    suspended dispatcher or driver is refused within that time, not when his token expires.
+    """
+    if status is None:
+        raise Unauthorised(
+            "person_status_unknown", "the token names no status entry of the person: sign in again"
+        )
+    try:
+        published = await directory.status_list(status.uri)
+        value = published.status(status.idx)
+    except CredentialError as exc:
+        raise Unauthorised("person_status_unknown", exc.detail) from exc
+    if now >= published.expires_at + LEEWAY:
+        raise Unauthorised("person_status_unknown", "the person's status list has expired")
+    if value != StatusValue.VALID:
+        raise Unauthorised("person_not_active", "the person is suspended")
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]

@@ -11,6 +11,7 @@ from joserfc.jwk import OKPKey
 
 from services.identity.keys.models import PartyKey
 from services.identity.parties.models import Party
+from services.identity.people import service as people
 from services.identity.people.models import Person
 from services.identity.people.passwords import hash_password
 from services.identity.sealing import seal
@@ -118,10 +119,13 @@ async def client_token(app: FastAPI, party: Party, scopes: list[str] | None = No
 async def person_token(
     app: FastAPI, person: Person, party: Party, *, auth_time: int | None = None
 ) -> str:
-    """An access token for a signed-in person, minted with the service's key."""
+    """An access token for a signed-in person, minted with the service's key, naming his
+    status list entry as a real sign-in does."""
     settings: IdentitySettings = app.state.settings
     _, key = await app.state.keyring.signing()
     now = int(time.time())
+    async with transaction(app.state.sessions) as session:
+        status = await people.status_reference(session, person=person, issuer=settings.issuer)
     return issue_access_token(
         key,
         issuer=settings.issuer,
@@ -134,6 +138,7 @@ async def person_token(
         person_role=person.role,
         auth_time=auth_time if auth_time is not None else now,
         amr=["pwd", "otp"],
+        status=status,
     )
 
 

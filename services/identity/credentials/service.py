@@ -92,6 +92,24 @@ async def _allocate_index(session: AsyncSession, *, list_size: int) -> tuple[int
     return status_list.id, 0
 
 
+async def allocate_status_entry(
+    session: AsyncSession, *, list_size: int = LIST_SIZE
+) -> tuple[int, int]:
+    """A status list entry of its own, VALID, for a subject that is not a credential (a
+    person's tokens): (list id, index). Credentials and people share the lists."""
+    return await _allocate_index(session, list_size=list_size)
+
+
+async def set_status_entry(
+    session: AsyncSession, *, list_id: int, index: int, value: CredentialStatus
+) -> int:
+    """Write one entry of a status list under its row lock; returns the value it had."""
+    status_list = (await repository.lock_status_lists(session, [list_id]))[list_id]
+    old = _set_entry(status_list, index, value)
+    session.add(status_list)
+    return old
+
+
 def _check_roles(requested: Sequence[str] | None, held: Sequence[str]) -> list[str]:
     roles = [str(role) for role in dict.fromkeys(held if requested is None else requested)]
     if not roles:

@@ -16,6 +16,7 @@ from joserfc.jwk import OKPKey
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.parties.models import Party, PartyStatus
+from services.identity.people import service as people
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.sessions import repository
 from services.identity.sessions.ratelimit import SignInLimiter
@@ -126,6 +127,7 @@ async def issue_gate_pass(
         screened_until=person.screened_until,
         now=int(now),
         lifetime=lifetime,
+        status=await people.status_reference(session, person=person, issuer=settings.issuer),
     )
     token = jose.sign(claims, signing_key, typ=GATE_PASS_TYP)
     await append(

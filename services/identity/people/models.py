@@ -45,5 +45,10 @@ class Person(SQLModel, table=True):
     totp_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The last TOTP time step accepted: each step is good for one sign-in only.
     totp_last_step: int | None = None
+    # The person's entry in a published status list, named in his access tokens and gate
+    # passes, so that services without this database learn of a suspension within seconds.
+    # Taken at the first sign-in.
+    status_list_id: int | None = Field(default=None, foreign_key="status_lists.id")
+    status_index: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -7,6 +7,9 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.credentials import service as credentials
+from services.identity.credentials.models import CredentialStatus
+from services.identity.credentials.statuslist import status_list_uri
 from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
 from services.identity.parties.service import is_admin
@@ -14,7 +17,7 @@ from services.identity.people import repository
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
 from shared.audit.events import append
-from shared.auth import Principal
+from shared.auth import Principal, StatusReference
 from shared.problems import Conflict, InvalidInput, NotFound
 
 # Lower case only: "J.Jansen" and "j.jansen" must not be two people, and rather than
@@ -132,12 +135,53 @@ async def _set_status(
     person.status = status
     person.updated_at = now
     session.add(person)
+    published = person.status_list_id is not None and person.status_index is not None
+    if published:
+        assert person.status_list_id is not None and person.status_index is not None
+        await credentials.set_status_entry(
+            session,
+            list_id=person.status_list_id,
+            index=person.status_index,
+            value=_entry_for(status),
+        )
     await append(
         session,
         f"person.{event}",
-        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+        {
+            "person_id": str(person.id),
+            "party_id": person.party_id,
+            "status_list_id": person.status_list_id,
+            "idx": person.status_index,
+            "actor": actor,
+        },
     )
     return person
+
+
+def _entry_for(status: PersonStatus | str) -> CredentialStatus:
+    return CredentialStatus.valid if status == PersonStatus.active else CredentialStatus.suspended
+
+
+async def status_reference(
+    session: AsyncSession, *, person: Person, issuer: str
+) -> StatusReference:
+    """The person's entry in a published status list, taken now if he has none yet."""
+    if person.status_list_id is None or person.status_index is None:
+        person = await _locked(session, person.id)  # two first sign-ins take one entry
+    if person.status_list_id is None or person.status_index is None:
+        person.status_list_id, person.status_index = await credentials.allocate_status_entry(
+            session
+        )
+        await credentials.set_status_entry(
+            session,
+            list_id=person.status_list_id,
+            index=person.status_index,
+            value=_entry_for(person.status),
+        )
+        session.add(person)
+    return StatusReference(
+        uri=status_list_uri(issuer, person.status_list_id), idx=person.status_index
+    )
 
 
 async def suspend_person(

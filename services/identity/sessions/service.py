@@ -17,6 +17,7 @@ from joserfc.jwk import OKPKey
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.parties.models import Party, PartyStatus
+from services.identity.people import service as people
 from services.identity.people.models import Person, PersonStatus
 from services.identity.people.passwords import verify_password
 from services.identity.sealing import SealError, seal, unseal
@@ -230,6 +231,7 @@ async def _issue_person_token(
 ) -> SignedIn:
     issued_at = int(now)
     lifetime = settings.person_token_lifetime_seconds
+    status = await people.status_reference(session, person=person, issuer=settings.issuer)
     token = issue_access_token(
         signing_key,
         issuer=settings.issuer,
@@ -242,6 +244,7 @@ async def _issue_person_token(
         person_role=person.role,
         auth_time=issued_at,
         amr=list(SIGN_IN_AMR),
+        status=status,
     )
     await append(
         session,

@@ -66,11 +66,20 @@ async def get_decision(
 
 @router.post("/decisions/{decision_id}/complete", summary="Record the gate-out", responses=ERRORS)
 async def complete(
-    decision_id: uuid.UUID, caller: GateOperator, session: SessionDep, settings: SettingsDep
+    decision_id: uuid.UUID,
+    caller: GateOperator,
+    session: SessionDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
 ) -> GateOutView:
     """Exactly once per release, whatever replica serves it; every other try is 409."""
     gate_out, event_id = await service.complete(
-        session, caller=caller, decision_id=decision_id, settings=settings, now=utcnow()
+        session,
+        caller=caller,
+        decision_id=decision_id,
+        directory=directory,
+        settings=settings,
+        now=utcnow(),
     )
     return GateOutView(
         decision_id=gate_out.decision_id,

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.chain import service as chain
-from services.release.deps import Caller
+from services.release.deps import Caller, check_person_status
 from services.release.gate import repository
 from services.release.gate.models import Decision, GateDecision, GateOut
 from services.release.gate.passes import spend_gate_pass
@@ -28,7 +28,7 @@ from services.release.settings import ReleaseSettings
 from shared.audit.events import append
 from shared.db import insert_once
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
-from shared.problems import Conflict, NotFound, Problem
+from shared.problems import Conflict, NotFound, Problem, Unauthorised
 
 # What the identity service says when a kiosk asks for a driver's gate pass, as gate reasons.
 _KIOSK_REASONS = {
@@ -91,6 +91,11 @@ async def _checked_gate_pass(
         await spend_gate_pass(session, gate_pass=gate_pass, now=now)
     except Conflict as exc:
         reasons.append(_reason(exc.code, exc.detail))
+    try:
+        await check_person_status(directory, gate_pass.status, now=now.timestamp())
+    except Unauthorised as exc:
+        code = "driver_suspended" if exc.code == "person_not_active" else "driver_status_unknown"
+        reasons.append(_reason(code, exc.detail))
     return gate_pass
 
 
@@ -261,10 +266,14 @@ async def complete(
     *,
     caller: Caller,
     decision_id: uuid.UUID,
+    directory: IdentityDirectory,
     settings: ReleaseSettings,
     now: datetime,
 ) -> tuple[GateOut, uuid.UUID]:
     """Record the gate-out once: the release becomes `picked_up`; every other try is 409.
+
+    The chain is verified again first: a party revoked or a driver suspended (his device
+    credential) between the decision and the gate-out stops the container at the barrier.
 
     Two conditional updates decide: the first marks the decision completed (it must be the
     terminal's, `release`, fresh and not completed), the second moves the release from open
@@ -282,6 +291,7 @@ async def complete(
     )
     if claimed is None:
         raise await _why_not_claimed(session, caller, decision_id)
+    await _recheck_chain(session, claimed, directory=directory, settings=settings, now=now)
     if not await repository.pick_up(session, claimed.release_id, now=now):
         if await releases.holds(session, claimed.release_id):
             raise Conflict("hold_placed", "a hold was placed after the decision")
@@ -307,6 +317,38 @@ async def complete(
         },
     )
     return gate_out, event_id
+
+
+async def _recheck_chain(
+    session: AsyncSession,
+    claimed: repository.ClaimedDecision,
+    *,
+    directory: IdentityDirectory,
+    settings: ReleaseSettings,
+    now: datetime,
+) -> None:
+    """409 when the chain no longer holds for the decided driver (the claim rolls back)."""
+    found = await repository.open_release_at_gate(session, claimed.container)
+    if found is None or found.release.id != claimed.release_id:
+        return  # no longer open: `pick_up` answers why
+    report = await chain.verify(
+        directory,
+        chain.facts_of(found.release),
+        found.links,
+        settings=settings,
+        now=now,
+        complete=True,
+    )
+    if report.failure is not None:
+        failure = report.failure
+        raise Conflict(
+            "chain_broken",
+            f"since the decision, link {failure.seq}: {failure.detail}",
+            seq=failure.seq,
+            link_code=failure.code,
+        )
+    if claimed.driver_id is not None and report.driver != str(claimed.driver_id):
+        raise Conflict("wrong_driver", "the release is now assigned to another driver")
 
 
 async def _why_not_claimed(
