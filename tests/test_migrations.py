@@ -17,6 +17,7 @@ RELEASE_TABLES = {
     "gate_decisions",
     "gate_outs",
     "access_log",
+    "yard_entries",
 }
 IDENTITY_TABLES = {
     "parties",

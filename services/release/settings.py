@@ -34,6 +34,9 @@ class ReleaseSettings(ServiceSettings):
     # the longest a custodial link may live when the release does not end sooner.
     max_chain_links: int = Field(default=8, ge=2, le=64)
     link_lifetime_days: int = Field(default=30, ge=1, le=366)
+    # The longest a release may be valid (DESIGN §4 "Yard entry"): a line cannot block its
+    # container for ever; a yard entry's own end may bound it sooner.
+    release_max_days: int = Field(default=30, ge=1, le=366)
 
     # Until the inspections issue lands: the chance that a gate decision that would release
     # says `inspect` instead, drawn from a cryptographic random source.
