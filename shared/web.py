@@ -17,7 +17,12 @@ from shared.audit.sequencer import Sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
 from shared.db import create_engine, read_only, session_factory, warm_pool
-from shared.problems import install_problem_handlers, problem_response
+from shared.problems import (
+    document_problems,
+    install_problem_handlers,
+    problem_response,
+    problem_responses,
+)
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
@@ -138,6 +143,7 @@ def build_app(
         origin=settings.log_origin, private_key=settings.log_private_key()
     )
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
@@ -145,7 +151,7 @@ def build_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses=problem_responses(503))
     async def readyz(request: Request) -> Response:
         """Readiness: the database and the cache answer."""
         checks = {"database": False, "cache": False}

@@ -27,6 +27,7 @@ IDENTITY_TABLES = {
     "status_lists",
     "signing_keys",
     "used_assertions",
+    "key_notices",
 }
 
 

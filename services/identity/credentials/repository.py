@@ -62,6 +62,27 @@ async def published_tokens(session: AsyncSession, party_id: str, *, limit: int) 
     return result.all()
 
 
+async def credentials_of_key(session: AsyncSession, kid: str) -> Sequence[Credential]:
+    """Every credential of one key, newest first."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.kid == kid)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+    )
+    return result.all()
+
+
+async def subject_tokens(session: AsyncSession, subject: str, *, limit: int) -> Sequence[str]:
+    """The compact credentials of one subject (a person's device keys), newest first."""
+    result = await session.exec(
+        select(Credential.token)
+        .where(Credential.subject == subject)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+        .limit(limit)
+    )
+    return result.all()
+
+
 async def lock_party_credentials(session: AsyncSession, party_id: str) -> Sequence[Credential]:
     """Every credential of a party, rows locked, in a stable order."""
     result = await session.exec(
