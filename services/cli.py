@@ -82,6 +82,9 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_config=None,
+                # Forwarded addresses are judged by the app against `trusted_proxies` (both
+                # X-Forwarded-For and RFC 7239 Forwarded, the same in tests and behind any
+                # server); uvicorn must not rewrite the peer from a header before that.
                 proxy_headers=False,
             )
             return
@@ -92,7 +95,7 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            proxy_headers=False,
+            proxy_headers=False,  # see above: the app judges forwarded addresses
         )
         return
     children = [
@@ -101,7 +104,8 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
     ]
     for spec in specs:
         settings = spec.settings()
-        typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}/docs)")
+        docs = "/docs" if settings.environment == "development" else "/openapi.json"
+        typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}{docs})")
     try:
         # Ctrl-C ends the wait; either way both children are stopped below.
         with suppress(KeyboardInterrupt):

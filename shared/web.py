@@ -137,7 +137,20 @@ def build_app(
             await app.state.cache.close()
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # The interactive docs (Swagger UI, ReDoc) only in development: they load their scripts
+    # from a public CDN into a page of this origin, and are a console for whoever holds a
+    # token. The OpenAPI document stays: integrators build their clients from it, it names
+    # nothing secret, and every endpoint authorises for itself (docs/configuration.md).
+    interactive = settings.environment == "development"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if interactive else None,
+        redoc_url="/redoc" if interactive else None,
+        swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect" if interactive else None,
+    )
     app.state.settings = settings
     app.state.audit_log = AuditLog(
         origin=settings.log_origin, private_key=settings.log_private_key()

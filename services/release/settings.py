@@ -47,6 +47,12 @@ class ReleaseSettings(ServiceSettings):
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":
         self.identity_url = self.identity_url.rstrip("/")
+        # Keys, status lists and credentials decide the gate: fetched over plain HTTP, anyone
+        # on the path could serve his own keys or hide a revocation.
+        if self.environment != "development" and not self.identity_url.lower().startswith(
+            "https://"
+        ):
+            raise ValueError("identity_url must be https:// outside development mode")
         if not self.identity_issuer:
             self.identity_issuer = self.identity_url
         return self
