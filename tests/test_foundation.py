@@ -47,12 +47,37 @@ def test_demo_log_keys_are_refused_outside_development() -> None:
 
 
 def test_production_accepts_a_real_key_and_refuses_a_malformed_one() -> None:
-    settings = ReleaseSettings(environment="production", log_signing_key=REAL_KEY)
+    settings = ReleaseSettings(
+        environment="production",
+        log_signing_key=REAL_KEY,
+        cache_url="redis://127.0.0.1:6379/0",
+        identity_url="https://identity.port.example",
+    )
     assert settings.log_private_key().private_bytes_raw() == bytes(range(32))
     with pytest.raises(ValidationError, match="32-byte"):
         ReleaseSettings(log_signing_key=base64.b64encode(b"short").decode())
     with pytest.raises(ValidationError, match="base64"):
         ReleaseSettings(log_signing_key="not base64!")
+
+
+def test_trusted_proxies_come_from_the_environment_as_a_list_or_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert IdentitySettings().trusted_proxies == []  # by default nobody is believed
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+    monkeypatch.setenv("KETENPAS_IDENTITY_PROXY_HEADER", "Forwarded")
+    settings = IdentitySettings()
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    ]
+    assert settings.proxy_header == "forwarded"
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", '["10.1.0.0/16"]')
+    assert [str(n) for n in IdentitySettings().trusted_proxies] == ["10.1.0.0/16"]
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", "10.0.0.1/8")  # host bits set
+    with pytest.raises(ValidationError):
+        IdentitySettings()
 
 
 def test_settings_come_from_the_service_environment_prefix(
@@ -181,6 +206,7 @@ def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KETENPAS_IDENTITY_ENVIRONMENT", "production")
     monkeypatch.setenv("KETENPAS_IDENTITY_LOG_SIGNING_KEY", REAL_KEY)
     monkeypatch.setenv("KETENPAS_IDENTITY_KEY_ENCRYPTION_KEY", REAL_KEY)
+    monkeypatch.setenv("KETENPAS_IDENTITY_CACHE_URL", "redis://127.0.0.1:6379/0")
     result = CliRunner().invoke(cli, ["demo", "seed"])
     assert result.exit_code == 2
     assert "development mode only" in result.output
