@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -78,6 +79,18 @@ def test_trusted_proxies_come_from_the_environment_as_a_list_or_json(
     monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", "10.0.0.1/8")  # host bits set
     with pytest.raises(ValidationError):
         IdentitySettings()
+
+
+def test_the_identity_settings_documented_in_docs_exist_with_their_defaults() -> None:
+    text = Path("docs/configuration.md").read_text(encoding="utf-8")
+    section = text.split("## Settings added for issue 10", 1)[1]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+?) \|", section, flags=re.MULTILINE)
+    assert len(rows) >= 7
+    fields = IdentitySettings.model_fields
+    for name, documented in rows:
+        default = fields[name.lower()].get_default(call_default_factory=True)
+        expected = {"none": []}.get(documented, documented.strip("`"))
+        assert (default if expected == [] else str(default)) == expected, name
 
 
 def test_settings_come_from_the_service_environment_prefix(
@@ -192,12 +205,14 @@ def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
     assert seeded.exit_code == 0, seeded.output
     assert "identity: demo port seeded" in seeded.output
     assert "release: demo seeded" in seeded.output
+    assert "NZSU1000014  in_yard" in seeded.output
     assert credentials.stat().st_mode & 0o077 == 0
     again = runner.invoke(cli, ["demo", "seed", "--credentials-file", str(credentials)])
     assert "identity: not empty, left as it is" in again.output
     assert "release: not empty, left as it is" in again.output
     sequenced = runner.invoke(cli, ["log", "sequence", "release"])
-    assert "release: 1 entries integrated" in sequenced.output
+    # The demo seed's event and the demo terminal's four yard entries.
+    assert "release: 5 entries integrated" in sequenced.output
     key = runner.invoke(cli, ["log", "key", "release"])
     assert parse_verifier_key(key.output.strip()).name == "ketenpas.localhost/release-log"
 
