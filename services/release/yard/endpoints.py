@@ -31,7 +31,7 @@ Terminal = Annotated[Caller, Depends(require("gate", "terminal"))]
 
 async def own_entry(entry_id: uuid.UUID, caller: Terminal, session: SessionDep) -> YardEntry:
     """The caller's terminal's live entry of the path, locked; 404 otherwise."""
-    return await service.load_own(session, caller, entry_id)
+    return await service.load_own(session, caller.party_id, entry_id)
 
 
 OwnEntry = Annotated[YardEntry, Depends(own_entry)]

@@ -51,6 +51,18 @@ async def search_visible(
     return (await session.exec(statement)).all()
 
 
+async def of_terminal(
+    session: AsyncSession, terminal_id: str, *, container: str | None, include_withdrawn: bool
+) -> Sequence[YardEntry]:
+    """A terminal's entries, newest first (the command line's listing)."""
+    statement = select(YardEntry).where(col(YardEntry.terminal_id) == terminal_id)
+    if container is not None:
+        statement = statement.where(col(YardEntry.container) == container)
+    if not include_withdrawn:
+        statement = statement.where(col(YardEntry.withdrawn_at).is_(None))
+    return (await session.exec(statement.order_by(col(YardEntry.announced_at).desc()))).all()
+
+
 async def get_own_live(
     session: AsyncSession, terminal_id: str, entry_id: uuid.UUID
 ) -> YardEntry | None:

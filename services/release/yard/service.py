@@ -174,9 +174,9 @@ async def _end_release_outside(
     return str(release.id)
 
 
-async def load_own(session: AsyncSession, caller: Caller, entry_id: uuid.UUID) -> YardEntry:
-    """A live entry of the caller's terminal, locked; 404 `yard_entry_not_found` otherwise."""
-    entry = await repository.get_own_live(session, caller.party_id, entry_id)
+async def load_own(session: AsyncSession, terminal_id: str, entry_id: uuid.UUID) -> YardEntry:
+    """A live entry of this terminal, locked; 404 `yard_entry_not_found` otherwise."""
+    entry = await repository.get_own_live(session, terminal_id, entry_id)
     if entry is None:
         raise entry_not_found()
     return entry
