@@ -43,8 +43,8 @@ class IdentitySettings(ServiceSettings):
 
     # Wrong passwords or TOTP codes in the window (docs/rate-limits.md): at most this many
     # at one person from one address or kiosk, from one address, from one kiosk (a
-    # terminal's client or operator asking gate passes for drivers), and at one person from
-    # anywhere; each further failure doubles the lock-out.
+    # terminal's client and operators asking gate passes for drivers), and at one person
+    # from anywhere; each further failure doubles the lock-out.
     sign_in_failures_per_person: int = Field(default=5, ge=1)
     sign_in_failures_per_address: int = Field(default=20, ge=1)
     sign_in_failures_per_kiosk: int = Field(default=100, ge=1)

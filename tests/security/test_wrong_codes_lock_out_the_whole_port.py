@@ -29,6 +29,7 @@ from tests.identity.factories import (
     client_token,
     make_party,
     make_person,
+    person_token,
     totp_now,
     wrong_code,
 )
@@ -91,6 +92,28 @@ async def test_wrong_codes_for_a_driver_at_one_kiosk_do_not_lock_him_out_at_anot
     assert (await gate_pass(client, rogue, driver, totp_now(clock.now))).status_code == 429
     answer = await gate_pass(client, honest, driver, totp_now(clock.now))
     assert answer.status_code == 200, answer.text
+
+
+async def test_a_terminals_operators_buy_no_more_guesses_than_its_kiosk_client(
+    identity_app: App, clock: Clock
+) -> None:
+    # A corrupt terminal employee with several operator accounts is still one kiosk.
+    app, client = identity_app
+    terminal = await make_party(app, "terminal")
+    kiosk_client = bearer(await client_token(app, terminal))
+    operators = [
+        bearer(await person_token(app, await make_person(app, terminal, "operator"), terminal))
+        for _ in range(3)
+    ]
+    driver = await a_driver(app)
+    for n in range(app.state.settings.sign_in_failures_per_person):
+        caller = operators[n % len(operators)]
+        assert (await gate_pass(client, caller, driver, wrong_code(clock.now))).status_code == 401
+    for caller in (kiosk_client, *operators):
+        answer = await gate_pass(client, caller, driver, totp_now(clock.now))
+        assert answer.status_code == 429
+    elsewhere = await gate_pass(client, await kiosk(app), driver, totp_now(clock.now))
+    assert elsewhere.status_code == 200, elsewhere.text
 
 
 async def test_an_attacker_who_knows_a_drivers_username_cannot_lock_him_out_of_his_phone(

@@ -85,10 +85,11 @@ def _recent_sign_in(
 
 def _source(caller: Principal, person: Person, address: str) -> Source:
     # A kiosk's requests come through the release service (one address for every kiosk):
-    # its guesses are counted against the kiosk, the caller, not against an address.
+    # its guesses are counted against the terminal that asks (its API client and its
+    # operators together, so that more operator accounts buy no more guesses).
     if caller.person_id == person.id:
         return Source.address(address)
-    return Source.kiosk(caller.actor)
+    return Source.kiosk(caller.party_id)
 
 
 async def issue_gate_pass(

@@ -2,8 +2,9 @@
 
 A *source* is where guesses come from: the client address for sign-in and for a driver's
 own phone, or the kiosk for a gate pass that a terminal asks on a driver's behalf (the
-kiosk is the caller's identity, `Principal.actor`: the terminal's API client, or its
-operator). Kiosk requests reach this service from the release service's address, and
+kiosk is the caller's identity: the terminal party whose API client or operator asks; its
+operators count together with its client, so that more operator accounts buy no more
+guesses). Kiosk requests reach this service from the release service's address, and
 phones behind a load balancer share the balancer's, so an address alone would make one
 person's wrong codes everyone's lock-out. The client address is the peer's, or, when the
 peer is one of the configured `trusted_proxies`, the nearest address in the forwarded
@@ -21,14 +22,17 @@ Each attempt counts against three subjects, each with its own limit per window:
 
 The lock-out as denial of service, and the trade-off chosen: someone who knows a driver's
 username (or his id, at a kiosk) can lock out only the driver *at the attacker's own
-source*: the driver's phone at its own address, and other kiosks, go on working. Only an
-attacker with about ten sources (`per_person_total / per_person`) can lock the person out
+source*: the driver's phone at its own address, and the kiosks of other terminals, go on
+working (a corrupt employee of one terminal can lock a driver out at his own terminal's
+kiosks only, however many operator accounts he uses). Only an attacker with about ten
+sources (`per_person_total / per_person`: addresses, or terminals) can lock the person out
 everywhere, by reaching the person-wide limit, and then for the back-off below, at most
 `max_lockout_seconds` per failure. That limit is there because without it a guesser with
-many addresses (a botnet, cheap IPv6 space is already grouped per /64) would get unbounded
+many addresses (a botnet; IPv6 space is already grouped per /64) would get unbounded
 guesses at one person's password; we prefer that such an attacker can deny a person service
 for a while (visible in the audit log, where every refusal is recorded with its source)
-over letting him guess without bound.
+over letting him guess without bound. A driver who signed in with his code shortly before
+gets gate passes on his phone without a code, out of reach of these limits.
 
 Within a subject, the failure that reaches the limit locks the subject out for
 `base_lockout_seconds`; once that lock has passed, the subject gets one guess per lock
@@ -126,9 +130,9 @@ class Source:
         return cls("address", str(ip))
 
     @classmethod
-    def kiosk(cls, actor: str) -> "Source":
-        """A kiosk: the caller (API client or operator) asking on a driver's behalf."""
-        return cls("kiosk", _bounded(actor))
+    def kiosk(cls, party_id: str) -> "Source":
+        """A kiosk: the terminal party whose client or operator asks on a driver's behalf."""
+        return cls("kiosk", _bounded(party_id))
 
     @property
     def subject(self) -> str:
