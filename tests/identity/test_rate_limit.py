@@ -5,7 +5,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from services.identity.app import create_app
 from services.identity.sessions import ratelimit
@@ -14,8 +14,10 @@ from services.identity.sessions.ratelimit import (
     SignInLimiter,
     Source,
     TooManyAttempts,
+    client_address,
     current_time,
 )
+from services.identity.settings import IdentitySettings
 from shared.cache import Cache, MemoryCache, cache_from_url
 from tests.conftest import running
 from tests.identity.conftest import Clock
@@ -357,3 +359,52 @@ async def test_the_lock_out_holds_across_replicas(identity_app: App, clock: Cloc
     async with running(replica) as other:
         right = {"username": person.username, "password": PASSWORD, "otp": totp_now(clock.now)}
         assert (await other.post("/v1/sessions", json=right)).status_code == 429
+
+
+# --- the client address behind proxies -----------------------------------------------------
+
+
+def request_from(peer: str, *headers: tuple[str, str]) -> Request:
+    """A request as the server hands it to the app: its peer and raw headers."""
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers]
+    return Request({"type": "http", "headers": raw, "client": (peer, 4000)})
+
+
+def behind(*proxies: str, header: str = "x-forwarded-for") -> IdentitySettings:
+    return IdentitySettings(trusted_proxies=",".join(proxies), proxy_header=header)
+
+
+def test_without_trusted_proxies_the_peer_is_the_client() -> None:
+    request = request_from("203.0.113.5", ("X-Forwarded-For", "198.51.100.1"))
+    assert client_address(request, IdentitySettings()) == "203.0.113.5"
+
+
+def test_a_peer_that_is_no_trusted_proxy_is_the_client_whatever_it_forwards() -> None:
+    request = request_from("203.0.113.5", ("X-Forwarded-For", "198.51.100.1"))
+    assert client_address(request, behind("10.0.0.0/8")) == "203.0.113.5"
+
+
+def test_the_nearest_untrusted_hop_is_the_client() -> None:
+    settings = behind("10.0.0.0/8", "192.0.2.7")
+    request = request_from(
+        "10.0.0.2",
+        ("X-Forwarded-For", "1.2.3.4, 198.51.100.9"),  # the first written by the client
+        ("X-Forwarded-For", "192.0.2.7"),  # a second field: a further proxy of ours
+    )
+    assert client_address(request, settings) == "198.51.100.9"
+
+
+def test_the_forwarded_header_is_read_when_configured_and_only_then() -> None:
+    fields = (
+        ("Forwarded", 'for="[2001:db8::7]:4711";proto=https, for=198.51.100.3:80'),
+        ("X-Forwarded-For", "203.0.113.99"),
+    )
+    request = request_from("10.0.0.2", *fields)
+    assert client_address(request, behind("10.0.0.0/8", header="Forwarded")) == "198.51.100.3"
+    assert client_address(request, behind("10.0.0.0/8")) == "203.0.113.99"
+    only_ipv6 = request_from("10.0.0.2", ("Forwarded", 'for="[2001:db8::7]:4711"'))
+    assert client_address(only_ipv6, behind("10.0.0.0/8", header="forwarded")) == "2001:db8::7"
+
+
+def test_a_trusted_proxy_that_forwards_nothing_is_the_client() -> None:
+    assert client_address(request_from("10.0.0.2"), behind("10.0.0.0/8")) == "10.0.0.2"
