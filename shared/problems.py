@@ -194,11 +194,19 @@ _UNSTORABLE_TEXT_ERRORS = frozenset(
 )
 
 
-# Dependencies that verify the caller's access token: a route that depends on one (directly or
-# through a role check) may answer 401 (no or bad token) and 403 (a role or scope that does
-# not allow it). The identity service's is `get_principal`, the release service's `get_caller`
-# (both through `bearer_token`).
-AUTHENTICATION_DEPENDENCIES = frozenset({"bearer_token", "get_principal", "get_caller"})
+# What a route may answer because of a dependency it has (directly or through another), by
+# the dependency's name: a route behind an access token may answer 401 (no or bad token) and
+# 403 (a role or scope that does not allow it); the release service verifies tokens with the
+# identity service's keys, so 503 when it cannot reach them; a route that signs with the
+# identity service's key answers 503 when no signing key is active.
+DEPENDENCY_PROBLEMS: dict[str, frozenset[int]] = {
+    "bearer_token": frozenset({401, 403}),
+    "get_principal": frozenset({401, 403}),  # identity service
+    "get_caller": frozenset({401, 403, 503}),  # release service
+    "get_keyring_cache": frozenset({503}),  # identity service
+}
+# A state change behind a token can meet a state that forbids it (suspended, already done).
+_STATE_CHANGES = frozenset({"post", "put", "patch", "delete"})
 
 
 def document_problems(app: FastAPI) -> None:
@@ -206,8 +214,9 @@ def document_problems(app: FastAPI) -> None:
 
     Added centrally from what a route is, so that no route has to repeat them: 422 for any
     route with parameters or a body (the default FastAPI validation answer becomes a problem
-    document), 404 for a route with path parameters, 413 for a route with a body, 401 and 403
-    for a route behind an access token. What a route declares itself in `responses=` is kept.
+    document), 404 for a route with path parameters, 413 for a route with a body, those of
+    its dependencies (DEPENDENCY_PROBLEMS), and 409 for a state change behind a token. What a
+    route declares itself in `responses=` is kept; every 4xx and 5xx is a problem document.
     """
     build = app.openapi
     documented: list[int] = []  # the id of the last document completed here
@@ -229,7 +238,7 @@ def document_problems(app: FastAPI) -> None:
             for method, operation in item.items():
                 dependant = dependants.get((method, path))
                 if dependant is not None:
-                    _document_route(operation, dependant)
+                    _document_route(operation, dependant, method)
         _drop_unused_validation_schemas(schema)
         documented[:] = [id(schema)]
         return schema
@@ -237,7 +246,7 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _document_route(operation: dict[str, Any], dependant: Dependant) -> None:
+def _document_route(operation: dict[str, Any], dependant: Dependant, method: str) -> None:
     every = (dependant, *_walk(dependant))
     statuses: set[int] = set()
     if any(d.path_params or d.query_params or d.header_params or d.cookie_params for d in every):
@@ -246,14 +255,20 @@ def _document_route(operation: dict[str, Any], dependant: Dependant) -> None:
         statuses |= {413, 422}
     if any(d.path_params for d in every):
         statuses.add(404)
-    if any(_call_name(d.call) in AUTHENTICATION_DEPENDENCIES for d in every):
-        statuses |= {401, 403}
+    for d in every:
+        statuses |= DEPENDENCY_PROBLEMS.get(_call_name(d.call), frozenset())
+    if 401 in statuses and method in _STATE_CHANGES:
+        statuses.add(409)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status in statuses:
         responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
     for key, response in responses.items():
-        if key[:1] in "45" and _is_default_or_json(response):
+        if key[:1] not in "45":
+            continue
+        if _is_default_or_json(response):
             response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}
+        else:
+            response["content"].get(PROBLEM_MEDIA_TYPE, {}).setdefault("schema", PROBLEM_SCHEMA)
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:

@@ -66,7 +66,12 @@ async def visible_credential(
 VisibleCredential = Annotated[CredentialRecord, Depends(visible_credential)]
 
 
-@router.post("/v1/credentials", status_code=201, summary="Issue a credential (admin)")
+@router.post(
+    "/v1/credentials",
+    status_code=201,
+    summary="Issue a credential (admin)",
+    responses={404: PROBLEM},  # the party named in the body is not registered
+)
 async def issue_credential(
     body: CredentialIssue,
     admin: AdminPrincipal,
