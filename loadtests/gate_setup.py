@@ -10,7 +10,8 @@ with password and a current TOTP code (`client_tokens`, `sign_in`).
 
 **How the releases are made.** Two ways, both used by `loadtests.bench_gate`:
 
-- `build_chain_via_api`: through the release service's HTTP API with pre-signed links and
+- `build_chain_via_api`: through the release service's HTTP API, the terminal's client
+  first announcing the container for the line (a yard entry), then pre-signed links and
   acknowledgements, the driver accepting his assignment with his person token (signed for
   him by the identity service). Realistic, and it exercises the real verification: every
   step verifies the whole chain so far. It costs two requests per link, each verifying the
@@ -22,9 +23,10 @@ with password and a current TOTP code (`client_tokens`, `sign_in`).
   The benchmark makes a small number this way: they are its warm-up pickups, and prove
   that the parties and tokens work through the API.
 - `write_chains`: the bulk, written directly into the release database with the rows the
-  API writes for the same steps: a `Release`, one `Link` per step (accepted, with the
-  receiver's acknowledgement), and the audit events `release.created`, `link.submitted`
-  and `link.accepted` with the API's payloads. Links and acknowledgements are real JWS
+  API writes for the same steps: the terminal's `YardEntry`, a `Release`, one `Link` per
+  step (accepted, with the receiver's acknowledgement), and the audit events
+  `yard.announced`, `release.created`, `link.submitted` and `link.accepted` with the API's
+  payloads. Links and acknowledgements are real JWS
   signed with the parties' keys (the driver's with his carrier's custodial key, as the
   identity service signs it for him), so the gate verifies them exactly as it verifies
   chains made through the API; a row that differed would be answered `deny` and counted
@@ -69,6 +71,7 @@ from services.release.chain.models import Link, LinkKind, LinkStatus
 from services.release.chain.service import link_event
 from services.release.chain.verify import ACK_TYP, LINK_TYP, link_hash
 from services.release.releases.models import Release
+from services.release.yard.models import YardEntry, YardState
 from shared import iso6346, jose
 from shared.audit.events import append
 from shared.audit.sequencer import drain
@@ -227,7 +230,9 @@ async def seed_port(settings: IdentitySettings, shape: PortShape) -> Port:
                 await certify(carrier.party_id, row.kid)
                 assert row.sealed_private is not None
                 pem = unseal(
-                    settings.kek_bytes(), bytes(row.sealed_private), bound_to=keys.bound_to(row.kid)
+                    settings.kek_bytes(),
+                    bytes(row.sealed_private),
+                    bound_to=keys.bound_to(row.kid, carrier.party_id),
                 )
                 carrier.custodial = FastSigner(OKPKey.import_key(pem))
                 port.carriers.append(carrier)
@@ -517,6 +522,7 @@ def _ack(plan: ChainPlan, step: _Step, *, now: int) -> _Ack:
 class _ChainRows:
     """The rows and audit events the API writes for the whole chain of one release."""
 
+    entry: YardEntry
     release: Release
     links: list[Link] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -528,7 +534,19 @@ def _chain_rows(plan: ChainPlan, *, now: datetime) -> _ChainRows:
     valid_until = _valid_until(stamp)
     steps = _signed_links(plan, now=stamp, valid_until=valid_until)
     line_actor = f"client:{plan.line.party_id}"
+    terminal_actor = f"client:{plan.terminal.party_id}"
     rows = _ChainRows(
+        # The terminal's yard entry that gives the line its release right (as the API needs).
+        YardEntry(
+            id=uuid.uuid4(),
+            terminal_id=plan.terminal.party_id,
+            container=plan.container,
+            shipping_line_id=plan.line.party_id,
+            state=YardState.in_yard,
+            announced_by=terminal_actor,
+            announced_at=now,
+            updated_at=now,
+        ),
         Release(
             id=plan.release_id,
             container=plan.container,
@@ -540,6 +558,20 @@ def _chain_rows(plan: ChainPlan, *, now: datetime) -> _ChainRows:
             created_by=line_actor,
             created_at=now,
             updated_at=now,
+        ),
+    )
+    rows.events.append(
+        (
+            "yard.announced",
+            {
+                "entry_id": str(rows.entry.id),
+                "terminal": plan.terminal.party_id,
+                "container": plan.container,
+                "shipping_line": plan.line.party_id,
+                "state": YardState.in_yard,
+                "valid_until": None,
+                "actor": terminal_actor,
+            },
         )
     )
     for step in steps:
@@ -609,6 +641,7 @@ async def write_chains(
         chains = [_chain_rows(plan, now=now) for plan in plans[start : start + batch]]
         async with transaction(sessions) as session:
             # Releases first: the links refer to them (the API flushes a release first too).
+            session.add_all([chain.entry for chain in chains])
             session.add_all([chain.release for chain in chains])
             await session.flush()
             for chain in chains:
@@ -642,6 +675,10 @@ async def build_chain_via_api(
     valid_until = _valid_until(now)
     steps = _signed_links(plan, now=now, valid_until=valid_until)
     base = f"/v1/releases/{plan.release_id}"
+    # The terminal's system announces the container for the line first: a release needs it.
+    entry = {"container": plan.container, "shipping_line": plan.line.party_id}
+    terminal = bearer(tokens[plan.terminal.party_id])
+    _ok(await client.post("/v1/yard/entries", json=entry, headers=terminal), 201, "yard entry")
     for step in steps:
         sender = bearer(tokens[step.sender.party_id])
         if step.seq == 0:

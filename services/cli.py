@@ -4,6 +4,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 import uvicorn
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.demo_walk import walk
 from services.identity import demo
@@ -24,6 +26,8 @@ from services.identity.sessions.cli import enrol_totp
 from services.identity.settings import IdentitySettings
 from services.identity.signing.cli import cli as signing_key_cli
 from services.registry import SERVICES, ServiceSpec, selected
+from services.release.yard import demo as yard_demo
+from services.release.yard.cli import cli as yard_cli
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
 from shared.audit.sequencer import drain
@@ -49,6 +53,8 @@ app.add_typer(person_cli, name="person")
 app.add_typer(key_cli, name="key")
 app.add_typer(credential_cli, name="credential")
 app.add_typer(signing_key_cli, name="signing-key")
+# The terminal's yard entries (needs the release database; every change is audited).
+app.add_typer(yard_cli, name="yard")
 
 
 class Target(StrEnum):
@@ -82,6 +88,9 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_config=None,
+                # Forwarded addresses are judged by the app against `trusted_proxies` (both
+                # X-Forwarded-For and RFC 7239 Forwarded, the same in tests and behind any
+                # server); uvicorn must not rewrite the peer from a header before that.
                 proxy_headers=False,
             )
             return
@@ -92,7 +101,7 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            proxy_headers=False,
+            proxy_headers=False,  # see above: the app judges forwarded addresses
         )
         return
     children = [
@@ -101,7 +110,8 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
     ]
     for spec in specs:
         settings = spec.settings()
-        typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}/docs)")
+        docs = "/docs" if settings.environment == "development" else "/openapi.json"
+        typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}{docs})")
     try:
         # Ctrl-C ends the wait; either way both children are stopped below.
         with suppress(KeyboardInterrupt):
@@ -154,8 +164,13 @@ def demo_seed(
                 f"{person['password']}  {person['totp_secret']}"
             )
         typer.echo(f"  everything, with party keys and credentials: {credentials_file}")
-    seeded = asyncio.run(_seed_log(SERVICES["release"]))
+    seeded = asyncio.run(_seed_log(SERVICES["release"], _seed_yard))
     typer.echo(f"release: {'demo seeded' if seeded else 'not empty, left as it is'}")
+    if seeded:
+        terminal, line = _demo_party("ect"), _demo_party("noordzee")
+        typer.echo(f"  yard of {terminal}, release right with {line}:")
+        for container, state in yard_demo.DEMO_YARD:
+            typer.echo(f"  {container}  {state}")
 
 
 @demo_app.command("walk")
@@ -187,7 +202,23 @@ async def _seed_identity(settings: IdentitySettings) -> dict[str, Any] | None:
         await engine.dispose()
 
 
-async def _seed_log(spec: ServiceSpec) -> bool:
+def _demo_party(key: str) -> str:
+    return demo.party_id(next(party for party in demo.PORT if party.key == key))
+
+
+async def _seed_yard(session: AsyncSession) -> None:
+    """The demo terminal announces the demo containers for the demo shipping line."""
+    await yard_demo.seed(
+        session,
+        terminal_id=_demo_party("ect"),
+        shipping_line_id=_demo_party("noordzee"),
+        now=utcnow(),
+    )
+
+
+async def _seed_log(
+    spec: ServiceSpec, seed: Callable[[AsyncSession], Awaitable[None]] | None = None
+) -> bool:
     settings = spec.settings()
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     sessions = session_factory(engine)
@@ -196,6 +227,8 @@ async def _seed_log(spec: ServiceSpec) -> bool:
             if await audit_repo.count_events(session):
                 return False
             await append(session, "demo.seeded", {"service": spec.name})
+            if seed is not None:
+                await seed(session)
         log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
         await drain(sessions, signer=log.signer, origin=log.origin)
         return True

@@ -1,11 +1,13 @@
 """A walk through the chain on the demo port, over HTTP, as its people would do it.
 
 `ketenpas demo walk` (with `make run` running) signs in the demo people with their
-passwords and TOTP codes from `var/demo/credentials.json`, and: the shipping line releases
-a fresh container to a forwarder, who accepts and hands over to a carrier, who accepts and
-assigns one of its drivers, who accepts; the driver fetches a gate pass, the terminal asks
-the gate and records the gate-out. Every step uses the custodial keys, so it is the web
-flow's path; each answer is printed.
+passwords and TOTP codes from `var/demo/credentials.json`, and: the terminal announces a
+fresh container in its yard, naming the shipping line that holds its release right (only
+that line may release it there); the shipping line releases it to a forwarder, who
+accepts and hands over to a carrier, who accepts and assigns one of its drivers, who
+accepts; the driver fetches a gate pass, the terminal asks the gate and records the
+gate-out. Every step uses the custodial keys, so it is the web flow's path; each answer
+is printed.
 """
 
 import json
@@ -92,6 +94,12 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
         driver, gate = "maasvlakte.driver1", "ect.gate"
         container = _fresh_container()
         until = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+        w.act(
+            gate,
+            "/v1/yard/entries",
+            f"{gate} announces {container} in its yard for {w.party(line)}",
+            {"container": container, "shipping_line": w.party(line), "state": "in_yard"},
+        )
         release = w.act(
             line,
             "/v1/releases",

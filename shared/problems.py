@@ -1,13 +1,15 @@
 """RFC 9457 problem documents: domain errors carry a stable `code`; one handler maps them."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
@@ -17,9 +19,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The RFC 9457 members every problem document of Ketenpas carries; a problem may add more
+# (`errors` for invalid requests, `checks` for readiness, `retry_after`, ...).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
 # For `responses={401: PROBLEM, ...}` in route declarations: the OpenAPI document then shows
 # that those answers are problem documents.
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}}
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -92,6 +109,13 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+# A body that cannot be parsed at all (not JSON, not UTF-8, a broken form) is answered like
+# one that parses but does not fit the schema: 422 `invalid_request`, as FastAPI does for a
+# JSON syntax error, so that a client handles one status for "your request is not acceptable".
+# Starlette and FastAPI raise HTTPException(400) only for such bodies; the services' own 400s
+# (the token endpoint's OAuth errors) are Problems and keep their status.
+_UNPARSEABLE_BODY = 400
+
 _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -120,6 +144,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == _UNPARSEABLE_BODY:
+            return problem_response(
+                422,
+                "invalid_request",
+                "the request body cannot be parsed",
+                {"errors": [{"loc": ["body"], "msg": str(exc.detail)}]},
+            )
         code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return problem_response(exc.status_code, code, str(exc.detail))
 
@@ -218,3 +249,107 @@ def is_outage(exc: BaseException) -> bool:
 _UNSTORABLE_TEXT_ERRORS = frozenset(
     {"CharacterNotInRepertoireError", "UntranslatableCharacterError"}
 )
+
+
+# What a route may answer because of a dependency it has (directly or through another), by
+# the dependency's name: a route behind an access token may answer 401 (no or bad token) and
+# 403 (a role or scope that does not allow it); the release service verifies tokens with the
+# identity service's keys, so 503 when it cannot reach them; a route that signs with the
+# identity service's key answers 503 when no signing key is active.
+DEPENDENCY_PROBLEMS: dict[str, frozenset[int]] = {
+    "bearer_token": frozenset({401, 403}),
+    "get_principal": frozenset({401, 403}),  # identity service
+    "get_caller": frozenset({401, 403, 503}),  # release service
+    "get_keyring_cache": frozenset({503}),  # identity service
+}
+# A state change behind a token can meet a state that forbids it (suspended, already done).
+_STATE_CHANGES = frozenset({"post", "put", "patch", "delete"})
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI document list the problem answers each route can give.
+
+    Added centrally from what a route is, so that no route has to repeat them: 422 for any
+    route with parameters or a body (the default FastAPI validation answer becomes a problem
+    document), 404 for a route with path parameters, 413 for a route with a body, those of
+    its dependencies (DEPENDENCY_PROBLEMS), and 409 for a state change behind a token. What a
+    route declares itself in `responses=` is kept; every 4xx and 5xx is a problem document.
+    """
+    build = app.openapi
+    documented: list[int] = []  # the id of the last document completed here
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI builds the document once (again when routes change); complete each build once.
+        schema = build()
+        if documented[-1:] == [id(schema)]:
+            return schema
+        # The routes as FastAPI sees them for the document: included routers flattened, with
+        # their prefixes and their own dependencies (FastAPI's `get_openapi` walks them alike).
+        dependants = {
+            (method.lower(), route.path_format): route.dependant
+            for route in iter_route_contexts(app.routes)
+            if isinstance(route.original_route, APIRoute) and route.include_in_schema
+            for method in route.methods or ()
+        }
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                dependant = dependants.get((method, path))
+                if dependant is not None:
+                    _document_route(operation, dependant, method)
+        _drop_unused_validation_schemas(schema)
+        documented[:] = [id(schema)]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_route(operation: dict[str, Any], dependant: Dependant, method: str) -> None:
+    every = (dependant, *_walk(dependant))
+    statuses: set[int] = set()
+    if any(d.path_params or d.query_params or d.header_params or d.cookie_params for d in every):
+        statuses.add(422)
+    if any(d.body_params for d in every):
+        statuses |= {413, 422}
+    if any(d.path_params for d in every):
+        statuses.add(404)
+    for d in every:
+        statuses |= DEPENDENCY_PROBLEMS.get(_call_name(d.call), frozenset())
+    if 401 in statuses and method in _STATE_CHANGES:
+        statuses.add(409)
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
+    for key, response in responses.items():
+        if key[:1] not in "45":
+            continue
+        if _is_default_or_json(response):
+            response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}
+        else:
+            response["content"].get(PROBLEM_MEDIA_TYPE, {}).setdefault("schema", PROBLEM_SCHEMA)
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _walk(dependency)
+
+
+def _call_name(call: Callable[..., Any] | None) -> str:
+    return getattr(call, "__name__", "")
+
+
+def _is_default_or_json(response: dict[str, Any]) -> bool:
+    """No content documented yet, or FastAPI's JSON validation error: a problem document."""
+    content = response.get("content")
+    return not content or set(content) == {"application/json"}
+
+
+def _drop_unused_validation_schemas(schema: dict[str, Any]) -> None:
+    """FastAPI's validation error schemas, once no answer refers to them any more."""
+    components = schema.get("components", {}).get("schemas", {})
+    text = repr(schema.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in components and f"#/components/schemas/{name}'" not in text:
+            del components[name]
+    if "components" in schema and "schemas" in schema["components"] and not components:
+        del schema["components"]["schemas"]

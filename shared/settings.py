@@ -9,11 +9,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.demo import DEMO_SECRETS
+from shared.demo import is_demo_secret
 
 Environment = Literal["development", "production"]
 
 VAR_DIR = Path("var")
+
+# Caches every replica shares (see shared.cache.cache_from_url).
+_SHARED_CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 class ServiceSettings(BaseSettings):
@@ -66,11 +69,29 @@ class ServiceSettings(BaseSettings):
         if self.environment != "development":
             if not seed:
                 raise ValueError("log_signing_key must be set outside development mode")
-            if seed in DEMO_SECRETS:
-                raise ValueError("a demo secret is refused outside development mode")
+            self._refuse_demo_secrets()
+            self._require_shared_cache()
         if seed:
             _decode_seed(seed)
         return self
+
+    def _refuse_demo_secrets(self) -> None:
+        # Every secret setting, of this class and of the service's subclass, in any spelling:
+        # a demo secret is public, whichever setting it is put in.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and is_demo_secret(value.get_secret_value()):
+                raise ValueError(f"{name}: a demo secret is refused outside development mode")
+
+    def _require_shared_cache(self) -> None:
+        # Rate limits, replay guards and one-time checks in an in-process cache hold per
+        # replica only: with N replicas an attacker gets N times the guesses.
+        scheme = self.cache_url.partition("://")[0].lower()
+        if scheme not in _SHARED_CACHE_SCHEMES:
+            raise ValueError(
+                "cache_url must be Redis (redis://, rediss:// or unix://) outside development "
+                "mode, so that limits and replay guards hold across replicas"
+            )
 
     def log_private_key(self) -> Ed25519PrivateKey:
         """The Ed25519 key that signs this service's checkpoints."""

@@ -18,7 +18,12 @@ from shared.audit.sequencer import Sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
 from shared.db import create_engine, read_only, session_factory, warm_pool
-from shared.problems import install_problem_handlers, problem_response
+from shared.problems import (
+    document_problems,
+    install_problem_handlers,
+    problem_response,
+    problem_responses,
+)
 from shared.settings import ServiceSettings
 
 logger = structlog.get_logger(__name__)
@@ -133,12 +138,26 @@ def build_app(
             await app.state.cache.close()
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # The interactive docs (Swagger UI, ReDoc) only in development: they load their scripts
+    # from a public CDN into a page of this origin, and are a console for whoever holds a
+    # token. The OpenAPI document stays: integrators build their clients from it, it names
+    # nothing secret, and every endpoint authorises for itself (docs/configuration.md).
+    interactive = settings.environment == "development"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if interactive else None,
+        redoc_url="/redoc" if interactive else None,
+        swagger_ui_oauth2_redirect_url="/docs/oauth2-redirect" if interactive else None,
+    )
     app.state.settings = settings
     app.state.audit_log = AuditLog(
         origin=settings.log_origin, private_key=settings.log_private_key()
     )
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
@@ -146,7 +165,7 @@ def build_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses=problem_responses(503))
     async def readyz(request: Request) -> Response:
         """Readiness: the database and the cache answer."""
         checks = {"database": False, "cache": False}

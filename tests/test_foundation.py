@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,12 +48,49 @@ def test_demo_log_keys_are_refused_outside_development() -> None:
 
 
 def test_production_accepts_a_real_key_and_refuses_a_malformed_one() -> None:
-    settings = ReleaseSettings(environment="production", log_signing_key=REAL_KEY)
+    settings = ReleaseSettings(
+        environment="production",
+        log_signing_key=REAL_KEY,
+        cache_url="redis://127.0.0.1:6379/0",
+        identity_url="https://identity.port.example",
+    )
     assert settings.log_private_key().private_bytes_raw() == bytes(range(32))
     with pytest.raises(ValidationError, match="32-byte"):
         ReleaseSettings(log_signing_key=base64.b64encode(b"short").decode())
     with pytest.raises(ValidationError, match="base64"):
         ReleaseSettings(log_signing_key="not base64!")
+
+
+def test_trusted_proxies_come_from_the_environment_as_a_list_or_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert IdentitySettings().trusted_proxies == []  # by default nobody is believed
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+    monkeypatch.setenv("KETENPAS_IDENTITY_PROXY_HEADER", "Forwarded")
+    settings = IdentitySettings()
+    assert [str(network) for network in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    ]
+    assert settings.proxy_header == "forwarded"
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", '["10.1.0.0/16"]')
+    assert [str(n) for n in IdentitySettings().trusted_proxies] == ["10.1.0.0/16"]
+    monkeypatch.setenv("KETENPAS_IDENTITY_TRUSTED_PROXIES", "10.0.0.1/8")  # host bits set
+    with pytest.raises(ValidationError):
+        IdentitySettings()
+
+
+def test_the_identity_settings_documented_in_docs_exist_with_their_defaults() -> None:
+    text = Path("docs/configuration.md").read_text(encoding="utf-8")
+    section = text.split("## Settings added for issue 10", 1)[1]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+?) \|", section, flags=re.MULTILINE)
+    assert len(rows) >= 7
+    fields = IdentitySettings.model_fields
+    for name, documented in rows:
+        default = fields[name.lower()].get_default(call_default_factory=True)
+        expected = {"none": []}.get(documented, documented.strip("`"))
+        assert (default if expected == [] else str(default)) == expected, name
 
 
 def test_settings_come_from_the_service_environment_prefix(
@@ -167,12 +205,14 @@ def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
     assert seeded.exit_code == 0, seeded.output
     assert "identity: demo port seeded" in seeded.output
     assert "release: demo seeded" in seeded.output
+    assert "NZSU1000014  in_yard" in seeded.output
     assert credentials.stat().st_mode & 0o077 == 0
     again = runner.invoke(cli, ["demo", "seed", "--credentials-file", str(credentials)])
     assert "identity: not empty, left as it is" in again.output
     assert "release: not empty, left as it is" in again.output
     sequenced = runner.invoke(cli, ["log", "sequence", "release"])
-    assert "release: 1 entries integrated" in sequenced.output
+    # The demo seed's event and the demo terminal's four yard entries.
+    assert "release: 5 entries integrated" in sequenced.output
     key = runner.invoke(cli, ["log", "key", "release"])
     assert parse_verifier_key(key.output.strip()).name == "ketenpas.localhost/release-log"
 
@@ -181,6 +221,7 @@ def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KETENPAS_IDENTITY_ENVIRONMENT", "production")
     monkeypatch.setenv("KETENPAS_IDENTITY_LOG_SIGNING_KEY", REAL_KEY)
     monkeypatch.setenv("KETENPAS_IDENTITY_KEY_ENCRYPTION_KEY", REAL_KEY)
+    monkeypatch.setenv("KETENPAS_IDENTITY_CACHE_URL", "redis://127.0.0.1:6379/0")
     result = CliRunner().invoke(cli, ["demo", "seed"])
     assert result.exit_code == 2
     assert "development mode only" in result.output

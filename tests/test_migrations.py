@@ -17,6 +17,7 @@ RELEASE_TABLES = {
     "gate_decisions",
     "gate_outs",
     "access_log",
+    "yard_entries",
 }
 IDENTITY_TABLES = {
     "parties",
@@ -26,6 +27,7 @@ IDENTITY_TABLES = {
     "status_lists",
     "signing_keys",
     "used_assertions",
+    "key_notices",
 }
 
 

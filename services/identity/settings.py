@@ -2,12 +2,17 @@
 
 import base64
 import binascii
+import ipaddress
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, DEMO_SECRETS
+from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY
 from shared.settings import ServiceSettings
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class IdentitySettings(ServiceSettings):
@@ -36,19 +41,42 @@ class IdentitySettings(ServiceSettings):
     # verifier's cached JWKS already holds it.
     signing_key_propagation_seconds: int = Field(default=600, ge=0, le=7 * 86400)
 
-    # Wrong passwords or TOTP codes: at most this many per person / per client address in
-    # the window; each further failure doubles the lock-out.
+    # Wrong passwords or TOTP codes in the window (docs/rate-limits.md): at most this many
+    # at one person from one address or kiosk, from one address, from one kiosk (a
+    # terminal's client and operators asking gate passes for drivers), and at one person
+    # from anywhere; each further failure doubles the lock-out.
     sign_in_failures_per_person: int = Field(default=5, ge=1)
     sign_in_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_failures_per_kiosk: int = Field(default=100, ge=1)
+    sign_in_failures_per_person_total: int = Field(default=50, ge=1)
     sign_in_failure_window_seconds: int = Field(default=900, ge=10)
+    # The load balancers / reverse proxies in front of the service (addresses or networks,
+    # comma-separated or a JSON list). Only from these peers is the forwarded client address
+    # believed, read from the header they write (`proxy_header`); default: none, the peer
+    # is the client.
+    trusted_proxies: Annotated[list[ProxyNetwork], NoDecode] = Field(default_factory=list)
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        # From the environment: "10.0.0.0/8, 192.0.2.7" or a JSON list.
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("proxy_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_identity_secrets(self) -> "IdentitySettings":
         if not self.issuer:
             self.issuer = self.public_url
-        kek = self.key_encryption_key.get_secret_value()
-        if self.environment != "development" and kek in DEMO_SECRETS:
-            raise ValueError("a demo secret is refused outside development mode")
+        # Demo secrets (in any spelling) are refused by ServiceSettings for every secret.
         self.kek_bytes()
         return self
 

@@ -11,6 +11,7 @@ from services.release.gate.endpoints import router as gate_router
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
+from services.release.yard.endpoints import router as yard_router
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -52,7 +53,7 @@ def create_app(
         settings,
         title="Ketenpas release service",
         description="Releases, the chain of signed handovers, holds and gate decisions.",
-        routers=[releases_router, chain_router, gate_router],
+        routers=[releases_router, chain_router, gate_router, yard_router],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,
     )

@@ -4,6 +4,7 @@ from services.release.access.models import AccessLogEntry
 from services.release.chain.models import Link
 from services.release.gate.models import GateDecision, GateOut, UsedGatePass
 from services.release.releases.models import Hold, Release
+from services.release.yard.models import YardEntry
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "Link",
     "Release",
     "UsedGatePass",
+    "YardEntry",
 ]

@@ -34,6 +34,9 @@ class ReleaseSettings(ServiceSettings):
     # the longest a custodial link may live when the release does not end sooner.
     max_chain_links: int = Field(default=8, ge=2, le=64)
     link_lifetime_days: int = Field(default=30, ge=1, le=366)
+    # The longest a release may be valid (DESIGN §4 "Yard entry"): a line cannot block its
+    # container for ever; a yard entry's own end may bound it sooner.
+    release_max_days: int = Field(default=30, ge=1, le=366)
 
     # Until the inspections issue lands: the chance that a gate decision that would release
     # says `inspect` instead, drawn from a cryptographic random source.
@@ -44,6 +47,12 @@ class ReleaseSettings(ServiceSettings):
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":
         self.identity_url = self.identity_url.rstrip("/")
+        # Keys, status lists and credentials decide the gate: fetched over plain HTTP, anyone
+        # on the path could serve his own keys or hide a revocation.
+        if self.environment != "development" and not self.identity_url.lower().startswith(
+            "https://"
+        ):
+            raise ValueError("identity_url must be https:// outside development mode")
         if not self.identity_issuer:
             self.identity_issuer = self.identity_url
         return self

@@ -1,7 +1,7 @@
 """The audit log's read API, mounted in each service (C2SP tlog-tiles paths and proofs)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from shared.audit import repository as repo
 from shared.audit import service
 from shared.deps import AuditLogDep, ReadSessionDep
-from shared.problems import NotFound
+from shared.problems import NotFound, problem_responses
 from shared.tlog import tiles
 
 router = APIRouter(tags=["audit log"])
@@ -17,6 +17,12 @@ router = APIRouter(tags=["audit log"])
 TEXT = "text/plain; charset=utf-8"
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT_LIVED = "public, max-age=1"
+
+
+def _answers(media_type: str, *problems: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route that answers with a non-JSON body, or with these problems."""
+    body = {"type": "string", "format": "binary"} if "octet" in media_type else {"type": "string"}
+    return {200: {"content": {media_type: {"schema": body}}}, **problem_responses(*problems)}
 
 
 class InclusionProof(BaseModel):
@@ -38,13 +44,20 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
 
 
-@router.get("/log/key", response_class=Response, summary="Checkpoint verifier key")
+@router.get(
+    "/log/key", response_class=Response, summary="Checkpoint verifier key", responses=_answers(TEXT)
+)
 async def log_key(log: AuditLogDep) -> Response:
     """The signed-note verifier key of this log's checkpoints."""
     return Response(log.verifier_key + "\n", media_type=TEXT)
 
 
-@router.get("/log/checkpoint", response_class=Response, summary="Latest signed checkpoint")
+@router.get(
+    "/log/checkpoint",
+    response_class=Response,
+    summary="Latest signed checkpoint",
+    responses=_answers(TEXT, 404),
+)
 async def log_checkpoint(session: ReadSessionDep) -> Response:
     """The newest signed checkpoint (C2SP tlog-checkpoint)."""
     latest = await repo.latest_checkpoint(session)
@@ -53,7 +66,12 @@ async def log_checkpoint(session: ReadSessionDep) -> Response:
     return Response(latest.note, media_type=TEXT, headers={"Cache-Control": SHORT_LIVED})
 
 
-@router.get("/log/tile/{path:path}", response_class=Response, summary="Hash tile or entry bundle")
+@router.get(
+    "/log/tile/{path:path}",
+    response_class=Response,
+    summary="Hash tile or entry bundle",
+    responses=_answers("application/octet-stream", 404),
+)
 async def log_tile(path: str, session: ReadSessionDep, log: AuditLogDep) -> Response:
     """A C2SP tlog-tiles hash tile or entry bundle, full or partial (`.p/<W>`)."""
     try:
@@ -111,7 +129,12 @@ async def log_consistency_proof(
     )
 
 
-@router.get("/v1/log/events/{event_id}/receipt", response_class=Response, summary="Event receipt")
+@router.get(
+    "/v1/log/events/{event_id}/receipt",
+    response_class=Response,
+    summary="Event receipt",
+    responses=_answers(TEXT, 404),
+)
 async def log_event_receipt(
     event_id: uuid.UUID, session: ReadSessionDep, log: AuditLogDep
 ) -> Response:

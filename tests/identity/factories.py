@@ -54,6 +54,26 @@ async def add_own_key(app: FastAPI, party: Party) -> OKPKey:
     return private
 
 
+async def add_certified_key(app: FastAPI, party: Party) -> OKPKey:
+    """An own key of the party that holds a credential (what the token endpoint requires)."""
+    from services.identity.credentials import service as credentials
+
+    private = await add_own_key(app, party)
+    _, signing_key = await app.state.keyring.signing()
+    async with transaction(app.state.sessions) as session:
+        await credentials.issue_credential(
+            session,
+            party_id=party.id,
+            kid=jose.thumbprint(private),
+            roles=None,
+            settings=app.state.settings,
+            signing_key=signing_key,
+            actor="test",
+            now=utcnow(),
+        )
+    return private
+
+
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORD = "correct horse battery staple"
 

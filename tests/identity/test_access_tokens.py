@@ -19,6 +19,7 @@ from shared.auth import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, issue_access_to
 from shared.db import transaction
 from tests.conftest import SettingsFactory, running
 from tests.identity.factories import (
+    add_certified_key,
     add_own_key,
     bearer,
     client_token,
@@ -145,7 +146,7 @@ async def test_a_person_token_names_the_person_and_his_role(caller: Caller) -> N
 
 
 async def test_a_token_from_the_token_endpoint_is_accepted(caller: Caller) -> None:
-    key = await add_own_key(caller.app, caller.party)
+    key = await add_certified_key(caller.app, caller.party)
     issued = await request_token(
         caller.client, sign_assertion(key, caller.party.id, caller.issuer, int(time.time()))
     )

@@ -91,7 +91,13 @@ async def test_a_person_signs_a_link_with_his_partys_custodial_key(identity_app:
     assert signed["kid"] == key["kid"]
     published = (await client.get(f"/v1/keys/{key['kid']}")).json()["public_jwk"]
     verified = verify(signed["jws"], LINK, published)
-    assert verified.claims == claims
+    # What the service signs: the claims, its own `iat`, and the person named in `act`.
+    assert abs(verified.claims["iat"] - claims["iat"]) <= 5
+    assert verified.claims == {
+        **claims,
+        "iat": verified.claims["iat"],
+        "act": {"sub": str(person.id)},
+    }
     assert verified.header == {"alg": "Ed25519", "typ": LINK, "kid": key["kid"]}
     [event] = await audit_events(app, "party_key.signed")
     assert event["actor"] == f"person:{person.id}" and event["person_id"] == str(person.id)
@@ -100,10 +106,10 @@ async def test_a_person_signs_a_link_with_his_partys_custodial_key(identity_app:
     assert event["jws_hash"] == b64url(hashlib.sha256(signed["jws"].encode()).digest())
 
 
-async def test_a_driver_signs_an_acceptance(identity_app: Any) -> None:
+async def test_a_dispatcher_signs_an_acceptance(identity_app: Any) -> None:
     app, client = identity_app
     party, key = await custodial_party(app, client)
-    _, headers = await signer(app, party, "driver")
+    person, headers = await signer(app, party, "dispatcher")
     claims = {
         "link": b64url(hashlib.sha256(b"a link").digest()),
         "iat": int(time.time()),
@@ -113,7 +119,14 @@ async def test_a_driver_signs_an_acceptance(identity_app: Any) -> None:
     response = await client.post("/v1/sign", json={"typ": ACK, "claims": claims}, headers=headers)
 
     assert response.status_code == 200, response.text
-    assert verify(response.json()["jws"], ACK, key["public_jwk"]).claims == claims
+    signed = verify(response.json()["jws"], ACK, key["public_jwk"]).claims
+    assert abs(signed["iat"] - claims["iat"]) <= 5
+    assert signed == {
+        **claims,
+        "iat": signed["iat"],
+        "exp": signed["iat"] + 3600,
+        "act": {"sub": str(person.id)},
+    }
     with pytest.raises(jose.TokenError):  # a signature of one type is no other type
         verify(response.json()["jws"], LINK, key["public_jwk"])
 
@@ -322,7 +335,7 @@ async def test_custodial_private_keys_never_appear_in_responses_audit_events_or_
     kid = created.json()["kid"]
     stored = await get_row(app, PartyKey, kid)
     sealed = bytes(stored.sealed_private)
-    pem = unseal(app.state.settings.kek_bytes(), sealed, bound_to=f"party_keys:{kid}")
+    pem = unseal(app.state.settings.kek_bytes(), sealed, bound_to=f"party_keys:{party.id}:{kid}")
     private = OKPKey.import_key(pem)
     d = str(private.as_dict(private=True)["d"])
     raw = base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))

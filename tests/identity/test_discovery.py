@@ -14,7 +14,7 @@ from services.registry import SERVICES
 from shared import jose
 from shared.auth import verify_access_token
 from tests.conftest import SettingsFactory, running
-from tests.identity.factories import add_own_key, make_party
+from tests.identity.factories import add_certified_key, add_own_key, make_party
 from tests.identity.oauth_factories import ASSERTION_TYPE, request_token, sign_assertion
 
 METADATA = "/.well-known/oauth-authorization-server"
@@ -76,7 +76,7 @@ async def test_a_client_that_only_knows_the_metadata_gets_and_checks_a_token(
 ) -> None:
     app, client = public_identity_app
     party = await make_party(app, "terminal")
-    key = await add_own_key(app, party)
+    key = await add_certified_key(app, party)
     now = int(time.time())
 
     metadata = (await client.get(METADATA)).json()

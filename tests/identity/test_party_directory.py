@@ -55,7 +55,11 @@ async def custodial_key(port: Port) -> OKPKey:
             now=utcnow(),
         )
     assert key.sealed_private is not None
-    pem = unseal(port.settings.kek_bytes(), key.sealed_private, bound_to=f"party_keys:{key.kid}")
+    pem = unseal(
+        port.settings.kek_bytes(),
+        key.sealed_private,
+        bound_to=keys_service.bound_to(key.kid, port.carrier.id),
+    )
     return OKPKey.import_key(pem)
 
 

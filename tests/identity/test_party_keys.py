@@ -3,6 +3,8 @@
 import asyncio
 import base64
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from shared import jose
 from shared.problems import InvalidInput
 from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
 from tests.identity.factories import (
+    add_certified_key,
     add_own_key,
     admin_headers,
     make_party,
@@ -180,20 +183,37 @@ async def test_the_rfc8037_key_is_registered_under_its_rfc7638_thumbprint(
     }
 
 
-async def test_a_party_client_registers_its_own_key(identity_app: Any) -> None:
+async def test_a_party_client_registers_its_own_key_only_with_proof_of_both_keys(
+    identity_app: Any,
+) -> None:
     app, client = identity_app
     carrier, headers = await party_client(app, "carrier")
+    current = await add_certified_key(app, carrier)
     jwk = {**fresh_public_jwk(), "use": "sig", "alg": "Ed25519", "key_ops": ["verify"]}
     jwk["kid"] = jose.thumbprint({k: jwk[k] for k in ("kty", "crv", "x")})
 
+    # The token alone is not enough: a leaked token must not become a key of its own.
+    alone = await client.post(f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers)
+    assert_problem(alone, 403, "key_proof_required")
+    # Both proofs are checked (this one cannot be made without the new private key): the
+    # new key's proof signed by the current key is no proof of the new key.
+    now = int(time.time())
+    claims = {
+        "iss": carrier.id,
+        "aud": app.state.settings.issuer,
+        "jkt": jwk["kid"],
+        "iat": now,
+        "exp": now + 30,
+        "jti": str(uuid.uuid4()),
+    }
+    proof = jose.sign(claims, current, typ="ketenpas-key-proof+jwt")
     response = await client.post(
-        f"/v1/parties/{carrier.id}/keys", json={"jwk": jwk}, headers=headers
+        f"/v1/parties/{carrier.id}/keys",
+        json={"jwk": jwk, "proof": proof, "new_key_proof": proof},
+        headers=headers,
     )
-
-    assert response.status_code == 201, response.text
-    assert response.json()["public_jwk"] == {k: jwk[k] for k in ("kty", "crv", "x")}
-    [event] = await audit_events(app, "party_key.registered")
-    assert event["actor"] == f"client:{carrier.id}"
+    assert_problem(response, 422, "key_proof_invalid")
+    assert await audit_events(app, "party_key.registered") == []
 
 
 @pytest.mark.parametrize(
@@ -353,15 +373,16 @@ async def test_a_custodial_key_is_sealed_and_bound_to_its_row(identity_app: Any)
     assert view["custodial"] is True and set(view["public_jwk"]) == {"kty", "crv", "x"}
     stored = await get_row(app, PartyKey, view["kid"])
     kek = app.state.settings.kek_bytes()
-    private = OKPKey.import_key(
-        unseal(kek, bytes(stored.sealed_private), bound_to=f"party_keys:{view['kid']}")
-    )
+    binding = f"party_keys:{carrier.id}:{view['kid']}"
+    private = OKPKey.import_key(unseal(kek, bytes(stored.sealed_private), bound_to=binding))
     assert jose.thumbprint(private) == view["kid"]
     assert jose.public_jwk(private) == view["public_jwk"]
     with pytest.raises(SealError):  # copied into another row, it does not open
         unseal(kek, bytes(stored.sealed_private), bound_to="party_keys:someone-else")
+    with pytest.raises(SealError):  # nor moved to another party
+        unseal(kek, bytes(stored.sealed_private), bound_to=f"party_keys:{new_eori()}:{view['kid']}")
     with pytest.raises(SealError):  # nor under another key-encryption key
-        unseal(bytes(32), bytes(stored.sealed_private), bound_to=f"party_keys:{view['kid']}")
+        unseal(bytes(32), bytes(stored.sealed_private), bound_to=binding)
     [event] = await audit_events(app, "party_key.created")
     assert event["custodial"] is True and event["actor"] == f"client:{admin.id}"
 
@@ -569,6 +590,7 @@ async def test_any_authenticated_caller_reads_a_partys_public_keys(identity_app:
             "public_jwk",
             "status",
             "custodial",
+            "person_id",
             "created_at",
             "retired_at",
         }

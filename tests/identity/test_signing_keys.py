@@ -28,7 +28,7 @@ from shared.auth import issue_access_token, verify_access_token
 from shared.db import create_engine, session_factory, transaction
 from shared.models import utcnow
 from tests.conftest import Database
-from tests.identity.factories import add_own_key, make_party
+from tests.identity.factories import add_certified_key, make_party
 from tests.identity.oauth_factories import request_token, sign_assertion
 
 JWKS = "/.well-known/jwks.json"
@@ -73,7 +73,7 @@ class Service:
     async def token_kid(self) -> str:
         """The kid of an access token the token endpoint issues now."""
         party = await make_party(self.app, "carrier")
-        key = await add_own_key(self.app, party)
+        key = await add_certified_key(self.app, party)
         now = int(self.clock.now.timestamp())
         response = await request_token(
             self.client, sign_assertion(key, party.id, self.settings.issuer, now)
@@ -213,7 +213,7 @@ async def test_private_keys_never_appear_in_any_response(svc: Service) -> None:
         (await svc.client.get("/openapi.json")).text,
     ]
     party = await make_party(svc.app, "carrier")
-    key = await add_own_key(svc.app, party)
+    key = await add_certified_key(svc.app, party)
     now = int(svc.clock.now.timestamp())
     token = await request_token(svc.client, sign_assertion(key, party.id, svc.settings.issuer, now))
     bodies.append(token.text)

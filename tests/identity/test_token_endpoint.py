@@ -34,7 +34,7 @@ from shared import jose
 from shared.audit.models import AuditEvent
 from shared.auth import ACCESS_TOKEN_AUDIENCE, verify_access_token
 from shared.db import transaction
-from tests.identity.factories import add_own_key, make_party, new_eori
+from tests.identity.factories import add_certified_key, add_own_key, make_party, new_eori
 from tests.identity.oauth_factories import (
     ASSERTION_TYP,
     ASSERTION_TYPE,
@@ -89,9 +89,9 @@ async def world(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> World:
         settings=app.state.settings,
         now=now,
         carrier=carrier,
-        carrier_key=await add_own_key(app, carrier),
+        carrier_key=await add_certified_key(app, carrier),
         shipping_line=shipping_line,
-        shipping_line_key=await add_own_key(app, shipping_line),
+        shipping_line_key=await add_certified_key(app, shipping_line),
     )
 
 
@@ -263,7 +263,7 @@ async def test_scopes_are_granted_by_party_role(
     world: World, roles: tuple[str, ...], requested: str | None, granted: str
 ) -> None:
     party = await make_party(world.app, *roles)
-    key = await add_own_key(world.app, party)
+    key = await add_certified_key(world.app, party)
     response = await request_token(
         world.client,
         sign_assertion(key, party.id, world.settings.issuer, world.now),
@@ -296,11 +296,11 @@ async def test_a_scope_that_cannot_be_granted_is_refused(
 
 async def test_a_party_whose_roles_allow_no_scope_gets_no_token(world: World) -> None:
     party = await make_party(world.app)
-    key = await add_own_key(world.app, party)
+    key = await add_own_key(world.app, party)  # no roles: no credential can hold its key
     response = await request_token(
         world.client, sign_assertion(key, party.id, world.settings.issuer, world.now)
     )
-    assert_problem(response, 400, "invalid_scope", "scope_not_allowed")
+    assert_problem(response, 401, "invalid_client", "assertion_key_not_certified")
 
 
 async def test_an_assertion_refused_for_its_scope_can_be_sent_again(world: World) -> None:

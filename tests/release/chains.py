@@ -10,6 +10,7 @@ import httpx
 from services.identity.people.models import Person
 from tests.release.port import (
     Port,
+    announce,
     in_days,
     new_container,
     release_body,
@@ -44,8 +45,12 @@ async def create_release(
     to: str = "forwarder",
     **fields: Any,
 ) -> Chain:
-    """A release by the shipping line, pre-signed by its client or signed for its person."""
+    """A release by the shipping line, pre-signed by its client or signed for its person.
+
+    The terminal announces the container first, naming the line (a release needs it).
+    """
     container = container or new_container()
+    await announce(port, container, terminal=fields.get("terminal", "terminal"))
     if custodial:
         headers = await port.person_headers("line")
         body = release_body(port, container, to=to, **fields)

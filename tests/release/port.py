@@ -263,6 +263,25 @@ def release_body(
     return body
 
 
+async def announce(
+    port: Port,
+    container: str,
+    *,
+    line: str = "line",
+    terminal: str = "terminal",
+    valid_until: datetime | None = None,
+    state: str = "in_yard",
+) -> dict[str, Any]:
+    """The terminal's system announces the container in its yard, naming the entitled line."""
+    body: dict[str, Any] = {"container": container, "shipping_line": port[line].id, "state": state}
+    if valid_until is not None:
+        body["valid_until"] = valid_until.isoformat()
+    response = await port.client.post("/v1/yard/entries", json=body, headers=port[terminal].headers)
+    assert response.status_code == 201, response.text
+    entry: dict[str, Any] = response.json()
+    return entry
+
+
 async def access_log(app: FastAPI) -> list[AccessLogEntry]:
     """The access log, oldest first."""
     async with transaction(app.state.sessions) as session:

@@ -9,6 +9,7 @@ from tests.identity.assertions import assert_problem
 from tests.release.chains import accept, create_release, hand_over, ok
 from tests.release.port import (
     Port,
+    announce,
     audit_types,
     in_days,
     new_container,
@@ -21,6 +22,7 @@ from tests.release.port import (
 
 async def test_a_pre_signed_release_is_opened_with_green_lights(port: Port) -> None:
     container = new_container()
+    await announce(port, container)
     release_id = uuid.uuid4()
     valid_until = in_days(2)
     link = release_link(
@@ -41,11 +43,12 @@ async def test_a_pre_signed_release_is_opened_with_green_lights(port: Port) -> N
         (0, "release", "pending")
     ]
     assert view["holder"] is None
-    assert await audit_types(port.release) == ["release.created"]
+    assert await audit_types(port.release) == ["yard.announced", "release.created"]
 
 
 async def test_a_person_of_the_shipping_line_releases_with_the_custodial_key(port: Port) -> None:
     container = new_container()
+    await announce(port, container)
     response = await port.client.post(
         "/v1/releases",
         json=release_body(port, container),
@@ -104,6 +107,7 @@ async def test_a_pre_signed_link_must_agree_with_the_body(
     port: Port, field: str, code: str
 ) -> None:
     container = new_container()
+    await announce(port, container)
     valid_until = in_days(2)
     link = release_link(
         port,
@@ -113,13 +117,19 @@ async def test_a_pre_signed_link_must_agree_with_the_body(
         reference="BL-1",
     )
     body = release_body(port, container, valid_until=valid_until, reference="BL-1", link=link)
+    other = new_container()
     body[field] = {
-        "container": new_container(),
+        "container": other,
         "terminal": port["other_terminal"].id,
         "release_to": port["forwarder2"].id,
         "valid_until": in_days(3).isoformat(),
         "reference": "BL-2",
     }[field]
+    # The line holds the right for the body's terms too: only the link disagrees.
+    if field == "container":
+        await announce(port, other)
+    if field == "terminal":
+        await announce(port, container, terminal="other_terminal")
     async with unchanged(port.release):
         response = await port.client.post("/v1/releases", json=body, headers=port["line"].headers)
     assert_problem(response, 422, code)
@@ -127,6 +137,7 @@ async def test_a_pre_signed_link_must_agree_with_the_body(
 
 async def test_a_release_link_signed_with_another_partys_key_is_refused(port: Port) -> None:
     container, valid_until = new_container(), in_days(2)
+    await announce(port, container)
     forged = sign_link(
         port["other_line"],
         **{"from": port["line"].id},
@@ -146,6 +157,7 @@ async def test_a_release_link_signed_with_another_partys_key_is_refused(port: Po
 
 async def test_a_release_link_of_another_shipping_line_is_refused(port: Port) -> None:
     container, valid_until = new_container(), in_days(2)
+    await announce(port, container)
     theirs = release_link(
         port,
         release_id=uuid.uuid4(),
@@ -191,6 +203,7 @@ async def test_a_container_has_one_open_release_and_a_release_id_is_used_once(
     assert_problem(again, 409, "release_open_for_container")
     valid_until = in_days(2)
     container = new_container()
+    await announce(port, container)
     same_id = release_link(
         port, release_id=chain.release_id, container=container, valid_until=valid_until
     )
@@ -202,6 +215,7 @@ async def test_a_container_has_one_open_release_and_a_release_id_is_used_once(
 
 async def test_the_same_pre_signed_release_link_is_accepted_once(port: Port) -> None:
     container, valid_until = new_container(), in_days(2)
+    await announce(port, container)
     link = release_link(port, release_id=uuid.uuid4(), container=container, valid_until=valid_until)
     body = release_body(port, container, valid_until=valid_until, reference=None, link=link)
     ok(await port.client.post("/v1/releases", json=body, headers=port["line"].headers), 201)

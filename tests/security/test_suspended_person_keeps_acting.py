@@ -119,3 +119,29 @@ async def test_a_party_revoked_after_the_decision_cannot_take_the_container_out(
 
         assert_problem(response, 409, "chain_broken")
         assert await snapshot(port.release) == before  # not completed, not picked up
+
+
+async def test_a_driver_suspended_after_the_decision_cannot_take_the_container_out(
+    make_settings: SettingsFactory,
+) -> None:
+    async with make_port(make_settings, identity_refresh_seconds=0) as port:
+        chain = await full_chain(port, path=("forwarder", "carrier"))
+        assert chain.driver is not None
+        decision = await ask_gate(
+            port, chain.container, gate_pass=await gate_pass(port, "carrier", chain.driver)
+        )
+        assert decision["decision"] == "release"
+        async with transaction(port.identity.state.sessions) as session:
+            await people.suspend_person(
+                session, person_id=chain.driver.id, actor="test", now=utcnow()
+            )
+        before = await snapshot(port.release)
+
+        response = await port.client.post(
+            f"/v1/gate/decisions/{decision['decision_id']}/complete",
+            headers=port["terminal"].headers,
+        )
+
+        # His device key signed his acceptance; suspending him suspended its credential.
+        assert_problem(response, 409, "chain_broken")
+        assert await snapshot(port.release) == before

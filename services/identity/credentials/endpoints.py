@@ -12,11 +12,13 @@ from services.identity.credentials.schemas import (
     CredentialList,
     CredentialView,
     PartyDirectoryEntry,
+    PersonDirectoryEntry,
     StatusReference,
 )
 from services.identity.credentials.service import CredentialRecord
 from services.identity.deps import AdminPrincipal, CurrentPrincipal, KeyRingCacheDep, SettingsDep
 from services.identity.parties import service as parties
+from services.identity.people import service as people
 from shared.credentials import STATUS_LIST_MEDIA_TYPE
 from shared.deps import ReadSessionDep, SessionDep
 from shared.models import utcnow
@@ -64,7 +66,12 @@ async def visible_credential(
 VisibleCredential = Annotated[CredentialRecord, Depends(visible_credential)]
 
 
-@router.post("/v1/credentials", status_code=201, summary="Issue a credential (admin)")
+@router.post(
+    "/v1/credentials",
+    status_code=201,
+    summary="Issue a credential (admin)",
+    responses={404: PROBLEM},  # the party named in the body is not registered
+)
 async def issue_credential(
     body: CredentialIssue,
     admin: AdminPrincipal,
@@ -135,6 +142,25 @@ async def party_directory(
     # Short: a new key's credential should reach verifiers soon after it is issued.
     response.headers["Cache-Control"] = "public, max-age=30"
     return PartyDirectoryEntry(party_id=party.id, credentials=tokens)
+
+
+@router.get(
+    "/v1/directory/people/{person_id}/credentials",
+    summary="A person's device credentials (public)",
+    responses={404: PROBLEM, 422: PROBLEM},
+)
+async def person_directory(
+    person_id: uuid.UUID, session: ReadSessionDep, response: Response
+) -> PersonDirectoryEntry:
+    """The person's device credentials as signed JWS, newest first; 404 `person_not_found`.
+
+    What a verifier needs to check a driver's own acceptance of an assignment: each names
+    the person (`sub`) and his party (`party`); its status list says whether it counts.
+    """
+    person = await people.get_person(session, person_id=person_id)
+    tokens = await service.published_person_credentials(session, person_id=person.id)
+    response.headers["Cache-Control"] = "public, max-age=30"
+    return PersonDirectoryEntry(person_id=person.id, party_id=person.party_id, credentials=tokens)
 
 
 @router.post("/v1/credentials/{credential_id}/suspend", summary="Suspend a credential (admin)")

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.identity.credentials.models import Credential, StatusList
 from services.identity.keys.models import PartyKey
 from services.identity.parties.models import Party
+from services.identity.people.models import Person, PersonStatus
 
 
 async def lock_party_row(session: AsyncSession, party_id: str) -> None:
@@ -62,6 +63,27 @@ async def published_tokens(session: AsyncSession, party_id: str, *, limit: int) 
     return result.all()
 
 
+async def credentials_of_key(session: AsyncSession, kid: str) -> Sequence[Credential]:
+    """Every credential of one key, newest first."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.kid == kid)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+    )
+    return result.all()
+
+
+async def subject_tokens(session: AsyncSession, subject: str, *, limit: int) -> Sequence[str]:
+    """The compact credentials of one subject (a person's device keys), newest first."""
+    result = await session.exec(
+        select(Credential.token)
+        .where(Credential.subject == subject)
+        .order_by(col(Credential.issued_at).desc(), col(Credential.id))
+        .limit(limit)
+    )
+    return result.all()
+
+
 async def lock_party_credentials(session: AsyncSession, party_id: str) -> Sequence[Credential]:
     """Every credential of a party, rows locked, in a stable order."""
     result = await session.exec(
@@ -72,6 +94,34 @@ async def lock_party_credentials(session: AsyncSession, party_id: str) -> Sequen
         .execution_options(populate_existing=True)
     )
     return result.all()
+
+
+async def lock_subject_credentials(session: AsyncSession, subject: str) -> Sequence[Credential]:
+    """Every credential whose subject is this person (his device keys), rows locked."""
+    result = await session.exec(
+        select(Credential)
+        .where(Credential.subject == subject)
+        .order_by(col(Credential.status_list_id), col(Credential.status_index))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.all()
+
+
+async def suspended_people(session: AsyncSession, subjects: Iterable[str]) -> set[str]:
+    """Which of these credential subjects are people who are suspended now."""
+    ids = []
+    for subject in subjects:
+        try:
+            ids.append(uuid.UUID(subject))
+        except ValueError:
+            continue  # a party id: a party credential
+    if not ids:
+        return set()
+    result = await session.exec(
+        select(Person.id).where(col(Person.id).in_(ids), Person.status == PersonStatus.suspended)
+    )
+    return {str(person_id) for person_id in result.all()}
 
 
 async def lock_status_lists(session: AsyncSession, ids: Iterable[int]) -> dict[int, StatusList]:

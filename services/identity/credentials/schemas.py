@@ -71,3 +71,14 @@ class PartyDirectoryEntry(BaseModel):
         description="Compact `ketenpas-credential+jwt`s, revoked and suspended ones included:"
         " the status list each names says whether it counts."
     )
+
+
+class PersonDirectoryEntry(BaseModel):
+    """A person's device credentials as anyone may read them: signed statements, newest first."""
+
+    person_id: uuid.UUID
+    party_id: str
+    credentials: list[str] = Field(
+        description="Compact `ketenpas-credential+jwt`s whose `sub` is the person, revoked and"
+        " suspended ones included: the status list each names says whether it counts."
+    )

@@ -26,7 +26,7 @@ from services.identity.credentials.statuslist import (
     sign_status_list,
     status_list_uri,
 )
-from services.identity.keys.models import KeyStatus
+from services.identity.keys.models import KeyStatus, PartyKey
 from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
 from services.identity.settings import IdentitySettings
@@ -131,11 +131,13 @@ def credential_claims(
     credential_id: uuid.UUID,
     idx: int,
     uri: str,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of a `ketenpas-credential+jwt` (DESIGN.md §5)."""
-    return {
+    """The claims of a `ketenpas-credential+jwt` (DESIGN.md §5); a device credential's
+    subject is the person, and it names his party in `party`."""
+    claims: dict[str, Any] = {
         "iss": issuer,
-        "sub": party_id,
+        "sub": subject or party_id,
         "roles": list(roles),
         # RFC 7800: the key the party proves possession of, named by its thumbprint.
         "cnf": {"jwk": {**jose.public_jwk(holder_key), "kid": jose.thumbprint(holder_key)}},
@@ -145,6 +147,9 @@ def credential_claims(
         "jti": str(credential_id),
         "status": {"status_list": {"idx": idx, "uri": uri}},
     }
+    if subject is not None:
+        claims["party"] = party_id
+    return claims
 
 
 async def issue_credential(
@@ -170,10 +175,75 @@ async def issue_credential(
         raise InvalidInput("key_not_found", "no key with this kid is registered")
     if key.party_id != party.id:
         raise InvalidInput("key_of_other_party", "the key belongs to another party")
+    if key.person_id is not None:
+        # A device key speaks for one person, never for the party.
+        raise InvalidInput("key_is_device_key", "a person's device key gets no party credential")
     if key.status != KeyStatus.active:
         raise Conflict("key_not_active", "the key is retired")
     checked_roles = _check_roles(roles, party.roles)
+    return await _issue(
+        session,
+        party_id=party.id,
+        subject=None,
+        key=key,
+        roles=checked_roles,
+        settings=settings,
+        signing_key=signing_key,
+        actor=actor,
+        now=now,
+        list_size=list_size,
+    )
 
+
+async def issue_device_credential(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    kid: str,
+    role: str,
+    settings: IdentitySettings,
+    signing_key: OKPKey,
+    actor: str,
+    now: datetime,
+    list_size: int = LIST_SIZE,
+) -> CredentialRecord:
+    """Issue a device credential: this person (`sub`) of his active party holds this key."""
+    key = await repository.get_party_key(session, kid)
+    if key is None or key.person_id != person_id:
+        raise InvalidInput("key_not_found", "no device key with this kid is registered")
+    party = await parties.lock(session, key.party_id)
+    if party is None or party.status != PartyStatus.active:
+        raise Conflict("party_not_active", "the person's party is not active")
+    if key.status != KeyStatus.active:
+        raise Conflict("key_not_active", "the key is retired")
+    return await _issue(
+        session,
+        party_id=party.id,
+        subject=str(person_id),
+        key=key,
+        roles=[role],
+        settings=settings,
+        signing_key=signing_key,
+        actor=actor,
+        now=now,
+        list_size=list_size,
+    )
+
+
+async def _issue(
+    session: AsyncSession,
+    *,
+    party_id: str,
+    subject: str | None,
+    key: PartyKey,
+    roles: list[str],
+    settings: IdentitySettings,
+    signing_key: OKPKey,
+    actor: str,
+    now: datetime,
+    list_size: int,
+) -> CredentialRecord:
+    checked_roles = list(roles)
     list_id, index = await _allocate_index(session, list_size=list_size)
     uri = status_list_uri(settings.issuer, list_id)
     issued = int(now.timestamp())
@@ -181,7 +251,8 @@ async def issue_credential(
     credential_id = uuid.uuid4()
     claims = credential_claims(
         issuer=settings.issuer,
-        party_id=party.id,
+        party_id=party_id,
+        subject=subject,
         roles=checked_roles,
         holder_key=jose.import_key(key.public_jwk),
         issued=issued,
@@ -192,8 +263,8 @@ async def issue_credential(
     )
     credential = Credential(
         id=credential_id,
-        subject=party.id,
-        party_id=party.id,
+        subject=subject or party_id,
+        party_id=party_id,
         kid=key.kid,
         roles=checked_roles,
         issued_at=datetime.fromtimestamp(issued, UTC),
@@ -209,7 +280,8 @@ async def issue_credential(
         "credential.issued",
         {
             "credential_id": str(credential_id),
-            "party_id": party.id,
+            "party_id": party_id,
+            "subject": subject or party_id,
             "kid": key.kid,
             "roles": checked_roles,
             "status_list_id": list_id,
@@ -252,6 +324,29 @@ async def published_credentials(session: AsyncSession, *, party_id: str) -> list
     # The status list says whether each still counts; device credentials (whose subject
     # is a person) stay out of a public listing.
     return list(await repository.published_tokens(session, party_id, limit=DIRECTORY_LIMIT))
+
+
+async def published_person_credentials(session: AsyncSession, *, person_id: uuid.UUID) -> list[str]:
+    """A person's device credentials as compact JWS, newest first, whatever their status."""
+    return list(await repository.subject_tokens(session, str(person_id), limit=DIRECTORY_LIMIT))
+
+
+async def certified(
+    session: AsyncSession, *, kid: str, subject: str, now: datetime, leeway: float = 0
+) -> bool:
+    """Whether the key holds a credential for `subject` that counts now: issued, unexpired,
+    and VALID in its status list (neither revoked nor suspended, nor its party)."""
+    for credential in await repository.credentials_of_key(session, kid):
+        if credential.subject != subject or credential.suspended:
+            continue
+        skew = timedelta(seconds=leeway)
+        if not credential.not_before - skew <= now < credential.expires_at:
+            continue
+        status_list = await repository.get_status_list(session, credential.status_list_id)
+        assert status_list is not None  # a foreign key guarantees it
+        if status_list.statuses[credential.status_index] == CredentialStatus.valid:
+            return True
+    return False
 
 
 async def _with_status(
@@ -299,6 +394,7 @@ async def _change(
     current = status_list.statuses[credential.status_index]
     if current == CredentialStatus.invalid:
         raise Conflict("credential_revoked", "the credential is revoked, and revocation is final")
+    person_suspended = bool(await repository.suspended_people(session, [credential.subject]))
 
     if action == "suspended":
         if credential.suspended:
@@ -317,7 +413,9 @@ async def _change(
     new = (
         CredentialStatus.invalid
         if action == "revoked"
-        else _entry(current, suspended=credential.suspended, party_status=party.status)
+        else _entry(
+            current, suspended=credential.suspended or person_suspended, party_status=party.status
+        )
     )
     _set_entry(status_list, credential.status_index, new)
     session.add(credential)
@@ -340,6 +438,33 @@ async def _change(
         status=new,
         uri=status_list_uri(settings.issuer, credential.status_list_id),
     )
+
+
+async def suspend_key_credentials(
+    session: AsyncSession, *, kid: str, settings: IdentitySettings, actor: str
+) -> int:
+    """Suspend every credential of a key that is not already suspended or revoked (the key
+    was retired: what it signs from now on must not verify); how many were suspended."""
+    # The caller holds the party's row lock (retiring locks it): the lock order stays
+    # party, credential, status list.
+    changed = 0
+    for credential in await repository.credentials_of_key(session, kid):
+        if credential.suspended:
+            continue
+        try:
+            await _change(
+                session,
+                credential_id=credential.id,
+                settings=settings,
+                action="suspended",
+                actor=actor,
+            )
+        except Conflict as exc:
+            if exc.code != "credential_revoked":
+                raise
+            continue
+        changed += 1
+    return changed
 
 
 async def suspend_credential(
@@ -375,11 +500,14 @@ async def set_party_status(session: AsyncSession, *, party_id: str, status: Part
     await repository.lock_party_row(session, party_id)
     credentials = await repository.lock_party_credentials(session, party_id)
     lists = await repository.lock_status_lists(session, (c.status_list_id for c in credentials))
+    # A device credential of a suspended person stays suspended when his party is reinstated.
+    suspended = await repository.suspended_people(session, (c.subject for c in credentials))
     changed = 0
     for credential in credentials:
         status_list = lists[credential.status_list_id]
         current = status_list.statuses[credential.status_index]
-        new = _entry(current, suspended=credential.suspended, party_status=status)
+        on_hold = credential.suspended or credential.subject in suspended
+        new = _entry(current, suspended=on_hold, party_status=status)
         if new == current:
             continue
         _set_entry(status_list, credential.status_index, new)
@@ -397,6 +525,44 @@ async def set_party_status(session: AsyncSession, *, party_id: str, status: Part
                 "to": new.name,
                 # The party's own event in the same transaction names who did it.
                 "cause": f"party.{status}",
+            },
+        )
+    return changed
+
+
+async def set_person_status(
+    session: AsyncSession, *, person_id: uuid.UUID, suspended: bool, party_status: str
+) -> int:
+    """Make a person's device credentials follow his suspension; how many entries changed.
+
+    A suspended driver's device key then fails every chain it signed, so the gate, which
+    verifies the chain again at the gate-out, stops him even after a `release` decision.
+    """
+    credentials = await repository.lock_subject_credentials(session, str(person_id))
+    lists = await repository.lock_status_lists(session, (c.status_list_id for c in credentials))
+    changed = 0
+    for credential in credentials:
+        status_list = lists[credential.status_list_id]
+        current = status_list.statuses[credential.status_index]
+        new = _entry(
+            current, suspended=credential.suspended or suspended, party_status=party_status
+        )
+        if new == current:
+            continue
+        _set_entry(status_list, credential.status_index, new)
+        session.add(status_list)
+        changed += 1
+        await append(
+            session,
+            "credential.status_changed",
+            {
+                "credential_id": str(credential.id),
+                "party_id": credential.party_id,
+                "status_list_id": credential.status_list_id,
+                "idx": credential.status_index,
+                "from": _status_name(current),
+                "to": new.name,
+                "cause": "person.suspended" if suspended else "person.reinstated",
             },
         )
     return changed

@@ -3,7 +3,8 @@
 The driver proves his second factor either by a recent sign-in (his person token's
 `auth_time` within the configured window) or by a fresh TOTP code, which is also how a
 terminal kiosk serves drivers with a hardware token. Codes follow the sign-in rules: each
-time step once per person, failures rate-limited. Verification lives in shared.gatepass,
+time step once per person, failures rate-limited per driver and per source (the kiosk that
+asks for him, or his phone's address). Verification lives in shared.gatepass,
 for the release service.
 """
 
@@ -19,7 +20,7 @@ from services.identity.parties.models import Party, PartyStatus
 from services.identity.people import service as people
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.sessions import repository
-from services.identity.sessions.ratelimit import SignInLimiter
+from services.identity.sessions.ratelimit import SignInLimiter, Source
 from services.identity.sessions.service import Refused, check_second_factor
 from services.identity.settings import IdentitySettings
 from shared import jose
@@ -83,6 +84,15 @@ def _recent_sign_in(
         )
 
 
+def _source(caller: Principal, person: Person, address: str) -> Source:
+    # A kiosk's requests come through the release service (one address for every kiosk):
+    # its guesses are counted against the terminal that asks (its API client and its
+    # operators together, so that more operator accounts buy no more guesses).
+    if caller.person_id == person.id:
+        return Source.address(address)
+    return Source.kiosk(caller.party_id)
+
+
 async def issue_gate_pass(
     session: AsyncSession,
     *,
@@ -106,7 +116,7 @@ async def issue_gate_pass(
             limiter=limiter,
             person=person,
             otp=otp,
-            address=address,
+            source=_source(caller, person, address),
             now=now,
             event_type=REFUSED_EVENT,
         )

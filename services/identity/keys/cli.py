@@ -97,11 +97,11 @@ def retire(
         str, typer.Argument(help="The key's kid (put -- before the arguments if it starts with -).")
     ],
 ) -> None:
-    """Retire a key: it signs nothing new, its past signatures keep verifying."""
+    """Retire a key and suspend its credentials; its past signatures keep verifying."""
 
-    async def work(session: AsyncSession, _settings: IdentitySettings) -> None:
+    async def work(session: AsyncSession, settings: IdentitySettings) -> None:
         await service.retire_key(
-            session, party_id=party_id, kid=kid, actor=cli_actor(), now=utcnow()
+            session, settings=settings, party_id=party_id, kid=kid, actor=cli_actor(), now=utcnow()
         )
 
     run_command(work)

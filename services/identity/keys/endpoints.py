@@ -1,12 +1,21 @@
-"""Party keys over HTTP, and custodial signing for signed-in people."""
+"""Party keys over HTTP, people's device keys, and custodial signing for signed-in people."""
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from services.identity.deps import AdminPrincipal, CurrentPrincipal, SettingsDep, require_person
+from services.identity.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    KeyRingCacheDep,
+    SettingsDep,
+    require_person,
+)
 from services.identity.keys import service
 from services.identity.keys.schemas import (
+    DeviceKeyRegistered,
+    KeyNoticeView,
     KeyRegister,
     KeyRotate,
     PartyKeyView,
@@ -19,7 +28,7 @@ from services.identity.parties.service import is_admin, party_not_found
 from shared.auth import Principal
 from shared.deps import ReadSessionDep, SessionDep
 from shared.models import utcnow
-from shared.problems import Forbidden
+from shared.problems import Forbidden, problem_responses
 
 router = APIRouter(tags=["keys"])
 
@@ -43,13 +52,25 @@ SigningPerson = Annotated[Principal, Depends(require_person())]
 
 @router.post(PARTY_KEYS, status_code=201, summary="Register a party's own public key")
 async def register_key(
-    party_id: str, body: KeyRegister, caller: KeyRegistrar, session: SessionDep
+    party_id: str,
+    body: KeyRegister,
+    caller: KeyRegistrar,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> PartyKeyView:
-    """Register an Ed25519 public JWK (422 `private_key_refused`, 409 `key_exists`, …)."""
-    # Also 422 `unsupported_key`, `invalid_jwk`, `weak_key`, `kid_mismatch`; 409
-    # `key_of_other_party`; 404 `party_not_found` for a caller of another party.
-    key = await service.register_key(
-        session, party_id=party_id, jwk=body.jwk, actor=caller.actor, now=utcnow()
+    """Register an Ed25519 public JWK: an admin, or the party's client with both proofs."""
+    # 403 `key_proof_required`, `key_proof_not_certified`; 422 `key_proof_invalid`,
+    # `private_key_refused`, `unsupported_key`, `invalid_jwk`, `weak_key`, `kid_mismatch`;
+    # 409 `key_exists`, `key_of_other_party`, `key_proof_replayed`; 404 `party_not_found`.
+    key = await service.register_key_for(
+        session,
+        settings=settings,
+        caller=caller,
+        party_id=party_id,
+        jwk=body.jwk,
+        proof=body.proof,
+        new_key_proof=body.new_key_proof,
+        now=utcnow(),
     )
     return PartyKeyView.of(key)
 
@@ -82,11 +103,11 @@ async def rotate_keys(
 
 @router.post(f"{PARTY_KEYS}/{{kid}}/retire", summary="Retire a key (admin)")
 async def retire_key(
-    party_id: str, kid: str, admin: AdminPrincipal, session: SessionDep
+    party_id: str, kid: str, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
 ) -> PartyKeyView:
-    """Retire a key: it signs nothing new, its past signatures keep verifying."""
+    """Retire a key and suspend its credentials; its past signatures keep verifying."""
     key = await service.retire_key(
-        session, party_id=party_id, kid=kid, actor=admin.actor, now=utcnow()
+        session, settings=settings, party_id=party_id, kid=kid, actor=admin.actor, now=utcnow()
     )
     return PartyKeyView.of(key)
 
@@ -111,8 +132,77 @@ async def get_key(kid: str, session: ReadSessionDep, response: Response) -> Publ
 async def sign(
     body: SignRequest, person: SigningPerson, session: SessionDep, settings: SettingsDep
 ) -> Signed:
-    """Sign for the signed-in person; 409 `no_custodial_key`, 422 `claims_too_large`."""
+    """Sign a step the person's role may take (403 `signing_not_allowed`); 409
+    `no_custodial_key`, 422 `claims_too_large`. `iat` is set here, `exp` bounded, and the
+    person named in `act`."""
     jws, kid = await service.sign_for_person(
-        session, settings=settings, principal=person, typ=body.typ, claims=body.claims
+        session,
+        settings=settings,
+        principal=person,
+        typ=body.typ,
+        claims=body.claims,
+        now=utcnow(),
     )
     return Signed(jws=jws, kid=kid)
+
+
+@router.post(
+    "/v1/people/{person_id}/device-keys",
+    status_code=201,
+    summary="Register a driver's own device key (the driver himself, or an admin)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def register_device_key(
+    person_id: uuid.UUID,
+    body: KeyRegister,
+    caller: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    keyring: KeyRingCacheDep,
+) -> DeviceKeyRegistered:
+    """Register the driver's Ed25519 public JWK and issue its device credential (`sub`: the
+    driver); 404 `person_not_found`, 403 `device_key_for_drivers`, 409 `person_not_active`."""
+    _, signing_key = await keyring.signing()
+    key, record = await service.register_device_key(
+        session,
+        settings=settings,
+        signing_key=signing_key,
+        caller=caller,
+        person_id=person_id,
+        jwk=body.jwk,
+        now=utcnow(),
+    )
+    return DeviceKeyRegistered(
+        key=PartyKeyView.of(key),
+        credential_id=record.credential.id,
+        credential=record.credential.token,
+    )
+
+
+@router.get(
+    "/v1/people/{person_id}/device-keys",
+    summary="A driver's device keys (the driver himself, or an admin)",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_device_keys(
+    person_id: uuid.UUID, caller: CurrentPrincipal, session: SessionDep
+) -> list[PartyKeyView]:
+    """The person's device keys, retired ones included; 404 `person_not_found`."""
+    keys = await service.device_keys(session, caller=caller, person_id=person_id)
+    return [PartyKeyView.of(key) for key in keys]
+
+
+@router.get(
+    f"{PARTY_KEYS.removesuffix('/keys')}/key-notices",
+    summary="Changes to a party's keys, for its administrators",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_key_notices(
+    party_id: str,
+    caller: CurrentPrincipal,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[KeyNoticeView]:
+    """Keys registered, created and retired, newest first (the party's admins, or the port's)."""
+    notices = await service.key_notices(session, caller=caller, party_id=party_id, limit=limit)
+    return [KeyNoticeView.of(notice) for notice in notices]

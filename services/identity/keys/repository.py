@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.identity.keys.models import KeyStatus, PartyKey
+from services.identity.keys.models import KeyNotice, KeyStatus, PartyKey
 
 
 async def get(session: AsyncSession, kid: str) -> PartyKey | None:
@@ -35,5 +35,16 @@ async def active_of_kind(
             PartyKey.status == KeyStatus.active,
         )
         .order_by(col(PartyKey.created_at).desc(), col(PartyKey.kid))
+    )
+    return result.all()
+
+
+async def notices(session: AsyncSession, party_id: str, *, limit: int) -> Sequence[KeyNotice]:
+    """The party's key notices, newest first, at most `limit`."""
+    result = await session.exec(
+        select(KeyNotice)
+        .where(KeyNotice.party_id == party_id)
+        .order_by(col(KeyNotice.id).desc())
+        .limit(limit)
     )
     return result.all()

@@ -1,15 +1,36 @@
-"""Party keys: own public keys, custodial keys sealed at rest, rotation, custodial signing.
+"""Party keys: own public keys, custodial keys sealed at rest, rotation, custodial signing,
+and people's device keys.
 
 A custodial private key is sealed (AES-GCM under the key-encryption key, bound to
-`party_keys:<kid>`) the moment it is made, opened only to sign, and its sealed copy is
-erased when the key retires: a retired key can then sign nothing, by construction, while
-its public half stays served so that what it signed keeps verifying.
+`party_keys:<party id>:<kid>`) the moment it is made, opened only to sign, and its sealed
+copy is erased when the key retires: a retired key can then sign nothing, by construction,
+while its public half stays served so that what it signed keeps verifying. Keys sealed
+before the party was bound in (`party_keys:<kid>`) still open, and are sealed again with
+the party bound in the first time they are used.
+
+**Registering a key** is how a leaked one-hour token would become permanent access, so an
+API client may register a key only with proof of possession of both keys: a
+`ketenpas-key-proof+jwt` signed by one of the party's current keys that holds a valid
+credential, and the same claims signed by the new key (`iss` the party, `aud` this issuer,
+`jkt` the new kid, `iat`, `exp` at most 60 s later, `jti` used once). Administrators need
+no proof. Every change to a party's keys is audited and left as a key notice for the
+party's administrators (`GET /v1/parties/{id}/key-notices`).
+
+**Custodial signing** (DESIGN.md §5 "Custodial signatures") signs only a step the person's
+role may take for his party: a dispatcher signs a release for a shipping line, a handover
+for a forwarder or carrier, an assignment for a carrier, and the acceptance of a release or
+handover for a forwarder or carrier. A driver never signs for his party: he accepts an
+assignment with his own device key. The service sets `iat`, bounds `exp`, and names the
+person (`act: {sub: person id}`).
+
+Retiring a key suspends its credentials, so that nothing it signs afterwards verifies.
 """
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -18,11 +39,17 @@ from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.credentials import service as credentials
+from services.identity.credentials.service import CredentialRecord
 from services.identity.keys import repository
-from services.identity.keys.models import KeyStatus, PartyKey
+from services.identity.keys.models import KeyNotice, KeyStatus, PartyKey
+from services.identity.oauth import repository as used_proofs
 from services.identity.parties import repository as parties
-from services.identity.parties.models import Party, PartyStatus
-from services.identity.parties.service import party_not_found
+from services.identity.parties.models import Party, PartyRole, PartyStatus
+from services.identity.parties.service import is_admin, party_not_found
+from services.identity.people import repository as people
+from services.identity.people.models import PersonRole, PersonStatus
+from services.identity.people.service import person_not_found
 from services.identity.sealing import SealError, seal, unseal
 from services.identity.settings import IdentitySettings
 from shared import jose
@@ -38,6 +65,27 @@ CUSTODIAL_TYPS = frozenset({LINK_TYP, ACK_TYP})
 #: Links and acceptances are a few hundred bytes; the bound keeps signing cheap.
 MAX_CLAIMS_BYTES = 8 * 1024
 
+#: The longest a custodially signed link may live (the release service's default link
+#: lifetime; a release's own `valid_until` bounds the right anyway).
+MAX_LINK_LIFETIME = 30 * 86400
+#: An acceptance is submitted the moment it is signed; its `exp` only bounds a copy's use.
+ACK_LIFETIME = 3600
+#: The person roles that take steps of the chain for their party.
+SIGNING_PERSON_ROLES: frozenset[str] = frozenset({PersonRole.dispatcher})
+#: The link kinds a party signs, by party role (DESIGN.md §4).
+LINK_KINDS_BY_PARTY_ROLE: dict[str, frozenset[str]] = {
+    PartyRole.shipping_line: frozenset({"release"}),
+    PartyRole.forwarder: frozenset({"handover"}),
+    PartyRole.carrier: frozenset({"handover", "assignment"}),
+}
+#: The party roles that receive (and so accept) a release or a handover.
+ACK_PARTY_ROLES: frozenset[str] = frozenset({PartyRole.forwarder, PartyRole.carrier})
+
+KEY_PROOF_TYP = "ketenpas-key-proof+jwt"
+KEY_PROOF_MAX_LIFETIME = 60
+KEY_PROOF_LEEWAY = 30
+jose.ALLOWED_ALGS[KEY_PROOF_TYP] = jose.DEFAULT_ALLOWED_ALGS
+
 # What a public Ed25519 JWK may say about itself; anything else (x5c, jku, …) is refused.
 _PUBLIC_MEMBERS = frozenset({"kty", "crv", "x", "kid", "use", "alg", "key_ops"})
 # Private members of any key type (RFC 7518 §6, RFC 8037 §2): a private key sent to us is
@@ -52,8 +100,14 @@ _ORDER_8_Y = 2707385501144840649318225287225658788936804267575313519463743609750
 _SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _ORDER_8_Y, _P - _ORDER_8_Y})
 
 
-def bound_to(kid: str) -> str:
-    """The row name a custodial key is sealed for (associated data of the AES-GCM seal)."""
+def bound_to(kid: str, party_id: str) -> str:
+    """The row name a custodial key is sealed for (associated data of the AES-GCM seal):
+    its kid and its party, so a sealed key moved to another party's row does not open."""
+    return f"party_keys:{party_id}:{kid}"
+
+
+def legacy_bound_to(kid: str) -> str:
+    """The row name keys were sealed for before the party was bound in."""
     return f"party_keys:{kid}"
 
 
@@ -120,7 +174,9 @@ async def _lock_party_for_keys(session: AsyncSession, party_id: str) -> Party:
     return party
 
 
-async def _add(session: AsyncSession, key: PartyKey, *, actor: str) -> PartyKey:
+async def _add(
+    session: AsyncSession, key: PartyKey, *, actor: str, extra: dict[str, Any] | None = None
+) -> PartyKey:
     existing = await repository.get(session, key.kid)
     if existing is not None:
         if existing.party_id != key.party_id:
@@ -131,12 +187,24 @@ async def _add(session: AsyncSession, key: PartyKey, *, actor: str) -> PartyKey:
         await session.flush()  # a concurrent registration of the same kid is answered now
     except IntegrityError as exc:
         raise Conflict("key_exists", "this key is already registered") from exc
+    event = "party_key.created" if key.custodial else "party_key.registered"
+    detail: dict[str, Any] = {"custodial": key.custodial, **(extra or {})}
+    if key.person_id is not None:
+        event, detail["person_id"] = "party_key.device_registered", str(key.person_id)
     await append(
-        session,
-        "party_key.created" if key.custodial else "party_key.registered",
-        {"party_id": key.party_id, "kid": key.kid, "custodial": key.custodial, "actor": actor},
+        session, event, {"party_id": key.party_id, "kid": key.kid, "actor": actor, **detail}
     )
+    notify_admins(session, key, event=event, actor=actor, detail=detail)
     return key
+
+
+def notify_admins(
+    session: AsyncSession, key: PartyKey, *, event: str, actor: str, detail: dict[str, Any]
+) -> None:
+    """Leave a key notice for the party's administrators (they list them; no mail exists)."""
+    session.add(
+        KeyNotice(party_id=key.party_id, kid=key.kid, event=event, actor=actor, detail=detail)
+    )
 
 
 def _own_key(party_id: str, jwk: Mapping[str, Any], now: datetime) -> PartyKey:
@@ -153,30 +221,41 @@ def _new_custodial_key(settings: IdentitySettings, party_id: str, now: datetime)
         public_jwk=jose.public_jwk(private),
         custodial=True,
         sealed_private=seal(
-            settings.kek_bytes(), private.as_pem(private=True), bound_to=bound_to(kid)
+            settings.kek_bytes(), private.as_pem(private=True), bound_to=bound_to(kid, party_id)
         ),
         created_at=now,
     )
 
 
 async def _retire(
-    session: AsyncSession, key: PartyKey, *, actor: str, now: datetime, reason: str
+    session: AsyncSession,
+    key: PartyKey,
+    *,
+    settings: IdentitySettings,
+    actor: str,
+    now: datetime,
+    reason: str,
 ) -> PartyKey:
     key.status = KeyStatus.retired
     key.retired_at = now
     key.sealed_private = None  # a retired key signs nothing new: its private half is erased
     session.add(key)
+    # An own key's private half is not ours to erase: suspending its credentials is what
+    # makes a link it signs (backdated or not) fail verification from now on.
+    suspended = await credentials.suspend_key_credentials(
+        session, kid=key.kid, settings=settings, actor=actor
+    )
+    detail: dict[str, Any] = {
+        "custodial": key.custodial,
+        "reason": reason,
+        "credentials_suspended": suspended,
+    }
     await append(
         session,
         "party_key.retired",
-        {
-            "party_id": key.party_id,
-            "kid": key.kid,
-            "custodial": key.custodial,
-            "reason": reason,
-            "actor": actor,
-        },
+        {"party_id": key.party_id, "kid": key.kid, "actor": actor, **detail},
     )
+    notify_admins(session, key, event="party_key.retired", actor=actor, detail=detail)
     return key
 
 
@@ -186,6 +265,181 @@ async def register_key(
     """Register a party's own Ed25519 public key (kid: its RFC 7638 thumbprint)."""
     await _lock_party_for_keys(session, party_id)
     return await _add(session, _own_key(party_id, jwk, now), actor=actor)
+
+
+async def register_key_for(
+    session: AsyncSession,
+    *,
+    settings: IdentitySettings,
+    caller: Principal,
+    party_id: str,
+    jwk: Mapping[str, Any],
+    proof: str | None,
+    new_key_proof: str | None,
+    now: datetime,
+) -> PartyKey:
+    """Register a party's own key: an administrator as he likes, the party's API client only
+    with proof of possession of a certified current key and of the new key."""
+    if is_admin(caller):
+        return await register_key(session, party_id=party_id, jwk=jwk, actor=caller.actor, now=now)
+    new = _own_key(party_id, jwk, now)  # a malformed key is refused for what it is (422)
+    if proof is None or new_key_proof is None:
+        raise Forbidden(
+            "key_proof_required",
+            "a new key needs `proof` (signed by a current, certified key) and `new_key_proof`"
+            " (signed by the new key), or an administrator",
+        )
+    await _lock_party_for_keys(session, party_id)
+    proven_by, jti = await _check_key_proofs(
+        session,
+        settings=settings,
+        party_id=party_id,
+        new=new,
+        proof=proof,
+        new_key_proof=new_key_proof,
+        now=now,
+    )
+    return await _add(session, new, actor=caller.actor, extra={"proven_by": proven_by, "jti": jti})
+
+
+def _proof_claims(token: str, key: OKPKey | None, kid: object, what: str) -> dict[str, Any]:
+    try:
+        verified = jose.verify(
+            token,
+            typ=KEY_PROOF_TYP,
+            resolve_key=lambda wanted: key if key is not None and wanted == kid else None,
+        )
+    except jose.TokenError as exc:
+        raise InvalidInput("key_proof_invalid", f"{what}: {exc.detail}") from None
+    return verified.claims
+
+
+async def _check_key_proofs(
+    session: AsyncSession,
+    *,
+    settings: IdentitySettings,
+    party_id: str,
+    new: PartyKey,
+    proof: str,
+    new_key_proof: str,
+    now: datetime,
+) -> tuple[str, str]:
+    """Check both proofs; returns (the proving kid, the jti), the jti spent."""
+    try:
+        header, _ = jose.peek(proof)
+    except jose.TokenError as exc:
+        raise InvalidInput("key_proof_invalid", f"proof: {exc.detail}") from None
+    kid = header.get("kid")
+    current = await repository.get(session, kid) if isinstance(kid, str) and kid else None
+    if (
+        current is None
+        or current.party_id != party_id
+        or current.person_id is not None
+        or current.status != KeyStatus.active
+    ):
+        raise Forbidden("key_proof_not_certified", "the proof is not signed by a current key")
+    claims = _proof_claims(proof, jose.import_key(current.public_jwk), kid, "proof")
+    new_claims = _proof_claims(
+        new_key_proof, jose.import_key(new.public_jwk), new.kid, "new_key_proof"
+    )
+    if claims != new_claims:
+        raise InvalidInput("key_proof_invalid", "both proofs must carry the same claims")
+    try:
+        jose.check_times(
+            claims, now.timestamp(), leeway=KEY_PROOF_LEEWAY, max_lifetime=KEY_PROOF_MAX_LIFETIME
+        )
+    except jose.TokenError as exc:
+        raise InvalidInput("key_proof_invalid", f"proof: {exc.detail}") from None
+    jti = claims.get("jti")
+    if (
+        claims.get("iss") != party_id
+        or claims.get("aud") != settings.issuer
+        or claims.get("jkt") != new.kid
+        or not isinstance(jti, str)
+        or not 0 < len(jti) <= 100
+        or not jti.isprintable()
+    ):
+        raise InvalidInput(
+            "key_proof_invalid",
+            "a proof names the party (iss), this issuer (aud), the new key (jkt) and a jti",
+        )
+    if not await credentials.certified(session, kid=current.kid, subject=party_id, now=now):
+        raise Forbidden(
+            "key_proof_not_certified", "the proving key holds no valid credential of the party"
+        )
+    exp = float(claims["exp"]) + KEY_PROOF_LEEWAY
+    if not await used_proofs.record_assertion(
+        session,
+        party_id=party_id,
+        jti=f"key-proof:{jti}",
+        expires_at=datetime.fromtimestamp(exp, UTC),
+    ):
+        raise Conflict("key_proof_replayed", "this proof (jti) was used before")
+    return current.kid, jti
+
+
+async def register_device_key(
+    session: AsyncSession,
+    *,
+    settings: IdentitySettings,
+    signing_key: OKPKey,
+    caller: Principal,
+    person_id: uuid.UUID,
+    jwk: Mapping[str, Any],
+    now: datetime,
+) -> tuple[PartyKey, CredentialRecord]:
+    """Register a driver's own device key (by himself or an administrator) and certify it
+    with a device credential whose subject is the driver."""
+    person = await people.get(session, person_id)
+    if person is None or not (is_admin(caller) or caller.person_id == person_id):
+        raise person_not_found()
+    if person.role != PersonRole.driver:
+        raise Forbidden("device_key_for_drivers", "device keys are for drivers")
+    if person.status != PersonStatus.active:
+        raise Conflict("person_not_active", "the person is suspended")
+    await _lock_party_for_keys(session, person.party_id)
+    kid, public = parse_public_jwk(jwk)
+    key = PartyKey(
+        kid=kid, party_id=person.party_id, public_jwk=public, person_id=person.id, created_at=now
+    )
+    await _add(session, key, actor=caller.actor)
+    record = await credentials.issue_device_credential(
+        session,
+        person_id=person.id,
+        kid=kid,
+        role=person.role,
+        settings=settings,
+        signing_key=signing_key,
+        actor=caller.actor,
+        now=now,
+    )
+    return key, record
+
+
+async def device_keys(
+    session: AsyncSession, *, caller: Principal, person_id: uuid.UUID
+) -> list[PartyKey]:
+    """A person's device keys, for himself or an administrator."""
+    person = await people.get(session, person_id)
+    if person is None or not (is_admin(caller) or caller.person_id == person_id):
+        raise person_not_found()
+    return [
+        k for k in await repository.of_party(session, person.party_id) if k.person_id == person_id
+    ]
+
+
+async def key_notices(
+    session: AsyncSession, *, caller: Principal, party_id: str, limit: int
+) -> list[KeyNotice]:
+    """The party's key notices, newest first: for its administrators and the port's."""
+    own_admin = caller.party_id == party_id and caller.person_role == PersonRole.admin
+    if not (is_admin(caller) or own_admin):
+        if caller.party_id != party_id:
+            raise party_not_found()
+        raise Forbidden("admin_required", "key notices are for the party's administrators")
+    if await parties.get(session, party_id) is None:
+        raise party_not_found()
+    return list(await repository.notices(session, party_id, limit=limit))
 
 
 async def create_custodial_key(
@@ -201,16 +455,22 @@ async def create_custodial_key(
 
 
 async def retire_key(
-    session: AsyncSession, *, party_id: str, kid: str, actor: str, now: datetime
+    session: AsyncSession,
+    *,
+    settings: IdentitySettings,
+    party_id: str,
+    kid: str,
+    actor: str,
+    now: datetime,
 ) -> PartyKey:
-    """Retire a key: it signs nothing new; what it signed keeps verifying."""
+    """Retire a key and suspend its credentials: it signs nothing new that verifies."""
     await _lock_party_for_keys(session, party_id)
     key = await repository.get(session, kid)
     if key is None or key.party_id != party_id:
         raise key_not_found()
     if key.status == KeyStatus.retired:
         raise Conflict("key_retired", "the key is already retired")
-    return await _retire(session, key, actor=actor, now=now, reason="retired")
+    return await _retire(session, key, settings=settings, actor=actor, now=now, reason="retired")
 
 
 async def rotate_keys(
@@ -230,8 +490,11 @@ async def rotate_keys(
     previous = await repository.active_of_kind(session, party_id, custodial=new.custodial)
     await _add(session, new, actor=actor)
     retired = [
-        await _retire(session, old, actor=actor, now=now, reason=f"rotated to {new.kid}")
+        await _retire(
+            session, old, settings=settings, actor=actor, now=now, reason=f"rotated to {new.kid}"
+        )
         for old in previous
+        if old.person_id is None  # a driver's device key is his, not the party's to rotate
     ]
     return new, retired
 
@@ -287,20 +550,81 @@ async def sign_as_party(
     row = keys[0] if keys else None
     if row is None or row.sealed_private is None:
         raise Conflict("no_custodial_key", "the party has no active custodial key")
-    try:
-        pem = unseal(settings.kek_bytes(), bytes(row.sealed_private), bound_to=bound_to(row.kid))
-    except SealError:
-        # Wrong key-encryption key or a tampered row: an operator's problem, not the caller's.
-        logger.error("custodial_key_unseal_failed", party_id=party_id, kid=row.kid)
-        raise Problem(
-            "custodial_key_unusable", "the party's custodial key cannot be used", status=500
-        ) from None
-    private = OKPKey.import_key(pem)
+    private = OKPKey.import_key(_open_custodial(session, settings, row))
     try:
         jws = jose.sign(claims, private, typ=typ)
     except (ValueError, jose.TokenError):
         raise InvalidInput("invalid_claims", "claims must be plain JSON") from None
     return jws, row.kid
+
+
+def _open_custodial(session: AsyncSession, settings: IdentitySettings, row: PartyKey) -> bytes:
+    """The private key of a custodial row; a key sealed before the party was bound in is
+    sealed again with it (in the caller's transaction)."""
+    assert row.sealed_private is not None
+    kek, sealed = settings.kek_bytes(), bytes(row.sealed_private)
+    try:
+        return unseal(kek, sealed, bound_to=bound_to(row.kid, row.party_id))
+    except SealError:
+        pass
+    try:
+        pem = unseal(kek, sealed, bound_to=legacy_bound_to(row.kid))
+    except SealError:
+        # Wrong key-encryption key, a tampered row, or a key moved to another party's
+        # row: an operator's problem, not the caller's.
+        logger.error("custodial_key_unseal_failed", party_id=row.party_id, kid=row.kid)
+        raise Problem(
+            "custodial_key_unusable", "the party's custodial key cannot be used", status=500
+        ) from None
+    row.sealed_private = seal(kek, pem, bound_to=bound_to(row.kid, row.party_id))
+    session.add(row)
+    logger.info("custodial_key_resealed", party_id=row.party_id, kid=row.kid)
+    return pem
+
+
+def _signing_refused(detail: str) -> Forbidden:
+    return Forbidden("signing_not_allowed", detail)
+
+
+def custodial_claims(
+    principal: Principal, *, typ: str, claims: Mapping[str, Any], now: int
+) -> dict[str, Any]:
+    """What the service signs for a person: only a step his role may take for his party,
+    with `iat` set here, `exp` bounded, and the person named (`act`)."""
+    if principal.person_id is None:
+        raise Forbidden("person_required", "custodial signing is for a signed-in person")
+    if principal.person_role not in SIGNING_PERSON_ROLES:
+        # A driver accepts with his own device key; operators and officers take no steps.
+        raise _signing_refused(
+            f"a {principal.person_role} does not sign for his party"
+            + (": accept with your own device key" if principal.person_role == "driver" else "")
+        )
+    signed = dict(claims)
+    roles = principal.party_roles
+    if typ == LINK_TYP:
+        if claims.get("from") != principal.party_id:
+            # A link is signed by the party that holds the right; a person signs only for his own.
+            raise InvalidInput("claims_from_mismatch", "a link's `from` must be your party's id")
+        kind = claims.get("kind")
+        allowed = frozenset().union(*(LINK_KINDS_BY_PARTY_ROLE.get(r, frozenset()) for r in roles))
+        if not isinstance(kind, str) or kind not in allowed:
+            raise _signing_refused("your party's roles do not sign this kind of link")
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or not exp > now:
+            raise InvalidInput("invalid_claims", "a link needs an `exp` in the future")
+        signed["exp"] = int(min(exp, now + MAX_LINK_LIFETIME))
+    else:
+        if ACK_PARTY_ROLES.isdisjoint(roles):
+            raise _signing_refused("your party receives no releases or handovers")
+        if "sub" in claims:
+            # An acceptance that names a driver is the driver's own, by his device key.
+            raise _signing_refused("a driver accepts an assignment with his own device key")
+        if not isinstance(claims.get("link"), str):
+            raise InvalidInput("invalid_claims", "an acceptance names the `link` it accepts")
+        signed["exp"] = now + ACK_LIFETIME
+    signed["iat"] = now
+    signed["act"] = {"sub": str(principal.person_id)}
+    return signed
 
 
 async def sign_for_person(
@@ -310,13 +634,13 @@ async def sign_for_person(
     principal: Principal,
     typ: str,
     claims: Mapping[str, Any],
+    now: datetime,
 ) -> tuple[str, str]:
     """Sign for a signed-in person with his party's custodial key; the audit names him."""
-    if principal.person_id is None:
-        raise Forbidden("person_required", "custodial signing is for a signed-in person")
-    if typ == LINK_TYP and claims.get("from") != principal.party_id:
-        # A link is signed by the party that holds the right; a person signs only for his own.
-        raise InvalidInput("claims_from_mismatch", "a link's `from` must be your party's id")
+    if typ not in CUSTODIAL_TYPS:
+        raise InvalidInput("typ_not_allowed", f"custodial keys sign only {sorted(CUSTODIAL_TYPS)}")
+    _claims_payload(claims)  # bounded before any work
+    claims = custodial_claims(principal, typ=typ, claims=claims, now=int(now.timestamp()))
     jws, kid = await sign_as_party(
         session, settings=settings, party_id=principal.party_id, typ=typ, claims=claims
     )
@@ -327,8 +651,10 @@ async def sign_for_person(
         {
             "party_id": principal.party_id,
             "person_id": str(principal.person_id),
+            "person_role": principal.person_role,
             "actor": principal.actor,
             "typ": typ,
+            "kind": claims.get("kind") if typ == LINK_TYP else None,
             "kid": kid,
             "jti": jti if isinstance(jti, str) else None,
             # SHA-256 of the compact JWS, base64url (DESIGN §5): ties the entry to the link.

@@ -2,7 +2,8 @@
 RFC 7523, DESIGN.md §5), answered with an RFC 9068 access token.
 
 A client authenticates with an assertion it signed with one of its party's registered,
-active Ed25519 keys: `iss` = `sub` = party id, exactly one `aud` (our issuer id), `exp`
+active Ed25519 keys that holds a valid credential of the party (unexpired, neither revoked
+nor suspended): `iss` = `sub` = party id, exactly one `aud` (our issuer id), `exp`
 at most 30 s after `iat`, and a `jti` that is accepted once. One-time use is decided
 atomically in the cache first (cheap, shared by every replica) and then by the database,
 which stays the source of truth: the cache may be flushed or unreachable, the
@@ -27,6 +28,7 @@ from joserfc.jwk import OKPKey
 from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.credentials import service as credentials
 from services.identity.keys.models import KeyStatus, PartyKey
 from services.identity.oauth import repository
 from services.identity.parties.models import Party, PartyRole, PartyStatus
@@ -230,6 +232,19 @@ async def authenticate_client(
         raise _client_refused("assertion_key_retired", "the key is retired and signs nothing new")
     if party.status != PartyStatus.active:
         raise _client_refused("party_not_active", "the party is suspended or revoked")
+    # A key authenticates the client only while a credential of the party vouches for it:
+    # otherwise a key registered with a leaked token (or whose credential was suspended or
+    # revoked) would be access for ever. A device key's credential names a person: never.
+    if not await credentials.certified(
+        session,
+        kid=key_row.kid,
+        subject=party.id,
+        now=datetime.fromtimestamp(now, UTC),
+        leeway=CLOCK_LEEWAY,
+    ):
+        raise _client_refused(
+            "assertion_key_not_certified", "no valid credential of the party holds this key"
+        )
     return AuthenticatedClient(
         party=party, kid=key_row.kid, jti=jti, expires_at=float(claims["exp"]) + CLOCK_LEEWAY
     )

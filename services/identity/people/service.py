@@ -109,9 +109,32 @@ async def create_person(
 async def get_visible_person(
     session: AsyncSession, *, person_id: uuid.UUID, principal: Principal
 ) -> Person:
-    """A person the caller may see (an admin sees all, others their party's), or 404."""
+    """A person the caller may see, or 404: an admin sees all; the party's API client, its
+    dispatchers and its administrators see its people (to assign and manage them); anyone
+    else (a driver, an operator, an officer) sees only himself."""
     person = await repository.get(session, person_id)
-    if person is None or not (is_admin(principal) or person.party_id == principal.party_id):
+    if person is None or not may_see(principal, person):
+        raise person_not_found()
+    return person
+
+
+#: The person roles that see every person of their own party.
+PARTY_VIEWER_ROLES = frozenset({PersonRole.dispatcher, PersonRole.admin})
+
+
+def may_see(principal: Principal, person: Person) -> bool:
+    """Whether the caller may see this person (need-to-know inside a party, too)."""
+    if is_admin(principal) or principal.person_id == person.id:
+        return True
+    if person.party_id != principal.party_id:
+        return False
+    return principal.person_id is None or principal.person_role in PARTY_VIEWER_ROLES
+
+
+async def get_person(session: AsyncSession, *, person_id: uuid.UUID) -> Person:
+    """A person by id, or 404 (for public directory look-ups: no rights are judged)."""
+    person = await repository.get(session, person_id)
+    if person is None:
         raise person_not_found()
     return person
 
@@ -135,9 +158,15 @@ async def _set_status(
     person.status = status
     person.updated_at = now
     session.add(person)
-    published = person.status_list_id is not None and person.status_index is not None
-    if published:
-        assert person.status_list_id is not None and person.status_index is not None
+    party = await parties.get(session, person.party_id)
+    assert party is not None  # foreign key
+    await credentials.set_person_status(
+        session,
+        person_id=person.id,
+        suspended=status != PersonStatus.active,
+        party_status=party.status,
+    )
+    if person.status_list_id is not None and person.status_index is not None:
         await credentials.set_status_entry(
             session,
             list_id=person.status_list_id,

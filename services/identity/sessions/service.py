@@ -22,7 +22,7 @@ from services.identity.people.models import Person, PersonStatus
 from services.identity.people.passwords import verify_password
 from services.identity.sealing import SealError, seal, unseal
 from services.identity.sessions import repository, totp
-from services.identity.sessions.ratelimit import SignInLimiter
+from services.identity.sessions.ratelimit import SignInLimiter, Source
 from services.identity.settings import IdentitySettings
 from shared.audit.events import append
 from shared.auth import issue_access_token
@@ -116,27 +116,28 @@ async def check_second_factor(
     limiter: SignInLimiter,
     person: Person,
     otp: str,
-    address: str,
+    source: Source,
     now: float,
     event_type: str,
 ) -> None:
     """Accept a fresh TOTP code of a person with a confirmed factor, within the rate limit."""
-    await limiter.check(username=person.username, address=address, now=now)
-    if person.totp_confirmed_at is None:
-        raise Refused(
-            "second_factor_not_enrolled",
-            "the person has no confirmed second factor",
-            event_type=event_type,
-            person_id=person.id,
-        )
-    if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
-        await limiter.failed(username=person.username, address=address, now=now)
-        raise Refused(
-            "otp_invalid",
-            "the code is wrong, expired or already used",
-            event_type=event_type,
-            person_id=person.id,
-        )
+    async with limiter.attempt(username=person.username, source=source, now=now) as attempt:
+        if person.totp_confirmed_at is None:
+            raise Refused(
+                "second_factor_not_enrolled",
+                "the person has no confirmed second factor",
+                event_type=event_type,
+                person_id=person.id,
+            )
+        if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
+            await attempt.failed()
+            raise Refused(
+                "otp_invalid",
+                "the code is wrong, expired or already used",
+                event_type=event_type,
+                person_id=person.id,
+            )
+        await attempt.succeeded()
 
 
 def _invalid_credentials(person_id: uuid.UUID | None) -> Refused:
@@ -161,22 +162,25 @@ async def sign_in(
     now: float,
 ) -> SignedIn:
     """Check password and TOTP code and issue a person token (raises Refused or 429)."""
-    await limiter.check(username=username, address=address, now=now)
-    person = await repository.person_by_username(session, username)
-    password_ok = await verify_password(person.password_hash if person else None, password)
-    if person is None or not password_ok:
-        await limiter.failed(username=username, address=address, now=now)
-        raise _invalid_credentials(person.id if person else None)
-    if person.totp_secret_sealed is None:
-        raise Refused(
-            "second_factor_not_enrolled",
-            "sign-in needs a second factor; ask an administrator to enrol one",
-            event_type="person.sign_in_refused",
-            person_id=person.id,
-        )
-    if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
-        await limiter.failed(username=username, address=address, now=now)
-        raise _invalid_credentials(person.id)
+    source = Source.address(address)
+    async with limiter.attempt(username=username, source=source, now=now) as attempt:
+        person = await repository.person_by_username(session, username)
+        password_ok = await verify_password(person.password_hash if person else None, password)
+        if person is None or not password_ok:
+            await attempt.failed()
+            raise _invalid_credentials(person.id if person else None)
+        if person.totp_secret_sealed is None:
+            raise Refused(
+                "second_factor_not_enrolled",
+                "sign-in needs a second factor; ask an administrator to enrol one",
+                event_type="person.sign_in_refused",
+                person_id=person.id,
+            )
+        if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
+            await attempt.failed()
+            raise _invalid_credentials(person.id)
+        # Password and code were right: whatever is refused below is no guess.
+        await attempt.succeeded()
     if person.totp_confirmed_at is None:
         # A pending factor becomes active with its first correct code, here given together
         # with the password: that is how a newly enrolled person first signs in.
@@ -207,7 +211,6 @@ async def sign_in(
             event_type="person.sign_in_refused",
             person_id=person.id,
         )
-    await limiter.succeeded(username=username)
     return await _issue_person_token(
         session,
         settings=settings,
@@ -341,16 +344,18 @@ async def confirm_totp(
         raise Conflict("totp_already_confirmed", "the second factor is already confirmed")
     if person.totp_secret_sealed is None:
         raise Conflict("totp_not_enrolled", "there is no pending TOTP secret to confirm")
-    await limiter.check(username=person.username, address=address, now=now)
-    if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
-        await limiter.failed(username=person.username, address=address, now=now)
-        raise Refused(
-            "otp_invalid",
-            "the code is wrong, expired or already used",
-            event_type="person.totp_confirm_refused",
-            person_id=person.id,
-            status=422,
-        )
+    source = Source.address(address)
+    async with limiter.attempt(username=person.username, source=source, now=now) as attempt:
+        if not await use_totp_code(session, settings=settings, person=person, otp=otp, now=now):
+            await attempt.failed()
+            raise Refused(
+                "otp_invalid",
+                "the code is wrong, expired or already used",
+                event_type="person.totp_confirm_refused",
+                person_id=person.id,
+                status=422,
+            )
+        await attempt.succeeded()
     confirmed_at = _moment(now)
     person.totp_confirmed_at = confirmed_at
     person.updated_at = confirmed_at

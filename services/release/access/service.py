@@ -1,15 +1,64 @@
 """Recording reads of release data (DESIGN §8: protective monitoring starts here).
 
 Each entry is written in its own short transaction, apart from the request's: a read that
-ends in a 404 rolls the request back, and exactly those attempts must stay on record.
+ends in a 404 rolls the request back, and exactly those attempts must stay on record. A
+request that changes state and answers with release data records the read in its own
+transaction instead (`add_read`): it commits with the answer, and on SQLite a second writer
+would wait for the request's write lock.
 """
 
 import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.access.models import AccessLogEntry
 from services.release.deps import Caller
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
+
+
+def _entry(
+    caller: Caller,
+    *,
+    action: str,
+    outcome: str,
+    release_id: uuid.UUID | None,
+    container: str | None,
+    results: int,
+) -> AccessLogEntry:
+    principal = caller.principal
+    return AccessLogEntry(
+        at=utcnow(),
+        actor=principal.actor,
+        party_id=principal.party_id,
+        person_id=principal.person_id,
+        action=action,
+        release_id=release_id,
+        container=container,
+        outcome=outcome,
+        results=results,
+    )
+
+
+def add_read(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    action: str,
+    release_id: uuid.UUID,
+    container: str,
+) -> None:
+    """Record a read shown by a change, in the request's transaction."""
+    session.add(
+        _entry(
+            caller,
+            action=action,
+            outcome="shown",
+            release_id=release_id,
+            container=container,
+            results=1,
+        )
+    )
 
 
 async def record_read(
@@ -23,18 +72,14 @@ async def record_read(
     results: int = 0,
 ) -> None:
     """Record who read (or tried to read) what, when, for which party."""
-    principal = caller.principal
     async with transaction(sessions) as session:
         session.add(
-            AccessLogEntry(
-                at=utcnow(),
-                actor=principal.actor,
-                party_id=principal.party_id,
-                person_id=principal.person_id,
+            _entry(
+                caller,
                 action=action,
+                outcome=outcome,
                 release_id=release_id,
                 container=container,
-                outcome=outcome,
                 results=results,
             )
         )

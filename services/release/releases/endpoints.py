@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.access.service import record_read
+from services.release.access.service import add_read, record_read
 from services.release.deps import (
     Caller,
     CurrentCaller,
@@ -30,11 +30,23 @@ ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
 
 
 async def locked_release(
-    release_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
+    release_id: uuid.UUID, request: Request, caller: CurrentCaller, session: SessionDep
 ) -> Release:
-    """The release of the path, locked for the change; 404 if the caller may not see it."""
+    """The release of the path, locked for the change; 404 if the caller may not see it.
+
+    The 404 is an attempt on a release the caller has no part in, logged like a read.
+    """
     release = await repository.get_visible(session, caller, release_id, for_update=True)
     if release is None:
+        # The entry is written apart; on SQLite this request's write lock must go first.
+        await session.rollback()
+        await record_read(
+            request.app.state.sessions,
+            caller,
+            action="release.change",
+            outcome="not_found",
+            release_id=release_id,
+        )
         raise service.release_not_found()
     return release
 
@@ -69,19 +81,38 @@ async def create_release(
     directory: DirectoryDep,
     api: IdentityApiDep,
     settings: SettingsDep,
+    request: Request,
     response: Response,
 ) -> ReleaseView:
-    """With `link` a pre-signed release link; without, the custodial key signs for the person."""
+    """With `link` a pre-signed release link; without, the custodial key signs for the person.
+
+    Only the line a current yard entry at the terminal names may release (403
+    `release_not_entitled`, the same answer whatever is missing), and only until the
+    entry's end and `release_max_days` (422 `valid_until_too_late`).
+    """
     now = utcnow()
-    release = await service.create_release(
-        session,
-        caller=caller,
-        body=body,
-        directory=directory,
-        api=api,
-        settings=settings,
-        now=now,
-    )
+    try:
+        release = await service.create_release(
+            session,
+            caller=caller,
+            body=body,
+            directory=directory,
+            api=api,
+            settings=settings,
+            now=now,
+        )
+    except (service.NotEntitled, service.OpenRelease) as refusal:
+        # Protective monitoring: who tried to release which container, and what he was told.
+        # Written apart from the request, which rolls back (on SQLite its lock goes first).
+        await session.rollback()
+        await record_read(
+            request.app.state.sessions,
+            caller,
+            action="release.create",
+            outcome=refusal.outcome,
+            container=refusal.container,
+        )
+        raise
     response.headers["Location"] = f"/v1/releases/{release.id}"
     return await service.load_view(session, caller, release, now=now)
 
@@ -127,6 +158,9 @@ async def cancel_release(
     """The release becomes `cancelled` and every live link is withdrawn."""
     now = utcnow()
     await service.cancel(session, caller=caller, release=release, now=now)
+    add_read(
+        session, caller, action="release.cancel", release_id=release.id, container=release.container
+    )
     return await service.load_view(session, caller, release, now=now)
 
 
@@ -138,7 +172,10 @@ async def place_hold(
     session: SessionDep,
     body: HoldPlace | None = None,
 ) -> ReleaseView:
-    """`customs` by customs, `terminal` by the release's terminal; idempotent."""
+    """`customs` by customs, `terminal` by the release's terminal; idempotent.
+
+    Every answer shows the release, so every one is a logged read, the repeats included.
+    """
     now = utcnow()
     await service.place_hold(
         session,
@@ -147,6 +184,9 @@ async def place_hold(
         kind=kind,
         reason=body.reason if body else None,
         now=now,
+    )
+    add_read(
+        session, caller, action="hold.place", release_id=release.id, container=release.container
     )
     return await service.load_view(session, caller, release, now=now)
 
@@ -157,4 +197,7 @@ async def lift_hold(
 ) -> ReleaseView:
     """404 `hold_not_found` when there is no such hold."""
     await service.lift_hold(session, caller=caller, release=release, kind=kind)
+    add_read(
+        session, caller, action="hold.lift", release_id=release.id, container=release.container
+    )
     return await service.load_view(session, caller, release, now=utcnow())

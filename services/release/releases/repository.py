@@ -105,3 +105,20 @@ async def holds(session: AsyncSession, release_id: uuid.UUID) -> Sequence[Hold]:
 async def get_hold(session: AsyncSession, release_id: uuid.UUID, kind: str) -> Hold | None:
     """One hold."""
     return await session.get(Hold, (release_id, kind))
+
+
+async def open_release_at(
+    session: AsyncSession, *, container: str, terminal_id: str, shipping_line_id: str
+) -> Release | None:
+    """The open release a line made of a container at a terminal, locked for a change."""
+    statement = (
+        select(Release)
+        .where(
+            col(Release.container) == container,
+            col(Release.terminal_id) == terminal_id,
+            col(Release.shipping_line_id) == shipping_line_id,
+            col(Release.status) == ReleaseStatus.open,
+        )
+        .with_for_update(of=Release)
+    )
+    return (await session.exec(statement)).first()

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +24,7 @@ from services.release.releases.schemas import (
     ReleaseView,
 )
 from services.release.settings import ReleaseSettings
+from services.release.yard import repository as yard_repository
 from shared import iso6346
 from shared.audit.events import append
 from shared.eori import InvalidEori, parse_eori
@@ -33,6 +34,34 @@ from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
 def release_not_found() -> NotFound:
     """The one answer for a release that does not exist or that the caller may not see."""
     return NotFound("release_not_found", "no such release")
+
+
+class NotEntitled(Forbidden):
+    """403 `release_not_entitled`: the one answer to a release without the right.
+
+    The same whether nobody announced the container, another line holds the right, the
+    terminal named is no terminal, or the container has an open release elsewhere: a caller
+    without the right learns nothing about the container from it.
+    """
+
+    outcome = "refused"
+
+    def __init__(self, container: str) -> None:
+        super().__init__(
+            "release_not_entitled",
+            "no current yard entry at this terminal names your line for this container",
+        )
+        self.container = container
+
+
+class OpenRelease(Conflict):
+    """409 `release_open_for_container`, told only to the line entitled to release it."""
+
+    outcome = "conflict"
+
+    def __init__(self, container: str) -> None:
+        super().__init__("release_open_for_container", "the container already has an open release")
+        self.container = container
 
 
 def parse_container(text: str) -> str:
@@ -82,6 +111,17 @@ async def create_release(
         raise InvalidInput(
             "link_required", "an API client sends a pre-signed `link`; people sign custodially"
         )
+    # Judged before any signing or link verification, so that nothing later can tell a
+    # caller without the right more than this one answer.
+    entry = await yard_repository.current_entry(session, terminal, container, now=now)
+    if entry is None or entry.shipping_line_id != caller.party_id:
+        raise NotEntitled(container)
+    latest = latest_valid_until(entry.valid_until, settings=settings, now=now)
+    if valid_until > latest:
+        raise InvalidInput(
+            "valid_until_too_late",
+            f"the release right for this container ends at {latest.isoformat()}",
+        )
     release = Release(
         id=_release_id_of(body.link) if body.link else uuid.uuid4(),
         container=container,
@@ -123,9 +163,7 @@ async def create_release(
         async with session.begin_nested():
             session.add(release)
     except IntegrityError as exc:
-        raise Conflict(
-            "release_open_for_container", "the container already has an open release"
-        ) from exc
+        raise OpenRelease(container) from exc
     link = chain.link_row(
         token,
         release=release,
@@ -152,13 +190,39 @@ async def create_release(
     return release
 
 
+def latest_valid_until(
+    entry_end: datetime | None, *, settings: ReleaseSettings, now: datetime
+) -> datetime:
+    """The latest a release may be valid: the service's bound, and the yard entry's end."""
+    bound = now.replace(microsecond=0) + timedelta(days=settings.release_max_days)
+    return min(bound, entry_end) if entry_end is not None else bound
+
+
+async def cancel_unentitled(
+    session: AsyncSession, *, release: Release, actor: str, reason: str, now: datetime
+) -> list[int]:
+    """The terminal took the line's release right back: its open release ends with it."""
+    if not await repository.close_if_open(
+        session, release.id, status=ReleaseStatus.cancelled, now=now
+    ):
+        return []
+    links = await chain_repository.live_links(session, release.id)
+    withdrawn = chain.withdraw_from(session, links, 0, actor=actor, now=now)
+    await append(
+        session,
+        "release.cancelled",
+        {"release_id": str(release.id), "withdrawn": withdrawn, "actor": actor, "reason": reason},
+    )
+    return withdrawn
+
+
 async def _make_room_for(session: AsyncSession, container: str, *, now: datetime) -> None:
     """An open release past its validity is marked expired, so a new one can be made."""
     current = await repository.open_for_container(session, container)
     if current is None:
         return
     if current.valid_until > now:
-        raise Conflict("release_open_for_container", "the container already has an open release")
+        raise OpenRelease(container)
     if await repository.close_if_open(session, current.id, status=ReleaseStatus.expired, now=now):
         await append(
             session, "release.expired", {"release_id": str(current.id), "container": container}

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "identity_0005_person_status"
-down_revision: str | None = "identity_0003_credentials"
+down_revision: str | None = "identity_0004_device_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
