@@ -248,19 +248,27 @@ def build(
     edits: Mapping[int, Mapping[str, object]] | None = None,
     signers: Mapping[int, OKPKey] | None = None,
     pending: Sequence[int] = (),
+    received: Mapping[int, float] | None = None,
 ) -> list[StoredLink]:
-    """Sign `steps` as a chain (each link's prev the hash of the one before) and accept them."""
+    """Sign `steps` as a chain (each link's prev the hash of the one before) and accept them.
+
+    Each link was received (`received_at`) a minute after the `iat` it carries, unless
+    `received` says when.
+    """
     links: list[StoredLink] = []
     prev: str | None = None
     for seq, step in enumerate(steps):
         claims = edited(link_claims(facts, seq, step, prev), (edits or {}).get(seq, {}))
         key = (signers or {}).get(seq) or world.keys[step.sender]
         jws = jose.sign(claims, key, typ=LINK_TYP)
+        iat = claims.get("iat")
+        default = iat + MINUTE if isinstance(iat, int | float) else NOW - DAY
+        received_at = (received or {}).get(seq, default)
         if seq in pending:
-            links.append(StoredLink(seq, jws, "pending", None, step.receiver_party))
+            links.append(StoredLink(seq, jws, "pending", None, step.receiver_party, received_at))
         else:
             ack = sign_ack(world, jws, step.receiver_party)
-            links.append(StoredLink(seq, jws, "accepted", ack, step.receiver_party))
+            links.append(StoredLink(seq, jws, "accepted", ack, step.receiver_party, received_at))
         prev = link_hash(jws)
     return links
 
@@ -394,7 +402,8 @@ def test_the_older_alg_name_eddsa_is_accepted(world: World) -> None:
     key = world.keys[SHIPPING_LINE]
     header = {"alg": "EdDSA", "typ": LINK_TYP, "kid": jose.thumbprint(key)}
     jws = handmade(header, claims, key)
-    links = [StoredLink(0, jws, "accepted", sign_ack(world, jws, FORWARDER), FORWARDER)]
+    ack = sign_ack(world, jws, FORWARDER)
+    links = [StoredLink(0, jws, "accepted", ack, FORWARDER, links[0].received_at)]
     assert check(world, links, complete=False).ok
 
 
@@ -693,7 +702,8 @@ def test_a_release_link_with_a_prev_is_refused(world: World) -> None:
 
 
 def test_a_link_issued_in_the_future_is_refused(world: World) -> None:
-    links = build(world, edits={3: {"iat": NOW + 31}})
+    # Later than its receipt (here: now) by more than the leeway.
+    links = build(world, edits={3: {"iat": NOW + 31}}, received={3: NOW})
     assert_refused(check(world, links), 3, "link_not_yet_valid")
 
 
@@ -762,10 +772,12 @@ def test_a_link_signed_when_the_credential_had_expired_is_refused(world: World) 
 
 
 def test_a_link_signed_before_the_credential_existed_is_refused(world: World) -> None:
-    links = build(world, edits={1: {"iat": NOW - 40 * DAY}})
-    report = check(world, links)
-    assert_refused(report, 1, "credential_not_yet_valid")
-    assert report.links[1].credential_status == "not_yet_valid"
+    # The shipping line's credential was issued an hour ago; its link was received a day ago.
+    world.credentials[SHIPPING_LINE].clear()
+    world.enrol(SHIPPING_LINE, "shipping_line", key=world.keys[SHIPPING_LINE], issued=NOW - HOUR)
+    report = check(world, build(world))
+    assert_refused(report, 0, "credential_not_yet_valid")
+    assert report.links[0].credential_status == "not_yet_valid"
 
 
 def test_without_the_status_list_no_signer_is_trusted(world: World) -> None:
