@@ -344,7 +344,8 @@ async def test_a_forwarder_cannot_assign_a_driver(port: Port) -> None:
     driver = await port.driver("forwarder")
     async with unchanged(port.release):
         response = await assignment_to(port, chain, driver, sender="forwarder")
-    assert_problem(response, 422, "signer_wrong_role")
+    # The identity service does not sign it for a forwarder's person (DESIGN §5).
+    assert_problem(response, 403, "signing_not_allowed")
 
 
 async def test_only_the_assigned_driver_accepts_and_nothing_follows_an_assignment(
@@ -352,7 +353,7 @@ async def test_only_the_assigned_driver_accepts_and_nothing_follows_an_assignmen
 ) -> None:
     chain = await held_by(port)
     driver, colleague = await port.driver("carrier"), await port.driver("carrier")
-    ok(await assignment_to(port, chain, driver), 201)
+    assignment = ok(await assignment_to(port, chain, driver), 201)
     accept_path = f"/v1/releases/{chain.release_id}/links/2/accept"
     async with unchanged(port.release):
         by_colleague = await port.client.post(
@@ -363,7 +364,13 @@ async def test_only_the_assigned_driver_accepts_and_nothing_follows_an_assignmen
         )
     assert by_colleague.status_code == 404  # not his assignment: he cannot even see it
     assert_problem(by_dispatcher, 403, "not_receiver")
-    ok(await port.client.post(accept_path, headers=await port.driver_headers("carrier", driver)))
+    ok(
+        await port.client.post(
+            accept_path,
+            json={"ack": port.device_ack(driver, assignment["link_hash"])},
+            headers=await port.driver_headers("carrier", driver),
+        )
+    )
     async with unchanged(port.release):
         more = await port.client.post(
             f"/v1/releases/{chain.release_id}/links",

@@ -29,7 +29,9 @@ is reported with a stable code and every later link is ``not_checked``:
    credential at the receipt, not revoked or suspended now, or, for an assignment, is
    the carrier that signed it;
 6. acceptance: every link accepted, except that an incomplete chain may end in one
-   pending link; a complete chain ends in an accepted assignment.
+   pending link; a complete chain ends in an accepted assignment, whose acceptance is
+   signed by the driver's own device key (a ``driver`` credential whose subject is the
+   person the assignment names), never by a key of his carrier (``ack_not_by_driver``).
 
 **Why only the last accepted link's acceptance is verified.** A chain is a sequence of
 signatures each of which commits to its predecessor: link n+1 is signed by link n's
@@ -113,6 +115,8 @@ SIGNER_ROLES: Final[Mapping[str, frozenset[str]]] = {
 }
 #: Who may receive a release or a handover.
 RECEIVER_ROLES: Final = frozenset({"forwarder", "carrier"})
+#: The role of a driver's device credential: only it accepts an assignment.
+DRIVER_ROLE: Final = "driver"
 
 ChainErrorCode = Literal[
     jose.TokenErrorCode,
@@ -149,6 +153,7 @@ ChainErrorCode = Literal[
     "ack_not_yet_valid",
     "ack_wrong_link",
     "ack_wrong_subject",
+    "ack_not_by_driver",
 ]
 
 # A credential failure as the report names the signer credential's state.
@@ -672,10 +677,27 @@ def _check_ack(
     except jose.TokenError as exc:
         raise _Refused(exc.code, f"ack: {exc.detail}") from None
     kid = header.get("kid")
-    receiver_credentials = _credentials_of(evidence, stored.receiver_party)
+    if link.kind == ASSIGNMENT:
+        # The driver accepts with his own device key (a credential whose subject is he,
+        # DESIGN §4/§5), so that nobody at the carrier can accept in his name: a key of the
+        # carrier, its custodial key included, is no acceptance of an assignment. The
+        # driver is vouched for by the assignment's verified signature.
+        receiver_credentials: Sequence[VerifiedCredential] = [
+            c for c in _vouched_credentials_of(evidence, link.to) if DRIVER_ROLE in c.roles
+        ]
+    else:
+        receiver_credentials = _credentials_of(evidence, stored.receiver_party)
     try:
         _verify_signature(stored.ack, typ=ACK_TYP, kid=kid, key=_key_of(receiver_credentials, kid))
     except jose.TokenError as exc:
+        if (
+            exc.code == "token_kid_unknown"
+            and link.kind == ASSIGNMENT
+            and _key_of(_credentials_of(evidence, stored.receiver_party), kid) is not None
+        ):
+            raise _Refused(
+                "ack_not_by_driver", "an assignment is accepted with the driver's own device key"
+            ) from None
         raise _token_refusal(
             exc, unknown="ack_key_unknown", bad="ack_bad_signature", what="ack"
         ) from None
@@ -726,6 +748,14 @@ def parties_needed(facts: ReleaseFacts, links: Sequence[StoredLink]) -> set[str]
         from_party = claims.get("from")
         if isinstance(from_party, str):
             parties.add(from_party)
+        driver = claims.get("to")
+        if (
+            claims.get("kind") == ASSIGNMENT
+            and stored.status == ACCEPTED
+            and isinstance(driver, str)
+        ):
+            # The driver whose device key accepted it (his device credentials, by person id).
+            parties.add(driver)
     return parties
 
 
