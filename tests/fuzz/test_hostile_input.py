@@ -116,7 +116,12 @@ class Findings:
             for failure in failures:
                 key = (failure.title, case.operation.label, role, response.status_code)
                 self.failures[key] += 1
-                self.samples.setdefault(key, f"{failure.message[:300]} | {response.text[:300]}")
+                if key not in self.samples:
+                    # The curl command replays the case (tokens are filtered out of it).
+                    self.samples[key] = (
+                        f"{failure.message[:300]} | {response.text[:300]} | "
+                        f"{case.as_curl_command(base_url=BASE_URL)}"
+                    )
 
     def report(self) -> str:
         """Totals per check, then one line per kind of failure with a sample."""
