@@ -28,6 +28,7 @@ from tests.release import test_chain_verify as pure
 from tests.release.chains import Chain, accept, create_release, ok
 from tests.release.port import (
     Port,
+    announce,
     in_days,
     new_container,
     release_body,
@@ -147,19 +148,21 @@ async def test_a_handover_that_lives_for_a_year_is_refused(port: Port) -> None:
 
 async def test_a_release_link_dated_back_by_the_shipping_line_is_refused(port: Port) -> None:
     await members_since_days_ago(port, "line", "forwarder")
+    container = new_container()
+    await announce(port, container)  # the terminal names the line: the release is its to make
     now = int(time.time())
     async with unchanged(port.release):
         response = await port.client.post(
             "/v1/releases",
-            json=release_body_backdated(port, iat=now - 2 * HOUR, exp=now + DAY),
+            json=release_body_backdated(port, container, iat=now - 2 * HOUR, exp=now + DAY),
             headers=port["line"].headers,
         )
     assert_problem(response, 422, "link_backdated")
 
 
-def release_body_backdated(port: Port, *, iat: int, exp: int) -> dict[str, object]:
-    """A release whose pre-signed link carries these times."""
-    container, valid_until = new_container(), in_days(3)
+def release_body_backdated(port: Port, container: str, *, iat: int, exp: int) -> dict[str, object]:
+    """A release of the container whose pre-signed link carries these times."""
+    valid_until = in_days(3)
     link = release_link(
         port,
         release_id=uuid.uuid4(),
