@@ -123,6 +123,12 @@ class Findings:
                         f"{case.as_curl_command(base_url=BASE_URL)}"
                     )
 
+    def count(self, check: str, operation: str, role: str, status: int, sample: str) -> None:
+        """A failure found by a check of our own."""
+        key = (check, operation, role, status)
+        self.failures[key] += 1
+        self.samples.setdefault(key, sample)
+
     def report(self) -> str:
         """Totals per check, then one line per kind of failure with a sample."""
         by_check: Counter[str] = Counter()
@@ -274,6 +280,35 @@ def _takes_a_token(operation: Operation) -> bool:
     return "401" in operation.definition.raw.get("responses", {})
 
 
+def send_unsupported_methods(
+    operations: list[Operation], *, session: requests.Session, role: Role, findings: Findings
+) -> None:
+    """Per path, one method it does not take: 405, naming those it takes in `Allow`."""
+    by_path: dict[str, list[Operation]] = {}
+    for operation in operations:
+        by_path.setdefault(operation.path, []).append(operation)
+    for path, same_path in by_path.items():
+        taken = {operation.method.upper() for operation in same_path}
+        method = next(m for m in ("DELETE", "PUT", "PATCH", "POST", "GET") if m not in taken)
+        case = same_path[0].Case(
+            path_parameters={
+                param.name: role.known.get(param.name, "0")
+                for param in same_path[0].path_parameters
+            }
+        )
+        answer = session.request(method, BASE_URL + case.formatted_path, headers=role.headers)
+        findings.requests += 1
+        allow = {m.strip() for m in answer.headers.get("allow", "").split(",")}
+        if answer.status_code != 405 or not taken <= allow:
+            findings.count(
+                "Unsupported method not refused with 405 and Allow",
+                f"{method} {path}",
+                "nobody",
+                answer.status_code,
+                f"Allow: {answer.headers.get('allow')!r} | {answer.text[:300]}",
+            )
+
+
 def operations_of(schema: BaseSchema) -> list[Operation]:
     """Every operation of the document; one schemathesis cannot read fails the run."""
     operations: list[Operation] = []
@@ -312,5 +347,11 @@ def test_every_answer_as_every_role_is_documented_and_no_5xx(
                     send_unparseable(
                         operation, session=session, role=role, name=name, findings=findings
                     )
+        send_unsupported_methods(
+            [operation for operation, _ in operations],
+            session=session,
+            role=roles["nobody"],
+            findings=findings,
+        )
     print(findings.report())  # the counts, also when the run is clean (pytest -s)
     assert not findings.failures, findings.report()
