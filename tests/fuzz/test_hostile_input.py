@@ -4,10 +4,11 @@ Each service's document is the one its app (built by `create_app(settings)`) ser
 are drawn from it once per operation, valid and invalid (schemathesis's positive and
 negative generation), plus bodies that cannot be parsed at all, and each is sent as every
 role of a port: the parties of a release, the terminal, customs, port security, an
-administrator, a driver, and nobody. Path parameters are drawn, and also taken from a real
-release made first, so that answers beyond 401/404 are judged too. Every answer must be no
-5xx and conform to the document: a documented status, the documented content type, a body
-and headers matching the documented schema; invalid data must be refused.
+administrator, a carrier's dispatcher, a driver, and nobody. Path parameters are drawn, and
+also taken from a real release made first, so that answers beyond 401/404 are judged too.
+Every answer must be no 5xx and conform to the document: a documented status, the
+documented content type, a body and headers matching the documented schema; invalid data
+must be refused; a method a path does not take is 405 with `Allow`.
 
 The budget is small in `make test` and the draw is fixed (the same cases every run, so a run
 is repeatable); `KETENPAS_FUZZ_EXAMPLES=<n>` draws n cases per operation and generation mode,
@@ -185,6 +186,8 @@ async def roles_of(port: Port) -> dict[str, Role]:
         "terminal": role(port["terminal"].headers, port["terminal"].id),
         "customs": role(port["customs"].headers, port["customs"].id),
         "port_security": role(port["security"].headers, port["security"].id),
+        # People sign in and sign through their party's custodial key.
+        "dispatcher": role(await port.person_headers("carrier"), port["carrier"].id),
         "driver": role(await port.driver_headers("carrier", driver), port["carrier"].id),
         "nobody": role({}, port["line"].id),
         # Last, since an administrator may suspend what the others act as.
