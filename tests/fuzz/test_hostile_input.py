@@ -40,12 +40,15 @@ from schemathesis.checks import (
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.schemas import BaseSchema
+from sqlmodel import col, select
 
+from services.identity.credentials.models import Credential
+from shared.db import transaction
 from tests.conftest import SettingsFactory
 from tests.fuzz.bridge import BASE_URL, bridged_session
 from tests.identity.factories import bearer, client_token, make_party
 from tests.release.chains import accept, create_release
-from tests.release.port import Port, make_port
+from tests.release.port import Port, announce, make_port, new_container
 
 _ON_DEMAND = os.environ.get("KETENPAS_FUZZ_EXAMPLES")
 # Cases drawn per operation and generation mode (each sent as every role).
@@ -166,7 +169,15 @@ async def roles_of(port: Port) -> dict[str, Role]:
     """Every role of the port, with a real chain to aim at; the administrator goes last."""
     chain = await create_release(port)
     await accept(port, chain, 0, "forwarder")
+    entry = await announce(port, new_container())
     driver = await port.driver("carrier")
+    async with transaction(port.identity.state.sessions) as session:
+        credential = (
+            await session.exec(
+                select(Credential).where(col(Credential.party_id) == port["carrier"].id)
+            )
+        ).first()
+    assert credential is not None
     admin = await make_party(port.identity, "admin", name="Port administration")
     shared: dict[str, str] = {
         "release_id": str(chain.release_id),
@@ -174,6 +185,9 @@ async def roles_of(port: Port) -> dict[str, Role]:
         "kind": "customs",
         "person_id": str(driver.id),
         "kid": port["carrier"].kid,
+        "entry_id": str(entry["entry_id"]),
+        "credential_id": str(credential.id),
+        "list_id": str(credential.status_list_id),
     }
 
     def role(headers: dict[str, str], party_id: str) -> Role:
