@@ -96,9 +96,11 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
         ("EU.EORI.NL100000005", ["carrier"]),
         ("EU.EORI.NL100000006", ["carrier"]),
     ]
+    # The driver's own device key: a credential whose subject is the person (DESIGN §4).
+    driver = str(uuid.uuid4())
     keys: dict[str, OKPKey] = {}
     credentials = {}
-    for n, (party, roles) in enumerate(parties):
+    for n, (party, roles) in enumerate([*parties, (driver, ["driver"])]):
         keys[party] = jose.generate_key()
         token = jose.sign(
             credential_claims(
@@ -118,7 +120,6 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
         credentials[party] = [read_credential(token, resolve_key=resolve, issuer=ISSUER)]
 
     names = [party for party, _ in parties]
-    driver = str(uuid.uuid4())
     facts = ReleaseFacts(
         release_id=str(uuid.uuid4()),
         container="MSCU1234566",
@@ -162,8 +163,11 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
         }
         if kind == "assignment":
             ack_claims["sub"] = driver
-        ack = jose.sign(ack_claims, keys[receiver_party], typ=ACK_TYP)
-        links.append(StoredLink(seq, jws, "accepted", ack, receiver_party))
+        acceptor = driver if kind == "assignment" else receiver_party
+        ack = jose.sign(ack_claims, keys[acceptor], typ=ACK_TYP)
+        # Received half a minute after it was signed: a stored link is judged at its receipt.
+        received_at = now - 3600 + seq * 60 + 30
+        links.append(StoredLink(seq, jws, "accepted", ack, receiver_party, received_at))
         prev = link_hash(jws)
 
     needed = parties_needed(facts, links)

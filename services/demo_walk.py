@@ -6,12 +6,15 @@ fresh container in its yard, naming the shipping line that holds its release rig
 that line may release it there); the shipping line releases it to a forwarder, who
 accepts and hands over to a carrier, who accepts and assigns one of its drivers, who
 accepts; the driver fetches a gate pass, the terminal asks the gate and records the
-gate-out. Every step uses the custodial keys, so it is the web flow's path; each answer
-is printed.
+gate-out. Every step uses the custodial keys, so it is the web flow's path, but the
+driver's acceptance: he signs it with his own device key (demo key in credentials.json),
+as his phone would; each answer is printed.
 """
 
 import json
 import secrets
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,9 @@ from typing import Any
 import httpx
 import pyotp
 
-from shared import iso6346
+from shared import iso6346, jose
+
+ACK_TYP = "ketenpas-ack+jwt"
 
 Say = Callable[[str], None]
 
@@ -80,6 +85,18 @@ class Walk:
         )
 
 
+def device_ack(person: dict[str, Any], link_hash: str) -> str:
+    """The driver's acceptance of an assignment, signed with his device key (as his phone
+    would sign it; the demo keeps that key in credentials.json, demo only)."""
+    claims = {
+        "link": link_hash,
+        "sub": person["person_id"],
+        "iat": int(time.time()),
+        "jti": str(uuid.uuid4()),
+    }
+    return jose.sign(claims, jose.import_key(person["device_private_jwk"]), typ=ACK_TYP)
+
+
 def _fresh_container() -> str:
     body = f"KTPU{secrets.randbelow(10**6):06d}"
     return body + str(iso6346.check_digit(body))
@@ -122,8 +139,15 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
         )
         w.act(carrier, f"{base}/1/accept", f"{carrier} accepts")
         driver_id = w.person(driver)["person_id"]
-        w.act(carrier, base, f"{carrier} assigns {driver}", {"kind": "assignment", "to": driver_id})
-        w.act(driver, f"{base}/2/accept", f"{driver} accepts on his phone")
+        assignment = w.act(
+            carrier, base, f"{carrier} assigns {driver}", {"kind": "assignment", "to": driver_id}
+        )
+        w.act(
+            driver,
+            f"{base}/2/accept",
+            f"{driver} accepts on his phone, with his own device key",
+            {"ack": device_ack(w.person(driver), assignment["link_hash"])},
+        )
         gate_pass = w.call(
             "post",
             f"{w.identity}/v1/people/{driver_id}/gate-pass",

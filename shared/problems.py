@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.exc import InterfaceError as SQLInterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_TYPE_BASE = "https://ketenpas.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -142,7 +143,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             422, "invalid_request", "the request does not match the schema", {"errors": errors}
         )
 
-    async def on_http(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == _UNPARSEABLE_BODY:
             return problem_response(
@@ -152,7 +153,12 @@ def install_problem_handlers(app: FastAPI) -> None:
                 {"errors": [{"loc": ["body"], "msg": str(exc.detail)}]},
             )
         code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return problem_response(exc.status_code, code, str(exc.detail))
+        response = problem_response(exc.status_code, code, str(exc.detail))
+        # Headers the answer owes the client, e.g. `Allow` on a 405 (RFC 9110).
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled_error", path=request.url.path)
@@ -189,6 +195,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     for outage in OUTAGE_ERRORS:
         app.add_exception_handler(outage, on_outage)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while a
+    path is often served by several routes (GET and POST of a collection); RFC 9110 asks for
+    all of the resource's methods.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

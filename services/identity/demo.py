@@ -2,7 +2,9 @@
 
 Nothing secret is in the repository: keys, passwords and TOTP secrets are drawn at seed time
 and written to `var/demo/credentials.json` (readable by the owner only), so anyone can drive
-the API as a demo party or person.
+the API as a demo party or person. Each demo driver also gets a device key (the key his
+phone would hold, with its device credential) so that he accepts assignments with a key of
+his own; its private half in that file is demo material only, as is everything there.
 """
 
 import json
@@ -12,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from joserfc.jwk import OKPKey
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +30,7 @@ from services.identity.sessions.service import totp_binding
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from shared import jose
+from shared.auth import Principal
 
 ACTOR = "demo-seed"
 
@@ -96,6 +100,37 @@ def party_id(demo: DemoParty) -> str:
     return f"EU.EORI.NL{demo.number}"
 
 
+async def _device_key(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    service_key: OKPKey,
+    person: Person,
+    now: datetime,
+) -> dict[str, Any]:
+    """A demo driver's device key and credential, as his phone would hold them (demo only)."""
+    private = jose.generate_key()
+    caller = Principal(
+        party_id=person.party_id,
+        party_roles=frozenset(),
+        person_id=person.id,
+        person_role=person.role,
+    )
+    key, record = await keys.register_device_key(
+        session,
+        settings=settings,
+        signing_key=service_key,
+        caller=caller,
+        person_id=person.id,
+        jwk=jose.public_jwk(private),
+        now=now,
+    )
+    return {
+        "device_kid": key.kid,
+        "device_private_jwk": {**private.as_dict(private=True), "kid": key.kid},
+        "device_credential": record.credential.token,
+    }
+
+
 async def is_seeded(session: AsyncSession) -> bool:
     """Whether the identity database already holds parties (then the seed leaves it alone)."""
     return (await session.exec(select(Party.id).limit(1))).first() is not None
@@ -150,7 +185,9 @@ async def seed(session: AsyncSession, settings: IdentitySettings, now: datetime)
             }
         )
         for suffix, role in demo.people:
-            people_rows.append(await _person(session, settings, demo, suffix, role, now))
+            people_rows.append(
+                await _person(session, settings, service_key, demo, suffix, role, now)
+            )
     return {
         "identity_url": settings.public_url,
         "issuer": settings.issuer,
@@ -162,6 +199,7 @@ async def seed(session: AsyncSession, settings: IdentitySettings, now: datetime)
 async def _person(
     session: AsyncSession,
     settings: IdentitySettings,
+    service_key: OKPKey,
     demo: DemoParty,
     suffix: str,
     role: str,
@@ -177,7 +215,7 @@ async def _person(
         username=username,
         now=now,
     )
-    return {
+    row = {
         "person_id": str(person.id),
         "party_id": party_id(demo),
         "role": role,
@@ -187,6 +225,10 @@ async def _person(
         "totp_secret": secret,
         "provisioning_uri": totp.provisioning_uri(secret, username),
     }
+    if role == "driver":
+        await session.flush()  # the person's row exists before his key refers to it
+        row |= await _device_key(session, settings, service_key, person, now)
+    return row
 
 
 async def enrolled_person(

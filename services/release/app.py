@@ -41,6 +41,8 @@ def create_app(
             issuer=settings.identity_issuer,
             refresh_seconds=settings.identity_refresh_seconds,
             max_staleness_seconds=settings.identity_max_staleness_seconds,
+            recheck_seconds=settings.identity_recheck_seconds,
+            max_entries=settings.identity_cache_entries,
         )
         app.state.identity_api = IdentityApi(client)
         app.state.verified_tokens = VerifiedTokens()

@@ -108,6 +108,14 @@ class VerifiedTokens:
             self._known.clear()
         self._known[token] = (principal, key, float(principal.claims["exp"]))
 
+    def __len__(self) -> int:
+        """How many tokens are remembered."""
+        return len(self._known)
+
+    def clear(self) -> None:
+        """Forget every token (tests; an operator's reset)."""
+        self._known.clear()
+
 
 async def get_verified_tokens(request: Request) -> VerifiedTokens:
     """The app's memo of verified access tokens."""

@@ -12,15 +12,25 @@ with the service's keys, so the directory is trusted for nothing but delivery. T
 and status are judged later (`shared.credentials.check_credential`) against the moment a
 link was signed, with the status lists gathered in `Evidence`.
 
+**Bounded work for strangers.** Everything held has a bound: at most `max_entries`
+documents, the least recently used forgotten first, so party ids chosen by a caller cannot
+grow the cache for ever (the app owns the directory; `clear` resets it). A kid that no held
+copy knows (a key certified or rotated since the last fetch) fetches that document again,
+but at most once per `recheck_seconds`: until then the answer "not there" is reused, so a
+burst of made-up kids costs one request, not one each. The chain service asks only for
+parties that a verified signature or the release itself vouches for.
+
 `IdentityApi` is the other kind of call: made on behalf of a caller, with his bearer
 token, never cached. The identity service's refusals reach the caller with their own code;
 anything else that goes wrong there is `identity_unavailable`.
 """
 
 import asyncio
+import math
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -68,6 +78,15 @@ _BODY_ALONE = object()
 
 # The identity service's answer for a party it does not know: an answer, not an outage.
 _NO_SUCH_PARTY = ("party_not_found", ())
+_NO_SUCH_PERSON = ("person_not_found", ())
+
+
+def _is_person_id(value: str) -> bool:
+    """Whether an id is a person's (a UUID in canonical form) rather than a party's (EORI)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 class IdentityDirectory:
@@ -80,15 +99,31 @@ class IdentityDirectory:
         issuer: str,
         refresh_seconds: float = 60.0,
         max_staleness_seconds: float = 300.0,
+        recheck_seconds: float = 10.0,
+        max_entries: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._issuer = issuer.rstrip("/")
         self._refresh = refresh_seconds
         self._max_staleness = max_staleness_seconds
+        self._recheck = recheck_seconds
+        self._max_entries = max(max_entries, 1)
         self._clock = clock
-        self._cache: dict[str, _Fetched] = {}
+        # path -> what was fetched; least recently used first.
+        self._cache: OrderedDict[str, _Fetched] = OrderedDict()
+        # path -> when a fetch was last forced (an unknown kid): at most one per recheck.
+        self._forced_at: dict[str, float] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    def __len__(self) -> int:
+        """How many documents are held."""
+        return len(self._cache)
+
+    def clear(self) -> None:
+        """Forget everything held (tests; an operator's reset)."""
+        self._cache.clear()
+        self._forced_at.clear()
 
     async def service_keys(self, *, force: bool = False) -> dict[str, Key]:
         """The identity service's published signing keys, by kid."""
@@ -138,21 +173,47 @@ class IdentityDirectory:
         assert isinstance(value, tuple)
         return value
 
+    async def person_credentials(
+        self, person_id: str, *, force: bool = False
+    ) -> tuple[VerifiedCredential, ...]:
+        """A person's device credentials (`sub`: the person), verified but not judged; () if
+        the identity service knows no such person."""
+        keys = await self.service_keys()
+
+        def parse(response: httpx.Response) -> object:
+            return self._read_credentials(person_id, response.json()["credentials"], keys)
+
+        path = f"/v1/directory/people/{quote(person_id, safe='')}/credentials"
+        value = await self._get(path, parse, force=force, absent=_NO_SUCH_PERSON, basis=keys)
+        assert isinstance(value, tuple)
+        return value
+
     async def evidence(
         self, party_ids: Iterable[str], *, kids: Iterable[tuple[str, str]] = ()
     ) -> Evidence:
         """The credentials of these parties (and of those named in `kids`) and their status
         lists. A (party id, kid) that none of the party's credentials carries refreshes that
-        party once: the key may have been certified after our last fetch."""
+        party once: the key may have been certified after our last fetch.
+
+        A person id among them (a driver an assignment names: party ids are EORI numbers,
+        person ids UUIDs) brings that person's device credentials, filed under his id; they
+        are refreshed too when a kid stays unknown after its party's refresh (a driver's
+        device key certified after our last fetch)."""
         wanted: dict[str, set[str]] = {party_id: set() for party_id in party_ids}
         for party_id, kid in kids:
             wanted.setdefault(party_id, set()).add(kid)
         credentials: dict[str, tuple[VerifiedCredential, ...]] = {}
         status_lists: dict[str, StatusListView] = {}
-        for party_id, needed_kids in wanted.items():
-            held = await self.party_credentials(party_id)
-            if needed_kids - {credential.kid for credential in held}:
-                held = await self.party_credentials(party_id, force=True)
+        unresolved = False
+        # Parties first: whether a kid stayed unknown decides whether people are refreshed.
+        for party_id, needed_kids in sorted(wanted.items(), key=lambda i: _is_person_id(i[0])):
+            if _is_person_id(party_id):
+                held = await self.person_credentials(party_id, force=unresolved)
+            else:
+                held = await self.party_credentials(party_id)
+                if needed_kids - {credential.kid for credential in held}:
+                    held = await self.party_credentials(party_id, force=True)
+                    unresolved |= bool(needed_kids - {credential.kid for credential in held})
             for credential in held:
                 if credential.status_uri not in status_lists:
                     status_lists[credential.status_uri] = await self.status_list(
@@ -215,6 +276,15 @@ class IdentityDirectory:
         """
         now = self._clock()
         held = self._cache.get(path)
+        if held is not None:
+            self._cache.move_to_end(path)
+        if held is not None and force:
+            if now - self._forced_at.get(path, -math.inf) < self._recheck:
+                # Forced again within the recheck time: the answer held (that an unknown kid
+                # is not there) stands, as an ordinary, unforced read.
+                force = False
+            else:
+                self._forced_at[path] = now
         if held is not None and not force:
             age = now - held.fetched_at
             if age < self._refresh:
@@ -300,8 +370,16 @@ class IdentityDirectory:
                 f"the identity service's {path} cannot be fetched and no copy younger than "
                 f"{self._max_staleness:g} s is held",
             ) from exc
-        self._cache[path] = _Fetched(value, now, response.content, basis)
+        self._store(path, _Fetched(value, now, response.content, basis))
         return value
+
+    def _store(self, path: str, fetched: _Fetched) -> None:
+        """Hold a fetched document, forgetting the least recently used beyond the bound."""
+        self._cache[path] = fetched
+        self._cache.move_to_end(path)
+        while len(self._cache) > self._max_entries:
+            forgotten, _ = self._cache.popitem(last=False)
+            self._forced_at.pop(forgotten, None)
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,21 @@ class ReleaseSettings(ServiceSettings):
     identity_refresh_seconds: float = Field(default=15.0, ge=0)
     identity_max_staleness_seconds: float = Field(default=300.0, gt=0)
     identity_timeout_seconds: float = Field(default=5.0, gt=0)
+    # A kid no held copy knows (a key certified or rotated since) makes us fetch that
+    # document again at most once per this time: a burst of made-up kids costs one request.
+    identity_recheck_seconds: float = Field(default=10.0, ge=0)
+    # At most this many documents (party credentials, status lists, keys) are held; the
+    # least recently used goes first, so made-up party ids cannot grow the cache for ever.
+    identity_cache_entries: int = Field(default=10_000, ge=16)
 
-    # The chain: how many links at most (real chains run longer than three parties), and
-    # the longest a custodial link may live when the release does not end sooner.
+    # The chain: how many links at most (real chains run longer than three parties); the
+    # longest a link may live (`exp - iat`; a custodial link lives that long unless the
+    # release ends sooner); and how long before its receipt a link may say it was signed
+    # (its signer's clock and the way here): a link is judged at its receipt, not at the
+    # `iat` its signer chose.
     max_chain_links: int = Field(default=8, ge=2, le=64)
     link_lifetime_days: int = Field(default=30, ge=1, le=366)
+    link_max_age_at_receipt_seconds: int = Field(default=120, ge=30, le=3600)
     # The longest a release may be valid (DESIGN §4 "Yard entry"): a line cannot block its
     # container for ever; a yard entry's own end may bound it sooner.
     release_max_days: int = Field(default=30, ge=1, le=366)

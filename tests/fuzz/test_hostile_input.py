@@ -4,10 +4,11 @@ Each service's document is the one its app (built by `create_app(settings)`) ser
 are drawn from it once per operation, valid and invalid (schemathesis's positive and
 negative generation), plus bodies that cannot be parsed at all, and each is sent as every
 role of a port: the parties of a release, the terminal, customs, port security, an
-administrator, a driver, and nobody. Path parameters are drawn, and also taken from a real
-release made first, so that answers beyond 401/404 are judged too. Every answer must be no
-5xx and conform to the document: a documented status, the documented content type, a body
-and headers matching the documented schema; invalid data must be refused.
+administrator, a carrier's dispatcher, a driver, and nobody. Path parameters are drawn, and
+also taken from a real release made first, so that answers beyond 401/404 are judged too.
+Every answer must be no 5xx and conform to the document: a documented status, the
+documented content type, a body and headers matching the documented schema; invalid data
+must be refused; a method a path does not take is 405 with `Allow`.
 
 The budget is small in `make test` and the draw is fixed (the same cases every run, so a run
 is repeatable); `KETENPAS_FUZZ_EXAMPLES=<n>` draws n cases per operation and generation mode,
@@ -39,12 +40,15 @@ from schemathesis.checks import (
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.schemas import BaseSchema
+from sqlmodel import col, select
 
+from services.identity.credentials.models import Credential
+from shared.db import transaction
 from tests.conftest import SettingsFactory
 from tests.fuzz.bridge import BASE_URL, bridged_session
 from tests.identity.factories import bearer, client_token, make_party
 from tests.release.chains import accept, create_release
-from tests.release.port import Port, make_port
+from tests.release.port import Port, announce, make_port, new_container
 
 _ON_DEMAND = os.environ.get("KETENPAS_FUZZ_EXAMPLES")
 # Cases drawn per operation and generation mode (each sent as every role).
@@ -116,7 +120,18 @@ class Findings:
             for failure in failures:
                 key = (failure.title, case.operation.label, role, response.status_code)
                 self.failures[key] += 1
-                self.samples.setdefault(key, f"{failure.message[:300]} | {response.text[:300]}")
+                if key not in self.samples:
+                    # The curl command replays the case (tokens are filtered out of it).
+                    self.samples[key] = (
+                        f"{failure.message[:300]} | {response.text[:300]} | "
+                        f"{case.as_curl_command(base_url=BASE_URL)}"
+                    )
+
+    def count(self, check: str, operation: str, role: str, status: int, sample: str) -> None:
+        """A failure found by a check of our own."""
+        key = (check, operation, role, status)
+        self.failures[key] += 1
+        self.samples.setdefault(key, sample)
 
     def report(self) -> str:
         """Totals per check, then one line per kind of failure with a sample."""
@@ -154,7 +169,15 @@ async def roles_of(port: Port) -> dict[str, Role]:
     """Every role of the port, with a real chain to aim at; the administrator goes last."""
     chain = await create_release(port)
     await accept(port, chain, 0, "forwarder")
+    entry = await announce(port, new_container())
     driver = await port.driver("carrier")
+    async with transaction(port.identity.state.sessions) as session:
+        credential = (
+            await session.exec(
+                select(Credential).where(col(Credential.party_id) == port["carrier"].id)
+            )
+        ).first()
+    assert credential is not None
     admin = await make_party(port.identity, "admin", name="Port administration")
     shared: dict[str, str] = {
         "release_id": str(chain.release_id),
@@ -162,6 +185,9 @@ async def roles_of(port: Port) -> dict[str, Role]:
         "kind": "customs",
         "person_id": str(driver.id),
         "kid": port["carrier"].kid,
+        "entry_id": str(entry["entry_id"]),
+        "credential_id": str(credential.id),
+        "list_id": str(credential.status_list_id),
     }
 
     def role(headers: dict[str, str], party_id: str) -> Role:
@@ -174,6 +200,8 @@ async def roles_of(port: Port) -> dict[str, Role]:
         "terminal": role(port["terminal"].headers, port["terminal"].id),
         "customs": role(port["customs"].headers, port["customs"].id),
         "port_security": role(port["security"].headers, port["security"].id),
+        # People sign in and sign through their party's custodial key.
+        "dispatcher": role(await port.person_headers("carrier"), port["carrier"].id),
         "driver": role(await port.driver_headers("carrier", driver), port["carrier"].id),
         "nobody": role({}, port["line"].id),
         # Last, since an administrator may suspend what the others act as.
@@ -269,6 +297,35 @@ def _takes_a_token(operation: Operation) -> bool:
     return "401" in operation.definition.raw.get("responses", {})
 
 
+def send_unsupported_methods(
+    operations: list[Operation], *, session: requests.Session, role: Role, findings: Findings
+) -> None:
+    """Per path, one method it does not take: 405, naming those it takes in `Allow`."""
+    by_path: dict[str, list[Operation]] = {}
+    for operation in operations:
+        by_path.setdefault(operation.path, []).append(operation)
+    for path, same_path in by_path.items():
+        taken = {operation.method.upper() for operation in same_path}
+        method = next(m for m in ("DELETE", "PUT", "PATCH", "POST", "GET") if m not in taken)
+        case = same_path[0].Case(
+            path_parameters={
+                param.name: role.known.get(param.name, "0")
+                for param in same_path[0].path_parameters
+            }
+        )
+        answer = session.request(method, BASE_URL + case.formatted_path, headers=role.headers)
+        findings.requests += 1
+        allow = {m.strip() for m in answer.headers.get("allow", "").split(",")}
+        if answer.status_code != 405 or not taken <= allow:
+            findings.count(
+                "Unsupported method not refused with 405 and Allow",
+                f"{method} {path}",
+                "nobody",
+                answer.status_code,
+                f"Allow: {answer.headers.get('allow')!r} | {answer.text[:300]}",
+            )
+
+
 def operations_of(schema: BaseSchema) -> list[Operation]:
     """Every operation of the document; one schemathesis cannot read fails the run."""
     operations: list[Operation] = []
@@ -307,5 +364,11 @@ def test_every_answer_as_every_role_is_documented_and_no_5xx(
                     send_unparseable(
                         operation, session=session, role=role, name=name, findings=findings
                     )
+        send_unsupported_methods(
+            [operation for operation, _ in operations],
+            session=session,
+            role=roles["nobody"],
+            findings=findings,
+        )
     print(findings.report())  # the counts, also when the run is clean (pytest -s)
     assert not findings.failures, findings.report()

@@ -133,3 +133,19 @@ async def test_an_unreadable_checkpoint_or_receipt_is_a_documented_404(release_a
         assert response.status_code == 404, path
         assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert "404" in documented(app.openapi(), "GET", "/log/checkpoint")
+
+
+async def test_a_method_a_route_does_not_take_is_405_naming_the_methods_it_takes(
+    release_app: App,
+) -> None:
+    """RFC 9110: a 405 carries `Allow`, so a client learns what the route takes."""
+    _, client = release_app
+    response = await client.delete("/v1/gate/decisions")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["code"] == "method_not_allowed"
+    assert "POST" in response.headers["allow"]
+    # A path served by two routes (list and create): both methods, not the first route's.
+    response = await client.delete("/v1/releases")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["allow"].split(",")}

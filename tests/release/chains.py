@@ -159,7 +159,9 @@ async def assign(
     chain.driver = driver
     ok(
         await port.client.post(
-            f"{path}/{seq}/accept", headers=await port.driver_headers(carrier, driver)
+            f"{path}/{seq}/accept",
+            json={"ack": port.device_ack(driver, view["link_hash"])},
+            headers=await port.driver_headers(carrier, driver),
         )
     )
     return seq

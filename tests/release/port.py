@@ -28,6 +28,7 @@ from services.release.gate.models import GateDecision, GateOut, UsedGatePass
 from services.release.releases.models import Hold, Release
 from shared import iso6346, jose
 from shared.audit.models import AuditEvent
+from shared.auth import Principal
 from shared.db import transaction
 from shared.models import utcnow
 from tests.conftest import SettingsFactory, running
@@ -84,6 +85,8 @@ class Port:
     identity_client: httpx.AsyncClient
     identity_line: IdentityLine
     members: dict[str, Member]
+    # Each driver's own device key (its credential's subject is the driver), by person id.
+    device_keys: dict[uuid.UUID, OKPKey] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Member:
         return self.members[name]
@@ -98,8 +101,21 @@ class Port:
         return bearer(await person_token(self.identity, person, member.party))
 
     async def driver(self, name: str, **fields: Any) -> Person:
-        """A new driver of a member."""
-        return await make_person(self.identity, self.members[name].party, "driver", **fields)
+        """A new driver of a member, with a certified device key of his own if active."""
+        driver = await make_person(self.identity, self.members[name].party, "driver", **fields)
+        if driver.status == "active":
+            self.device_keys[driver.id] = await add_device_key(self.identity, driver)
+        return driver
+
+    def device_ack(self, driver: Person, link_hash_: str, **claims: Any) -> str:
+        """The driver's acceptance of an assignment, signed on his phone with his device key."""
+        body = {
+            "link": link_hash_,
+            "sub": str(driver.id),
+            "iat": int(time.time()),
+            "jti": str(uuid.uuid4()),
+        }
+        return jose.sign({**body, **claims}, self.device_keys[driver.id], typ=ACK_TYP)
 
     async def driver_headers(self, name: str, driver: Person) -> dict[str, str]:
         """The Authorization header of a signed-in driver."""
@@ -120,6 +136,29 @@ async def issue_credential(app: FastAPI, party: Party, kid: str) -> None:
             actor="test",
             now=utcnow(),
         )
+
+
+async def add_device_key(app: FastAPI, driver: Person) -> OKPKey:
+    """A device key the driver registered himself, with its device credential."""
+    private = jose.generate_key()
+    principal = Principal(
+        party_id=driver.party_id,
+        party_roles=frozenset({"carrier"}),
+        person_id=driver.id,
+        person_role="driver",
+    )
+    _, signing_key = await app.state.keyring.signing()
+    async with transaction(app.state.sessions) as session:
+        await keys.register_device_key(
+            session,
+            settings=app.state.settings,
+            signing_key=signing_key,
+            caller=principal,
+            person_id=driver.id,
+            jwk=jose.public_jwk(private),
+            now=utcnow(),
+        )
+    return private
 
 
 async def add_member(identity: FastAPI, *roles: str, name: str = "") -> Member:

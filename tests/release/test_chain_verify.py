@@ -147,6 +147,9 @@ def port() -> World:
     world.enrol(SUBCONTRACTOR, "carrier")
     world.enrol(OTHER_CARRIER, "carrier")
     world.enrol(TERMINAL, "terminal")
+    # The drivers' own device keys: credentials whose subject is the person.
+    world.enrol(DRIVER, "driver")
+    world.enrol(OTHER_DRIVER, "driver")
     return world
 
 
@@ -229,15 +232,17 @@ def edited(claims: Mapping[str, Any], changes: Mapping[str, object]) -> dict[str
 def sign_ack(
     world: World, jws: str, party: str, *, key: OKPKey | None = None, **changes: object
 ) -> str:
-    """The acceptance of `jws` by `party`."""
+    """The acceptance of `jws` by `party`; of an assignment, by the driver's device key."""
     _, claims = jose.peek(jws)
     signed = claims.get("iat")
     iat = signed + 10 * MINUTE if isinstance(signed, int) else NOW - HOUR
     ack: dict[str, Any] = {"link": link_hash(jws), "iat": iat}
     ack["jti"] = str(uuid.uuid4())
+    signer = world.keys[party]
     if claims["kind"] == "assignment":
         ack["sub"] = claims["to"]
-    return jose.sign(edited(ack, changes), key or world.keys[party], typ=ACK_TYP)
+        signer = world.keys.get(claims["to"], signer)
+    return jose.sign(edited(ack, changes), key or signer, typ=ACK_TYP)
 
 
 def build(
@@ -248,19 +253,27 @@ def build(
     edits: Mapping[int, Mapping[str, object]] | None = None,
     signers: Mapping[int, OKPKey] | None = None,
     pending: Sequence[int] = (),
+    received: Mapping[int, float] | None = None,
 ) -> list[StoredLink]:
-    """Sign `steps` as a chain (each link's prev the hash of the one before) and accept them."""
+    """Sign `steps` as a chain (each link's prev the hash of the one before) and accept them.
+
+    Each link was received (`received_at`) a minute after the `iat` it carries, unless
+    `received` says when.
+    """
     links: list[StoredLink] = []
     prev: str | None = None
     for seq, step in enumerate(steps):
         claims = edited(link_claims(facts, seq, step, prev), (edits or {}).get(seq, {}))
         key = (signers or {}).get(seq) or world.keys[step.sender]
         jws = jose.sign(claims, key, typ=LINK_TYP)
+        iat = claims.get("iat")
+        default = iat + MINUTE if isinstance(iat, int | float) else NOW - DAY
+        received_at = (received or {}).get(seq, default)
         if seq in pending:
-            links.append(StoredLink(seq, jws, "pending", None, step.receiver_party))
+            links.append(StoredLink(seq, jws, "pending", None, step.receiver_party, received_at))
         else:
             ack = sign_ack(world, jws, step.receiver_party)
-            links.append(StoredLink(seq, jws, "accepted", ack, step.receiver_party))
+            links.append(StoredLink(seq, jws, "accepted", ack, step.receiver_party, received_at))
         prev = link_hash(jws)
     return links
 
@@ -394,7 +407,8 @@ def test_the_older_alg_name_eddsa_is_accepted(world: World) -> None:
     key = world.keys[SHIPPING_LINE]
     header = {"alg": "EdDSA", "typ": LINK_TYP, "kid": jose.thumbprint(key)}
     jws = handmade(header, claims, key)
-    links = [StoredLink(0, jws, "accepted", sign_ack(world, jws, FORWARDER), FORWARDER)]
+    ack = sign_ack(world, jws, FORWARDER)
+    links = [StoredLink(0, jws, "accepted", ack, FORWARDER, links[0].received_at)]
     assert check(world, links, complete=False).ok
 
 
@@ -693,7 +707,8 @@ def test_a_release_link_with_a_prev_is_refused(world: World) -> None:
 
 
 def test_a_link_issued_in_the_future_is_refused(world: World) -> None:
-    links = build(world, edits={3: {"iat": NOW + 31}})
+    # Later than its receipt (here: now) by more than the leeway.
+    links = build(world, edits={3: {"iat": NOW + 31}}, received={3: NOW})
     assert_refused(check(world, links), 3, "link_not_yet_valid")
 
 
@@ -762,10 +777,12 @@ def test_a_link_signed_when_the_credential_had_expired_is_refused(world: World) 
 
 
 def test_a_link_signed_before_the_credential_existed_is_refused(world: World) -> None:
-    links = build(world, edits={1: {"iat": NOW - 40 * DAY}})
-    report = check(world, links)
-    assert_refused(report, 1, "credential_not_yet_valid")
-    assert report.links[1].credential_status == "not_yet_valid"
+    # The shipping line's credential was issued an hour ago; its link was received a day ago.
+    world.credentials[SHIPPING_LINE].clear()
+    world.enrol(SHIPPING_LINE, "shipping_line", key=world.keys[SHIPPING_LINE], issued=NOW - HOUR)
+    report = check(world, build(world))
+    assert_refused(report, 0, "credential_not_yet_valid")
+    assert report.links[0].credential_status == "not_yet_valid"
 
 
 def test_without_the_status_list_no_signer_is_trusted(world: World) -> None:
@@ -846,9 +863,9 @@ def test_the_ack_before_a_pending_last_link_is_judged(world: World) -> None:
 
 
 def test_an_ack_of_another_link_is_refused(world: World) -> None:
-    # The subcontractor's acceptance of the carrier's handover, offered for the assignment.
+    # The driver's acceptance of the carrier's handover, offered for the assignment.
     links = build(world)
-    links = swap(links, 4, ack=sign_ack(world, links[3].jws, SUBCONTRACTOR))
+    links = swap(links, 4, ack=sign_ack(world, links[3].jws, SUBCONTRACTOR, key=world.keys[DRIVER]))
     assert_refused(check(world, links), 4, "ack_wrong_link")
 
 
@@ -884,6 +901,26 @@ def test_a_malformed_ack_is_refused(world: World, changes: dict[str, Any]) -> No
     links = build(world)
     links = swap(links, 4, ack=sign_ack(world, links[4].jws, SUBCONTRACTOR, **changes))
     assert_refused(check(world, links), 4, "ack_claims_invalid")
+
+
+def test_an_assignment_accepted_with_a_key_of_the_carrier_is_refused(world: World) -> None:
+    links = build(world)
+    carriers = sign_ack(world, links[4].jws, SUBCONTRACTOR, key=world.keys[SUBCONTRACTOR])
+    assert_refused(check(world, swap(links, 4, ack=carriers)), 4, "ack_not_by_driver")
+
+
+def test_an_assignment_accepted_with_another_drivers_device_key_is_refused(world: World) -> None:
+    links = build(world)
+    colleagues = sign_ack(world, links[4].jws, SUBCONTRACTOR, key=world.keys[OTHER_DRIVER])
+    assert_refused(check(world, swap(links, 4, ack=colleagues)), 4, "ack_key_unknown")
+
+
+def test_an_assignment_accepted_by_a_suspended_device_credential_is_refused(
+    world: World,
+) -> None:
+    links = build(world)
+    world.set_status(world.credentials[DRIVER][0], StatusValue.SUSPENDED)
+    assert_refused(check(world, links), 4, "credential_suspended")
 
 
 def test_an_ack_from_the_future_is_refused(world: World) -> None:
@@ -1008,6 +1045,7 @@ def test_duplicate_claims_are_refused(world: World) -> None:
 def test_parties_needed_names_the_shipping_line_signers_and_receivers(world: World) -> None:
     steps = (*STEPS[:4], Step("assignment", SUBCONTRACTOR, OTHER_DRIVER, OTHER_CARRIER))
     links = build(world, steps=steps)
+    # ... and the driver of the accepted assignment, whose device key accepted it.
     assert parties_needed(FACTS, links) == {
         SHIPPING_LINE,
         FORWARDER,
@@ -1015,8 +1053,9 @@ def test_parties_needed_names_the_shipping_line_signers_and_receivers(world: Wor
         CARRIER,
         SUBCONTRACTOR,
         OTHER_CARRIER,
+        OTHER_DRIVER,
     }
-    assert OTHER_DRIVER not in parties_needed(FACTS, links)
+    assert OTHER_DRIVER not in parties_needed(FACTS, swap(links, 4, status="pending", ack=None))
 
 
 def test_parties_needed_skips_what_cannot_be_read(world: World) -> None:

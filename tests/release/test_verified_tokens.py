@@ -52,3 +52,13 @@ def test_the_memo_is_bounded() -> None:
         memo.remember(f"{token}{n}", principal, key)
     assert memo.get(f"{token}0", key, time.time()) is None  # forgotten when it filled up
     assert memo.get(f"{token}{VerifiedTokens.LIMIT}", key, time.time()) is principal
+    assert len(memo) <= VerifiedTokens.LIMIT
+
+
+def test_the_memo_can_be_reset() -> None:
+    memo = VerifiedTokens()
+    token, principal, key = token_and_principal()
+    memo.remember(token, principal, key)
+    memo.clear()
+    assert len(memo) == 0
+    assert memo.get(token, key, time.time()) is None

@@ -50,7 +50,12 @@ KeyRegistrar = Annotated[Principal, Depends(key_registrar)]
 SigningPerson = Annotated[Principal, Depends(require_person())]
 
 
-@router.post(PARTY_KEYS, status_code=201, summary="Register a party's own public key")
+@router.post(
+    PARTY_KEYS,
+    status_code=201,
+    summary="Register a party's own public key (an admin, or the party with proof of both keys)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
 async def register_key(
     party_id: str,
     body: KeyRegister,
@@ -101,7 +106,11 @@ async def rotate_keys(
     return RotationView(key=PartyKeyView.of(new), retired=[PartyKeyView.of(k) for k in retired])
 
 
-@router.post(f"{PARTY_KEYS}/{{kid}}/retire", summary="Retire a key (admin)")
+@router.post(
+    f"{PARTY_KEYS}/{{kid}}/retire",
+    summary="Retire a key and suspend its credentials (admin)",
+    responses=problem_responses(401, 403, 404, 409),
+)
 async def retire_key(
     party_id: str, kid: str, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
 ) -> PartyKeyView:
@@ -128,7 +137,11 @@ async def get_key(kid: str, session: ReadSessionDep, response: Response) -> Publ
     return PublicKeyView.of(key)
 
 
-@router.post("/v1/sign", summary="Sign a link or acceptance with the party's custodial key")
+@router.post(
+    "/v1/sign",
+    summary="Sign a step the person's role may take with the party's custodial key",
+    responses=problem_responses(401, 403, 409, 422),
+)
 async def sign(
     body: SignRequest, person: SigningPerson, session: SessionDep, settings: SettingsDep
 ) -> Signed:

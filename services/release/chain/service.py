@@ -2,6 +2,15 @@
 
 Each step is checked by verifying the whole chain with the new or changed link in it, so a
 step is accepted only if the chain it produces verifies (up to its last, pending link).
+
+A link is judged at the moment this service received it: a new link at `now`, a stored one
+at its recorded `created_at` (also in its `link.submitted` event), never at the `iat` its
+signer chose nor, for its credentials, at the moment it is looked at again.
+
+A withdrawal undoes only a step whose next step is not completed (DESIGN §4): the next step
+of a release or handover is the receiver passing the right on, completed once that link is
+accepted; the next step of an assignment is the driver's acceptance. Nothing is withdrawn
+once the gate has decided to let a driver take the container on the chain.
 """
 
 import uuid
@@ -34,6 +43,7 @@ from services.release.releases.models import Release, ReleaseStatus
 from services.release.settings import ReleaseSettings
 from shared import jose
 from shared.audit.events import append
+from shared.models import utcnow
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
 
 
@@ -64,13 +74,14 @@ def facts_of(release: Release) -> ReleaseFacts:
 
 
 def stored(link: Link) -> StoredLink:
-    """A stored link as the verifier sees it."""
+    """A stored link as the verifier sees it, judged at its receipt."""
     return StoredLink(
         seq=link.seq,
         jws=link.jws,
         status=link.status,
         ack=link.ack,
         receiver_party=link.receiver_party,
+        received_at=link.created_at.timestamp(),
     )
 
 
@@ -97,9 +108,12 @@ async def verify(
 ) -> ChainReport:
     """Fetch what the identity service says of the parties involved, then verify.
 
-    A kid that no credential held carries may be a key certified since the last fetch: then
-    the signer's (or acknowledger's) credentials are fetched again, once, and the chain
-    verified again.
+    Only parties something vouches for are fetched (`parties_needed`): the receiver of a link
+    being received now is fetched when the verifier, having verified that link's signature,
+    names it (`ChainReport.unfetched`), and the chain is verified again. A kid that no
+    credential held carries may be a key certified since the last fetch: then the signer's
+    (or acknowledger's) credentials are fetched again, once (and no more often than the
+    directory's recheck time allows), and the chain verified again.
     """
     parties = parties_needed(facts, links)
 
@@ -111,19 +125,31 @@ async def verify(
             now=now.timestamp(),
             max_links=settings.max_chain_links,
             complete=complete,
+            max_iat_age=settings.link_max_age_at_receipt_seconds,
+            max_lifetime=settings.link_lifetime_days * 86400,
         )
 
-    report = judge(await directory.evidence(parties))
+    async def judge_vouched(kids: Sequence[tuple[str, str]] = ()) -> ChainReport:
+        # Each round adds a party that a verified signature named: at most one per link.
+        for _ in range(len(links) + 1):
+            report = judge(await directory.evidence(parties, kids=kids))
+            if report.unfetched is None or report.unfetched in parties:
+                return report
+            parties.add(report.unfetched)
+        return report
+
+    report = await judge_vouched()
     if report.failure is None or report.failure.code not in _UNKNOWN_KEY:
         return report
-    return judge(await directory.evidence(parties, kids=_signing_kids(links)))
+    return await judge_vouched(_signing_kids(links, parties))
 
 
 _UNKNOWN_KEY = frozenset({"link_key_unknown", "ack_key_unknown"})
 
 
-def _signing_kids(links: Sequence[StoredLink]) -> list[tuple[str, str]]:
-    """(party, kid) of every link's signer and acknowledger, as the tokens claim."""
+def _signing_kids(links: Sequence[StoredLink], parties: set[str]) -> list[tuple[str, str]]:
+    """(party, kid) of every link's signer and acknowledger, as the tokens claim, for the
+    parties already vouched for (a kid of anyone else costs no fetch)."""
     kids: list[tuple[str, str]] = []
     for link in links:
         try:
@@ -131,10 +157,10 @@ def _signing_kids(links: Sequence[StoredLink]) -> list[tuple[str, str]]:
         except jose.TokenError:
             continue
         signer, kid = claims.get("from"), kid_of(link.jws)
-        if isinstance(signer, str) and kid:
+        if isinstance(signer, str) and signer in parties and kid:
             kids.append((signer, kid))
         ack_kid = kid_of(link.ack)
-        if ack_kid:
+        if ack_kid and link.receiver_party in parties:
             kids.append((link.receiver_party, ack_kid))
     return kids
 
@@ -169,9 +195,16 @@ def _jti(claims: dict[str, Any]) -> str:
 
 
 def link_row(
-    token: str, *, release: Release, receiver_party: str, submitted_by: str, kid: str
+    token: str,
+    *,
+    release: Release,
+    receiver_party: str,
+    submitted_by: str,
+    kid: str,
+    received_at: datetime | None = None,
 ) -> Link:
-    """The row of a link whose claims have verified."""
+    """The row of a link whose claims have verified; `created_at` is its receipt (the moment
+    it was verified at)."""
     claims = claims_of(token)
     return Link(
         release_id=release.id,
@@ -187,6 +220,7 @@ def link_row(
         iat=_epoch(claims, "iat"),
         exp=_epoch(claims, "exp"),
         submitted_by=submitted_by,
+        created_at=utcnow() if received_at is None else received_at,
     )
 
 
@@ -305,14 +339,15 @@ async def submit_link(
     claims = claims_of(token)
     target = claims.get("to")
     receiver_party = target if isinstance(target, str) else ""
-    if claims.get("kind") == LinkKind.assignment:
-        receiver_party = await _driver_party(api, caller, receiver_party, now=now)
+    assignment = claims.get("kind") == LinkKind.assignment
+    # A driver must be of the caller's party (checked below): the chain is verified first,
+    # so that nobody is looked up for a person id that no verified signature names.
     new = StoredLink(
         seq=len(links),
         jws=token,
         status=LinkStatus.pending,
         ack=None,
-        receiver_party=receiver_party,
+        receiver_party=caller.party_id if assignment else receiver_party,
     )
     report = await verify(
         directory,
@@ -324,12 +359,15 @@ async def submit_link(
     )
     if not report.ok:
         raise refused(report)
+    if assignment:
+        receiver_party = await _driver_party(api, caller, receiver_party, now=now)
     link = link_row(
         token,
         release=release,
         receiver_party=receiver_party,
         submitted_by=caller.principal.actor,
         kid=kid_of(token) or "",
+        received_at=now,
     )
     await insert_link(session, link)
     await append(session, "link.submitted", _link_event(link, caller))
@@ -346,6 +384,8 @@ def link_event(link: Link, *, actor: str, party_id: str, **extra: Any) -> dict[s
         "to": link.to,
         "jti": link.jti,
         "link_hash": link.jws_hash,
+        # The moment the link was received and is judged at (not the iat its signer chose).
+        "received_at": link.created_at.isoformat(),
         "actor": actor,
         "party_id": party_id,
         **extra,
@@ -459,6 +499,15 @@ def withdraw_from(
     return withdrawn
 
 
+def next_step_completed(links: Sequence[Link], link: Link) -> bool:
+    """Whether the step after `link` is done: its receiver's onward link accepted, or, for an
+    assignment, the driver's acceptance."""
+    if link.kind == LinkKind.assignment:
+        return link.status == LinkStatus.accepted
+    following = next((other for other in links if other.seq == link.seq + 1), None)
+    return following is not None and following.status == LinkStatus.accepted
+
+
 async def withdraw(
     session: AsyncSession, *, caller: Caller, release: Release, seq: int, now: datetime
 ) -> list[int]:
@@ -474,6 +523,10 @@ async def withdraw(
         raise Conflict("use_cancel", "the release link is withdrawn by cancelling the release")
     if await used_at_gate(session, release.id):
         raise Conflict("chain_used_at_gate", "the chain has been used at the gate")
+    if next_step_completed(links, link):
+        raise Conflict(
+            "next_step_completed", f"the step after link {seq} has been completed: it stands"
+        )
     withdrawn = withdraw_from(session, links, seq, actor=caller.principal.actor, now=now)
     await append(session, "link.withdrawn", _link_event(link, caller, withdrawn=withdrawn))
     return withdrawn

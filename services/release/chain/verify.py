@@ -10,22 +10,28 @@ is reported with a stable code and every later link is ``not_checked``:
 1. a link never follows an assignment, and is stored at its position (``seq``);
 2. the compact JWS is well formed and its header passes shared.jose's rules for
    ``ketenpas-link+jwt`` (typ, the per-typ alg allow-list, no ``none`` or HMAC, no
-   key-carrying members, ``crit``); its ``kid`` names a key bound by a credential of
-   the party the link claims in ``from``, and the signature verifies under that key.
-   ``from`` is read before the signature only to choose the key: once the signature
-   verifies, the party whose credential holds the key has said it;
+   key-carrying members, ``crit``); the ``from`` it claims is the holder (the shipping
+   line at 0, the previous link's ``to`` later); its ``kid`` names a key bound by a
+   credential of that party, and the signature verifies under that key. ``from`` is
+   read before the signature only to refuse a link not from the holder and to choose the
+   key: once the signature verifies, the party whose credential holds the key has said
+   it. Only parties vouched for are looked up (see ``Evidence``);
 3. the claims have the contract's form (DESIGN §5);
 4. continuity: the release and container of the facts, ``seq`` equal to the position,
-   the kind (``release`` at 0, ``handover`` or ``assignment`` later), ``from`` equal to
-   the holder (the shipping line at 0, the previous link's ``to`` later), ``iat`` not in
-   the future and ``exp`` not passed (30 s leeway), then the signer's credential
-   (valid at the link's ``iat``, neither revoked nor suspended now) and its role,
-   ``prev`` equal to the hash of the previous link, the release terms at 0, and a
+   the kind (``release`` at 0, ``handover`` or ``assignment`` later); the times, judged
+   at the link's **receipt** (``StoredLink.received_at``, a moment the signer does not
+   choose): ``iat`` not after it (30 s leeway) nor more than ``max_iat_age`` before it,
+   ``exp - iat`` at most ``max_lifetime``, ``exp`` not passed now (30 s leeway); then the
+   signer's credential (valid at the receipt, neither revoked nor suspended now) and its
+   role, ``prev`` equal to the hash of the previous link, the release terms at 0, and a
    ``jti`` used once in the chain;
-5. the receiver: ``receiver_party`` is ``to`` and holds a forwarder or carrier
-   credential valid now, or, for an assignment, is the carrier that signed it;
+5. the receiver: ``receiver_party`` is ``to`` and held a forwarder or carrier
+   credential at the receipt, not revoked or suspended now, or, for an assignment, is
+   the carrier that signed it;
 6. acceptance: every link accepted, except that an incomplete chain may end in one
-   pending link; a complete chain ends in an accepted assignment.
+   pending link; a complete chain ends in an accepted assignment, whose acceptance is
+   signed by the driver's own device key (a ``driver`` credential whose subject is the
+   person the assignment names), never by a key of his carrier (``ack_not_by_driver``).
 
 **Why only the last accepted link's acceptance is verified.** A chain is a sequence of
 signatures each of which commits to its predecessor: link n+1 is signed by link n's
@@ -109,6 +115,8 @@ SIGNER_ROLES: Final[Mapping[str, frozenset[str]]] = {
 }
 #: Who may receive a release or a handover.
 RECEIVER_ROLES: Final = frozenset({"forwarder", "carrier"})
+#: The role of a driver's device credential: only it accepts an assignment.
+DRIVER_ROLE: Final = "driver"
 
 ChainErrorCode = Literal[
     jose.TokenErrorCode,
@@ -129,6 +137,9 @@ ChainErrorCode = Literal[
     "link_prev_mismatch",
     "link_not_yet_valid",
     "link_expired",
+    "link_backdated",
+    "link_lifetime_too_long",
+    "party_not_fetched",
     "link_jti_reused",
     "link_receiver_mismatch",
     "link_not_accepted",
@@ -142,6 +153,7 @@ ChainErrorCode = Literal[
     "ack_not_yet_valid",
     "ack_wrong_link",
     "ack_wrong_subject",
+    "ack_not_by_driver",
 ]
 
 # A credential failure as the report names the signer credential's state.
@@ -185,12 +197,20 @@ class StoredLink:
     status: str
     ack: str | None
     receiver_party: str
+    # When the release service received the link (NumericDate seconds, `links.created_at`);
+    # None for a link being received now, judged at `now`.
+    received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Credentials by party id (signatures checked by read_credential; any status or time)
-    and the current status lists by URI."""
+    and the current status lists by URI.
+
+    A party absent from ``credentials`` was not fetched (an empty tuple: it has none): the
+    verifier then names it in ``ChainReport.unfetched`` once a verified signature vouches
+    for it, and the caller fetches it and verifies again.
+    """
 
     credentials: Mapping[str, Sequence[VerifiedCredential]]
     status_lists: Mapping[str, StatusListView]
@@ -239,6 +259,8 @@ class ChainReport:
     failure: ChainFailure | None
     holder: str | None
     driver: str | None
+    # With failure ``party_not_fetched``: the party whose credentials the caller must fetch.
+    unfetched: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -247,10 +269,11 @@ class ChainReport:
 
 
 class _Refused(Exception):
-    def __init__(self, code: ChainErrorCode, detail: str) -> None:
+    def __init__(self, code: ChainErrorCode, detail: str, *, unfetched: str | None = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code: ChainErrorCode = code
         self.detail = detail
+        self.unfetched = unfetched
 
 
 # --- the remembered header judgements -------------------------------------------------------
@@ -392,6 +415,19 @@ def _credentials_of(evidence: Evidence, party: object) -> Sequence[VerifiedCrede
     return [c for c in evidence.credentials.get(party, ()) if c.party_id == party]
 
 
+def _vouched_credentials_of(evidence: Evidence, party: str) -> Sequence[VerifiedCredential]:
+    """The credentials of a party a verified signature (or the release itself) vouches for.
+
+    Only such parties are looked up at the identity service, so a value nobody signed never
+    costs an outbound request: an unfetched one is handed back to the caller to fetch.
+    """
+    if party not in evidence.credentials:
+        raise _Refused(
+            "party_not_fetched", "the credentials of a party were not fetched", unfetched=party
+        )
+    return _credentials_of(evidence, party)
+
+
 def _key_of(credentials: Sequence[VerifiedCredential], kid: object) -> OKPKey | None:
     for credential in credentials:
         if credential.kid == kid:
@@ -432,10 +468,10 @@ def _judge(
 
 
 def _receiver_refusal(evidence: Evidence, party: str, *, at: float, now: float) -> _Refused | None:
-    """None if the receiver held a forwarder or carrier credential at the link's `iat` that
-    is not revoked or suspended now; else why not (a revoked receiver says so)."""
+    """None if the receiver held a forwarder or carrier credential when the link was received
+    that is not revoked or suspended now; else why not (a revoked receiver says so)."""
     refusal: _Refused | None = None
-    for credential in _credentials_of(evidence, party):
+    for credential in _vouched_credentials_of(evidence, party):
         if RECEIVER_ROLES.isdisjoint(credential.roles):
             continue
         try:
@@ -512,6 +548,7 @@ def _check_link(
     facts: ReleaseFacts,
     evidence: Evidence,
     now: float,
+    limits: _Limits,
     walk: _Walk,
     seen: _Seen,
     pending_allowed: bool,
@@ -531,16 +568,23 @@ def _check_link(
     if isinstance(kid, str):
         seen.kid = kid
     from_party = claims.get("from")
+    if from_party == walk.holder:
+        # The holder is vouched for (by the release, or by the signature of the link before):
+        # its credentials are fetched if they were not.
+        signer_credentials = _vouched_credentials_of(evidence, walk.holder)
+    elif isinstance(from_party, str) and from_party not in evidence.credentials:
+        # A party nobody vouches for is never looked up: the header is judged as for any
+        # link, then the link is refused for not coming from the holder.
+        signer_credentials = ()
+    else:
+        signer_credentials = _credentials_of(evidence, from_party)
     try:
-        _verify_signature(
-            stored.jws,
-            typ=LINK_TYP,
-            kid=kid,
-            key=_key_of(_credentials_of(evidence, from_party), kid),
-        )
+        _verify_signature(stored.jws, typ=LINK_TYP, kid=kid, key=_key_of(signer_credentials, kid))
     except jose.TokenError as exc:
         if exc.code == "token_kid_unknown" and not isinstance(from_party, str):
             raise _Refused("link_claims_invalid", "from must be a party id") from None
+        if exc.code == "token_kid_unknown" and from_party not in evidence.credentials:
+            raise _Refused("link_not_from_holder", "the signer does not hold the right") from None
         raise _token_refusal(
             exc, unknown="link_key_unknown", bad="link_bad_signature", what="link"
         ) from None
@@ -559,14 +603,22 @@ def _check_link(
         raise _Refused("link_wrong_kind", f"this kind of link cannot stand at seq {position}")
     if link.from_party != walk.holder:
         raise _Refused("link_not_from_holder", "the signer does not hold the right")
-    if now + LEEWAY < link.iat:
+    # Judged at its receipt, a moment the signer does not choose: a signer can date its
+    # link only within a small skew of it, so a key can vouch only while its credential is
+    # valid, however the link is dated (a stored link keeps the receipt time recorded).
+    received = now if stored.received_at is None else stored.received_at
+    if received + LEEWAY < link.iat:
         raise _Refused("link_not_yet_valid", "the link was issued in the future")
+    if link.iat < received - limits.max_iat_age:
+        raise _Refused("link_backdated", "the link was issued too long before it was received")
+    if link.exp - link.iat > limits.max_lifetime:
+        raise _Refused("link_lifetime_too_long", "the link lives longer than is allowed")
     if now >= link.exp + LEEWAY:
         raise _Refused("link_expired", "the link has expired")
 
     signer_keys = [c for c in _credentials_of(evidence, link.from_party) if c.kid == kid]
     credential, error, has_role = _judge(
-        signer_keys, at=link.iat, roles=SIGNER_ROLES[link.kind], evidence=evidence, now=now
+        signer_keys, at=received, roles=SIGNER_ROLES[link.kind], evidence=evidence, now=now
     )
     if credential is not None:
         seen.credential_id = credential.credential_id
@@ -598,7 +650,7 @@ def _check_link(
     else:
         if stored.receiver_party != link.to:
             raise _Refused("link_receiver_mismatch", "the stored receiver is not the link's to")
-        refusal = _receiver_refusal(evidence, link.to, at=link.iat, now=now)
+        refusal = _receiver_refusal(evidence, link.to, at=received, now=now)
         if refusal is not None:
             raise refusal
 
@@ -625,10 +677,27 @@ def _check_ack(
     except jose.TokenError as exc:
         raise _Refused(exc.code, f"ack: {exc.detail}") from None
     kid = header.get("kid")
-    receiver_credentials = _credentials_of(evidence, stored.receiver_party)
+    if link.kind == ASSIGNMENT:
+        # The driver accepts with his own device key (a credential whose subject is he,
+        # DESIGN §4/§5), so that nobody at the carrier can accept in his name: a key of the
+        # carrier, its custodial key included, is no acceptance of an assignment. The
+        # driver is vouched for by the assignment's verified signature.
+        receiver_credentials: Sequence[VerifiedCredential] = [
+            c for c in _vouched_credentials_of(evidence, link.to) if DRIVER_ROLE in c.roles
+        ]
+    else:
+        receiver_credentials = _credentials_of(evidence, stored.receiver_party)
     try:
         _verify_signature(stored.ack, typ=ACK_TYP, kid=kid, key=_key_of(receiver_credentials, kid))
     except jose.TokenError as exc:
+        if (
+            exc.code == "token_kid_unknown"
+            and link.kind == ASSIGNMENT
+            and _key_of(_credentials_of(evidence, stored.receiver_party), kid) is not None
+        ):
+            raise _Refused(
+                "ack_not_by_driver", "an assignment is accepted with the driver's own device key"
+            ) from None
         raise _token_refusal(
             exc, unknown="ack_key_unknown", bad="ack_bad_signature", what="ack"
         ) from None
@@ -662,9 +731,15 @@ def _check_ack(
 
 
 def parties_needed(facts: ReleaseFacts, links: Sequence[StoredLink]) -> set[str]:
-    """Every party whose credentials verify_chain may consult: read, not verified."""
+    """The parties whose credentials verify_chain will consult that something vouches for:
+    the shipping line, and the signers and receivers of stored links (each verified when it
+    was received). The receiver of a link being received now is not among them: until its
+    signature verifies nothing vouches for it, and verify_chain names it in ``unfetched``.
+    """
     parties = {facts.shipping_line}
     for stored in links:
+        if stored.received_at is None:
+            continue
         parties.add(stored.receiver_party)
         try:
             _, claims = jose.peek(stored.jws)
@@ -673,7 +748,27 @@ def parties_needed(facts: ReleaseFacts, links: Sequence[StoredLink]) -> set[str]
         from_party = claims.get("from")
         if isinstance(from_party, str):
             parties.add(from_party)
+        driver = claims.get("to")
+        if (
+            claims.get("kind") == ASSIGNMENT
+            and stored.status == ACCEPTED
+            and isinstance(driver, str)
+        ):
+            # The driver whose device key accepted it (his device credentials, by person id).
+            parties.add(driver)
     return parties
+
+
+#: How long before its receipt a link may say it was signed (a signer's clock and the way
+#: to us), and how long a link may live at most (``exp - iat``).
+DEFAULT_MAX_IAT_AGE: Final = 120.0
+DEFAULT_MAX_LIFETIME: Final = 30 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_iat_age: float
+    max_lifetime: float
 
 
 def verify_chain(
@@ -684,8 +779,16 @@ def verify_chain(
     now: float,
     max_links: int,
     complete: bool,
+    max_iat_age: float = DEFAULT_MAX_IAT_AGE,
+    max_lifetime: float = DEFAULT_MAX_LIFETIME,
 ) -> ChainReport:
-    """Verify a release's live links in seq order; the report names the first failure."""
+    """Verify a release's live links in seq order; the report names the first failure.
+
+    A link is judged at its ``received_at`` (``now`` when None): its ``iat`` at most
+    ``max_iat_age`` seconds before it (and not in its future), ``exp - iat`` at most
+    ``max_lifetime``, its signer's and receiver's credentials valid then and not revoked or
+    suspended now; its ``exp`` is judged at ``now``.
+    """
     if not links:
         return ChainReport(
             links=(),
@@ -710,8 +813,10 @@ def verify_chain(
     last = count - 1
     last_accepted = last if links[last].status == ACCEPTED else last - 1
     walk = _Walk(facts.shipping_line)
+    limits = _Limits(max_iat_age=max_iat_age, max_lifetime=max_lifetime)
     results: list[LinkResult] = []
     failure: ChainFailure | None = None
+    unfetched: str | None = None
     for position, stored in enumerate(links):
         if failure is not None:
             results.append(_not_checked(position))
@@ -724,6 +829,7 @@ def verify_chain(
                 facts=facts,
                 evidence=evidence,
                 now=now,
+                limits=limits,
                 walk=walk,
                 seen=seen,
                 pending_allowed=position == last and not complete,
@@ -731,6 +837,7 @@ def verify_chain(
             )
         except _Refused as refusal:
             failure = ChainFailure(seq=position, code=refusal.code, detail=refusal.detail)
+            unfetched = refusal.unfetched
             results.append(seen.result(position, refusal.code, refusal.detail))
         else:
             results.append(seen.result(position, OK, ""))
@@ -745,4 +852,6 @@ def verify_chain(
         accepted = results[last_accepted]
         holder = accepted.to
         driver = holder if accepted.kind == ASSIGNMENT else None
-    return ChainReport(links=tuple(results), failure=failure, holder=holder, driver=driver)
+    return ChainReport(
+        links=tuple(results), failure=failure, holder=holder, driver=driver, unfetched=unfetched
+    )

@@ -57,6 +57,7 @@ _OPEN_RELEASE_WITH_CHAIN = (
         releases,
         *(_hold_placed(kind) for kind in HoldKind),
         *(links.c[name].label(f"link_{name}") for name in _LINK_COLUMNS),
+        links.c.created_at.label("link_created_at"),
     )
     .outerjoin(links, and_(links.c.release_id == releases.c.id, links.c.status.in_(LIVE_STATUSES)))
     .where(releases.c.container == bindparam("container"))
@@ -76,7 +77,11 @@ async def open_release_at_gate(session: AsyncSession, container: str) -> Release
     release = Release(**{column.name: first[column] for column in releases.columns})
     placed = tuple(kind for kind in HoldKind if first[f"hold_{kind}"])
     chain = tuple(
-        StoredLink(**{name: row._mapping[f"link_{name}"] for name in _LINK_COLUMNS})
+        StoredLink(
+            **{name: row._mapping[f"link_{name}"] for name in _LINK_COLUMNS},
+            # A stored link is judged at its receipt, not at its iat nor now.
+            received_at=row._mapping["link_created_at"].timestamp(),
+        )
         for row in rows
         if row._mapping["link_seq"] is not None
     )
