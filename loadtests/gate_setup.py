@@ -2,21 +2,22 @@
 
 `seed_port` writes the parties and drivers straight into the identity database through the
 identity service's own service functions (as `ketenpas demo seed` does): each party an
-Ed25519 key of its own with a credential, carriers also a custodial key with a credential
-(their drivers accept assignments on the phone, signed with it), drivers with a password and
-a confirmed TOTP secret. Access tokens are then obtained over HTTP the way clients and
-drivers obtain them: `POST /v1/token` with a `private_key_jwt` assertion, `POST /v1/sessions`
-with password and a current TOTP code (`client_tokens`, `sign_in`).
+Ed25519 key of its own with a credential, carriers also a custodial key with a credential,
+drivers with a password, a confirmed TOTP secret and a device key of their own with a device
+credential (they accept their assignments on the phone, signed with it). Access tokens are
+then obtained over HTTP the way clients and drivers obtain them: `POST /v1/token` with a
+`private_key_jwt` assertion, `POST /v1/sessions` with password and a current TOTP code
+(`client_tokens`, `sign_in`).
 
 **How the releases are made.** Two ways, both used by `loadtests.bench_gate`:
 
 - `build_chain_via_api`: through the release service's HTTP API, the terminal's client
   first announcing the container for the line (a yard entry), then pre-signed links and
-  acknowledgements, the driver accepting his assignment with his person token (signed for
-  him by the identity service). Realistic, and it exercises the real verification: every
-  step verifies the whole chain so far. It costs two requests per link, each verifying the
-  chain (a handful of Ed25519 verifications and credential checks), plus a custodial signing
-  call to the identity service for the driver's acceptance: about 10 requests per release.
+  acknowledgements, the driver accepting his assignment with his person token and an
+  acknowledgement signed with his device key. Realistic, and it exercises the real
+  verification: every step verifies the whole chain so far. It costs two requests per link,
+  each verifying the chain (a handful of Ed25519 verifications and credential checks), plus
+  the yard entry: about 10 requests per release.
   On the 2-core development machine that gives 4 to 6 chains per second, so the several
   thousand releases a run of rate steps consumes would take half an hour or more per
   backend, far longer than the measurements themselves.
@@ -26,13 +27,10 @@ with password and a current TOTP code (`client_tokens`, `sign_in`).
   API writes for the same steps: the terminal's `YardEntry`, a `Release`, one `Link` per
   step (accepted, with the receiver's acknowledgement), and the audit events
   `yard.announced`, `release.created`, `link.submitted` and `link.accepted` with the API's
-  payloads. Links and acknowledgements are real JWS
-  signed with the parties' keys (the driver's with his carrier's custodial key, as the
-  identity service signs it for him), so the gate verifies them exactly as it verifies
-  chains made through the API; a row that differed would be answered `deny` and counted
-  as a failure. The one thing not reproduced is the identity service's `party_key.signed`
-  audit event for each driver acceptance: it lives in the other service's log and has no
-  bearing on the gate.
+  payloads. Links and acknowledgements are real JWS signed with the parties' keys (the
+  driver's with his device key), so the gate verifies them exactly as it verifies chains
+  made through the API; a row that differed would be answered `deny` and counted as a
+  failure.
 
 Signing uses `FastSigner`, which writes exactly the compact JWS `shared.jose.sign` writes
 (the header segment is taken from one `jose.sign` call per key and typ) without the
@@ -76,6 +74,7 @@ from shared import iso6346, jose
 from shared.audit.events import append
 from shared.audit.sequencer import drain
 from shared.audit.service import AuditLog
+from shared.auth import Principal
 from shared.db import SessionFactory, create_engine, session_factory, transaction
 from shared.settings import ServiceSettings
 
@@ -127,13 +126,15 @@ class Member:
 
 @dataclass(frozen=True)
 class Driver:
-    """A driver of a carrier, who signs in with password and TOTP."""
+    """A driver of a carrier, who signs in with password and TOTP, and accepts his
+    assignments with his own device key (certified by a device credential)."""
 
     person_id: uuid.UUID
     party_id: str
     username: str
     password: str
     totp_secret: str
+    device: FastSigner
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ async def seed_port(settings: IdentitySettings, shape: PortShape) -> Port:
                 carrier.custodial = FastSigner(OKPKey.import_key(pem))
                 port.carriers.append(carrier)
                 port.drivers[carrier.party_id] = [
-                    await _driver(session, settings, carrier, d, now)
+                    await _driver(session, settings, carrier, d, now, service_key=service_key)
                     for d in range(shape.drivers_per_carrier)
                 ]
         await drain_log(settings, sessions)
@@ -247,9 +248,16 @@ async def seed_port(settings: IdentitySettings, shape: PortShape) -> Port:
 
 
 async def _driver(
-    session: AsyncSession, settings: IdentitySettings, carrier: Member, number: int, now: datetime
+    session: AsyncSession,
+    settings: IdentitySettings,
+    carrier: Member,
+    number: int,
+    now: datetime,
+    *,
+    service_key: OKPKey,
 ) -> Driver:
-    """A driver with a password and a confirmed TOTP secret, as the demo seed makes one."""
+    """A driver with a password, a confirmed TOTP secret and a device key he registered
+    himself, as the demo seed makes one."""
     username = f"bench.{carrier.party_id[-4:]}.driver{number}"
     person, password, secret = await enrolled_person(
         session,
@@ -260,7 +268,23 @@ async def _driver(
         username=username,
         now=now,
     )
-    return Driver(person.id, carrier.party_id, username, password, secret)
+    device = jose.generate_key()
+    himself = Principal(
+        party_id=carrier.party_id,
+        party_roles=frozenset({"carrier"}),
+        person_id=person.id,
+        person_role="driver",
+    )
+    await keys.register_device_key(
+        session,
+        settings=settings,
+        signing_key=service_key,
+        caller=himself,
+        person_id=person.id,
+        jwk=jose.public_jwk(device),
+        now=now,
+    )
+    return Driver(person.id, carrier.party_id, username, password, secret, FastSigner(device))
 
 
 # --- tokens, obtained over HTTP as clients and drivers obtain them -------------------------
@@ -505,15 +529,13 @@ def _signed_links(plan: ChainPlan, *, now: int, valid_until: int) -> list[_Step]
 
 
 def _ack(plan: ChainPlan, step: _Step, *, now: int) -> _Ack:
-    """The receiver's acknowledgement: a party with its own key; a driver through his
-    carrier's custodial key, with `sub` naming him (what the identity service signs)."""
+    """The receiver's acknowledgement: a party with its own key; a driver with his own
+    device key, with `sub` naming him (as his phone signs it)."""
     jti = str(uuid.uuid4())
     claims: dict[str, Any] = {"link": link_hash(step.jws), "iat": now, "jti": jti}
     if step.kind == LinkKind.assignment:
         claims["sub"] = step.to
-        custodial = step.sender.custodial
-        assert custodial is not None
-        return _Ack(custodial.sign(claims, typ=ACK_TYP), jti)
+        return _Ack(plan.driver.device.sign(claims, typ=ACK_TYP), jti)
     receiver = next(member for member in plan.receivers if member.party_id == step.to)
     return _Ack(receiver.own.sign(claims, typ=ACK_TYP), jti)
 
@@ -666,7 +688,7 @@ async def build_chain_via_api(
     driver_token: str,
 ) -> Pickup:
     """The same chain through the release service's API: pre-signed links and acks, and the
-    driver accepting on his phone (his acknowledgement signed for him by the identity service)."""
+    driver accepting on his phone (his acknowledgement signed with his device key)."""
 
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -695,12 +717,9 @@ async def build_chain_via_api(
             response = await client.post(f"{base}/links", json={"link": step.jws}, headers=sender)
             _ok(response, 201, f"link {step.seq}")
         accept = f"{base}/links/{step.seq}/accept"
-        if step.kind == LinkKind.assignment:
-            response = await client.post(accept, headers=bearer(driver_token))
-        else:
-            ack = _ack(plan, step, now=int(time.time()))
-            response = await client.post(
-                accept, json={"ack": ack.jws}, headers=bearer(tokens[step.to])
-            )
+        ack = _ack(plan, step, now=int(time.time()))
+        # The driver accepts signed in on his phone; a party with its client.
+        who = driver_token if step.kind == LinkKind.assignment else tokens[step.to]
+        response = await client.post(accept, json={"ack": ack.jws}, headers=bearer(who))
         _ok(response, 200, f"accept {step.seq}")
     return _pickup(plan)

@@ -6,6 +6,8 @@ listed on most identity routes, the audit log's text and tile answers without a 
 or their 404, and an undocumented 400 for a body that cannot be parsed.
 """
 
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.registry import SERVICES
-from shared.problems import PROBLEM_MEDIA_TYPE
+from shared.problems import DEPENDENCY_PROBLEMS, PROBLEM_MEDIA_TYPE
 from tests.conftest import SettingsFactory, running
 
 App = tuple[FastAPI, httpx.AsyncClient]
@@ -149,3 +151,17 @@ async def test_a_method_a_route_does_not_take_is_405_naming_the_methods_it_takes
     response = await client.delete("/v1/releases")
     assert response.status_code == 405
     assert {"GET", "POST"} <= {m.strip() for m in response.headers["allow"].split(",")}
+
+
+def test_the_table_in_docs_names_every_dependency_that_adds_problems() -> None:
+    """docs/fuzzing.md lists what each dependency adds, as `DEPENDENCY_PROBLEMS` says."""
+    text = (Path(__file__).parents[2] / "docs" / "fuzzing.md").read_text()
+    rows = [line.split("|") for line in text.splitlines() if line.startswith("| ")]
+    for name, statuses in DEPENDENCY_PROBLEMS.items():
+        written = {
+            int(status)
+            for row in rows
+            if f"`{name}`" in row[1]
+            for status in re.findall(r"\b([45]\d\d)\b", row[2])
+        }
+        assert written == statuses, name

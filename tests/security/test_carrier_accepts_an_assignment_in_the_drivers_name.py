@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 
 from services.identity.people.models import Person
+from services.release.chain.verify import ACK_TYP
 from shared import jose
 from tests.identity.factories import make_person
 from tests.release.chains import Chain, accept, ask_gate, create_release, gate_pass, ok
-from tests.release.port import ACK_TYP, Port, unchanged
+from tests.release.port import Port, unchanged
 
 
 async def assigned(port: Port, driver: Person) -> tuple[Chain, str]:

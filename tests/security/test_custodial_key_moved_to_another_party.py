@@ -92,4 +92,5 @@ async def test_a_key_sealed_before_the_party_was_bound_in_still_signs_and_is_res
     assert response.json()["kid"] == kid
     async with transaction(app.state.sessions) as session:
         row = (await session.exec(select(PartyKey).where(PartyKey.kid == kid))).one()
+    assert row.sealed_private is not None
     assert unseal(kek, bytes(row.sealed_private), bound_to=f"party_keys:{party.id}:{kid}") == pem

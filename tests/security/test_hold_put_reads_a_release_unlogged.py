@@ -55,3 +55,23 @@ async def test_lifting_a_hold_is_a_logged_read(port: Port) -> None:
         if entry.party_id == port["terminal"].id and entry.release_id == chain.release_id
     ]
     assert actions == ["hold.place", "hold.lift"]
+
+
+async def test_a_repeated_hold_put_on_a_closed_release_shows_no_more_than_a_first(
+    port: Port,
+) -> None:
+    chain = await create_release(port)
+    held = f"/v1/releases/{chain.release_id}/holds/terminal"
+    ok(await port.client.put(held, headers=port["terminal"].headers))
+    ok(
+        await port.client.post(
+            f"/v1/releases/{chain.release_id}/cancel", headers=port["line"].headers
+        )
+    )
+    first = await port.client.put(
+        f"/v1/releases/{chain.release_id}/holds/customs",
+        headers=await port.person_headers("customs", "officer"),
+    )
+    repeated = await port.client.put(held, headers=port["terminal"].headers)
+    assert_problem(first, 409, "release_not_open")
+    assert_problem(repeated, 409, "release_not_open")

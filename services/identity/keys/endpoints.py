@@ -123,10 +123,12 @@ async def retire_key(
 
 @router.get(PARTY_KEYS, summary="A party's public keys (any authenticated caller)")
 async def list_keys(
-    party_id: str, _caller: CurrentPrincipal, session: SessionDep
+    party_id: str, caller: CurrentPrincipal, session: SessionDep
 ) -> list[PartyKeyView]:
-    """Every key of the party, retired ones included, oldest first."""
-    return [PartyKeyView.of(k) for k in await service.list_keys(session, party_id=party_id)]
+    """Every key of the party, retired ones included, oldest first (device keys: the party's
+    own callers and administrators only)."""
+    keys = await service.list_keys(session, party_id=party_id, caller=caller)
+    return [PartyKeyView.of(key) for key in keys]
 
 
 @router.get("/v1/keys/{kid}", summary="A public key by kid (no authentication)")

@@ -499,11 +499,17 @@ async def rotate_keys(
     return new, retired
 
 
-async def list_keys(session: AsyncSession, *, party_id: str) -> list[PartyKey]:
-    """Every key of an existing party, oldest first, retired ones included."""
+async def list_keys(
+    session: AsyncSession, *, party_id: str, caller: Principal | None = None
+) -> list[PartyKey]:
+    """Every key of an existing party, oldest first, retired ones included; its people's
+    device keys only for the party itself and administrators (they name its drivers)."""
     if await parties.get(session, party_id) is None:
         raise party_not_found()
-    return list(await repository.of_party(session, party_id))
+    keys = list(await repository.of_party(session, party_id))
+    if caller is not None and not (is_admin(caller) or caller.party_id == party_id):
+        keys = [key for key in keys if key.person_id is None]
+    return keys
 
 
 async def get_key(session: AsyncSession, *, kid: str) -> PartyKey:

@@ -269,11 +269,13 @@ async def place_hold(
 ) -> Hold:
     """Put a hold on (idempotent: a second PUT keeps the first hold)."""
     _may_hold(caller, release, kind)
+    # Judged before the idempotent repeat: a repeat must not show a closed release that a
+    # first PUT would not (both answer 409).
+    if release.status != ReleaseStatus.open:
+        raise Conflict("release_not_open", f"the release is {release.status}")
     existing = await repository.get_hold(session, release.id, kind)
     if existing is not None:
         return existing
-    if release.status != ReleaseStatus.open:
-        raise Conflict("release_not_open", f"the release is {release.status}")
     hold = Hold(
         release_id=release.id,
         kind=kind,

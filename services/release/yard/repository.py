@@ -92,11 +92,19 @@ async def live_entry(session: AsyncSession, terminal_id: str, container: str) ->
 async def current_entry(
     session: AsyncSession, terminal_id: str, container: str, *, now: datetime
 ) -> YardEntry | None:
-    """The entry that gives the release right now: live and not past its end."""
-    statement = select(YardEntry).where(
-        col(YardEntry.terminal_id) == terminal_id,
-        col(YardEntry.container) == container,
-        col(YardEntry.withdrawn_at).is_(None),
-        or_(col(YardEntry.valid_until).is_(None), col(YardEntry.valid_until) > now),
+    """The entry that gives the release right now: live and not past its end.
+
+    Locked: a withdrawal or correction (which lock the entry too) waits for the release
+    being made under it, and then finds that release to cancel.
+    """
+    statement = (
+        select(YardEntry)
+        .where(
+            col(YardEntry.terminal_id) == terminal_id,
+            col(YardEntry.container) == container,
+            col(YardEntry.withdrawn_at).is_(None),
+            or_(col(YardEntry.valid_until).is_(None), col(YardEntry.valid_until) > now),
+        )
+        .with_for_update()
     )
     return (await session.exec(statement)).first()
