@@ -258,7 +258,7 @@ def build(
     """Sign `steps` as a chain (each link's prev the hash of the one before) and accept them.
 
     Each link was received (`received_at`) a minute after the `iat` it carries, unless
-    `received` says when.
+    `received` says when; each acceptance a minute after its own `iat`.
     """
     links: list[StoredLink] = []
     prev: str | None = None
@@ -273,9 +273,20 @@ def build(
             links.append(StoredLink(seq, jws, "pending", None, step.receiver_party, received_at))
         else:
             ack = sign_ack(world, jws, step.receiver_party)
-            links.append(StoredLink(seq, jws, "accepted", ack, step.receiver_party, received_at))
+            links.append(
+                StoredLink(
+                    seq, jws, "accepted", ack, step.receiver_party, received_at, ack_receipt(ack)
+                )
+            )
         prev = link_hash(jws)
     return links
+
+
+def ack_receipt(ack: str) -> float | None:
+    """When an acceptance was received: a minute after its `iat` (None when it has none)."""
+    _, claims = jose.peek(ack)
+    iat = claims.get("iat")
+    return iat + MINUTE if isinstance(iat, int | float) else None
 
 
 def swap(links: Sequence[StoredLink], position: int, /, **changes: Any) -> list[StoredLink]:
@@ -408,7 +419,7 @@ def test_the_older_alg_name_eddsa_is_accepted(world: World) -> None:
     header = {"alg": "EdDSA", "typ": LINK_TYP, "kid": jose.thumbprint(key)}
     jws = handmade(header, claims, key)
     ack = sign_ack(world, jws, FORWARDER)
-    links = [StoredLink(0, jws, "accepted", ack, FORWARDER, links[0].received_at)]
+    links = [StoredLink(0, jws, "accepted", ack, FORWARDER, links[0].received_at, ack_receipt(ack))]
     assert check(world, links, complete=False).ok
 
 
@@ -865,7 +876,8 @@ def test_the_ack_before_a_pending_last_link_is_judged(world: World) -> None:
 def test_an_ack_of_another_link_is_refused(world: World) -> None:
     # The driver's acceptance of the carrier's handover, offered for the assignment.
     links = build(world)
-    links = swap(links, 4, ack=sign_ack(world, links[3].jws, SUBCONTRACTOR, key=world.keys[DRIVER]))
+    other = sign_ack(world, links[3].jws, SUBCONTRACTOR, key=world.keys[DRIVER])
+    links = swap(links, 4, ack=other, ack_received_at=ack_receipt(other))
     assert_refused(check(world, links), 4, "ack_wrong_link")
 
 
@@ -947,8 +959,20 @@ def test_an_ack_signed_when_the_receivers_credential_had_expired_is_refused(
     world.enrol(FORWARDER_2, "forwarder", key=key, expires=NOW - 2 * HOUR)
     world.enrol(FORWARDER_2, "forwarder", key=jose.generate_key())
     links = build(world, steps=STEPS[:2])
-    links = swap(links, 1, ack=sign_ack(world, links[1].jws, FORWARDER_2, iat=NOW - HOUR))
+    late = sign_ack(world, links[1].jws, FORWARDER_2, iat=NOW - HOUR)
+    links = swap(links, 1, ack=late, ack_received_at=ack_receipt(late))
     assert_refused(check(world, links, complete=False), 1, "credential_expired")
+
+
+def test_an_ack_dated_back_before_its_receipt_is_refused(world: World) -> None:
+    # A receiver whose key expired an hour ago dates his acceptance back into its validity.
+    key = world.keys[FORWARDER_2]
+    world.credentials[FORWARDER_2].clear()
+    world.enrol(FORWARDER_2, "forwarder", key=key, expires=NOW - HOUR)
+    links = build(world, steps=STEPS[:2])
+    backdated = sign_ack(world, links[1].jws, FORWARDER_2, iat=NOW - 2 * HOUR)
+    links = swap(links, 1, ack=backdated, ack_received_at=NOW)
+    assert_refused(check(world, links, complete=False), 1, "ack_backdated")
 
 
 # --- refused headers and garbage ---------------------------------------------------------------

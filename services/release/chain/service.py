@@ -82,6 +82,9 @@ def stored(link: Link) -> StoredLink:
         ack=link.ack,
         receiver_party=link.receiver_party,
         received_at=link.created_at.timestamp(),
+        ack_received_at=(
+            link.decided_at.timestamp() if link.ack is not None and link.decided_at else None
+        ),
     )
 
 
@@ -444,7 +447,9 @@ async def accept(
         ack = await api.sign(caller.token, typ=ACK_TYP, claims=claims)
     ack_jti = _jti(claims_of(ack))
     chain = [
-        replace(stored(item), status=LinkStatus.accepted, ack=ack) if item is link else stored(item)
+        replace(stored(item), status=LinkStatus.accepted, ack=ack, ack_received_at=None)
+        if item is link
+        else stored(item)
         for item in links
     ]
     report = await verify(

@@ -139,6 +139,7 @@ ChainErrorCode = Literal[
     "link_expired",
     "link_backdated",
     "link_lifetime_too_long",
+    "ack_backdated",
     "party_not_fetched",
     "link_jti_reused",
     "link_receiver_mismatch",
@@ -200,6 +201,8 @@ class StoredLink:
     # When the release service received the link (NumericDate seconds, `links.created_at`);
     # None for a link being received now, judged at `now`.
     received_at: float | None = None
+    # When the acceptance was received (`links.decided_at`); None: being received now.
+    ack_received_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,7 +661,9 @@ def _check_link(
     if stored.status != ACCEPTED and not (pending_allowed and stored.status == PENDING):
         raise _Refused("link_not_accepted", f"the link is {stored.status!r}")
     if verify_ack:
-        _check_ack(stored, link=link, link_hash_=this_hash, evidence=evidence, now=now)
+        _check_ack(
+            stored, link=link, link_hash_=this_hash, evidence=evidence, limits=limits, now=now
+        )
 
     walk.holder = link.to
     walk.previous_hash = this_hash
@@ -667,9 +672,16 @@ def _check_link(
 
 
 def _check_ack(
-    stored: StoredLink, *, link: _Link, link_hash_: str, evidence: Evidence, now: float
+    stored: StoredLink,
+    *,
+    link: _Link,
+    link_hash_: str,
+    evidence: Evidence,
+    limits: _Limits,
+    now: float,
 ) -> None:
-    """The receiver's acceptance of the last accepted link."""
+    """The receiver's acceptance of the last accepted link, judged at its receipt as links are
+    (a receiver whose key expired cannot date an acceptance back into its validity)."""
     if stored.ack is None:
         raise _Refused("ack_missing", "the accepted link has no acceptance")
     try:
@@ -714,11 +726,14 @@ def _check_ack(
         or ("sub" in claims and not isinstance(subject, str))
     ):
         raise _Refused("ack_claims_invalid", "an acceptance needs link, iat and jti")
-    if now + LEEWAY < iat:
+    received = now if stored.ack_received_at is None else stored.ack_received_at
+    if received + LEEWAY < iat:
         raise _Refused("ack_not_yet_valid", "the acceptance was issued in the future")
+    if iat < received - limits.max_iat_age:
+        raise _Refused("ack_backdated", "the acceptance was issued too long before its receipt")
 
     candidates = [c for c in receiver_credentials if c.kid == kid]
-    _, error, _ = _judge(candidates, at=iat, roles=None, evidence=evidence, now=now)
+    _, error, _ = _judge(candidates, at=received, roles=None, evidence=evidence, now=now)
     if error is not None:
         raise _Refused(error.code, f"ack: {error.detail}")
     if accepted != link_hash_:

@@ -58,12 +58,17 @@ _OPEN_RELEASE_WITH_CHAIN = (
         *(_hold_placed(kind) for kind in HoldKind),
         *(links.c[name].label(f"link_{name}") for name in _LINK_COLUMNS),
         links.c.created_at.label("link_created_at"),
+        links.c.decided_at.label("link_decided_at"),
     )
     .outerjoin(links, and_(links.c.release_id == releases.c.id, links.c.status.in_(LIVE_STATUSES)))
     .where(releases.c.container == bindparam("container"))
     .where(releases.c.status == ReleaseStatus.open)
     .order_by(links.c.seq)
 )
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 async def open_release_at_gate(session: AsyncSession, container: str) -> ReleaseAtGate | None:
@@ -81,6 +86,9 @@ async def open_release_at_gate(session: AsyncSession, container: str) -> Release
             **{name: row._mapping[f"link_{name}"] for name in _LINK_COLUMNS},
             # A stored link is judged at its receipt, not at its iat nor now.
             received_at=row._mapping["link_created_at"].timestamp(),
+            ack_received_at=_timestamp(row._mapping["link_decided_at"])
+            if row._mapping["link_ack"] is not None
+            else None,
         )
         for row in rows
         if row._mapping["link_seq"] is not None

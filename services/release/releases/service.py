@@ -170,6 +170,7 @@ async def create_release(
         receiver_party=first_party,
         submitted_by=caller.principal.actor,
         kid=chain.kid_of(token) or "",
+        received_at=now,  # judged at this moment above; the record says so
     )
     await chain.insert_link(session, link)
     await append(
@@ -184,6 +185,7 @@ async def create_release(
             "valid_until": int(valid_until.timestamp()),
             "reference": body.reference,
             "link_hash": link.jws_hash,
+            "received_at": link.created_at.isoformat(),
             "actor": caller.principal.actor,
         },
     )
