@@ -165,9 +165,13 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
             ack_claims["sub"] = driver
         acceptor = driver if kind == "assignment" else receiver_party
         ack = jose.sign(ack_claims, keys[acceptor], typ=ACK_TYP)
-        # Received half a minute after it was signed: a stored link is judged at its receipt.
+        # Each received half a minute after it was signed: a stored link and its acceptance
+        # are judged at their receipt.
         received_at = now - 3600 + seq * 60 + 30
-        links.append(StoredLink(seq, jws, "accepted", ack, receiver_party, received_at))
+        ack_received_at = now - 3000 + seq * 60 + 30
+        links.append(
+            StoredLink(seq, jws, "accepted", ack, receiver_party, received_at, ack_received_at)
+        )
         prev = link_hash(jws)
 
     needed = parties_needed(facts, links)
