@@ -275,8 +275,12 @@ _UNSTORABLE_TEXT_ERRORS = frozenset(
 # the dependency's name: a route behind an access token may answer 401 (no or bad token) and
 # 403 (a role or scope that does not allow it); the release service verifies tokens with the
 # identity service's keys, so 503 when it cannot reach them; a route that signs with the
-# identity service's key answers 503 when no signing key is active.
+# identity service's key answers 503 when no signing key is active; a route that uses the
+# database or the cache answers 503 `dependency_unavailable` while either does not answer.
 DEPENDENCY_PROBLEMS: dict[str, frozenset[int]] = {
+    "get_session": frozenset({503}),  # shared.deps
+    "get_read_session": frozenset({503}),
+    "get_cache": frozenset({503}),
     "bearer_token": frozenset({401, 403}),
     "get_principal": frozenset({401, 403}),  # identity service
     "get_caller": frozenset({401, 403, 503}),  # release service
