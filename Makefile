@@ -21,7 +21,7 @@ unexport VIRTUAL_ENV
 EXTRAS := --extra dev
 
 .PHONY: python-check lock-check setup setup-loadtest lock upgrade run test test-embedded \
-	test-postgres lint format faults bench clean
+	test-postgres lint format faults fuzz bench clean
 
 ## python-check: a clear message, not a stack trace, when the Python found is not the tested one
 python-check:
@@ -101,6 +101,16 @@ faults: setup
 	rm -f var/faults-report.jsonl
 	KETENPAS_TEST_BACKEND=postgres $(PYTEST) tests/faults
 	@cat var/faults-report.jsonl
+
+## fuzz: the hostile-input run (tests/fuzz) longer and drawn afresh, on both backends
+FUZZ_EXAMPLES ?= 25
+fuzz: setup
+	@echo "== fuzz: embedded (SQLite + in-process cache), $(FUZZ_EXAMPLES) cases per operation and mode"
+	KETENPAS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KETENPAS_TEST_BACKEND=embedded $(PYTEST) -s tests/fuzz
+	@$(BIN)/python -m tests.backends && { \
+	  echo "== fuzz: PostgreSQL + Redis"; \
+	  KETENPAS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KETENPAS_TEST_BACKEND=postgres $(PYTEST) -s tests/fuzz; \
+	} || { rc=$$?; [ $$rc -eq 3 ] && echo "== fuzz: PostgreSQL + Redis skipped (unreachable)" || exit $$rc; }
 
 ## bench: the benchmarks whose figures are in the README (each stops by itself)
 bench: setup-loadtest
