@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import text
 
 from services.identity.people.models import Person
+from shared.audit.verify import verify_log
 from tests.release.chains import Chain
 from tests.release.port import Port
 
@@ -145,6 +146,19 @@ async def pickup(
     raise AssertionError(f"{chain.container} was not taken out within {RETRY_SECONDS} s")
 
 
+async def run_lanes(
+    port: Port, client: httpx.AsyncClient, chains: list[Chain], ledger: Ledger, *, lanes: int
+) -> None:
+    """Take every chain's container out over `lanes` concurrent terminal lanes."""
+    waiting = list(chains)
+
+    async def lane() -> None:
+        while waiting:
+            await pickup(port, client, waiting.pop(0), ledger, carrier="carrier")
+
+    await asyncio.gather(*(lane() for _ in range(lanes)))
+
+
 async def stored(port: Port, sql: str) -> list[Any]:
     """Rows of the release database, read fresh."""
     async with port.release.state.engine.connect() as connection:
@@ -170,3 +184,33 @@ async def check_nothing_lost(port: Port, ledger: Ledger, chains: list[Chain]) ->
     text_of_events = "\n".join(str(row[0]) for row in audited)
     for decision_id in set(ledger.decisions) | set(ledger.completed):
         assert decision_id in text_of_events, f"decision {decision_id} has no audit event"
+
+
+async def verified_log_size(port: Port) -> int:
+    """Wait until the sequencer integrated and signed every event, then verify the whole
+    log end to end (tiles, checkpoint, every stored event against its entry); its size."""
+    size = await until_log_integrates_everything(port)
+    settings = port.release.state.settings
+    report = await verify_log(
+        "http://testserver",
+        port.release.state.audit_log.verifier_key,
+        database_url=settings.database_url,
+        database_schema=settings.database_schema,
+        transport=httpx.ASGITransport(app=port.release),
+    )
+    assert report.size == size
+    return size
+
+
+async def until_log_integrates_everything(port: Port) -> int:
+    """Wait (bounded) until the sequencer has integrated and signed every event; the size."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    while time.monotonic() < deadline:
+        pending = await stored(port, "SELECT count(*) FROM audit_events WHERE log_index IS NULL")
+        signed = await stored(port, "SELECT max(size) FROM audit_checkpoints")
+        total = await stored(port, "SELECT count(*) FROM audit_events")
+        if pending[0][0] == 0 and signed[0][0] == total[0][0]:
+            return int(total[0][0])
+        port.release.state.sequencer.wake()
+        await asyncio.sleep(RETRY_PAUSE_SECONDS)
+    raise AssertionError(f"the sequencer did not sign every event within {RETRY_SECONDS} s")

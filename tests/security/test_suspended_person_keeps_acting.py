@@ -8,9 +8,11 @@ again, so a party revoked between the decision and the barrier stops the contain
 """
 
 import time
+from typing import Any
 
 from services.identity.parties import service as parties
 from services.identity.people import service as people
+from services.identity.people.models import Person
 from shared.auth import issue_access_token
 from shared.db import transaction
 from shared.models import utcnow
@@ -25,6 +27,27 @@ async def _suspend(port: Port, name: str, role: str) -> None:
     person = port[name].people[role]
     async with transaction(port.identity.state.sessions) as session:
         await people.suspend_person(session, person_id=person.id, actor="test", now=utcnow())
+
+
+async def _released(port: Port) -> tuple[Person, dict[str, Any]]:
+    """A whole chain and the gate's `release` decision for its driver."""
+    chain = await full_chain(port, path=("forwarder", "carrier"))
+    assert chain.driver is not None
+    decision = await ask_gate(
+        port, chain.container, gate_pass=await gate_pass(port, "carrier", chain.driver)
+    )
+    assert decision["decision"] == "release"
+    return chain.driver, decision
+
+
+async def _gate_out_is_refused(port: Port, decision_id: str) -> None:
+    """The gate-out is 409 `chain_broken` and changes nothing."""
+    before = await snapshot(port.release)
+    response = await port.client.post(
+        f"/v1/gate/decisions/{decision_id}/complete", headers=port["terminal"].headers
+    )
+    assert_problem(response, 409, "chain_broken")
+    assert await snapshot(port.release) == before  # not completed, not picked up
 
 
 async def test_a_suspended_dispatcher_is_refused_at_once(make_settings: SettingsFactory) -> None:
@@ -100,48 +123,22 @@ async def test_a_party_revoked_after_the_decision_cannot_take_the_container_out(
     make_settings: SettingsFactory,
 ) -> None:
     async with make_port(make_settings, identity_refresh_seconds=0) as port:
-        chain = await full_chain(port, path=("forwarder", "carrier"))
-        assert chain.driver is not None
-        decision = await ask_gate(
-            port, chain.container, gate_pass=await gate_pass(port, "carrier", chain.driver)
-        )
-        assert decision["decision"] == "release"
+        _, decision = await _released(port)
         async with transaction(port.identity.state.sessions) as session:
             await parties.revoke_party(
                 session, party_id=port["carrier"].id, actor="test", now=utcnow()
             )
-        before = await snapshot(port.release)
 
-        response = await port.client.post(
-            f"/v1/gate/decisions/{decision['decision_id']}/complete",
-            headers=port["terminal"].headers,
-        )
-
-        assert_problem(response, 409, "chain_broken")
-        assert await snapshot(port.release) == before  # not completed, not picked up
+        await _gate_out_is_refused(port, decision["decision_id"])
 
 
 async def test_a_driver_suspended_after_the_decision_cannot_take_the_container_out(
     make_settings: SettingsFactory,
 ) -> None:
     async with make_port(make_settings, identity_refresh_seconds=0) as port:
-        chain = await full_chain(port, path=("forwarder", "carrier"))
-        assert chain.driver is not None
-        decision = await ask_gate(
-            port, chain.container, gate_pass=await gate_pass(port, "carrier", chain.driver)
-        )
-        assert decision["decision"] == "release"
+        driver, decision = await _released(port)
         async with transaction(port.identity.state.sessions) as session:
-            await people.suspend_person(
-                session, person_id=chain.driver.id, actor="test", now=utcnow()
-            )
-        before = await snapshot(port.release)
-
-        response = await port.client.post(
-            f"/v1/gate/decisions/{decision['decision_id']}/complete",
-            headers=port["terminal"].headers,
-        )
+            await people.suspend_person(session, person_id=driver.id, actor="test", now=utcnow())
 
         # His device key signed his acceptance; suspending him suspended its credential.
-        assert_problem(response, 409, "chain_broken")
-        assert await snapshot(port.release) == before
+        await _gate_out_is_refused(port, decision["decision_id"])

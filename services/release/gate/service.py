@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.chain import service as chain
+from services.release.chain.verify import ChainFailure, ChainReport
 from services.release.deps import Caller, check_person_status
 from services.release.gate import repository
 from services.release.gate.models import Decision, GateDecision, GateOut
@@ -119,6 +120,33 @@ async def _release_at_gate(
     return None
 
 
+async def _verify_whole_chain(
+    found: ReleaseAtGate,
+    *,
+    directory: IdentityDirectory,
+    settings: ReleaseSettings,
+    now: datetime,
+) -> ChainReport:
+    """The release's chain, verified complete (down to the accepted assignment) as of now."""
+    return await chain.verify(
+        directory,
+        chain.facts_of(found.release),
+        found.links,
+        settings=settings,
+        now=now,
+        complete=True,
+    )
+
+
+def _chain_failure(failure: ChainFailure) -> dict[str, Any]:
+    """What a gate answer says about the first link that failed."""
+    return {
+        "detail": f"link {failure.seq}: {failure.detail}",
+        "seq": failure.seq,
+        "link_code": failure.code,
+    }
+
+
 async def _check_release(
     found: ReleaseAtGate,
     gate_pass: GatePass | None,
@@ -132,24 +160,9 @@ async def _check_release(
         reasons.append(_reason("release_expired", "the release has expired"))
     for kind in found.holds:
         reasons.append(_reason(f"{kind}_hold", f"the release is under a {kind} hold"))
-    report = await chain.verify(
-        directory,
-        chain.facts_of(found.release),
-        found.links,
-        settings=settings,
-        now=now,
-        complete=True,
-    )
+    report = await _verify_whole_chain(found, directory=directory, settings=settings, now=now)
     if report.failure is not None:
-        failure = report.failure
-        reasons.append(
-            _reason(
-                "chain_broken",
-                f"link {failure.seq}: {failure.detail}",
-                seq=failure.seq,
-                link_code=failure.code,
-            )
-        )
+        reasons.append(_reason("chain_broken", **_chain_failure(report.failure)))
         return
     if gate_pass is None:
         return
@@ -331,22 +344,11 @@ async def _recheck_chain(
     found = await repository.open_release_at_gate(session, claimed.container)
     if found is None or found.release.id != claimed.release_id:
         return  # no longer open: `pick_up` answers why
-    report = await chain.verify(
-        directory,
-        chain.facts_of(found.release),
-        found.links,
-        settings=settings,
-        now=now,
-        complete=True,
-    )
+    report = await _verify_whole_chain(found, directory=directory, settings=settings, now=now)
     if report.failure is not None:
-        failure = report.failure
-        raise Conflict(
-            "chain_broken",
-            f"since the decision, link {failure.seq}: {failure.detail}",
-            seq=failure.seq,
-            link_code=failure.code,
-        )
+        facts = _chain_failure(report.failure)
+        facts["detail"] = "since the decision, " + facts["detail"]
+        raise Conflict("chain_broken", **facts)
     if claimed.driver_id is not None and report.driver != str(claimed.driver_id):
         raise Conflict("wrong_driver", "the release is now assigned to another driver")
 
