@@ -54,7 +54,17 @@ def settings_env(settings: ServiceSettings, prefix: str) -> dict[str, str]:
 async def served(app: FastAPI) -> AsyncIterator[str]:
     """Serve an app whose lifespan already runs on a loopback socket; yield its URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    # No log_config and no log_level: uvicorn would otherwise reconfigure the process's
+    # logging (the uvicorn.access level), and later tests of the log format would see it.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        log_level=None,
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(READY_BOUND_SECONDS * 100):  # bounded: uvicorn sets `started` once bound
