@@ -96,7 +96,8 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
         ("EU.EORI.NL100000005", ["carrier"]),
         ("EU.EORI.NL100000006", ["carrier"]),
     ]
-    # The driver's own device key: a credential whose subject is the person (DESIGN §4).
+    # The driver's own device key: a credential whose subject is the person
+    # (docs/design.md, Domain).
     driver = str(uuid.uuid4())
     keys: dict[str, OKPKey] = {}
     credentials = {}

@@ -1,8 +1,8 @@
 """A small async cache: replay guards, counters, short-lived values and pub/sub.
 
 Two implementations behind one ``Cache`` protocol: ``RedisCache`` for production and
-``MemoryCache`` for the embedded, single-process mode (DESIGN.md §6). The database stays
-the source of truth (invariant 6): these operations speed up and tighten checks, they
+``MemoryCache`` for the embedded, single-process mode (docs/design.md, Architecture). The
+database stays the source of truth (invariant 6): these operations speed up and tighten checks, they
 never decide one-time use on their own.
 
 Every key and channel name is prefixed (``"<prefix>:<name>"``) so that services, and

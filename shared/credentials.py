@@ -84,7 +84,7 @@ ALLOWED_BITS: Final = (1, 2, 4, 8)
 #: far beyond any list this project issues, yet small enough to bound the work.
 MAX_STATUS_LIST_BYTES: Final = 1 << 20
 
-#: Clock skew allowed on every time claim (DESIGN.md §5).
+#: Clock skew allowed on every time claim (docs/design.md, Wire formats).
 LEEWAY: Final = 30
 
 

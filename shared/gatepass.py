@@ -1,5 +1,5 @@
-"""Gate passes (`ketenpas-gatepass+jwt`, DESIGN.md §5): what the identity service signs
-for a driver who proved his second factor, and how a gate checks one offline.
+"""Gate passes (`ketenpas-gatepass+jwt`, docs/design.md, Wire formats): what the identity
+service signs for a driver who proved his second factor, and how a gate checks one offline.
 
 The release service verifies with the identity service's published keys (JWKS) and must
 itself accept each `jti` only once, until `expires_at` plus the clock-skew leeway: a

@@ -44,7 +44,7 @@ class ReleaseSettings(ServiceSettings):
     max_chain_links: int = Field(default=8, ge=2, le=64)
     link_lifetime_days: int = Field(default=30, ge=1, le=366)
     link_max_age_at_receipt_seconds: int = Field(default=120, ge=30, le=3600)
-    # The longest a release may be valid (DESIGN §4 "Yard entry"): a line cannot block its
+    # The longest a release may be valid (docs/design.md, Domain): a line cannot block its
     # container for ever; a yard entry's own end may bound it sooner.
     release_max_days: int = Field(default=30, ge=1, le=366)
 

@@ -344,7 +344,7 @@ async def test_a_forwarder_cannot_assign_a_driver(port: Port) -> None:
     driver = await port.driver("forwarder")
     async with unchanged(port.release):
         response = await assignment_to(port, chain, driver, sender="forwarder")
-    # The identity service does not sign it for a forwarder's person (DESIGN §5).
+    # The identity service does not sign it for a forwarder's person (docs/design.md, Wire formats).
     assert_problem(response, 403, "signing_not_allowed")
 
 

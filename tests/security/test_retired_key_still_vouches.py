@@ -2,7 +2,7 @@
 credential stays valid, so whoever kept the private key still signs links that verify and
 still gets access tokens with it.
 
-Refused: retiring a key suspends its credentials (DESIGN §5 status list), so nothing it
+Refused: retiring a key suspends its credentials (docs/design.md, Wire formats), so nothing it
 signs afterwards verifies and the token endpoint refuses it.
 """
 

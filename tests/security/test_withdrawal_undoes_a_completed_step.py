@@ -1,6 +1,6 @@
 """Threat: a party up the chain undoes a step that the next party has already completed.
 
-DESIGN §4: a holder may withdraw its link while the next step has not been completed. A
+docs/design.md, Domain: a holder may withdraw its link while the next step has not been completed. A
 bribed forwarder (or carrier) used to be able to withdraw its link after the receiver had
 accepted and passed the right on, or after the driver had accepted his assignment, wiping
 out the work of everyone below and, with a new link, steering the container to someone

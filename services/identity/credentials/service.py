@@ -133,8 +133,8 @@ def credential_claims(
     uri: str,
     subject: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of a `ketenpas-credential+jwt` (DESIGN.md §5); a device credential's
-    subject is the person, and it names his party in `party`."""
+    """The claims of a `ketenpas-credential+jwt` (docs/design.md, Wire formats); a device
+    credential's subject is the person, and it names his party in `party`."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": subject or party_id,

@@ -16,7 +16,7 @@ credential, and the same claims signed by the new key (`iss` the party, `aud` th
 no proof. Every change to a party's keys is audited and left as a key notice for the
 party's administrators (`GET /v1/parties/{id}/key-notices`).
 
-**Custodial signing** (DESIGN.md §5 "Custodial signatures") signs only a step the person's
+**Custodial signing** (docs/design.md, Wire formats) signs only a step the person's
 role may take for his party: a dispatcher signs a release for a shipping line, a handover
 for a forwarder or carrier, an assignment for a carrier, and the acceptance of a release or
 handover for a forwarder or carrier. A driver never signs for his party: he accepts an
@@ -72,7 +72,7 @@ MAX_LINK_LIFETIME = 30 * 86400
 ACK_LIFETIME = 3600
 #: The person roles that take steps of the chain for their party.
 SIGNING_PERSON_ROLES: frozenset[str] = frozenset({PersonRole.dispatcher})
-#: The link kinds a party signs, by party role (DESIGN.md §4).
+#: The link kinds a party signs, by party role (docs/design.md, Domain).
 LINK_KINDS_BY_PARTY_ROLE: dict[str, frozenset[str]] = {
     PartyRole.shipping_line: frozenset({"release"}),
     PartyRole.forwarder: frozenset({"handover"}),
@@ -663,7 +663,8 @@ async def sign_for_person(
             "kind": claims.get("kind") if typ == LINK_TYP else None,
             "kid": kid,
             "jti": jti if isinstance(jti, str) else None,
-            # SHA-256 of the compact JWS, base64url (DESIGN §5): ties the entry to the link.
+            # SHA-256 of the compact JWS, base64url (docs/design.md, Wire formats): ties the
+            # entry to the link.
             "jws_hash": urlsafe_b64encode(hashlib.sha256(jws.encode("ascii")).digest()).decode(),
         },
     )

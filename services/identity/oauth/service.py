@@ -1,5 +1,5 @@
 """The token endpoint's rules: client credentials with `private_key_jwt` (RFC 6749 §4.4,
-RFC 7523, DESIGN.md §5), answered with an RFC 9068 access token.
+RFC 7523, docs/design.md, Wire formats), answered with an RFC 9068 access token.
 
 A client authenticates with an assertion it signed with one of its party's registered,
 active Ed25519 keys that holds a valid credential of the party (unexpired, neither revoked

@@ -1,4 +1,4 @@
-"""Recording reads of release data (DESIGN §8: protective monitoring starts here).
+"""Recording reads of release data (docs/design.md, Protective monitoring: it starts here).
 
 Each entry is written in its own short transaction, apart from the request's: a read that
 ends in a 404 rolls the request back, and exactly those attempts must stay on record. A

@@ -11,7 +11,7 @@ from shared.models import UTCDateTime, utcnow
 
 
 class LinkKind(StrEnum):
-    """The three kinds of step (DESIGN §4)."""
+    """The three kinds of step (docs/design.md, Domain)."""
 
     release = "release"
     handover = "handover"

@@ -7,8 +7,8 @@ A link is judged at the moment this service received it: a new link at `now`, a 
 at its recorded `created_at` (also in its `link.submitted` event), never at the `iat` its
 signer chose nor, for its credentials, at the moment it is looked at again.
 
-A withdrawal undoes only a step whose next step is not completed (DESIGN §4): the next step
-of a release or handover is the receiver passing the right on, completed once that link is
+A withdrawal undoes only a step whose next step is not completed (docs/design.md, Domain): the
+next step of a release or handover is the receiver passing the right on, completed once that link is
 accepted; the next step of an assignment is the driver's acceptance. Nothing is withdrawn
 once the gate has decided to let a driver take the container on the chain.
 """

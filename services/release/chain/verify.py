@@ -4,8 +4,8 @@ No database, no clock, no network: the caller loads the links, fetches the crede
 of `parties_needed` and the current status lists, and passes `now`. The same verifier
 serves link submission, the web views and the gate's hot path.
 
-**What is checked** (DESIGN.md §3.2, §5), link by link in seq order; the first failure
-is reported with a stable code and every later link is ``not_checked``:
+**What is checked** (docs/design.md, Invariants 2, Wire formats), link by link in seq order;
+the first failure is reported with a stable code and every later link is ``not_checked``:
 
 1. a link never follows an assignment, and is stored at its position (``seq``);
 2. the compact JWS is well formed and its header passes shared.jose's rules for
@@ -16,7 +16,7 @@ is reported with a stable code and every later link is ``not_checked``:
    read before the signature only to refuse a link not from the holder and to choose the
    key: once the signature verifies, the party whose credential holds the key has said
    it. Only parties vouched for are looked up (see ``Evidence``);
-3. the claims have the contract's form (DESIGN §5);
+3. the claims have the contract's form (docs/design.md, Wire formats);
 4. continuity: the release and container of the facts, ``seq`` equal to the position,
    the kind (``release`` at 0, ``handover`` or ``assignment`` later); the times, judged
    at the link's **receipt** (``StoredLink.received_at``, a moment the signer does not
@@ -691,7 +691,8 @@ def _check_ack(
     kid = header.get("kid")
     if link.kind == ASSIGNMENT:
         # The driver accepts with his own device key (a credential whose subject is he,
-        # DESIGN §4/§5), so that nobody at the carrier can accept in his name: a key of the
+        # docs/design.md, Domain, Wire formats), so that nobody at the carrier can accept in
+        # his name: a key of the
         # carrier, its custodial key included, is no acceptance of an assignment. The
         # driver is vouched for by the assignment's verified signature.
         receiver_credentials: Sequence[VerifiedCredential] = [

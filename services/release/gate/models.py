@@ -24,7 +24,7 @@ class UsedGatePass(SQLModel, table=True):
 
 
 class Decision(StrEnum):
-    """What the gate says (DESIGN §4)."""
+    """What the gate says (docs/design.md, Domain)."""
 
     release = "release"
     inspect = "inspect"

@@ -11,7 +11,7 @@ from shared.models import UTCDateTime, utcnow
 
 
 class ReleaseStatus(StrEnum):
-    """Where a release stands (DESIGN §4)."""
+    """Where a release stands (docs/design.md, Domain)."""
 
     open = "open"
     picked_up = "picked_up"

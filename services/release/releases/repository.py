@@ -17,7 +17,7 @@ OVERSEERS = ("port_security", "customs")
 
 
 def visible_to(caller: Caller) -> ColumnElement[bool]:
-    """The releases the caller may read (DESIGN §3.3, need-to-know)."""
+    """The releases the caller may read (docs/design.md, Invariants 3, need-to-know)."""
     if any(caller.has(role) for role in OVERSEERS):
         return true()
     live = col(Link.status).in_(LIVE_STATUSES)

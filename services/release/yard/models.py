@@ -19,7 +19,7 @@ class YardState(StrEnum):
 
 class YardEntry(SQLModel, table=True):
     """A terminal's statement that a container is (or will be) in its yard, and which
-    shipping line holds the release right for it (DESIGN §4 "Yard entry")."""
+    shipping line holds the release right for it (docs/design.md, Domain)."""
 
     __tablename__ = "yard_entries"
     __table_args__ = (

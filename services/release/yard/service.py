@@ -1,6 +1,6 @@
 """Yard entries: the terminal says what is in its yard and which line may release it.
 
-A release needs a current entry at its terminal naming the releasing line (DESIGN §4 "Yard
+A release needs a current entry at its terminal naming the releasing line (docs/design.md, Domain
 entry"). Only the terminal itself announces, corrects and withdraws its entries; each change
 is audited. Taking a line's right away (withdrawing the entry, naming another line, or ending
 the right before the line's open release ends) cancels that release: a right the terminal
