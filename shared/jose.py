@@ -1,8 +1,8 @@
 """JOSE helpers: Ed25519 keys, JWKS documents, compact JWS signing and strict verification.
 
 Keys, thumbprints and signing go through joserfc. Verification is written out here on
-purpose: Ketenpas's policy (DESIGN.md §5) is narrower than what a general JOSE library
-accepts, and every refusal needs a stable reason code. In particular joserfc would
+purpose: Ketenpas's policy (docs/design.md, Wire formats) is narrower than what a general JOSE
+library accepts, and every refusal needs a stable reason code. In particular joserfc would
 honour RFC 7797 ``b64``, keep the last of two duplicate header members, use whatever
 key a header names, and warn on every ``EdDSA`` verification although the design
 accepts that name deliberately. Here the header is parsed strictly and judged before
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -204,8 +204,19 @@ def sign(claims: Mapping[str, Any], key: OKPKey, *, typ: str) -> str:
 # --- verification --------------------------------------------------------------------------
 
 
-def verify(token: str, *, typ: str, resolve_key: Callable[[str], Key | None]) -> VerifiedToken:
-    """Verify a compact JWS of type ``typ`` signed by the Ed25519 key ``resolve_key(kid)``."""
+def verify(
+    token: str,
+    *,
+    typ: str,
+    resolve_key: Callable[[str], Key | None],
+    without_kid: Sequence[Key] = (),
+) -> VerifiedToken:
+    """Verify a compact JWS of type ``typ`` signed by the Ed25519 key ``resolve_key(kid)``.
+
+    A header without ``kid`` is refused, unless ``without_kid`` names the keys to try then
+    (RFC 7523 §3 lets a token endpoint find the client's key by ``iss``): the signature
+    must verify with one of them. The caller bounds and chooses them; nothing else changes.
+    """
     header_segment, payload_segment, signature = _split_compact(token)
     header = _loads_object(_b64decode(header_segment, "header"), what="header")
 
@@ -224,25 +235,36 @@ def verify(token: str, *, typ: str, resolve_key: Callable[[str], Key | None]) ->
 
     kid = header.get("kid")
     if kid is None or kid == "":
-        raise TokenError("token_kid_missing", "header has no kid")
-    if not isinstance(kid, str):
+        if not without_kid:
+            raise TokenError("token_kid_missing", "header has no kid")
+        candidates = [(key, _check_key(key, thumbprint(key))) for key in without_kid]
+    elif not isinstance(kid, str):
         raise TokenError("token_malformed", "kid must be a string")
-
-    key = resolve_key(kid)
-    if key is None:
-        raise TokenError("token_kid_unknown", "no key is known for this kid")
-    public = _check_key(key, kid)
+    else:
+        found = resolve_key(kid)
+        if found is None:
+            raise TokenError("token_kid_unknown", "no key is known for this kid")
+        candidates = [(found, _check_key(found, kid))]
 
     if len(signature) != _ED25519_SIGNATURE_LENGTH:
         raise TokenError("token_bad_signature", "signature has the wrong length")
-    try:
-        public.verify(signature, f"{header_segment}.{payload_segment}".encode("ascii"))
-    except InvalidSignature:
-        raise TokenError("token_bad_signature", "signature does not verify") from None
+    key = _signer(candidates, signature, f"{header_segment}.{payload_segment}".encode("ascii"))
 
     claims = _loads_object(_b64decode(payload_segment, "payload"), what="claims")
     assert isinstance(key, OKPKey)  # _check_key guarantees it; this narrows the type
     return VerifiedToken(header=header, claims=claims, key=key)
+
+
+def _signer(
+    candidates: Sequence[tuple[Key, Ed25519PublicKey]], signature: bytes, signing_input: bytes
+) -> Key:
+    for key, public in candidates:
+        try:
+            public.verify(signature, signing_input)
+        except InvalidSignature:
+            continue
+        return key
+    raise TokenError("token_bad_signature", "signature does not verify")
 
 
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -273,7 +295,7 @@ def _split_compact(token: object) -> tuple[str, str, bytes]:
 
 def _b64decode(segment: str, what: str) -> bytes:
     # joserfc's decoder refuses padding, '+', '/' and non-canonical trailing bits, so
-    # each token has one spelling and hashes of compact tokens (DESIGN §5 "prev") are
+    # each token has one spelling and hashes of compact tokens (docs/design.md, Wire formats) are
     # unambiguous.
     try:
         return urlsafe_b64decode(segment.encode("ascii"))
@@ -333,7 +355,7 @@ def _check_key(key: Key, kid: str) -> Ed25519PublicKey:
         raise TokenError("token_key_unsuitable", "the key for this kid may not verify")
     if key.get("alg") not in (None, *DEFAULT_ALLOWED_ALGS):
         raise TokenError("token_key_unsuitable", "the key for this kid is bound to another alg")
-    # kid is the key's thumbprint by contract (DESIGN §4); a resolver handing back some
+    # kid is the key's thumbprint by contract (docs/design.md, Domain); a resolver handing back some
     # other key is a bug that must not turn into a valid signature under a wrong name.
     if thumbprint(key) != kid:
         raise TokenError("token_key_unsuitable", "the resolved key does not match the kid")

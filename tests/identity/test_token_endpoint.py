@@ -326,6 +326,10 @@ def _raw(world: World, **claims: Any) -> str:
     return compact(world.header(), world.claims(**claims), world.carrier_key)
 
 
+def _raw_header(world: World, *, kid: None, **claims: Any) -> str:
+    return compact(world.header(kid=kid), world.claims(**claims), world.carrier_key)
+
+
 def _tampered(world: World) -> str:
     header, _, signature = world.assertion().split(".")
     forged = compact(world.header(), world.claims(scope="admin"), world.carrier_key).split(".")[1]
@@ -347,9 +351,22 @@ HOSTILE: list[tuple[str, Build, str]] = [
     ("typ in lower case", lambda w: _typed(w, "jwt"), "token_bad_type"),
     ("no typ", lambda w: compact(w.header(typ=None), w.claims(), w.carrier_key), "token_bad_type"),
     (
-        "missing kid",
-        lambda w: compact(w.header(kid=None), w.claims(), w.carrier_key),
-        "token_kid_missing",
+        "no kid, and signed by no key of the party",
+        lambda w: compact(w.header(kid=None), w.claims(), w.shipping_line_key),
+        "token_bad_signature",
+    ),
+    (
+        "no kid, and an iss no database stores",
+        lambda w: _raw_header(w, kid=None, iss="EU.EORI.\ud800", sub="EU.EORI.\ud800"),
+        "assertion_no_key_to_try",
+    ),
+    (
+        "no kid, and alg none",
+        lambda w: (
+            compact(w.header(kid=None, alg="none"), w.claims(), w.carrier_key).rsplit(".", 1)[0]
+            + "."
+        ),
+        "token_alg_refused",
     ),
     (
         "unknown kid",
@@ -468,6 +485,64 @@ async def test_every_hostile_assertion_is_refused_with_its_own_code(
     response = await request_token(world.client, assertion, **params)
     assert_problem(response, 401, "invalid_client", code)
     await assert_nothing_changed(world.app)
+
+
+# --- assertions without kid, and the deliberate refusals ----------------------------------
+
+
+async def test_an_assertion_without_kid_is_verified_with_the_partys_certified_keys(
+    world: World,
+) -> None:
+    await add_own_key(world.app, world.carrier)  # no credential: never tried
+    second = await add_certified_key(world.app, world.carrier)
+    assertion = compact(world.header(kid=None), world.claims(jti="kidless"), second)
+
+    response = await request_token(world.client, assertion)
+
+    assert response.status_code == 200, response.text
+    [event] = await issued_events(world.app)
+    assert (event["kid"], event["assertion_jti"]) == (jose.thumbprint(second), "kidless")
+    replayed = await request_token(world.client, assertion)
+    assert_problem(replayed, 401, "invalid_client", "assertion_replayed")
+
+
+async def test_an_assertion_without_kid_of_a_party_with_too_many_keys_is_refused(
+    world: World,
+) -> None:
+    for _ in range(service.MAX_KEYS_WITHOUT_KID):
+        await add_own_key(world.app, world.carrier)
+    assertion = compact(world.header(kid=None), world.claims(), world.carrier_key)
+
+    response = await request_token(world.client, assertion)
+
+    assert_problem(response, 401, "invalid_client", "assertion_kid_required")
+    await assert_nothing_changed(world.app)
+    # Naming the key still works.
+    assert (await request_token(world.client, world.assertion())).status_code == 200
+
+
+async def test_a_long_lived_assertion_is_refused_saying_the_limit_is_deliberate(
+    world: World,
+) -> None:
+    response = await request_token(world.client, world.assertion(exp=world.now + 3600))
+
+    assert_problem(response, 401, "invalid_client", "token_lifetime_too_long")
+    detail = response.json()["detail"]
+    assert "at most 30 s" in detail
+    assert "deliberate (iSHARE)" in detail
+
+
+async def test_the_token_endpoint_as_audience_is_refused_saying_the_rule_is_deliberate(
+    world: World,
+) -> None:
+    response = await request_token(
+        world.client, world.assertion(aud=world.settings.public_url.rstrip("/") + "/v1/token")
+    )
+
+    assert_problem(response, 401, "invalid_client", "assertion_wrong_audience")
+    detail = response.json()["detail"]
+    assert f"exactly this issuer ({world.settings.issuer})" in detail
+    assert "deliberate (draft-ietf-oauth-rfc7523bis)" in detail
 
 
 async def test_a_retired_key_is_refused(world: World) -> None:

@@ -13,6 +13,19 @@ Checks run cheapest and least revealing first, and the `jti` is spent last, only
 the request is going to succeed; so a refused request changes nothing, and a client
 whose request was refused for its scope may send the same assertion again.
 
+An assertion whose header names no `kid` is tried against the claimed party's (`iss`)
+active API-client keys that hold a valid credential, as RFC 7523 §3 allows: client libraries
+(Authlib's `PrivateKeyJWT`, for one) leave `kid` out by default. That gives an attacker
+nothing a `kid` would not: every key tried is one the party itself may authenticate with,
+and the signature must still verify with it; device keys and keys without a credential are
+never tried. A party with more than MAX_KEYS_WITHOUT_KID such keys must name the key, which
+bounds the work one request can cause.
+
+Two refusals are deliberate and say so in their `detail`, because client libraries default
+otherwise: `exp` at most 30 s after `iat` (iSHARE; Authlib signs for an hour) and `aud`
+exactly our issuer id (draft-ietf-oauth-rfc7523bis; RFC 7523 and Authlib use the token
+endpoint URL).
+
 Scopes (`SCOPES_BY_ROLE`) are granted per party role; a client asks for some of them
 (`scope`) or, asking for none, gets all its roles allow (RFC 6749 §3.3's default).
 """
@@ -52,6 +65,8 @@ CLOCK_LEEWAY: Final = 30
 MAX_JTI_LENGTH: Final = 200  # the width of used_assertions.jti
 MAX_KID_LENGTH: Final = 64  # the width of party_keys.kid
 MAX_PARTY_ID_LENGTH: Final = 40  # the width of parties.id
+#: How many active API-client keys of a party a kid-less assertion is tried against.
+MAX_KEYS_WITHOUT_KID: Final = 8
 
 for _typ in ASSERTION_TYPS:
     jose.ALLOWED_ALGS[_typ] = jose.DEFAULT_ALLOWED_ALGS
@@ -197,7 +212,7 @@ async def authenticate_client(
 ) -> AuthenticatedClient:
     """Verify a client assertion (RFC 7523) against the party's registered keys."""
     try:
-        header, _ = jose.peek(assertion)
+        header, claims = jose.peek(assertion)
     except jose.TokenError as exc:
         raise _client_refused(exc.code, exc.detail) from None
     kid = header.get("kid")
@@ -205,18 +220,24 @@ async def authenticate_client(
     if _storable(kid, MAX_KID_LENGTH):
         key_row = await repository.get_party_key(session, kid)
     public = jose.import_key(key_row.public_jwk) if key_row is not None else None
+    without_kid: dict[str, PartyKey] = {}
+    if kid is None or kid == "":
+        without_kid = await _keys_to_try(session, peeked_issuer=claims.get("iss"), now=now)
     typ = header.get("typ")
     try:
         verified = jose.verify(
             assertion,
             typ=typ if isinstance(typ, str) and typ in ASSERTION_TYPS else ASSERTION_TYPS[0],
             resolve_key=lambda wanted: public if key_row is not None and wanted == kid else None,
+            without_kid=[jose.import_key(row.public_jwk) for row in without_kid.values()],
         )
         claims = verified.claims
         jose.check_times(claims, now, leeway=CLOCK_LEEWAY, max_lifetime=ASSERTION_MAX_LIFETIME)
     except jose.TokenError as exc:
-        raise _client_refused(exc.code, exc.detail) from None
-    assert key_row is not None  # verify() found the key
+        raise _client_refused(exc.code, _explained(exc)) from None
+    key_row = key_row or without_kid.get(jose.thumbprint(verified.key))
+    if key_row is None:  # a bug: verify() uses no key but the kid's or those without kid
+        raise RuntimeError("the verified key is none of the keys looked up")
 
     party_id, jti = _check_claims(claims, settings=settings, client_id=client_id)
     party = (
@@ -250,6 +271,53 @@ async def authenticate_client(
     )
 
 
+async def _keys_to_try(
+    session: AsyncSession, *, peeked_issuer: object, now: float
+) -> dict[str, PartyKey]:
+    """The keys a kid-less assertion is tried against: the claimed party's active API-client
+    keys that hold a valid credential of the party, by kid."""
+    if not _storable(peeked_issuer, MAX_PARTY_ID_LENGTH):
+        raise _no_key_to_try()
+    rows = await repository.active_client_keys(
+        session, peeked_issuer, limit=MAX_KEYS_WITHOUT_KID + 1
+    )
+    if len(rows) > MAX_KEYS_WITHOUT_KID:
+        raise _client_refused(
+            "assertion_kid_required",
+            f"the party has more than {MAX_KEYS_WITHOUT_KID} active keys: name the signing "
+            "key in the assertion header (kid, its RFC 7638 thumbprint)",
+        )
+    at = datetime.fromtimestamp(now, UTC)
+    keys = {
+        row.kid: row
+        for row in rows
+        if await credentials.certified(
+            session, kid=row.kid, subject=peeked_issuer, now=at, leeway=CLOCK_LEEWAY
+        )
+    }
+    if not keys:
+        raise _no_key_to_try()
+    return keys
+
+
+def _no_key_to_try() -> OAuthError:
+    return _client_refused(
+        "assertion_no_key_to_try",
+        "the header names no kid and no active key of the party (iss) holds a valid credential",
+    )
+
+
+def _explained(error: jose.TokenError) -> str:
+    # Client libraries sign for an hour by default; say that the limit is meant, and why.
+    if error.code == "token_lifetime_too_long":
+        return (
+            f"exp must be at most {ASSERTION_MAX_LIFETIME} s after iat. This is deliberate "
+            "(iSHARE): a client assertion is used once, at once; client libraries sign for "
+            "an hour by default, so set their assertion lifetime to 30 s"
+        )
+    return error.detail
+
+
 def _storable(value: object, max_length: int) -> TypeGuard[str]:
     # Claims are attacker-chosen JSON: a NUL or a lone surrogate ("\ud800") is a valid
     # JSON string but no database stores or compares it, so such a value never reaches
@@ -276,7 +344,10 @@ def _check_claims(
         audience = audience[0] if audience else None
     if audience != settings.issuer:
         raise _client_refused(
-            "assertion_wrong_audience", f"aud must be this issuer ({settings.issuer})"
+            "assertion_wrong_audience",
+            f"aud must be exactly this issuer ({settings.issuer}), not the token endpoint URL. "
+            "This is deliberate (draft-ietf-oauth-rfc7523bis): with the issuer as its only "
+            "audience, no other server can get a client to sign an assertion that counts here",
         )
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
