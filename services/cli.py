@@ -1,4 +1,4 @@
-"""The `ketenpas` command line: serve, migrate, seed a demo, and verify audit logs."""
+"""The `ketenpas` command line: serve, migrate, seed a demo, verify audit logs, housekeeping."""
 
 import asyncio
 import signal
@@ -16,6 +16,7 @@ import uvicorn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.demo_walk import walk
+from services.identity import app as identity_app
 from services.identity import demo
 from services.identity.credentials.cli import cli as credential_cli
 from services.identity.demo import write_credentials
@@ -26,6 +27,7 @@ from services.identity.sessions.cli import enrol_totp
 from services.identity.settings import IdentitySettings
 from services.identity.signing.cli import cli as signing_key_cli
 from services.registry import SERVICES, ServiceSpec, selected
+from services.release import app as release_app
 from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
 from shared.audit import repository as audit_repo
@@ -34,18 +36,22 @@ from shared.audit.sequencer import drain
 from shared.audit.service import AuditLog
 from shared.audit.verify import VerificationFailed, verify_log
 from shared.db import create_engine, session_factory, transaction
+from shared.housekeeping import Chore, Housekeeper
 from shared.logging import configure_logging
 from shared.migrate import upgrade
 from shared.models import utcnow
+from shared.settings import ServiceSettings
 from shared.web import freeze_startup_heap
 
 app = typer.Typer(help="Ketenpas: container release through a chain of signed handovers.")
 db_app = typer.Typer(help="Database schema.")
 demo_app = typer.Typer(help="The demo port for a laptop.")
 log_app = typer.Typer(help="The tamper-evident audit logs.")
+housekeeping_app = typer.Typer(help="Deleting what can no longer matter (also on a schedule).")
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(log_app, name="log")
+app.add_typer(housekeeping_app, name="housekeeping")
 # Administration of the identity service (needs its database; every change is audited).
 person_cli.command("enrol-totp")(enrol_totp)
 app.add_typer(party_cli, name="party")
@@ -295,6 +301,29 @@ def log_verify(
     typer.echo(
         f"OK {report.origin}: {report.size} entries, root {report.root_hash.hex()}{since}{events}"
     )
+
+
+CHORES: dict[str, dict[str, Chore]] = {
+    "identity": identity_app.CHORES,
+    "release": release_app.CHORES,
+}
+
+
+@housekeeping_app.command("purge")
+def housekeeping_purge(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
+    """Run the services' housekeeping once now: spent gate passes, used client assertions."""
+
+    async def run(settings: ServiceSettings, chores: dict[str, Chore]) -> dict[str, int]:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            return await Housekeeper(session_factory(engine), chores, interval=0).run_once()
+        finally:
+            await engine.dispose()
+
+    for spec in selected(target):
+        deleted = asyncio.run(run(spec.settings(), CHORES[spec.name]))
+        for chore, rows in deleted.items():
+            typer.echo(f"{spec.name}: {chore}: {rows} deleted")
 
 
 def main() -> None:

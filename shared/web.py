@@ -2,7 +2,7 @@
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 
 import structlog
@@ -18,6 +18,7 @@ from shared.audit.sequencer import Sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
 from shared.db import create_engine, read_only, session_factory, warm_pool
+from shared.housekeeping import Chore, Housekeeper
 from shared.problems import (
     document_problems,
     install_problem_handlers,
@@ -89,8 +90,10 @@ def build_app(
     routers: Sequence[APIRouter],
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
     on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None,
+    chores: Mapping[str, Chore] | None = None,
+    housekeeping_interval: float = 0.0,
 ) -> FastAPI:
-    """A service app with the common parts; the service adds its own routers."""
+    """A service app with the common parts; the service adds its own routers and chores."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,18 +126,24 @@ def build_app(
         )
         app.state.sequencer = sequencer
         task = asyncio.create_task(sequencer.run()) if settings.run_sequencer else None
+        housekeeper = Housekeeper(app.state.sessions, chores or {}, interval=housekeeping_interval)
+        app.state.housekeeper = housekeeper
         if on_startup is not None:
             await on_startup(app)
+        app.state.housekeeping_task = (
+            asyncio.create_task(housekeeper.run()) if housekeeper.scheduled else None
+        )
         logger.info("service_started", service=settings.service_name, url=settings.public_url)
         try:
             yield
         finally:
             if on_shutdown is not None:
                 await on_shutdown(app)
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+            for background in (task, app.state.housekeeping_task):
+                if background is not None:
+                    background.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await background
             await app.state.cache.close()
             await engine.dispose()
 

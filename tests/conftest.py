@@ -155,6 +155,7 @@ def make_settings(databases: dict[str, Database], cache_url: tuple[str, str]) ->
             "cache_url": cache_url[0],
             "cache_prefix": cache_url[1] + service,
             "run_sequencer": False,
+            "housekeeping_interval_seconds": 0,  # a test runs a housekeeping step itself
             "database_pool_warm": False,  # many apps per run: connections as needed
         }
         values.update(overrides)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.identity.credentials.endpoints import router as credentials_router
 from services.identity.keys.endpoints import router as keys_router
 from services.identity.oauth.endpoints import router as oauth_router
+from services.identity.oauth.service import purge_used_assertions
 from services.identity.parties.endpoints import router as parties_router
 from services.identity.people.endpoints import router as people_router
 from services.identity.sessions.endpoints import router as sessions_router
@@ -15,10 +16,13 @@ from services.identity.signing import service as signing
 from services.identity.signing.endpoints import router as signing_router
 from services.identity.signing.keyring import KeyRingCache
 from shared.db import transaction
+from shared.housekeeping import Chore
 from shared.models import utcnow
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What the service deletes on a schedule and on `ketenpas housekeeping purge`.
+CHORES: dict[str, Chore] = {"used_assertions": purge_used_assertions}
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -44,4 +48,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             sessions_router,
         ],
         on_startup=on_startup,
+        chores=CHORES,
+        housekeeping_interval=settings.housekeeping_interval_seconds,
     )

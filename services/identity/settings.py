@@ -40,6 +40,10 @@ class IdentitySettings(ServiceSettings):
     # A new service signing key is published this long before it signs, so that every
     # verifier's cached JWKS already holds it.
     signing_key_propagation_seconds: int = Field(default=600, ge=0, le=7 * 86400)
+    # Used client assertions are kept until they could no longer be replayed anyway, then
+    # deleted by a background task this often (0: never in this process; `ketenpas
+    # housekeeping purge` does it once).
+    housekeeping_interval_seconds: float = Field(default=3600.0, ge=0)
 
     # Wrong passwords or TOTP codes in the window (docs/rate-limits.md): at most this many
     # at one person from one address or kiosk, from one address, from one kiosk (a

@@ -8,13 +8,17 @@ from fastapi import FastAPI
 from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
 from services.release.gate.endpoints import router as gate_router
+from services.release.gate.passes import forget_expired
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from services.release.yard.endpoints import router as yard_router
+from shared.housekeeping import Chore
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What the service deletes on a schedule and on `ketenpas housekeeping purge`.
+CHORES: dict[str, Chore] = {"used_gate_passes": forget_expired}
 
 
 def create_app(
@@ -58,4 +62,6 @@ def create_app(
         routers=[releases_router, chain_router, gate_router, yard_router],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,
+        chores=CHORES,
+        housekeeping_interval=settings.housekeeping_interval_seconds,
     )

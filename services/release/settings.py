@@ -54,6 +54,11 @@ class ReleaseSettings(ServiceSettings):
     # A `release` decision is completed (gate-out) within this time, or asked again.
     gate_decision_valid_seconds: int = Field(default=900, ge=30, le=86400)
 
+    # Spent gate passes are kept until they could no longer be presented anyway, then
+    # deleted by a background task this often (0: never in this process; `ketenpas
+    # housekeeping purge` does it once).
+    housekeeping_interval_seconds: float = Field(default=3600.0, ge=0)
+
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":
         self.identity_url = self.identity_url.rstrip("/")
