@@ -7,6 +7,7 @@ tests read the files as text: no service is started.
 
 import importlib
 import re
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -139,3 +140,32 @@ def test_the_scopes_table_in_docs_is_the_identity_services() -> None:
     rows = re.findall(r"^\| ([a-z_]+) \| (`[^|]+`) \|$", text, flags=re.MULTILINE)
     documented = {role: frozenset(re.findall(r"`([^`]+)`", scopes)) for role, scopes in rows}
     assert documented == dict(_scopes_by_role())
+
+
+def _section(page: str, title: str) -> str:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _code_names(text: str) -> set[str]:
+    return {name for name in re.findall(r"`([a-z]+(?:_[a-z]+)+)`", text)}
+
+
+def test_the_chain_codes_named_in_docs_are_the_verifiers() -> None:
+    verify = importlib.import_module("services.release.chain.verify")
+    codes = set(typing.get_args(verify.ChainErrorCode))
+    named = _code_names(_section("release.md", "The chain")) - {"link_replayed"}
+    assert named, "release.md names no chain codes"
+    assert sorted(named - codes) == []
+
+
+def test_the_gate_reasons_named_in_docs_are_set_by_the_gate() -> None:
+    source = "\n".join(
+        path.read_text(encoding="utf-8") for path in (ROOT / "services/release/gate").glob("*.py")
+    )
+    named = _code_names(_section("release.md", "The gate")) - {"decision_id", "release_id"}
+    named -= {"event_id", "gate_pass", "link_code", "picked_up"}
+    assert named, "release.md names no gate reasons"
+    # A hold's reason is built from its kind: `customs_hold`, `terminal_hold`.
+    built = {f"{kind}_hold" for kind in ("customs", "terminal")} if '_hold"' in source else set()
+    assert sorted(code for code in named - built if f'"{code}"' not in source) == []
