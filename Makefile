@@ -113,7 +113,7 @@ fuzz: setup
 	  KETENPAS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KETENPAS_TEST_BACKEND=postgres $(PYTEST) -s tests/fuzz; \
 	} || { rc=$$?; [ $$rc -eq 3 ] && echo "== fuzz: PostgreSQL + Redis skipped (unreachable)" || exit $$rc; }
 
-## bench: the benchmarks whose figures are in the README (each stops by itself)
+## bench: the benchmarks whose figures are in docs/benchmarks.md (each stops by itself)
 bench: setup-loadtest
 	$(BIN)/python -m loadtests.bench_audit_log
 	$(BIN)/python -m loadtests.bench_credentials
