@@ -23,8 +23,8 @@ bounds the work one request can cause.
 
 Two refusals are deliberate and say so in their `detail`, because client libraries default
 otherwise: `exp` at most 30 s after `iat` (iSHARE; Authlib signs for an hour) and `aud`
-exactly our issuer id (draft-ietf-oauth-rfc7523bis; RFC 7523 and Authlib use the token
-endpoint URL).
+exactly our issuer id (draft-ietf-oauth-rfc7523bis; RFC 7523 also allows the token
+endpoint URL, which Authlib uses).
 
 Scopes (`SCOPES_BY_ROLE`) are granted per party role; a client asks for some of them
 (`scope`) or, asking for none, gets all its roles allow (RFC 6749 §3.3's default).
