@@ -44,6 +44,7 @@ from loadtests.audit_common import (
     sample,
     time_loop_async,
 )
+from loadtests.harness import log
 from shared.audit import repository as repo
 from shared.audit import service, tilecache
 from shared.audit.events import append
@@ -100,11 +101,6 @@ class BackendFigures:
     vacuum_seconds: float = 0.0
 
 
-def say(message: str) -> None:
-    """Progress, on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 # --- appends ---------------------------------------------------------------------------
 
 
@@ -138,7 +134,7 @@ async def measure_appends(
     for kind in BACKENDS:
         async with ours.open_backend(kind, workdir, "appends") as backend:
             for label, (writers, per_transaction) in APPEND_RUNS.items():
-                say(
+                log(
                     f"{backend.name}: appends, {writers} writer(s) x {per_transaction} "
                     "event(s) per transaction"
                 )
@@ -160,7 +156,7 @@ async def measure_appends(
                     profile_listing(profiler)
                 )
             appended = sum(rate.count for rate in figures[kind].appends.values())
-            say(f"{backend.name}: sequencer drains the {appended} appended events")
+            log(f"{backend.name}: sequencer drains the {appended} appended events")
             drained = await ours.run_drain_child(backend, limit_seconds=config.timeout)
             if drained["size"] != appended:
                 raise RuntimeError(
@@ -338,7 +334,7 @@ async def measure_scales(
         loaded = 0
         with commitments.open("wb") as entries_file:
             for size in config.sizes:
-                say(f"generating and bulk-loading events {loaded} .. {size - 1}")
+                log(f"generating and bulk-loading events {loaded} .. {size - 1}")
                 load_seconds = dict.fromkeys(BACKENDS, 0.0)
                 for rows in ours.event_chunks(loaded, size, SEED):
                     entries_file.write(b"".join(row[5] for row in rows))
@@ -352,7 +348,7 @@ async def measure_scales(
                     scale.load = Rate(size - loaded, load_seconds[kind])
                     profile_path = workdir / f"drain_{kind}.prof"
                     last = size == config.sizes[-1]
-                    say(f"{backend.name}: sequencer integrates {loaded} .. {size - 1}")
+                    log(f"{backend.name}: sequencer integrates {loaded} .. {size - 1}")
                     scale.drain = await ours.run_drain_child(
                         backend,
                         limit_seconds=config.timeout,
@@ -369,7 +365,7 @@ async def measure_scales(
                         start = time.perf_counter()
                         await ours.vacuum_analyze(backend)
                         figures[kind].vacuum_seconds += time.perf_counter() - start
-                    say(f"{backend.name}: proofs at {size}")
+                    log(f"{backend.name}: proofs at {size}")
                     scale.proofs = await measure_proofs(backend, size, config.proof_seconds)
                     scale.check = await check_proofs(backend, size, commitments)
                     if last:
@@ -381,7 +377,7 @@ async def measure_scales(
                                 f"warm inclusion proofs, {backend.name}"
                             ] = await profile_proofs(backend, size, config.proof_seconds)
                 loaded = size
-        say("PostgreSQL: VACUUM FULL, to weigh the tables without dead row versions")
+        log("PostgreSQL: VACUUM FULL, to weigh the tables without dead row versions")
         figures["postgres"].vacuumed = await ours.storage(pg_backend, vacuum_full=True)
     return commitments
 
@@ -426,7 +422,7 @@ async def measure_all(
     commitments = await asyncio.wait_for(
         measure_ours(config, workdir, figures, profiles), config.timeout
     )
-    say("pymerkle: trees, proofs, appends (child process)")
+    log("pymerkle: trees, proofs, appends (child process)")
     return version, await run_pymerkle(config, workdir, commitments)
 
 
@@ -853,7 +849,7 @@ def main() -> int:
         try:
             pg_version, pm = asyncio.run(measure_all(config, Path(temp), figures, profiles))
         except (KeyboardInterrupt, asyncio.CancelledError):
-            say("interrupted; the databases it created are gone")
+            log("interrupted; the databases it created are gone")
             return 130
         finally:
             if ours.LIVE_SCHEMAS:  # only if cleaning up inside the loop failed

@@ -24,12 +24,12 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import Key, OKPKey
 from joserfc.util import urlsafe_b64decode
 
+from loadtests.harness import paired_rates
 from services.identity.credentials.service import credential_claims
 from services.identity.credentials.statuslist import LIST_SIZE, sign_status_list, status_list_uri
 from services.release.chain import verify
@@ -50,23 +50,6 @@ ISSUER = "https://identity.ketenpas.example"
 TARGET = 0.50
 LINKS = 6  # release, four handovers, assignment
 BATCH = 16
-
-
-def paired_rates(
-    first: Callable[[], object], second: Callable[[], object], seconds: float
-) -> tuple[float, float]:
-    """Calls per second of each, timed in alternating batches over about `seconds`."""
-    count = 0
-    spent = [0.0, 0.0]
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for which, operation in enumerate((first, second)):
-            start = time.perf_counter()
-            for _ in range(BATCH):
-                operation()
-            spent[which] += time.perf_counter() - start
-        count += BATCH
-    return count / spent[0], count / spent[1]
 
 
 def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
@@ -225,7 +208,7 @@ def main() -> int:
     )
     results = []
     for round_number in range(1, args.rounds + 1):
-        raw_calls, chains = paired_rates(raw, ours, args.seconds)
+        raw_calls, chains = paired_rates(lambda _: raw(), lambda _: ours(), args.seconds, BATCH)
         raw_rate = raw_calls * LINKS
         ratio = chains / (raw_rate / LINKS)
         results.append((ratio, raw_rate, chains))
@@ -237,7 +220,7 @@ def main() -> int:
     ratio, raw_rate, chains = statistics.median_low(results)
 
     # Paired with raw as well, so that its share of the limit is measured under one load.
-    cold_raw_calls, cold_rate = paired_rates(raw, cold, args.seconds)
+    cold_raw_calls, cold_rate = paired_rates(lambda _: raw(), lambda _: cold(), args.seconds, BATCH)
     cold_ratio = cold_rate / cold_raw_calls
 
     limit = raw_rate / LINKS

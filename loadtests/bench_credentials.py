@@ -21,12 +21,12 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import Key
 from joserfc.util import urlsafe_b64decode
 
+from loadtests.harness import paired_rates
 from services.identity.credentials.service import credential_claims
 from services.identity.credentials.statuslist import sign_status_list, status_list_uri
 from shared import jose
@@ -41,29 +41,6 @@ ISSUER = "https://identity.ketenpas.example"
 ENTRIES = 65_536
 PARTIES = 256
 TARGET = 0.80
-
-
-def paired_rates(
-    first: Callable[[int], object],
-    second: Callable[[int], object],
-    seconds: float,
-    batch: int = 64,
-) -> tuple[float, float]:
-    """Calls per second of each, timed in alternating batches over about `seconds`.
-
-    Alternating small batches lets both loops see the same load on a shared machine.
-    """
-    count = 0
-    spent = [0.0, 0.0]
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for which, operation in enumerate((first, second)):
-            start = time.perf_counter()
-            for i in range(count, count + batch):
-                operation(i)
-            spent[which] += time.perf_counter() - start
-        count += batch
-    return count / spent[0], count / spent[1]
 
 
 def main() -> int:

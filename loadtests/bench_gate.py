@@ -72,18 +72,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import redis.asyncio as redis
 
 from loadtests import gate_setup
-from loadtests.bench_token_endpoint import (
+from loadtests.harness import (
     PG_URL,
     REDIS_URL,
     Backend,
     cleanup,
     free_port,
     log,
+    postgres_and_redis_answer,
     stop_service,
     tail,
     wait_until_ready,
@@ -221,21 +220,6 @@ class Services:
 
 
 # --- backends and servers ---------------------------------------------------------------------
-
-
-async def postgres_and_redis_answer() -> str | None:
-    """None when PostgreSQL and Redis both answer, else why not."""
-    try:
-        connection = await asyncpg.connect(PG_URL, timeout=3)
-        await connection.close()
-        client = redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-    except Exception as exc:
-        return str(exc) or type(exc).__name__
-    return None
 
 
 def stack_for(name: str, run_id: str, scratch: Path, workers: int) -> Stack:

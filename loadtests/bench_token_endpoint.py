@@ -20,14 +20,10 @@ request has a timeout, and the server is stopped (and killed if it must) at the 
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,43 +32,41 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
-import redis.asyncio as redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 
+from loadtests.harness import (
+    PG_URL,
+    REDIS_URL,
+    Backend,
+    b64url,
+    cleanup,
+    free_port,
+    log,
+    postgres_and_redis_answer,
+    stop_service,
+    tail,
+    wait_until_ready,
+)
 from services.identity.app import MIGRATIONS
+from services.identity.credentials import service as credentials
 from services.identity.keys.models import PartyKey
 from services.identity.oauth.service import ASSERTION_TYPE
 from services.identity.parties.models import Party
 from services.identity.settings import IdentitySettings
+from services.identity.signing import service as signing
 from shared import jose
 from shared.db import create_engine, session_factory, transaction
 from shared.migrate import upgrade
 
-PG_URL = os.environ.get("KETENPAS_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("KETENPAS_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 # An assertion lives at most 30 s after iat, plus 30 s of clock leeway: the whole run must
 # fit in that window, since every assertion is signed before it starts.
 MAX_SECONDS = 45.0
 WARM_UP_REQUESTS = 50
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where the service under test keeps its data."""
-
-    name: str
-    database_url: str
-    schema: str | None
-    cache_url: str
-    cache_prefix: str
-    scratch: Path | None = None  # a temporary directory of ours, removed at the end
 
 
 @dataclass
@@ -98,23 +92,6 @@ class Result:
         return ordered[rank] * 1000
 
 
-def log(message: str) -> None:
-    """Progress goes to stderr so that stdout holds only the figures."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 class AssertionSigner:
     """Signs one party's client assertions fast: the header is encoded once."""
 
@@ -122,7 +99,7 @@ class AssertionSigner:
         self.party_id = party_id
         self.audience = audience
         header = {"alg": "Ed25519", "typ": "client-authentication+jwt", "kid": jose.thumbprint(key)}
-        self._header = b64(json.dumps(header, separators=(",", ":")).encode())
+        self._header = b64url(json.dumps(header, separators=(",", ":")).encode())
         private = key.private_key
         assert isinstance(private, Ed25519PrivateKey)
         self._private = private
@@ -136,8 +113,10 @@ class AssertionSigner:
             "exp": now + 30,
             "jti": uuid.uuid4().hex,
         }
-        signing_input = f"{self._header}.{b64(json.dumps(claims, separators=(',', ':')).encode())}"
-        return f"{signing_input}.{b64(self._private.sign(signing_input.encode()))}"
+        signing_input = (
+            f"{self._header}.{b64url(json.dumps(claims, separators=(',', ':')).encode())}"
+        )
+        return f"{signing_input}.{b64url(self._private.sign(signing_input.encode()))}"
 
 
 async def reachable_backends(run_id: str) -> list[Backend]:
@@ -153,16 +132,9 @@ async def reachable_backends(run_id: str) -> list[Backend]:
             scratch=directory,
         )
     ]
-    try:
-        connection = await asyncpg.connect(PG_URL, timeout=3)
-        await connection.close()
-        client = redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-    except Exception as exc:
-        log(f"PostgreSQL + Redis skipped: {exc}")
+    problem = await postgres_and_redis_answer()
+    if problem is not None:
+        log(f"PostgreSQL + Redis skipped: {problem}")
         return backends
     backends.append(
         Backend(
@@ -197,12 +169,20 @@ def service_environment(backend: Backend, port: int) -> dict[str, str]:
 
 
 async def prepare(settings: IdentitySettings, parties: int) -> list[AssertionSigner]:
-    """Migrate the database and register `parties` carrier parties with a key each."""
+    """Migrate the database and register `parties` carrier parties with a key each, each key
+    certified by a credential (the token endpoint accepts only certified keys)."""
     await upgrade(settings, MIGRATIONS)
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     signers = []
     try:
         async with transaction(session_factory(engine)) as session:
+            now = datetime.now(UTC)
+            await signing.ensure_key(session, settings, now)
+            await session.flush()
+            ring = await signing.load_keyring(session, settings, now)
+            if ring.signing is None:
+                raise RuntimeError("the identity service has no signing key")
+            _, service_key = ring.signing
             for number in range(parties):
                 party_id = f"EU.EORI.NL{900_000_000 + number}"
                 key = jose.generate_key()
@@ -212,6 +192,17 @@ async def prepare(settings: IdentitySettings, parties: int) -> list[AssertionSig
                     PartyKey(
                         kid=jose.thumbprint(key), party_id=party_id, public_jwk=jose.public_jwk(key)
                     )
+                )
+                await session.flush()
+                await credentials.issue_credential(
+                    session,
+                    party_id=party_id,
+                    kid=jose.thumbprint(key),
+                    roles=None,
+                    settings=settings,
+                    signing_key=service_key,
+                    actor="bench",
+                    now=now,
                 )
                 signers.append(AssertionSigner(party_id, key, settings.issuer))
     finally:
@@ -237,36 +228,6 @@ def start_service(env: dict[str, str], port: int, log_path: Path) -> subprocess.
     ]
     with log_path.open("wb") as output:
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-
-
-async def wait_until_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    """Poll /readyz until the service answers (or give up)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(f"the service exited with {server.returncode}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)  # polling a starting process, not timing a test
-    raise RuntimeError(f"the service did not become ready within {START_TIMEOUT:g} s")
-
-
-def tail(path: Path, size: int = 4000) -> str:
-    """The end of the service's output, to show why it failed."""
-    return path.read_text(errors="replace")[-size:] if path.exists() else ""
-
-
-def stop_service(server: subprocess.Popen[bytes]) -> None:
-    """SIGINT for a graceful stop (lifespan shutdown); kill if it hangs."""
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 async def fire(
@@ -320,26 +281,6 @@ async def fire(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.seconds = time.perf_counter() - start
-
-
-async def cleanup(backend: Backend) -> None:
-    """Drop the PostgreSQL schema, the Redis keys and the SQLite files of this run."""
-    if backend.scratch is not None:
-        shutil.rmtree(backend.scratch, ignore_errors=True)
-    if backend.schema:
-        connection = await asyncpg.connect(backend.database_url)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{backend.schema}" CASCADE')
-        finally:
-            await connection.close()
-    if backend.cache_url.startswith("redis"):
-        client = redis.from_url(backend.cache_url)
-        try:
-            keys = [key async for key in client.scan_iter(match=backend.cache_prefix + ":*")]
-            if keys:
-                await client.delete(*keys)
-        finally:
-            await client.aclose()
 
 
 async def run_backend(backend: Backend, args: argparse.Namespace) -> Result:

@@ -40,7 +40,6 @@ per-call overhead, since a run signs some 100,000 links and acknowledgements.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
 import random
@@ -57,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from loadtests.harness import b64url
 from services.identity.credentials import service as credentials
 from services.identity.demo import enrolled_person
 from services.identity.keys import service as keys
@@ -85,11 +85,6 @@ RELEASE_VALID_DAYS = 3
 PARTY_NUMBER_BASE = 710_000_000
 
 
-def b64(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 class FastSigner:
     """Signs claims into the compact JWS `shared.jose.sign` writes, header encoded once."""
 
@@ -109,9 +104,9 @@ class FastSigner:
             header = jose.sign({"iat": 0}, self.key, typ=typ).partition(".")[0]
             self._headers[typ] = header
         payload = json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False)
-        signing_input = f"{header}.{b64(payload.encode('utf-8'))}"
+        signing_input = f"{header}.{b64url(payload.encode('utf-8'))}"
         signature = self._private.sign(signing_input.encode("ascii"))
-        return f"{signing_input}.{b64(signature)}"
+        return f"{signing_input}.{b64url(signature)}"
 
 
 @dataclass
