@@ -13,7 +13,6 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from typer.testing import CliRunner
 
 from services.cli import app as cli
 from services.identity.oauth import repository as oauth_repository
@@ -27,6 +26,7 @@ from shared.housekeeping import Housekeeper
 from shared.models import utcnow
 from shared.problems import Conflict
 from tests.conftest import SettingsFactory, running
+from tests.helpers import invoke_cli
 
 App = tuple[FastAPI, Any]
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -232,8 +232,7 @@ async def test_the_cli_purges_both_services_once(
         ],
     )
 
-    # The CLI runs its own event loop: in a thread, as the other CLI tests do.
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["housekeeping", "purge"])
+    result = await invoke_cli(cli, ["housekeeping", "purge"])
 
     assert result.exit_code == 0, result.output
     assert "identity: used_assertions: 1 deleted" in result.output

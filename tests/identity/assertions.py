@@ -1,11 +1,10 @@
-"""Checks for identity-service tests: problem documents, and what the service stored."""
+"""Checks for identity-service tests: what the service stored (problem documents: tests.helpers)."""
 
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from sqlmodel import col, select
 
@@ -15,15 +14,6 @@ from services.identity.parties.models import Party
 from services.identity.people.models import Person
 from shared.audit.models import AuditEvent
 from shared.db import transaction
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem document with this status and code."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert (body["status"], body["code"]) == (status, code), body
-    return body
 
 
 async def snapshot(app: FastAPI) -> dict[str, Any]:

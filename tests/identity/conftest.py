@@ -1,4 +1,5 @@
-"""Fixtures of the identity-service tests: a settable clock, the CLI's environment, a port."""
+"""Fixtures of the identity-service tests: a settable clock, the CLI's environment,
+`identity_port` (the identity service with an administrator and a carrier)."""
 
 import time
 
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 from services.identity.sessions import totp
 from services.identity.sessions.ratelimit import current_time
 from tests.conftest import SettingsFactory
-from tests.identity.credential_factories import Port, make_port
+from tests.identity.credential_factories import IdentityPort, make_identity_port
 
 App = tuple[FastAPI, httpx.AsyncClient]
 
@@ -45,6 +46,6 @@ def cli_env(make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-async def port(identity_app: App) -> Port:
+async def identity_port(identity_app: App) -> IdentityPort:
     """The identity service with an administrator and a carrier holding its own key."""
-    return await make_port(*identity_app)
+    return await make_identity_port(*identity_app)

@@ -1,4 +1,5 @@
-"""Helpers for the credential and status-list tests: a small port, requests, status lists."""
+"""Helpers for the credential and status-list tests: `IdentityPort` (the identity
+service alone, not the two-service `tests.release.port.Port`), requests, status lists."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from tests.identity.factories import add_own_key, admin_headers, bearer, client_
 
 
 @dataclass
-class Port:
+class IdentityPort:
     """A running identity service with an administrator and a carrier holding its own key."""
 
     app: FastAPI
@@ -39,11 +40,11 @@ class Port:
         return jose.thumbprint(self.carrier_key)
 
 
-async def make_port(app: FastAPI, client: httpx.AsyncClient) -> Port:
+async def make_identity_port(app: FastAPI, client: httpx.AsyncClient) -> IdentityPort:
     """An admin party and a carrier (also a forwarder) with one own key."""
     _, admin = await admin_headers(app)
     carrier = await make_party(app, "carrier", "forwarder", name="Haulier")
-    return Port(
+    return IdentityPort(
         app=app,
         client=client,
         settings=app.state.settings,
@@ -54,33 +55,35 @@ async def make_port(app: FastAPI, client: httpx.AsyncClient) -> Port:
     )
 
 
-async def issue(port: Port, **body: Any) -> httpx.Response:
+async def issue(identity_port: IdentityPort, **body: Any) -> httpx.Response:
     """POST /v1/credentials as the admin, for the carrier and its key unless told otherwise."""
-    payload = {"party_id": port.carrier.id, "kid": port.carrier_kid, **body}
+    payload = {"party_id": identity_port.carrier.id, "kid": identity_port.carrier_kid, **body}
     payload = {name: value for name, value in payload.items() if value is not None}
-    return await port.client.post("/v1/credentials", json=payload, headers=port.admin)
+    return await identity_port.client.post(
+        "/v1/credentials", json=payload, headers=identity_port.admin
+    )
 
 
-async def issued(port: Port, **body: Any) -> dict[str, Any]:
+async def issued(identity_port: IdentityPort, **body: Any) -> dict[str, Any]:
     """A credential issued through the API (201), as its response body."""
-    response = await issue(port, **body)
+    response = await issue(identity_port, **body)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
 
 
 async def issue_directly(
-    port: Port, *, now: datetime | None = None, list_size: int = LIST_SIZE
+    identity_port: IdentityPort, *, now: datetime | None = None, list_size: int = LIST_SIZE
 ) -> Credential:
     """A credential for the carrier's key, issued by the service in a transaction of its own."""
-    _, signing_key = await port.app.state.keyring.signing()
-    async with transaction(port.app.state.sessions) as session:
+    _, signing_key = await identity_port.app.state.keyring.signing()
+    async with transaction(identity_port.app.state.sessions) as session:
         record = await service.issue_credential(
             session,
-            party_id=port.carrier.id,
-            kid=port.carrier_kid,
+            party_id=identity_port.carrier.id,
+            kid=identity_port.carrier_kid,
             roles=None,
-            settings=port.settings,
+            settings=identity_port.settings,
             signing_key=signing_key,
             actor="test",
             now=now if now is not None else utcnow(),
@@ -89,14 +92,18 @@ async def issue_directly(
     return record.credential
 
 
-async def act(port: Port, credential_id: str, action: str) -> httpx.Response:
+async def act(identity_port: IdentityPort, credential_id: str, action: str) -> httpx.Response:
     """POST /v1/credentials/{id}/{action} as the admin."""
-    return await port.client.post(f"/v1/credentials/{credential_id}/{action}", headers=port.admin)
+    return await identity_port.client.post(
+        f"/v1/credentials/{credential_id}/{action}", headers=identity_port.admin
+    )
 
 
-async def party_action(port: Port, party_id: str, action: str) -> None:
+async def party_action(identity_port: IdentityPort, party_id: str, action: str) -> None:
     """Suspend, reinstate or revoke a party through the parties API."""
-    response = await port.client.post(f"/v1/parties/{party_id}/{action}", headers=port.admin)
+    response = await identity_port.client.post(
+        f"/v1/parties/{party_id}/{action}", headers=identity_port.admin
+    )
     assert response.status_code == 200, response.text
 
 
@@ -108,14 +115,14 @@ async def service_keys(client: httpx.AsyncClient) -> Callable[[str], Key | None]
     return keys.get
 
 
-async def fetch_status_list(port: Port, uri: str, now: float) -> StatusListView:
+async def fetch_status_list(identity_port: IdentityPort, uri: str, now: float) -> StatusListView:
     """GET a status list by its URI and verify it, as the release service does."""
-    path = uri.removeprefix(port.settings.issuer)
-    response = await port.client.get(path)
+    path = uri.removeprefix(identity_port.settings.issuer)
+    response = await identity_port.client.get(path)
     assert response.status_code == 200, response.text
     return decode_status_list_token(
         response.text,
-        resolve_key=await service_keys(port.client),
-        issuer=port.settings.issuer,
+        resolve_key=await service_keys(identity_port.client),
+        issuer=identity_port.settings.issuer,
         now=now,
     )

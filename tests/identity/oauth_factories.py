@@ -1,6 +1,5 @@
 """Client assertions and token requests for the token-endpoint tests, honest and hostile."""
 
-import base64
 import hashlib
 import hmac
 import json
@@ -12,19 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 
 from shared import jose
+from tests.helpers import b64url, b64url_json
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_TYP = "client-authentication+jwt"
-
-
-def b64(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64json(value: object) -> str:
-    """base64url of compact JSON."""
-    return b64(json.dumps(value, separators=(",", ":")).encode())
 
 
 def raw_ed25519(key: OKPKey) -> Ed25519PrivateKey:
@@ -36,16 +26,16 @@ def raw_ed25519(key: OKPKey) -> Ed25519PrivateKey:
 
 def compact(header: dict[str, Any], claims: dict[str, Any], key: OKPKey) -> str:
     """A compact JWS with any header, signed with cryptography directly (not shared.jose)."""
-    signing_input = f"{b64json(header)}.{b64json(claims)}"
-    return f"{signing_input}.{b64(raw_ed25519(key).sign(signing_input.encode()))}"
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}"
+    return f"{signing_input}.{b64url(raw_ed25519(key).sign(signing_input.encode()))}"
 
 
 def hs256_with_public_key(header: dict[str, Any], claims: dict[str, Any], key: OKPKey) -> str:
     """The classic confusion attack: HMAC-SHA256 keyed with the victim's public key."""
-    signing_input = f"{b64json(header)}.{b64json(claims)}"
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}"
     secret = json.dumps(jose.public_jwk(key), separators=(",", ":")).encode()
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(mac)}"
+    return f"{signing_input}.{b64url(mac)}"
 
 
 def assertion_claims(party_id: str, audience: str, now: int, **overrides: Any) -> dict[str, Any]:

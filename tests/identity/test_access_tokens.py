@@ -18,6 +18,7 @@ from shared import jose
 from shared.auth import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYP, issue_access_token
 from shared.db import transaction
 from tests.conftest import SettingsFactory, running
+from tests.helpers import b64url_json
 from tests.identity.factories import (
     add_certified_key,
     add_own_key,
@@ -28,7 +29,6 @@ from tests.identity.factories import (
     person_token,
 )
 from tests.identity.oauth_factories import (
-    b64json,
     compact,
     hs256_with_public_key,
     request_token,
@@ -185,7 +185,7 @@ REFUSED: list[tuple[str, Authorization, str]] = [
     ),
     (
         "alg none",
-        lambda c: f"Bearer {b64json(c.header(alg='none'))}.{b64json(c.claims())}.",
+        lambda c: f"Bearer {b64url_json(c.header(alg='none'))}.{b64url_json(c.claims())}.",
         "token_alg_refused",
     ),
     (

@@ -21,6 +21,7 @@ from shared.credentials import (
     decode_status_list_token,
     verify_credential,
 )
+from tests.helpers import b64url
 
 ISSUER = "https://identity.ketenpas.example"
 URI = status_list_uri(ISSUER, 1)
@@ -99,10 +100,6 @@ def refused(token: object, code: str, **kwargs: Any) -> None:
     with pytest.raises(CredentialError) as caught:
         check(token, **kwargs)
     assert caught.value.code == code, caught.value.detail
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 # --- accepted -------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from services.identity.sealing import unseal
 from shared import jose
 from shared.db import transaction
 from shared.problems import Conflict, NotFound
-from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.helpers import assert_problem, b64url
+from tests.identity.assertions import audit_events, get_row, unchanged
 from tests.identity.factories import (
     admin_headers,
     bearer,
@@ -31,10 +32,6 @@ from tests.identity.factories import (
 
 LINK = "ketenpas-link+jwt"
 ACK = "ketenpas-ack+jwt"
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def link_claims(party: Party, **overrides: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 
 from services.identity.oauth.endpoints import get_now
 from shared import jose
-from tests.identity.assertions import assert_problem, audit_events
+from tests.helpers import assert_problem
+from tests.identity.assertions import audit_events
 from tests.identity.factories import (
     admin_headers,
     bearer,

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from services.identity.cli_support import cli_actor
 from services.identity.credentials import service as credentials_service
@@ -16,7 +15,8 @@ from services.identity.parties.cli import cli
 from services.identity.parties.models import Party, PartyStatus
 from shared.eori import COUNTRY_CODES, InvalidEori, is_valid_eori, parse_eori
 from shared.problems import Conflict
-from tests.identity.assertions import assert_problem, audit_events, get_row, snapshot, unchanged
+from tests.helpers import assert_problem, invoke_cli
+from tests.identity.assertions import audit_events, get_row, snapshot, unchanged
 from tests.identity.factories import (
     admin_headers,
     bearer,
@@ -516,18 +516,14 @@ async def test_a_status_change_and_its_credential_update_are_one_transaction(
 # --- CLI ---------------------------------------------------------------------------------------
 
 
-async def invoke(args: list[str], input: str | None = None) -> Any:
-    """Run the parties CLI in a thread (it runs its own event loop)."""
-    return await asyncio.to_thread(CliRunner().invoke, cli, args, input=input)
-
-
 async def test_the_cli_registers_suspends_reinstates_and_revokes_a_party(
     identity_app: Any, cli_env: None, party_status_calls: list[tuple[str, PartyStatus]]
 ) -> None:
     app, _ = identity_app
     party_id = new_eori()
 
-    created = await invoke(
+    created = await invoke_cli(
+        cli,
         [
             "create",
             party_id,
@@ -537,14 +533,14 @@ async def test_the_cli_registers_suspends_reinstates_and_revokes_a_party(
             "forwarder",
             "--role",
             "carrier",
-        ]
+        ],
     )
     assert created.exit_code == 0, created.output
     assert (await get_row(app, Party, party_id)).roles == ["forwarder", "carrier"]
     for command in ("suspend", "reinstate"):
-        result = await invoke([command, party_id])
+        result = await invoke_cli(cli, [command, party_id])
         assert result.exit_code == 0, result.output
-    revoked = await invoke(["revoke", party_id, "--yes"])
+    revoked = await invoke_cli(cli, ["revoke", party_id, "--yes"])
     assert revoked.exit_code == 0, revoked.output
 
     assert (await get_row(app, Party, party_id)).status == PartyStatus.revoked
@@ -570,9 +566,11 @@ async def test_the_cli_refuses_with_the_problem_code_and_changes_nothing(
     revoked = await make_party(app, "carrier", status="revoked")
 
     async with unchanged(app):
-        bad_id = await invoke(["create", "EU.EORI.NL123", "--name", "X", "--role", "carrier"])
-        final = await invoke(["reinstate", revoked.id])
-        unknown = await invoke(["suspend", new_eori()])
+        bad_id = await invoke_cli(
+            cli, ["create", "EU.EORI.NL123", "--name", "X", "--role", "carrier"]
+        )
+        final = await invoke_cli(cli, ["reinstate", revoked.id])
+        unknown = await invoke_cli(cli, ["suspend", new_eori()])
 
         assert bad_id.exit_code == 1 and "invalid_eori" in bad_id.output
         assert final.exit_code == 1 and "party_revoked" in final.output
@@ -583,11 +581,11 @@ async def test_the_cli_asks_before_revoking(identity_app: Any, cli_env: None) ->
     app, _ = identity_app
     carrier = await make_party(app, "carrier")
 
-    declined = await invoke(["revoke", carrier.id], input="n\n")
+    declined = await invoke_cli(cli, ["revoke", carrier.id], input="n\n")
 
     assert declined.exit_code == 1
     assert (await get_row(app, Party, carrier.id)).status == PartyStatus.active
-    confirmed = await invoke(["revoke", carrier.id], input="y\n")
+    confirmed = await invoke_cli(cli, ["revoke", carrier.id], input="y\n")
     assert confirmed.exit_code == 0
     assert (await get_row(app, Party, carrier.id)).status == PartyStatus.revoked
 

@@ -1,7 +1,6 @@
 """Party keys: own public keys, custodial keys sealed at rest, retirement, rotation, CLI."""
 
 import asyncio
-import base64
 import json
 import time
 import uuid
@@ -15,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import OKPKey
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from services.identity.cli_support import cli_actor
 from services.identity.keys.cli import cli
@@ -24,7 +22,8 @@ from services.identity.keys.service import parse_public_jwk
 from services.identity.sealing import SealError, unseal
 from shared import jose
 from shared.problems import InvalidInput
-from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.helpers import assert_problem, b64url, invoke_cli
+from tests.identity.assertions import audit_events, get_row, unchanged
 from tests.identity.factories import (
     add_certified_key,
     add_own_key,
@@ -43,10 +42,6 @@ RFC8037_PUBLIC = {
 }
 RFC8037_PRIVATE = {**RFC8037_PUBLIC, "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}
 RFC8037_THUMBPRINT = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def fresh_public_jwk() -> dict[str, str]:
@@ -626,11 +621,6 @@ async def test_a_key_by_kid_is_public(identity_app: Any) -> None:
 # --- CLI -----------------------------------------------------------------------------------------
 
 
-async def invoke(args: list[str]) -> Any:
-    """Run the keys CLI in a thread (it runs its own event loop)."""
-    return await asyncio.to_thread(CliRunner().invoke, cli, args)
-
-
 async def test_the_cli_adds_rotates_and_retires_keys(
     identity_app: Any, cli_env: None, tmp_path: Path
 ) -> None:
@@ -642,13 +632,13 @@ async def test_the_cli_adds_rotates_and_retires_keys(
     next_jwk = fresh_public_jwk()
     next_file.write_text(json.dumps(next_jwk), encoding="utf-8")
 
-    added = await invoke(["add", carrier.id, str(jwk_file)])
-    custodial = await invoke(["add", carrier.id, "--custodial"])
-    rotated = await invoke(["rotate", carrier.id, "--jwk", str(next_file)])
-    rotated_custodial = await invoke(["rotate", carrier.id])
+    added = await invoke_cli(cli, ["add", carrier.id, str(jwk_file)])
+    custodial = await invoke_cli(cli, ["add", carrier.id, "--custodial"])
+    rotated = await invoke_cli(cli, ["rotate", carrier.id, "--jwk", str(next_file)])
+    rotated_custodial = await invoke_cli(cli, ["rotate", carrier.id])
     next_kid = jose.thumbprint(next_jwk)
     # A kid is base64url and may start with "-": "--" ends the options.
-    retired = await invoke(["retire", "--", carrier.id, next_kid])
+    retired = await invoke_cli(cli, ["retire", "--", carrier.id, next_kid])
 
     for result in (added, custodial, rotated, rotated_custodial, retired):
         assert result.exit_code == 0, result.output
@@ -679,11 +669,11 @@ async def test_the_cli_refuses_bad_keys_and_bad_arguments(
     not_json.write_text("{not json", encoding="utf-8")
 
     async with unchanged(app):
-        private = await invoke(["add", carrier.id, str(private_file)])
-        garbage = await invoke(["add", carrier.id, str(not_json)])
-        neither = await invoke(["add", carrier.id])
-        both = await invoke(["add", carrier.id, str(private_file), "--custodial"])
-        unknown = await invoke(["retire", carrier.id, RFC8037_THUMBPRINT])
+        private = await invoke_cli(cli, ["add", carrier.id, str(private_file)])
+        garbage = await invoke_cli(cli, ["add", carrier.id, str(not_json)])
+        neither = await invoke_cli(cli, ["add", carrier.id])
+        both = await invoke_cli(cli, ["add", carrier.id, str(private_file), "--custodial"])
+        unknown = await invoke_cli(cli, ["retire", carrier.id, RFC8037_THUMBPRINT])
 
         assert private.exit_code == 1 and "private_key_refused" in private.output
         assert RFC8037_PRIVATE["d"] not in private.output

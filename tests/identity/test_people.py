@@ -1,6 +1,5 @@
 """People: registration, visibility, suspension, screening, and their CLI."""
 
-import asyncio
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -8,13 +7,13 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from typer.testing import CliRunner
 
 from services.identity.cli_support import cli_actor
 from services.identity.people.cli import cli
 from services.identity.people.models import Person, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, verify_password
-from tests.identity.assertions import assert_problem, audit_events, get_row, unchanged
+from tests.helpers import assert_problem, invoke_cli
+from tests.identity.assertions import audit_events, get_row, unchanged
 from tests.identity.factories import (
     admin_headers,
     bearer,
@@ -363,11 +362,6 @@ async def test_only_an_admin_changes_the_screening_of_a_known_person(identity_ap
 # --- CLI -----------------------------------------------------------------------------------------
 
 
-async def invoke(args: list[str], input: str | None = None) -> Any:
-    """Run the people CLI in a thread (it runs its own event loop)."""
-    return await asyncio.to_thread(CliRunner().invoke, cli, args, input=input)
-
-
 def _create_args(party_id: str, username: str) -> list[str]:
     return [
         "create",
@@ -388,7 +382,8 @@ async def test_the_cli_registers_a_person_with_a_prompted_password_it_never_echo
     app, _ = identity_app
     carrier = await make_party(app, "carrier")
 
-    result = await invoke(
+    result = await invoke_cli(
+        cli,
         [*_create_args(carrier.id, "f.elamrani"), "--screened-until", "2031-12-31"],
         input=f"{PASSWORD}\n{PASSWORD}\n",
     )
@@ -410,8 +405,8 @@ async def test_the_cli_reads_the_password_from_a_file(
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD + "\n", encoding="utf-8")
 
-    result = await invoke(
-        [*_create_args(carrier.id, "f.file"), "--password-file", str(password_file)]
+    result = await invoke_cli(
+        cli, [*_create_args(carrier.id, "f.file"), "--password-file", str(password_file)]
     )
 
     assert result.exit_code == 0, result.output
@@ -433,14 +428,15 @@ async def test_the_cli_refuses_a_short_password_or_a_taken_username(
     good.write_text(PASSWORD, encoding="utf-8")
 
     async with unchanged(app):
-        too_short = await invoke(
-            [*_create_args(carrier.id, "new.name"), "--password-file", str(short)]
+        too_short = await invoke_cli(
+            cli, [*_create_args(carrier.id, "new.name"), "--password-file", str(short)]
         )
-        duplicate = await invoke(
-            [*_create_args(carrier.id, taken.username), "--password-file", str(good)]
+        duplicate = await invoke_cli(
+            cli, [*_create_args(carrier.id, taken.username), "--password-file", str(good)]
         )
-        missing = await invoke(
-            [*_create_args(carrier.id, "other.name"), "--password-file", str(tmp_path / "absent")]
+        missing = await invoke_cli(
+            cli,
+            [*_create_args(carrier.id, "other.name"), "--password-file", str(tmp_path / "absent")],
         )
 
         assert too_short.exit_code == 1 and "password_length" in too_short.output
@@ -453,12 +449,12 @@ async def test_the_cli_suspends_and_reinstates_a_person(identity_app: Any, cli_e
     carrier = await make_party(app, "carrier")
     driver = await make_person(app, carrier)
 
-    suspended = await invoke(["suspend", str(driver.id)])
+    suspended = await invoke_cli(cli, ["suspend", str(driver.id)])
     assert suspended.exit_code == 0, suspended.output
     assert (await get_row(app, Person, driver.id)).status == PersonStatus.suspended
-    twice = await invoke(["suspend", str(driver.id)])
+    twice = await invoke_cli(cli, ["suspend", str(driver.id)])
     assert twice.exit_code == 1 and "person_already_suspended" in twice.output
-    reinstated = await invoke(["reinstate", str(driver.id)])
+    reinstated = await invoke_cli(cli, ["reinstate", str(driver.id)])
     assert reinstated.exit_code == 0, reinstated.output
     assert (await get_row(app, Person, driver.id)).status == PersonStatus.active
     events = [e for e in await audit_events(app) if e["type"].startswith("person.")]

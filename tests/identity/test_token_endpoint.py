@@ -34,6 +34,7 @@ from shared import jose
 from shared.audit.models import AuditEvent
 from shared.auth import ACCESS_TOKEN_AUDIENCE, verify_access_token
 from shared.db import transaction
+from tests.helpers import assert_oauth_problem
 from tests.identity.factories import add_certified_key, add_own_key, make_party, new_eori
 from tests.identity.oauth_factories import (
     ASSERTION_TYP,
@@ -112,14 +113,6 @@ async def issued_events(app: FastAPI) -> list[dict[str, Any]]:
 async def assert_nothing_changed(app: FastAPI) -> None:
     assert await count(app, UsedAssertion) == 0
     assert await issued_events(app) == []
-
-
-def assert_problem(response: httpx.Response, status: int, error: str, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert (body["error"], body["code"], body["status"]) == (error, code, status)
-    assert body["error_description"] == body["detail"]
 
 
 # --- the happy path -------------------------------------------------------------------------
@@ -290,7 +283,7 @@ async def test_a_scope_that_cannot_be_granted_is_refused(
     world: World, scope: str, code: str
 ) -> None:
     response = await request_token(world.client, world.assertion(), scope=scope)
-    assert_problem(response, 400, "invalid_scope", code)
+    assert_oauth_problem(response, 400, "invalid_scope", code)
     await assert_nothing_changed(world.app)
 
 
@@ -300,7 +293,7 @@ async def test_a_party_whose_roles_allow_no_scope_gets_no_token(world: World) ->
     response = await request_token(
         world.client, sign_assertion(key, party.id, world.settings.issuer, world.now)
     )
-    assert_problem(response, 401, "invalid_client", "assertion_key_not_certified")
+    assert_oauth_problem(response, 401, "invalid_client", "assertion_key_not_certified")
 
 
 async def test_an_assertion_refused_for_its_scope_can_be_sent_again(world: World) -> None:
@@ -483,7 +476,7 @@ async def test_every_hostile_assertion_is_refused_with_its_own_code(
     built = build(world)
     assertion, params = built if isinstance(built, tuple) else (built, {})
     response = await request_token(world.client, assertion, **params)
-    assert_problem(response, 401, "invalid_client", code)
+    assert_oauth_problem(response, 401, "invalid_client", code)
     await assert_nothing_changed(world.app)
 
 
@@ -503,7 +496,7 @@ async def test_an_assertion_without_kid_is_verified_with_the_partys_certified_ke
     [event] = await issued_events(world.app)
     assert (event["kid"], event["assertion_jti"]) == (jose.thumbprint(second), "kidless")
     replayed = await request_token(world.client, assertion)
-    assert_problem(replayed, 401, "invalid_client", "assertion_replayed")
+    assert_oauth_problem(replayed, 401, "invalid_client", "assertion_replayed")
 
 
 async def test_an_assertion_without_kid_of_a_party_with_too_many_keys_is_refused(
@@ -515,7 +508,7 @@ async def test_an_assertion_without_kid_of_a_party_with_too_many_keys_is_refused
 
     response = await request_token(world.client, assertion)
 
-    assert_problem(response, 401, "invalid_client", "assertion_kid_required")
+    assert_oauth_problem(response, 401, "invalid_client", "assertion_kid_required")
     await assert_nothing_changed(world.app)
     # Naming the key still works.
     assert (await request_token(world.client, world.assertion())).status_code == 200
@@ -526,7 +519,7 @@ async def test_a_long_lived_assertion_is_refused_saying_the_limit_is_deliberate(
 ) -> None:
     response = await request_token(world.client, world.assertion(exp=world.now + 3600))
 
-    assert_problem(response, 401, "invalid_client", "token_lifetime_too_long")
+    assert_oauth_problem(response, 401, "invalid_client", "token_lifetime_too_long")
     detail = response.json()["detail"]
     assert "at most 30 s" in detail
     assert "deliberate (iSHARE)" in detail
@@ -539,7 +532,7 @@ async def test_the_token_endpoint_as_audience_is_refused_saying_the_rule_is_deli
         world.client, world.assertion(aud=world.settings.public_url.rstrip("/") + "/v1/token")
     )
 
-    assert_problem(response, 401, "invalid_client", "assertion_wrong_audience")
+    assert_oauth_problem(response, 401, "invalid_client", "assertion_wrong_audience")
     detail = response.json()["detail"]
     assert f"exactly this issuer ({world.settings.issuer})" in detail
     assert "deliberate (draft-ietf-oauth-rfc7523bis)" in detail
@@ -552,7 +545,7 @@ async def test_a_retired_key_is_refused(world: World) -> None:
         key.status = KeyStatus.retired
         session.add(key)
     response = await request_token(world.client, world.assertion())
-    assert_problem(response, 401, "invalid_client", "assertion_key_retired")
+    assert_oauth_problem(response, 401, "invalid_client", "assertion_key_retired")
     await assert_nothing_changed(world.app)
 
 
@@ -563,7 +556,7 @@ async def test_a_party_that_is_not_active_is_refused(world: World, status: str) 
     response = await request_token(
         world.client, sign_assertion(key, party.id, world.settings.issuer, world.now)
     )
-    assert_problem(response, 401, "invalid_client", "party_not_active")
+    assert_oauth_problem(response, 401, "invalid_client", "party_not_active")
     await assert_nothing_changed(world.app)
 
 
@@ -575,7 +568,7 @@ async def test_a_replayed_assertion_is_refused(world: World) -> None:
     first = await request_token(world.client, assertion)
     again = await request_token(world.client, assertion)
     assert first.status_code == 200
-    assert_problem(again, 401, "invalid_client", "assertion_replayed")
+    assert_oauth_problem(again, 401, "invalid_client", "assertion_replayed")
     assert len(await issued_events(world.app)) == 1
 
 
@@ -587,7 +580,7 @@ async def test_a_replay_is_refused_by_the_database_after_the_cache_was_flushed(
     await world.app.state.cache.delete(service.replay_cache_key(world.carrier.id, "flushed"))
 
     again = await request_token(world.client, assertion)
-    assert_problem(again, 401, "invalid_client", "assertion_replayed")
+    assert_oauth_problem(again, 401, "invalid_client", "assertion_replayed")
     assert len(await issued_events(world.app)) == 1
     # The refusal happened in a savepoint; the request's own transaction was not poisoned,
     # and the service goes on answering.
@@ -657,7 +650,7 @@ async def test_tokens_are_issued_when_the_cache_is_unreachable_and_replays_still
     first = await request_token(world.client, assertion)
     again = await request_token(world.client, assertion)
     assert first.status_code == 200, first.text
-    assert_problem(again, 401, "invalid_client", "assertion_replayed")
+    assert_oauth_problem(again, 401, "invalid_client", "assertion_replayed")
 
 
 async def test_expired_used_assertions_are_purged_and_live_ones_kept(world: World) -> None:
@@ -775,7 +768,7 @@ async def test_a_malformed_request_is_refused_with_an_oauth_error(
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
     response = await world.client.post("/v1/token", content=body.encode(), headers=headers)
-    assert_problem(response, status, error, code)
+    assert_oauth_problem(response, status, error, code)
     await assert_nothing_changed(world.app)
 
 

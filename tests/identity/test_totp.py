@@ -1,6 +1,5 @@
 """TOTP: RFC 6238 vectors through our code, enrolment, confirmation, reset, and the CLI."""
 
-import asyncio
 import base64
 import logging
 import urllib.parse
@@ -15,7 +14,6 @@ from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from services.identity.people.models import Person
 from services.identity.sealing import unseal
@@ -25,6 +23,7 @@ from services.identity.sessions.service import totp_binding
 from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.logging import configure_logging
+from tests.helpers import invoke_cli
 from tests.identity.assertions import audit_events
 from tests.identity.conftest import Clock
 from tests.identity.factories import (
@@ -376,19 +375,14 @@ async def test_the_totp_secret_never_appears_in_a_response_event_or_log_line(
 # --- the CLI -----------------------------------------------------------------------------------
 
 
-async def invoke(*args: str) -> tuple[int, str, str]:
-    # The command runs its own event loop (asyncio.run), so it gets a thread of its own.
-    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
 async def test_cli_enrols_and_prints_the_provisioning_uri(
     identity_app: App, cli_env: None, tmp_path: Path
 ) -> None:
     app, _ = identity_app
     person = await make_person(app, await make_party(app, "carrier"), totp=False)
     qr_file = tmp_path / "qr.svg"
-    code, out, err = await invoke("enrol-totp", str(person.id), "--qr-file", str(qr_file))
+    result = await invoke_cli(cli, ["enrol-totp", str(person.id), "--qr-file", str(qr_file)])
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 0, err
     uri = out.strip()
     assert uri.startswith(f"otpauth://totp/Ketenpas:{person.username}?secret=")
@@ -408,19 +402,23 @@ async def test_cli_replaces_a_confirmed_factor_only_with_reset(
 ) -> None:
     app, _ = identity_app
     person = await make_person(app, await make_party(app, "carrier"))
-    code, out, err = await invoke("enrol-totp", str(person.id))
+    result = await invoke_cli(cli, ["enrol-totp", str(person.id)])
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 1
     assert "totp_already_confirmed" in err and out == ""
     assert (await stored(app, person.id)).totp_confirmed_at is not None
-    code, out, _ = await invoke("enrol-totp", str(person.id), "--reset")
+    result = await invoke_cli(cli, ["enrol-totp", str(person.id), "--reset"])
+    code, out, _ = result.exit_code, result.stdout, result.stderr
     assert code == 0 and out.startswith("otpauth://")
     assert (await stored(app, person.id)).totp_confirmed_at is None
     assert len(await audit_events(app, "person.totp_reset")) == 1
 
 
 async def test_cli_refuses_an_unknown_person(identity_app: App, cli_env: None) -> None:
-    code, out, err = await invoke("enrol-totp", str(uuid.uuid4()))
+    result = await invoke_cli(cli, ["enrol-totp", str(uuid.uuid4())])
+    code, out, err = result.exit_code, result.stdout, result.stderr
     assert code == 1
     assert "person_not_found" in err and out == ""
-    code, _, _ = await invoke("enrol-totp", "not-a-uuid")
+    result = await invoke_cli(cli, ["enrol-totp", "not-a-uuid"])
+    code, _, _ = result.exit_code, result.stdout, result.stderr
     assert code == 2

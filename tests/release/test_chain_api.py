@@ -1,8 +1,6 @@
 """Handing over, assigning, accepting, declining and withdrawing; and every attack on the chain
 refused with its reason, changing nothing."""
 
-import base64
-import json
 import time
 import uuid
 from typing import Any
@@ -13,7 +11,7 @@ import pytest
 from services.identity.people.models import Person
 from shared import jose
 from tests.conftest import SettingsFactory
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem, b64url_json
 from tests.identity.factories import add_own_key, make_person
 from tests.release.chains import (
     Chain,
@@ -66,22 +64,18 @@ async def post_link(port: Port, chain: Chain, link: str, sender: str = "carrier"
     )
 
 
-def _b64(document: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
-
-
 def tampered(jws: str, **changes: Any) -> str:
     """The JWS with its payload edited and the original signature kept."""
     header, _payload, signature = jws.split(".")
     _, claims = jose.peek(jws)
-    return f"{header}.{_b64({**claims, **changes})}.{signature}"
+    return f"{header}.{b64url_json({**claims, **changes})}.{signature}"
 
 
 def with_header(jws: str, **changes: Any) -> str:
     """The JWS with its header edited (alg `none`, HMAC …) and the original signature kept."""
     _header, payload, signature = jws.split(".")
     members, _ = jose.peek(jws)
-    return f"{_b64({**members, **changes})}.{payload}.{signature}"
+    return f"{b64url_json({**members, **changes})}.{payload}.{signature}"
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from shared.credentials import (
     VerifiedCredential,
     read_credential,
 )
+from tests.helpers import b64url
 
 NOW = 1_750_000_000
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -137,7 +138,7 @@ class World:
         )
 
 
-def port() -> World:
+def make_world() -> World:
     """A port's parties: a shipping line, two forwarders, three carriers and a terminal."""
     world = World()
     world.enrol(SHIPPING_LINE, "shipping_line")
@@ -156,7 +157,7 @@ def port() -> World:
 @pytest.fixture
 def world() -> World:
     """A fresh port (fresh keys: every test starts with nothing remembered)."""
-    return port()
+    return make_world()
 
 
 def release_facts(**changes: Any) -> ReleaseFacts:
@@ -302,27 +303,23 @@ def resign(world: World, links: Sequence[StoredLink], seq: int, **changes: objec
     return jose.sign(edited(claims, changes), world.keys[claims["from"]], typ=LINK_TYP)
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def tamper(jws: str, **changes: object) -> str:
     """`jws` with its payload edited and the original header and signature kept."""
     header, _, signature = jws.split(".")
     _, claims = jose.peek(jws)
-    new_payload = b64(json.dumps(edited(claims, changes)).encode())
+    new_payload = b64url(json.dumps(edited(claims, changes)).encode())
     return f"{header}.{new_payload}.{signature}"
 
 
 def handmade(header: Mapping[str, Any], claims: Mapping[str, Any], key: OKPKey | None) -> str:
     """A compact JWS with any header, Ed25519-signed by `key` (empty signature without one)."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     signature = b""
     if key is not None:
         private = key.private_key
         assert isinstance(private, Ed25519PrivateKey)
         signature = private.sign(signing_input.encode())
-    return f"{signing_input}.{b64(signature)}"
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def evidence_for(world: World, facts: ReleaseFacts, links: Sequence[StoredLink]) -> Evidence:
@@ -541,7 +538,7 @@ def test_a_damaged_signature_is_refused(world: World, warm: bool) -> None:
     header, payload, signature = links[1].jws.split(".")
     damaged = bytearray(base64.urlsafe_b64decode(signature + "=="))
     damaged[10] ^= 1
-    links = swap(links, 1, jws=f"{header}.{payload}.{b64(bytes(damaged))}")
+    links = swap(links, 1, jws=f"{header}.{payload}.{b64url(bytes(damaged))}")
     assert_refused(check(world, links), 1, "link_bad_signature")
 
 
@@ -551,7 +548,7 @@ def test_a_truncated_signature_is_refused(world: World, warm: bool) -> None:
     if warm:
         assert check(world, links).ok
     header, payload, signature = links[1].jws.split(".")
-    shorter = b64(base64.urlsafe_b64decode(signature + "==")[:-3])
+    shorter = b64url(base64.urlsafe_b64decode(signature + "==")[:-3])
     links = swap(links, 1, jws=f"{header}.{payload}.{shorter}")
     assert_refused(check(world, links), 1, "link_bad_signature")
 
@@ -713,7 +710,7 @@ def test_a_link_after_a_withdrawn_one_that_still_points_at_it_is_refused(world: 
 
 
 def test_a_release_link_with_a_prev_is_refused(world: World) -> None:
-    links = build(world, edits={0: {"prev": b64(hashlib.sha256(b"x").digest())}})
+    links = build(world, edits={0: {"prev": b64url(hashlib.sha256(b"x").digest())}})
     assert_refused(check(world, links), 0, "link_prev_mismatch")
 
 
@@ -983,9 +980,11 @@ def _header_attack(world: World, header: dict[str, Any], *, sign: str = "ed25519
     _, claims = jose.peek(links[1].jws)
     key = world.keys[FORWARDER]
     if sign == "hmac":
-        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        signing_input = (
+            f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        )
         mac = hmac.new(b"public-x-as-secret", signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{b64(mac)}"
+        return f"{signing_input}.{b64url(mac)}"
     return handmade(header, claims, None if sign == "none" else key)
 
 
@@ -1051,15 +1050,15 @@ def test_duplicate_claims_are_refused(world: World) -> None:
     links = build(world, steps=STEPS[:2])
     assert check(world, links, complete=False).ok
     key = world.keys[FORWARDER]
-    header = b64(
+    header = b64url(
         json.dumps({"alg": "Ed25519", "typ": LINK_TYP, "kid": jose.thumbprint(key)}).encode()
     )
     body = jose.peek(links[1].jws)[1]
     text = json.dumps(body)[:-1] + f', "to": "{OTHER_CARRIER}"' + "}"
-    signing_input = f"{header}.{b64(text.encode())}"
+    signing_input = f"{header}.{b64url(text.encode())}"
     private = key.private_key
     assert isinstance(private, Ed25519PrivateKey)
-    jws = f"{signing_input}.{b64(private.sign(signing_input.encode()))}"
+    jws = f"{signing_input}.{b64url(private.sign(signing_input.encode()))}"
     assert_refused(check(world, swap(links, 1, jws=jws), complete=False), 1, "token_malformed")
 
 
@@ -1100,7 +1099,7 @@ def test_parties_needed_skips_what_cannot_be_read(world: World) -> None:
 @functools.cache
 def sample() -> tuple[World, tuple[StoredLink, ...]]:
     """One valid chain, built once for the property tests."""
-    world = port()
+    world = make_world()
     return world, tuple(build(world))
 
 

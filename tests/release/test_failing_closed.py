@@ -10,7 +10,7 @@ from services.release.releases.models import Release
 from shared.db import transaction
 from shared.models import utcnow
 from tests.conftest import SettingsFactory
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import ask_gate, create_release, full_chain, gate_pass, ok
 from tests.release.port import make_port, release_body, unchanged
 

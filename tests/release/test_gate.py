@@ -19,7 +19,7 @@ from shared.gatepass import GATE_PASS_TYP
 from shared.models import utcnow
 from tests.audit_helpers import integrate_all
 from tests.conftest import SettingsFactory
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.identity.factories import totp_now, wrong_code
 from tests.release.chains import (
     Chain,

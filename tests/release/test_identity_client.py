@@ -29,7 +29,7 @@ from shared.db import transaction
 from shared.gatepass import verify_gate_pass
 from shared.models import utcnow
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
-from tests.identity.credential_factories import act, issue_directly, issued, make_port
+from tests.identity.credential_factories import act, issue_directly, issued, make_identity_port
 from tests.identity.factories import (
     add_own_key,
     client_token,
@@ -156,7 +156,7 @@ async def test_a_credential_verifies_with_fetched_keys_and_status_list(
 ) -> None:
     app, client = identity_app
     identity, _, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     token = (await issue_directly(port)).token
     _, claims = jose.peek(token)
     uri = claims["status"]["status_list"]["uri"]
@@ -205,7 +205,7 @@ async def test_a_partys_credentials_are_read_once_per_interval(
 ) -> None:
     app, client = identity_app
     identity, switch, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     made = {str((await issue_directly(port)).id) for _ in range(2)}
     credentials = await identity.party_credentials(port.carrier.id)
     assert {credential.credential_id for credential in credentials} == made
@@ -224,7 +224,7 @@ async def test_unchanged_credentials_under_unchanged_keys_are_not_read_again(
 ) -> None:
     app, client = identity_app
     identity, switch, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     await issue_directly(port)
     first = await identity.party_credentials(port.carrier.id)
     clock.now += 121  # keys and credentials fetched again, both unchanged
@@ -247,7 +247,7 @@ async def test_a_status_list_is_judged_afresh_on_every_fetch(
 ) -> None:
     app, client = identity_app
     identity, _, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     token = (await issue_directly(port)).token
     uri = jose.peek(token)[1]["status"]["status_list"]["uri"]
     first = await identity.status_list(uri)
@@ -290,7 +290,7 @@ async def test_entries_that_are_not_the_partys_checkable_credentials_are_dropped
 ) -> None:
     app, client = identity_app
     identity, switch, _ = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     good = await issue_directly(port)
     other = await make_party(app, "carrier")
     other_kid = jose.thumbprint(await add_own_key(app, other))
@@ -320,7 +320,7 @@ async def test_evidence_holds_each_partys_credentials_and_their_status_lists(
 ) -> None:
     app, client = identity_app
     identity, _, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     ours = await issued(port)
     line = await make_party(app, "shipping_line")
     await issued(port, party_id=line.id, kid=jose.thumbprint(await add_own_key(app, line)))
@@ -349,7 +349,7 @@ async def test_a_key_certified_after_the_last_fetch_refreshes_its_party_once(
 ) -> None:
     app, client = identity_app
     identity, switch, clock = directory
-    port = await make_port(app, client)
+    port = await make_identity_port(app, client)
     await issued(port)
     path = directory_path(port.carrier.id)
     await identity.evidence([port.carrier.id], kids=[(port.carrier.id, port.carrier_kid)])

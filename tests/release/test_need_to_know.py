@@ -3,7 +3,7 @@ role needs; what it may not see is a 404 like what does not exist; every read is
 
 import uuid
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import Chain, full_chain, ok
 from tests.release.port import Port, access_log
 

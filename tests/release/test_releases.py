@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import accept, create_release, hand_over, ok
 from tests.release.port import (
     Port,

@@ -16,7 +16,7 @@ from services.release.yard import demo as yard_demo
 from services.release.yard.models import YardEntry
 from shared.db import transaction
 from shared.models import utcnow
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import accept, create_release, ok
 from tests.release.port import (
     Port,

@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import SettingsFactory
-from tests.identity.conftest import App, Clock
+from tests.identity.conftest import Clock
 from tests.identity.conftest import clock as clock  # re-exported fixture
-from tests.identity.credential_factories import Port as IdentityPort
-from tests.identity.credential_factories import make_port as make_identity_port
+from tests.identity.conftest import identity_port as identity_port  # re-exported fixture
 from tests.release.port import Port, make_port
 
-__all__ = ["Clock", "clock"]
+__all__ = ["Clock", "clock", "identity_port"]
 
 
 @pytest.fixture
@@ -24,9 +23,3 @@ async def port(make_settings: SettingsFactory) -> AsyncIterator[Port]:
     """Both services with the members of a chain, the terminal and the overseers."""
     async with make_port(make_settings) as port:
         yield port
-
-
-@pytest.fixture
-async def identity_port(identity_app: App) -> IdentityPort:
-    """The identity service with an administrator and a carrier holding its own key."""
-    return await make_identity_port(*identity_app)

@@ -22,7 +22,7 @@ from services.release.chain.models import Link
 from shared import jose
 from shared.audit.models import AuditEvent
 from shared.db import transaction
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.identity.factories import add_own_key
 from tests.release import test_chain_verify as pure
 from tests.release.chains import Chain, accept, create_release, ok
@@ -205,7 +205,7 @@ async def test_the_receipt_time_is_recorded_and_audited(port: Port) -> None:
 
 def test_a_stored_link_is_judged_at_its_receipt_not_at_its_iat_or_now() -> None:
     # The pure verifier, as the gate and the chain view call it with a stored link.
-    world = pure.port()
+    world = pure.make_world()
     line = pure.SHIPPING_LINE
     [link] = pure.build(world, steps=pure.STEPS[:1], pending=(0,))
     signed_at = jose.peek(link.jws)[1]["iat"]

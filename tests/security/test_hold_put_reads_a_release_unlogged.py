@@ -8,7 +8,7 @@ attempts on releases the caller may not see.
 
 import uuid
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import create_release, ok
 from tests.release.port import Port, access_log
 

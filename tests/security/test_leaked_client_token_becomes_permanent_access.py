@@ -18,14 +18,14 @@ from joserfc.jwk import OKPKey
 from services.identity.oauth.endpoints import get_now
 from shared import jose
 from tests.identity.assertions import audit_events
-from tests.identity.credential_factories import Port, act, issued
+from tests.identity.credential_factories import IdentityPort, act, issued
 from tests.identity.factories import bearer, make_person, person_token
 from tests.identity.oauth_factories import sign_assertion, token_form
 
 PROOF_TYP = "ketenpas-key-proof+jwt"
 
 
-def proof_claims(port: Port, new: OKPKey, **overrides: Any) -> dict[str, Any]:
+def proof_claims(port: IdentityPort, new: OKPKey, **overrides: Any) -> dict[str, Any]:
     """Honest key-proof claims for a new key of the carrier."""
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -41,7 +41,7 @@ def proof_claims(port: Port, new: OKPKey, **overrides: Any) -> dict[str, Any]:
 
 
 def proven(
-    port: Port, new: OKPKey, *, current: OKPKey | None = None, **claims: Any
+    port: IdentityPort, new: OKPKey, *, current: OKPKey | None = None, **claims: Any
 ) -> dict[str, Any]:
     """A registration body with both proofs (the current key's and the new key's)."""
     body = proof_claims(port, new, **claims)
@@ -52,14 +52,14 @@ def proven(
     }
 
 
-async def register(port: Port, body: dict[str, Any]) -> httpx.Response:
+async def register(port: IdentityPort, body: dict[str, Any]) -> httpx.Response:
     """The carrier's API client registers a key."""
     return await port.client.post(
         f"/v1/parties/{port.carrier.id}/keys", json=body, headers=port.carrier_headers
     )
 
 
-async def token_with(port: Port, key: OKPKey) -> httpx.Response:
+async def token_with(port: IdentityPort, key: OKPKey) -> httpx.Response:
     """A token request of the carrier's client, signed with `key`."""
     now = int(time.time())
     port.app.dependency_overrides[get_now] = lambda: float(now)
@@ -72,7 +72,9 @@ def refused(response: httpx.Response, status: int, code: str) -> None:
     assert response.json()["code"] == code, response.text
 
 
-async def test_a_leaked_client_token_alone_cannot_register_a_key(identity_port: Port) -> None:
+async def test_a_leaked_client_token_alone_cannot_register_a_key(
+    identity_port: IdentityPort,
+) -> None:
     port = identity_port
     await issued(port)
     attacker = jose.generate_key()
@@ -83,14 +85,14 @@ async def test_a_leaked_client_token_alone_cannot_register_a_key(identity_port: 
     refused(await token_with(port, attacker), 401, "token_kid_unknown")  # never registered
 
 
-async def test_a_key_without_a_credential_gets_no_access_token(identity_port: Port) -> None:
+async def test_a_key_without_a_credential_gets_no_access_token(identity_port: IdentityPort) -> None:
     port = identity_port  # the carrier's key is registered, but no credential holds it
 
     refused(await token_with(port, port.carrier_key), 401, "assertion_key_not_certified")
 
 
 async def test_a_key_whose_credential_is_suspended_or_revoked_gets_no_access_token(
-    identity_port: Port,
+    identity_port: IdentityPort,
 ) -> None:
     port = identity_port
     credential = await issued(port)
@@ -103,7 +105,7 @@ async def test_a_key_whose_credential_is_suspended_or_revoked_gets_no_access_tok
 
 
 async def test_a_proof_by_a_key_without_a_valid_credential_is_refused(
-    identity_port: Port,
+    identity_port: IdentityPort,
 ) -> None:
     port = identity_port  # the carrier's current key holds no credential
     new = jose.generate_key()
@@ -112,7 +114,7 @@ async def test_a_proof_by_a_key_without_a_valid_credential_is_refused(
 
 
 async def test_a_proof_without_the_new_keys_signature_or_for_another_key_is_refused(
-    identity_port: Port,
+    identity_port: IdentityPort,
 ) -> None:
     port = identity_port
     await issued(port)
@@ -131,7 +133,7 @@ async def test_a_proof_without_the_new_keys_signature_or_for_another_key_is_refu
 
 
 async def test_a_proven_key_is_registered_audited_announced_and_the_proof_used_once(
-    identity_port: Port,
+    identity_port: IdentityPort,
 ) -> None:
     port = identity_port
     await issued(port)
@@ -173,7 +175,7 @@ async def test_a_proven_key_is_registered_audited_announced_and_the_proof_used_o
     refused(await token_with(port, new), 401, "assertion_key_not_certified")
 
 
-async def test_a_replayed_proof_is_refused(identity_port: Port) -> None:
+async def test_a_replayed_proof_is_refused(identity_port: IdentityPort) -> None:
     port = identity_port
     await issued(port)
     new = jose.generate_key()

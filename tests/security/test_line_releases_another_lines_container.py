@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import create_release, ok
 from tests.release.port import (
     Port,

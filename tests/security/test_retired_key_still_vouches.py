@@ -6,10 +6,10 @@ Refused: retiring a key suspends its credentials (docs/design.md, Wire formats),
 signs afterwards verifies and the token endpoint refuses it.
 """
 
-from tests.identity.credential_factories import Port, issued
+from tests.identity.credential_factories import IdentityPort, issued
 
 
-async def test_retiring_a_key_suspends_its_credential(identity_port: Port) -> None:
+async def test_retiring_a_key_suspends_its_credential(identity_port: IdentityPort) -> None:
     port = identity_port
     credential = await issued(port)
 

@@ -17,7 +17,7 @@ from shared.auth import issue_access_token
 from shared.db import transaction
 from shared.models import utcnow
 from tests.conftest import SettingsFactory
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.identity.factories import bearer
 from tests.release.chains import ask_gate, create_release, full_chain, gate_pass, ok
 from tests.release.port import Port, make_port, snapshot

@@ -5,7 +5,7 @@ another terminal's entries, or a shipping line granting itself the release right
 the yard entry worthless; each is refused and changes nothing.
 """
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.port import Port, announce, new_container, unchanged
 
 

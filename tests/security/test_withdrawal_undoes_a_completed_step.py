@@ -9,7 +9,7 @@ else. Refused now with 409 `next_step_completed`, changing nothing.
 
 import httpx
 
-from tests.identity.assertions import assert_problem
+from tests.helpers import assert_problem
 from tests.release.chains import Chain, accept, assign, create_release, hand_over, ok
 from tests.release.port import Port, audit_types, unchanged
 
