@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.identity.credentials.endpoints import router as credentials_router
+from services.identity.gatepass.endpoints import router as gatepass_router
 from services.identity.keys.endpoints import router as keys_router
 from services.identity.oauth.endpoints import router as oauth_router
 from services.identity.oauth.service import purge_used_assertions
@@ -46,6 +47,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             keys_router,
             credentials_router,
             sessions_router,
+            gatepass_router,
         ],
         on_startup=on_startup,
         chores=CHORES,

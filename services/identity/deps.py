@@ -1,4 +1,8 @@
-"""Dependencies of the identity service: settings, keyring, the caller and his rights."""
+"""Dependencies of the identity service: settings, keyring, clock, the caller and his rights.
+
+The caller's standing and his rights are domain concepts in `services.identity.auth`; this
+module only wraps them (and the sign-in rate limit) for FastAPI.
+"""
 
 import time
 from collections.abc import Callable, Coroutine
@@ -6,13 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from services.identity.parties.models import Party, PartyRole, PartyStatus
-from services.identity.people.models import Person, PersonRole, PersonStatus
+from services.identity.auth import check_standing, is_admin
+from services.identity.people.models import PersonRole
+from services.identity.sessions.ratelimit import (
+    SignInLimiter,
+    client_address,
+    current_time,
+    limiter_for,
+)
 from services.identity.settings import IdentitySettings
 from services.identity.signing.keyring import KeyRingCache
 from services.identity.signing.service import KeyRing
 from shared.auth import Principal, verify_access_token
-from shared.deps import SessionDep
+from shared.deps import CacheDep, SessionDep
 from shared.problems import Forbidden, Unauthorised
 
 
@@ -38,6 +48,22 @@ KeyRingCacheDep = Annotated[KeyRingCache, Depends(get_keyring_cache)]
 KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 
 
+def get_client_address(request: Request, settings: SettingsDep) -> str:
+    """The client's address, as the sign-in rate limit counts it."""
+    return client_address(request, settings)
+
+
+def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
+    """The sign-in limiter over the service's cache."""
+    return limiter_for(settings, cache)
+
+
+# The sign-in, TOTP and gate-pass endpoints' clock, address and limiter.
+NowDep = Annotated[float, Depends(current_time)]
+ClientAddressDep = Annotated[str, Depends(get_client_address)]
+LimiterDep = Annotated[SignInLimiter, Depends(get_limiter)]
+
+
 def bearer_token(request: Request) -> str:
     """The bearer token of the request, or 401."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -53,13 +79,7 @@ async def get_principal(
     principal = verify_access_token(
         bearer_token(request), issuer=settings.issuer, resolve_key=ring.resolve, now=time.time()
     )
-    party = await session.get(Party, principal.party_id)
-    if party is None or party.status != PartyStatus.active:
-        raise Unauthorised("party_not_active", "the caller's party is suspended or revoked")
-    if principal.person_id is not None:
-        person = await session.get(Person, principal.person_id)
-        if person is None or person.status != PersonStatus.active:
-            raise Unauthorised("person_not_active", "the caller is suspended")
+    await check_standing(session, principal)
     return principal
 
 
@@ -68,13 +88,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 def require_admin(principal: CurrentPrincipal) -> Principal:
     """An administrator: a client of an admin party, or a person with the admin role."""
-    if principal.person_id is not None:
-        allowed = principal.person_role == PersonRole.admin and (
-            PartyRole.admin in principal.party_roles
-        )
-    else:
-        allowed = PartyRole.admin in principal.party_roles
-    if not allowed:
+    if not is_admin(principal):
         raise Forbidden("admin_required", "this needs the admin role")
     return principal
 

@@ -1,25 +1,29 @@
-"""Dependencies of the release service: settings, the identity service, the caller, his rights.
+"""Dependencies of the release service: settings, the clock, the identity service, the caller.
 
 The caller's access token is verified with the identity service's published keys; his party
 must still hold a credential that is valid now (a revoked or suspended party's tokens stop
 working within the directory's refresh interval, not when they expire), and a signed-in
-person's own status entry must be VALID (a suspended person is refused as quickly).
+person's own status entry must be VALID (a suspended person is refused as quickly). The
+caller and his rights themselves are domain concepts in `services.release.auth`; this module
+only wraps them for FastAPI.
 """
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from joserfc.jwk import Key
 
+from services.release.auth import Caller, allows, check_person_status
 from services.release.chain.verify import Evidence
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.settings import ReleaseSettings
 from shared import jose
-from shared.auth import Principal, StatusReference, verify_access_token
-from shared.credentials import LEEWAY, CredentialError, StatusValue, check_credential
+from shared.auth import Principal, verify_access_token
+from shared.credentials import CredentialError, check_credential
+from shared.models import utcnow
 from shared.problems import Forbidden, Unauthorised
 
 
@@ -41,36 +45,15 @@ async def get_identity_api(request: Request) -> IdentityApi:
     return api
 
 
+def current_time() -> datetime:
+    """The time a request is handled at (tests override this dependency to move the clock)."""
+    return utcnow()
+
+
 SettingsDep = Annotated[ReleaseSettings, Depends(get_settings)]
 DirectoryDep = Annotated[IdentityDirectory, Depends(get_directory)]
 IdentityApiDep = Annotated[IdentityApi, Depends(get_identity_api)]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The verified caller and his token (forwarded when the identity service acts for him)."""
-
-    principal: Principal
-    token: str
-
-    @property
-    def party_id(self) -> str:
-        """The caller's party."""
-        return self.principal.party_id
-
-    @property
-    def is_person(self) -> bool:
-        """Whether a signed-in person calls (not a party's API client)."""
-        return self.principal.person_id is not None
-
-    def has(self, role: str) -> bool:
-        """Whether the caller's party has this role."""
-        return role in self.principal.party_roles
-
-    @property
-    def is_driver(self) -> bool:
-        """A driver sees and does only what concerns his own assignments."""
-        return self.principal.person_role == "driver"
+NowDep = Annotated[datetime, Depends(current_time)]
 
 
 def bearer_token(request: Request) -> str:
@@ -168,48 +151,7 @@ def _holds_valid_credential(evidence: Evidence, party_id: str, now: float) -> bo
     return False
 
 
-async def check_person_status(
-    directory: IdentityDirectory, status: StatusReference | None, *, now: float
-) -> None:
-    """401 unless the person's published status entry says VALID.
-
-    The identity service suspends a person by flipping his entry; this service reads the
-    list as it reads credentials' (refreshed every `identity_refresh_seconds`), so a
-    suspended dispatcher or driver is refused within that time, not when his token expires.
-    """
-    if status is None:
-        raise Unauthorised(
-            "person_status_unknown", "the token names no status entry of the person: sign in again"
-        )
-    try:
-        published = await directory.status_list(status.uri)
-        value = published.status(status.idx)
-    except CredentialError as exc:
-        raise Unauthorised("person_status_unknown", exc.detail) from exc
-    if now >= published.expires_at + LEEWAY:
-        raise Unauthorised("person_status_unknown", "the person's status list has expired")
-    if value != StatusValue.VALID:
-        raise Unauthorised("person_not_active", "the person is suspended")
-
-
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
-
-# What a person of a party may do stands in for the scopes a client's token carries
-# (person tokens carry none): scope -> the person roles that may act under it.
-PERSON_ROLES_BY_SCOPE: dict[str, frozenset[str]] = {
-    "releases:read": frozenset({"dispatcher", "operator", "officer", "driver"}),
-    "releases:write": frozenset({"dispatcher"}),
-    "chain:write": frozenset({"dispatcher"}),
-    "holds:write": frozenset({"operator", "officer"}),
-    "gate": frozenset({"operator"}),
-}
-
-
-def allows(caller: Caller, scope: str) -> bool:
-    """A client with the scope, or a person whose role acts under it."""
-    if caller.is_person:
-        return caller.principal.person_role in PERSON_ROLES_BY_SCOPE.get(scope, frozenset())
-    return scope in caller.principal.scopes
 
 
 def require(scope: str, *party_roles: str) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
+from services.identity.auth import is_admin
 from services.identity.credentials import service
 from services.identity.credentials.schemas import (
     CredentialIssue,
@@ -58,7 +59,7 @@ async def visible_credential(
 ) -> CredentialRecord:
     """The credential of the path, if the caller is an admin or its party; 404 otherwise."""
     record = await service.get_credential(session, credential_id=credential_id, settings=settings)
-    if principal.party_id != record.credential.party_id and not parties.is_admin(principal):
+    if principal.party_id != record.credential.party_id and not is_admin(principal):
         raise service.credential_not_found()
     return record
 

@@ -6,20 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response
 
-from services.identity.deps import CurrentPrincipal, KeyRingCacheDep, SettingsDep
+from services.identity.deps import (
+    ClientAddressDep,
+    CurrentPrincipal,
+    KeyRingCacheDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+)
 from services.identity.gatepass import service
 from services.identity.gatepass.schemas import GatePassRequest, GatePassResponse
 from services.identity.parties.models import PartyRole
 from services.identity.people.models import Person, PersonRole
 from services.identity.people.service import person_not_found
 from services.identity.sessions import repository
-from services.identity.sessions.ratelimit import (
-    ClientAddressDep,
-    LimiterDep,
-    NowDep,
-    TooManyAttempts,
-    rate_limited_response,
-)
+from services.identity.sessions.ratelimit import TooManyAttempts, rate_limited_response
 from services.identity.sessions.service import Refused, record_refusal
 from shared.auth import Principal
 from shared.deps import SessionDep

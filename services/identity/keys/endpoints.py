@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from services.identity.auth import is_admin
 from services.identity.deps import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -24,7 +25,7 @@ from services.identity.keys.schemas import (
     Signed,
     SignRequest,
 )
-from services.identity.parties.service import is_admin, party_not_found
+from services.identity.parties.service import party_not_found
 from shared.auth import Principal
 from shared.deps import ReadSessionDep, SessionDep
 from shared.models import utcnow

@@ -39,6 +39,7 @@ from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.auth import is_admin
 from services.identity.credentials import service as credentials
 from services.identity.credentials.service import CredentialRecord
 from services.identity.keys import repository
@@ -46,7 +47,7 @@ from services.identity.keys.models import KeyNotice, KeyStatus, PartyKey
 from services.identity.oauth import repository as used_proofs
 from services.identity.parties import repository as parties
 from services.identity.parties.models import Party, PartyRole, PartyStatus
-from services.identity.parties.service import is_admin, party_not_found
+from services.identity.parties.service import party_not_found
 from services.identity.people import repository as people
 from services.identity.people.models import PersonRole, PersonStatus
 from services.identity.people.service import person_not_found

@@ -6,25 +6,16 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.auth import is_admin
 from services.identity.credentials import service as credentials_service
-from services.identity.deps import require_admin
 from services.identity.parties import repository
 from services.identity.parties.models import Party, PartyRole, PartyStatus
 from shared.audit.events import append
 from shared.auth import Principal
 from shared.eori import InvalidEori, parse_eori
-from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+from shared.problems import Conflict, InvalidInput, NotFound
 
 MAX_PAGE_SIZE = 200
-
-
-def is_admin(principal: Principal) -> bool:
-    """Whether the caller is an administrator (the same rule as the AdminPrincipal guard)."""
-    try:
-        require_admin(principal)
-    except Forbidden:
-        return False
-    return True
 
 
 def party_not_found() -> NotFound:

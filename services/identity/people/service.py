@@ -7,12 +7,12 @@ from datetime import date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.auth import is_admin
 from services.identity.credentials import service as credentials
 from services.identity.credentials.models import CredentialStatus
 from services.identity.credentials.statuslist import status_list_uri
 from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
-from services.identity.parties.service import is_admin
 from services.identity.people import repository
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password

@@ -7,19 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from services.identity.deps import CurrentPrincipal, KeyRingCacheDep, SettingsDep
-from services.identity.gatepass.endpoints import router as gatepass_router
-from services.identity.parties.service import is_admin
+from services.identity.auth import is_admin
+from services.identity.deps import (
+    ClientAddressDep,
+    CurrentPrincipal,
+    KeyRingCacheDep,
+    LimiterDep,
+    NowDep,
+    SettingsDep,
+)
 from services.identity.people.models import Person
 from services.identity.people.service import person_not_found
 from services.identity.sessions import repository, service
-from services.identity.sessions.ratelimit import (
-    ClientAddressDep,
-    LimiterDep,
-    NowDep,
-    TooManyAttempts,
-    rate_limited_response,
-)
+from services.identity.sessions.ratelimit import TooManyAttempts, rate_limited_response
 from services.identity.sessions.schemas import (
     SignInRequest,
     TokenResponse,
@@ -170,6 +170,3 @@ async def confirm_totp(
         )
         return problem_response(exc.status, exc.code, exc.detail)
     return TotpConfirmed(person_id=access.person.id, confirmed_at=confirmed_at)
-
-
-router.include_router(gatepass_router)

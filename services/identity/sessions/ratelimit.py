@@ -70,15 +70,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from services.identity.deps import SettingsDep
 from services.identity.settings import IdentitySettings, ProxyNetwork
 from shared.cache import Cache
-from shared.deps import CacheDep
 from shared.problems import Problem, problem_response
 
 BASE_LOCKOUT_SECONDS = 30
@@ -321,7 +319,7 @@ def current_time() -> float:
     return time.time()
 
 
-def client_address(request: Request, settings: SettingsDep) -> str:
+def client_address(request: Request, settings: IdentitySettings) -> str:
     """The client's address: the peer's, or the one a trusted proxy forwarded."""
     peer = request.client.host if request.client else "unknown"
     if not _is_trusted(peer, settings.trusted_proxies):
@@ -376,11 +374,6 @@ def _node(token: str) -> str:
     return node
 
 
-def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
-    """The sign-in limiter over the service's cache."""
-    return limiter_for(settings, cache)
-
-
 def limiter_for(settings: IdentitySettings, cache: Cache) -> SignInLimiter:
     """The limiter the settings describe."""
     return SignInLimiter(
@@ -391,8 +384,3 @@ def limiter_for(settings: IdentitySettings, cache: Cache) -> SignInLimiter:
         per_person_total=settings.sign_in_failures_per_person_total,
         window_seconds=settings.sign_in_failure_window_seconds,
     )
-
-
-NowDep = Annotated[float, Depends(current_time)]
-ClientAddressDep = Annotated[str, Depends(client_address)]
-LimiterDep = Annotated[SignInLimiter, Depends(get_limiter)]

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from joserfc.jwk import OKPKey
-from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.sealing import seal, unseal
 from services.identity.settings import IdentitySettings
+from services.identity.signing import repository
 from services.identity.signing.models import SigningKey
 from shared import jose
 from shared.audit.events import append
@@ -63,8 +63,7 @@ async def create_key(
 
 async def ensure_key(session: AsyncSession, settings: IdentitySettings, now: datetime) -> None:
     """Bootstrap: a service without any signing key gets one that signs at once."""
-    existing = await session.exec(select(SigningKey.kid).limit(1))
-    if existing.first() is None:
+    if not await repository.any_key_exists(session):
         await create_key(session, settings, activates_at=now)
 
 
@@ -72,8 +71,7 @@ async def rotate(
     session: AsyncSession, settings: IdentitySettings, now: datetime, *, actor: str = SERVICE_ACTOR
 ) -> SigningKey:
     """Start a rotation: the new key signs after the propagation delay, the old one retires."""
-    current = await session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None)))
-    retiring = list(current.all())
+    retiring = list(await repository.unretired(session))
     # With no key to sign in the meantime, waiting would only leave the service unable
     # to sign anything (tokens, credentials, status lists) for the propagation delay.
     delay = settings.signing_key_propagation_seconds if retiring else 0
@@ -105,8 +103,7 @@ async def rotate(
 
 async def list_keys(session: AsyncSession) -> Sequence[SigningKey]:
     """Every signing key the service has had, oldest first."""
-    rows = await session.exec(select(SigningKey).order_by(col(SigningKey.activates_at)))
-    return rows.all()
+    return await repository.every_key(session)
 
 
 @dataclass(frozen=True)
@@ -123,13 +120,7 @@ class KeyRing:
 
 async def load_keyring(session: AsyncSession, settings: IdentitySettings, now: datetime) -> KeyRing:
     """Read the published keys and unseal the one that signs now."""
-    rows = (
-        await session.exec(
-            select(SigningKey).where(
-                or_(col(SigningKey.publish_until).is_(None), col(SigningKey.publish_until) > now)
-            )
-        )
-    ).all()
+    rows = await repository.published(session, now)
     published = {row.kid: jose.import_key(row.public_jwk) for row in rows}
     signing_rows = [
         row

@@ -12,7 +12,7 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.access.models import AccessLogEntry
-from services.release.deps import Caller
+from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
 

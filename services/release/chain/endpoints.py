@@ -21,13 +21,13 @@ from services.release.deps import (
     CurrentCaller,
     DirectoryDep,
     IdentityApiDep,
+    NowDep,
     Reader,
     SettingsDep,
 )
 from services.release.releases.endpoints import ERRORS, LockedRelease, read_release
 from services.release.releases.service import shows_reference
 from shared.deps import ReadSessionDep, SessionDep
-from shared.models import utcnow
 from shared.problems import Forbidden
 
 router = APIRouter(prefix="/v1/releases/{release_id}", tags=["chain"])
@@ -42,6 +42,7 @@ async def submit_link(
     directory: DirectoryDep,
     api: IdentityApiDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> LinkView:
     """The holder passes the release on; 422 with the failing link's reason if it breaks."""
     link = await service.submit_link(
@@ -54,7 +55,7 @@ async def submit_link(
         directory=directory,
         api=api,
         settings=settings,
-        now=utcnow(),
+        now=now,
     )
     return LinkView.of(link)
 
@@ -68,6 +69,7 @@ async def accept_link(
     directory: DirectoryDep,
     api: IdentityApiDep,
     settings: SettingsDep,
+    now: NowDep,
     body: Annotated[AckSubmit | None, Body()] = None,
 ) -> LinkView:
     """With `ack` a pre-signed acknowledgement; without, signed for the person (a driver too)."""
@@ -80,28 +82,26 @@ async def accept_link(
         directory=directory,
         api=api,
         settings=settings,
-        now=utcnow(),
+        now=now,
     )
     return LinkView.of(link)
 
 
 @router.post("/links/{seq}/decline", summary="Decline a link (its receiver)", responses=ERRORS)
 async def decline_link(
-    seq: int, release: LockedRelease, caller: CurrentCaller, session: SessionDep
+    seq: int, release: LockedRelease, caller: CurrentCaller, session: SessionDep, now: NowDep
 ) -> LinkView:
     """The sender may then make another link in its place."""
-    link = await service.decline(session, caller=caller, release=release, seq=seq, now=utcnow())
+    link = await service.decline(session, caller=caller, release=release, seq=seq, now=now)
     return LinkView.of(link)
 
 
 @router.post("/links/{seq}/withdraw", summary="Withdraw a link (its signer)", responses=ERRORS)
 async def withdraw_link(
-    seq: int, release: LockedRelease, caller: ChainWriter, session: SessionDep
+    seq: int, release: LockedRelease, caller: ChainWriter, session: SessionDep, now: NowDep
 ) -> Withdrawn:
     """This link and every later one; refused once the chain has been used at the gate."""
-    withdrawn = await service.withdraw(
-        session, caller=caller, release=release, seq=seq, now=utcnow()
-    )
+    withdrawn = await service.withdraw(session, caller=caller, release=release, seq=seq, now=now)
     return Withdrawn(withdrawn=withdrawn)
 
 
@@ -113,13 +113,13 @@ async def get_chain(
     session: ReadSessionDep,
     directory: DirectoryDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> ChainView:
     """Each link with its signer, key, credential status and result; the first failure."""
     if caller.is_driver:
         raise Forbidden("driver_not_allowed", "drivers see their own assignments only")
     release = await read_release(request, caller, session, release_id, "chain.read")
     links = await repository.live_links(session, release.id)
-    now = utcnow()
     report = await service.verify(
         directory,
         service.facts_of(release),

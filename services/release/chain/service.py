@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.auth import Caller, allows
 from services.release.chain import repository
 from services.release.chain.models import Link, LinkKind, LinkStatus
 from services.release.chain.verify import (
@@ -36,8 +36,7 @@ from services.release.chain.verify import (
     parties_needed,
     verify_chain,
 )
-from services.release.deps import Caller, allows
-from services.release.gate.models import Decision, GateDecision
+from services.release.gate import repository as gate_repository
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.settings import ReleaseSettings
@@ -481,15 +480,6 @@ async def decline(
     return link
 
 
-async def used_at_gate(session: AsyncSession, release_id: uuid.UUID) -> bool:
-    """Whether the gate has let (or begun to let) a driver take the container on this chain."""
-    statement = select(GateDecision.id).where(
-        col(GateDecision.release_id) == release_id,
-        col(GateDecision.decision).in_((Decision.release, Decision.inspect)),
-    )
-    return (await session.exec(statement.limit(1))).first() is not None
-
-
 def withdraw_from(
     session: AsyncSession, links: Sequence[Link], seq: int, *, actor: str, now: datetime
 ) -> list[int]:
@@ -526,7 +516,7 @@ async def withdraw(
         raise Forbidden("not_signer", "only the party that signed the link can withdraw it")
     if link.kind == LinkKind.release:
         raise Conflict("use_cancel", "the release link is withdrawn by cancelling the release")
-    if await used_at_gate(session, release.id):
+    if await gate_repository.used_at_gate(session, release.id):
         raise Conflict("chain_used_at_gate", "the chain has been used at the gate")
     if next_step_completed(links, link):
         raise Conflict(

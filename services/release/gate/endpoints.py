@@ -4,12 +4,17 @@ import uuid
 
 from fastapi import APIRouter
 
-from services.release.deps import DirectoryDep, GateOperator, IdentityApiDep, SettingsDep
+from services.release.deps import (
+    DirectoryDep,
+    GateOperator,
+    IdentityApiDep,
+    NowDep,
+    SettingsDep,
+)
 from services.release.gate import service
 from services.release.gate.models import GateDecision
 from services.release.gate.schemas import DecisionRequest, DecisionView, GateOutView, Reason
 from shared.deps import SessionDep
-from shared.models import utcnow
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
@@ -40,6 +45,7 @@ async def decide(
     directory: DirectoryDep,
     api: IdentityApiDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> DecisionView:
     """`release`, `inspect` or `deny` with reasons; `event_id` fetches the receipt later."""
     decision = await service.decide(
@@ -49,7 +55,7 @@ async def decide(
         directory=directory,
         api=api,
         settings=settings,
-        now=utcnow(),
+        now=now,
     )
     return _view(decision)
 
@@ -71,6 +77,7 @@ async def complete(
     session: SessionDep,
     directory: DirectoryDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> GateOutView:
     """Exactly once per release, whatever replica serves it; every other try is 409."""
     gate_out, event_id = await service.complete(
@@ -79,7 +86,7 @@ async def complete(
         decision_id=decision_id,
         directory=directory,
         settings=settings,
-        now=utcnow(),
+        now=now,
     )
     return GateOutView(
         decision_id=gate_out.decision_id,

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, insert, not_, select, update
+from sqlmodel import col
+from sqlmodel import select as select_models
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.chain.models import LIVE_STATUSES, Link
@@ -172,3 +174,22 @@ async def pick_up(session: AsyncSession, release_id: uuid.UUID, *, now: datetime
     """Move an open release without holds to `picked_up`; False if it is not open or held."""
     result = await session.exec(_PICK_UP, params={"picked_up_id": release_id, "now": now})
     return bool(result.rowcount)
+
+
+async def terminal_decision(
+    session: AsyncSession, decision_id: uuid.UUID, terminal_id: str
+) -> GateDecision | None:
+    """The decision if it is this terminal's; None when unknown or another terminal's."""
+    statement = select_models(GateDecision).where(
+        col(GateDecision.id) == decision_id, col(GateDecision.terminal_id) == terminal_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def used_at_gate(session: AsyncSession, release_id: uuid.UUID) -> bool:
+    """Whether the gate has let (or begun to let) a driver take the container on this chain."""
+    statement = select_models(GateDecision.id).where(
+        col(GateDecision.release_id) == release_id,
+        col(GateDecision.decision).in_((Decision.release, Decision.inspect)),
+    )
+    return (await session.exec(statement.limit(1))).first() is not None

@@ -10,12 +10,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.auth import Caller, check_person_status
 from services.release.chain import service as chain
 from services.release.chain.verify import ChainFailure, ChainReport
-from services.release.deps import Caller, check_person_status
 from services.release.gate import repository
 from services.release.gate.models import Decision, GateDecision, GateOut
 from services.release.gate.passes import spend_gate_pass
@@ -265,10 +264,7 @@ async def visible_decision(
     session: AsyncSession, caller: Caller, decision_id: uuid.UUID
 ) -> GateDecision:
     """A decision of the caller's terminal, or 404."""
-    statement = select(GateDecision).where(
-        col(GateDecision.id) == decision_id, col(GateDecision.terminal_id) == caller.party_id
-    )
-    decision = (await session.exec(statement)).first()
+    decision = await repository.terminal_decision(session, decision_id, caller.party_id)
     if decision is None:
         raise decision_not_found()
     return decision

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.access.service import add_read, record_read
+from services.release.auth import Caller
 from services.release.deps import (
-    Caller,
     CurrentCaller,
     DirectoryDep,
     HoldPlacer,
     IdentityApiDep,
+    NowDep,
     Reader,
     SettingsDep,
     ShippingLine,
@@ -21,7 +22,6 @@ from services.release.releases import repository, service
 from services.release.releases.models import HoldKind, Release
 from services.release.releases.schemas import HoldPlace, ReleaseCreate, ReleaseList, ReleaseView
 from shared.deps import ReadSessionDep, SessionDep
-from shared.models import utcnow
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])
@@ -83,6 +83,7 @@ async def create_release(
     settings: SettingsDep,
     request: Request,
     response: Response,
+    now: NowDep,
 ) -> ReleaseView:
     """With `link` a pre-signed release link; without, the custodial key signs for the person.
 
@@ -90,7 +91,6 @@ async def create_release(
     `release_not_entitled`, the same answer whatever is missing), and only until the
     entry's end and `release_max_days` (422 `valid_until_too_late`).
     """
-    now = utcnow()
     try:
         release = await service.create_release(
             session,
@@ -123,6 +123,7 @@ async def search_releases(
     caller: Reader,
     session: ReadSessionDep,
     container: Annotated[str, Query(max_length=32)],
+    now: NowDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ReleaseList:
     """Search by container number; what the caller may not see is simply not there."""
@@ -136,7 +137,6 @@ async def search_releases(
         container=number,
         results=len(releases),
     )
-    now = utcnow()
     return ReleaseList(
         releases=[await service.load_view(session, caller, r, now=now) for r in releases]
     )
@@ -144,19 +144,18 @@ async def search_releases(
 
 @router.get("/{release_id}", summary="One release", responses=ERRORS)
 async def get_release(
-    release_id: uuid.UUID, request: Request, caller: Reader, session: ReadSessionDep
+    release_id: uuid.UUID, request: Request, caller: Reader, session: ReadSessionDep, now: NowDep
 ) -> ReleaseView:
     """The release with its lights, holds and chain summary; 404 `release_not_found`."""
     release = await read_release(request, caller, session, release_id, "release.read")
-    return await service.load_view(session, caller, release, now=utcnow())
+    return await service.load_view(session, caller, release, now=now)
 
 
 @router.post("/{release_id}/cancel", summary="Cancel a release (shipping line)", responses=ERRORS)
 async def cancel_release(
-    release: LockedRelease, caller: ShippingLine, session: SessionDep
+    release: LockedRelease, caller: ShippingLine, session: SessionDep, now: NowDep
 ) -> ReleaseView:
     """The release becomes `cancelled` and every live link is withdrawn."""
-    now = utcnow()
     await service.cancel(session, caller=caller, release=release, now=now)
     add_read(
         session, caller, action="release.cancel", release_id=release.id, container=release.container
@@ -170,13 +169,13 @@ async def place_hold(
     release: LockedRelease,
     caller: HoldPlacer,
     session: SessionDep,
+    now: NowDep,
     body: HoldPlace | None = None,
 ) -> ReleaseView:
     """`customs` by customs, `terminal` by the release's terminal; idempotent.
 
     Every answer shows the release, so every one is a logged read, the repeats included.
     """
-    now = utcnow()
     await service.place_hold(
         session,
         caller=caller,
@@ -193,11 +192,11 @@ async def place_hold(
 
 @router.delete("/{release_id}/holds/{kind}", summary="Lift a hold", responses=ERRORS)
 async def lift_hold(
-    kind: HoldKind, release: LockedRelease, caller: HoldPlacer, session: SessionDep
+    kind: HoldKind, release: LockedRelease, caller: HoldPlacer, session: SessionDep, now: NowDep
 ) -> ReleaseView:
     """404 `hold_not_found` when there is no such hold."""
     await service.lift_hold(session, caller=caller, release=release, kind=kind)
     add_read(
         session, caller, action="hold.lift", release_id=release.id, container=release.container
     )
-    return await service.load_view(session, caller, release, now=utcnow())
+    return await service.load_view(session, caller, release, now=now)

@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, true, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.auth import Caller
 from services.release.chain.models import LIVE_STATUSES, Link, LinkKind
-from services.release.deps import Caller
 from services.release.releases.models import Hold, Release, ReleaseStatus
 
 # Parties that oversee the whole port: they see every release.

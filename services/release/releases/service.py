@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.auth import Caller
 from services.release.chain import repository as chain_repository
 from services.release.chain import service as chain
 from services.release.chain.models import Link, LinkKind, LinkStatus
 from services.release.chain.verify import LINK_TYP, StoredLink
-from services.release.deps import Caller
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases import repository
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus

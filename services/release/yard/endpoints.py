@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.release.access.service import record_read
-from services.release.deps import Caller, Reader, require
+from services.release.auth import Caller
+from services.release.deps import NowDep, Reader, require
 from services.release.releases.service import parse_container
 from services.release.yard import repository, service
 from services.release.yard.models import YardEntry
@@ -17,7 +18,6 @@ from services.release.yard.schemas import (
     YardEntryView,
 )
 from shared.deps import ReadSessionDep, SessionDep
-from shared.models import utcnow
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/yard/entries", tags=["yard"])
@@ -41,7 +41,7 @@ OwnEntry = Annotated[YardEntry, Depends(own_entry)]
     "", status_code=201, summary="Announce a container in the yard (terminal)", responses=ERRORS
 )
 async def announce(
-    body: YardEntryCreate, caller: Terminal, session: SessionDep, response: Response
+    body: YardEntryCreate, caller: Terminal, session: SessionDep, response: Response, now: NowDep
 ) -> YardEntryView:
     """Name the shipping line that holds the release right; 409 `yard_entry_exists`."""
     entry = await service.announce(
@@ -49,7 +49,7 @@ async def announce(
         terminal_id=service.terminal_of(caller, body.terminal),
         body=body,
         actor=caller.principal.actor,
-        now=utcnow(),
+        now=now,
     )
     response.headers["Location"] = f"/v1/yard/entries/{entry.id}"
     return service.view(entry)
@@ -82,17 +82,17 @@ async def search_entries(
 
 @router.patch("/{entry_id}", summary="Correct a yard entry (terminal)", responses=ERRORS)
 async def correct_entry(
-    entry: OwnEntry, body: YardEntryUpdate, caller: Terminal, session: SessionDep
+    entry: OwnEntry, body: YardEntryUpdate, caller: Terminal, session: SessionDep, now: NowDep
 ) -> YardEntryView:
     """Naming another line (or ending the right sooner) cancels the old line's open release."""
-    await service.correct(
-        session, entry=entry, body=body, actor=caller.principal.actor, now=utcnow()
-    )
+    await service.correct(session, entry=entry, body=body, actor=caller.principal.actor, now=now)
     return service.view(entry)
 
 
 @router.delete("/{entry_id}", summary="Withdraw a yard entry (terminal)", responses=ERRORS)
-async def withdraw_entry(entry: OwnEntry, caller: Terminal, session: SessionDep) -> YardEntryView:
+async def withdraw_entry(
+    entry: OwnEntry, caller: Terminal, session: SessionDep, now: NowDep
+) -> YardEntryView:
     """The line's release right ends, and with it the line's open release of the container."""
-    await service.withdraw(session, entry=entry, actor=caller.principal.actor, now=utcnow())
+    await service.withdraw(session, entry=entry, actor=caller.principal.actor, now=now)
     return service.view(entry)

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.deps import Caller
+from services.release.auth import Caller
 from services.release.yard.models import YardEntry
 
 # Parties that oversee the whole port: they see every entry.

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.deps import Caller
+from services.release.auth import Caller
 from services.release.releases import repository as releases_repository
 from services.release.releases import service as releases
 from services.release.yard import repository
