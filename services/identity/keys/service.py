@@ -30,6 +30,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -570,10 +571,8 @@ def _open_custodial(session: AsyncSession, settings: IdentitySettings, row: Part
     sealed again with it (in the caller's transaction)."""
     assert row.sealed_private is not None
     kek, sealed = settings.kek_bytes(), bytes(row.sealed_private)
-    try:
+    with suppress(SealError):  # else: perhaps sealed before the party was bound in
         return unseal(kek, sealed, bound_to=bound_to(row.kid, row.party_id))
-    except SealError:
-        pass
     try:
         pem = unseal(kek, sealed, bound_to=legacy_bound_to(row.kid))
     except SealError:
