@@ -13,6 +13,8 @@ from services.release.app import create_app as create_release_app
 from services.release.settings import ReleaseSettings
 from tests.conftest import running
 
+_SMALL_POOL = {"database_pool_size": 2, "database_pool_overflow": 2}
+
 
 async def _complete_many(
     identity_settings: IdentitySettings,
@@ -22,6 +24,11 @@ async def _complete_many(
     requests: int,
     barrier: Barrier,
 ) -> list[int]:
+    # Small pools: five processes with the default pools (two apps, up to 20 connections
+    # each) can exceed PostgreSQL's max_connections, and a refused connection is a 503, not
+    # the 409 under test. Requests wait for a pooled connection instead.
+    identity_settings = identity_settings.model_copy(update=_SMALL_POOL)
+    release_settings = release_settings.model_copy(update=_SMALL_POOL)
     identity = create_identity_app(identity_settings)
     async with running(identity):
         release = create_release_app(
