@@ -32,7 +32,6 @@ from joserfc.util import urlsafe_b64decode
 from loadtests.harness import paired_rates
 from services.identity.credentials.service import credential_claims
 from services.identity.credentials.statuslist import LIST_SIZE, sign_status_list, status_list_uri
-from services.release.chain import verify
 from services.release.chain.verify import (
     ACK_TYP,
     LINK_TYP,
@@ -45,6 +44,7 @@ from services.release.chain.verify import (
 )
 from shared import jose
 from shared.credentials import CREDENTIAL_TYP, decode_status_list_token, read_credential
+from shared.verifier_cache import VerifierCache
 
 ISSUER = "https://identity.ketenpas.example"
 TARGET = 0.50
@@ -52,7 +52,7 @@ LINKS = 6  # release, four handovers, assignment
 BATCH = 16
 
 
-def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
+def build_chain(now: int, cache: VerifierCache) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
     """A six-link chain of six parties with fresh keys, and the evidence to verify it."""
     issuer_key = jose.generate_key()
     issuer_public = jose.import_key(jose.public_jwk(issuer_key))
@@ -101,7 +101,9 @@ def build_chain(now: int) -> tuple[ReleaseFacts, list[StoredLink], Evidence]:
             issuer_key,
             typ=CREDENTIAL_TYP,
         )
-        credentials[party] = [read_credential(token, resolve_key=resolve, issuer=ISSUER)]
+        credentials[party] = [
+            read_credential(token, cache=cache, resolve_key=resolve, issuer=ISSUER)
+        ]
 
     names = [party for party, _ in parties]
     facts = ReleaseFacts(
@@ -174,16 +176,29 @@ def main() -> int:
     args = parser.parse_args()
 
     now = int(time.time())
-    facts, links, evidence = build_chain(now)
+    cache = VerifierCache()  # the release app's
+    facts, links, evidence = build_chain(now, cache)
 
     def ours() -> None:
-        verify_chain(facts, links, evidence=evidence, now=now, max_links=8, complete=True)
+        verify_chain(
+            facts, links, evidence=evidence, now=now, max_links=8, complete=True, cache=cache
+        )
 
     def cold() -> None:
-        verify._judged.clear()  # the first sight of every header, as after a restart
-        verify_chain(facts, links, evidence=evidence, now=now, max_links=8, complete=True)
+        # The first sight of every header, as after a restart: a cache with nothing in it.
+        verify_chain(
+            facts,
+            links,
+            evidence=evidence,
+            now=now,
+            max_links=8,
+            complete=True,
+            cache=VerifierCache(),
+        )
 
-    report = verify_chain(facts, links, evidence=evidence, now=now, max_links=8, complete=True)
+    report = verify_chain(
+        facts, links, evidence=evidence, now=now, max_links=8, complete=True, cache=cache
+    )
     assert report.ok and report.driver is not None, report.failure
 
     raw_inputs: list[tuple[Ed25519PublicKey, bytes, bytes]] = []

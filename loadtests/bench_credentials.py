@@ -30,12 +30,9 @@ from loadtests.harness import paired_rates
 from services.identity.credentials.service import credential_claims
 from services.identity.credentials.statuslist import sign_status_list, status_list_uri
 from shared import jose
-from shared.credentials import (
-    CREDENTIAL_TYP,
-    StatusValue,
-    decode_status_list_token,
-    verify_credential,
-)
+from shared.credentials import CREDENTIAL_TYP, decode_status_list_token, verify_credential
+from shared.status_list import StatusValue
+from shared.verifier_cache import VerifierCache
 
 ISSUER = "https://identity.ketenpas.example"
 ENTRIES = 65_536
@@ -98,9 +95,12 @@ def main() -> int:
         signature, message = raw_inputs[i % PARTIES]
         raw_public.verify(signature, message)
 
+    cache = VerifierCache()  # an app's
+
     def ours(i: int) -> None:
         verify_credential(
             credentials[i % PARTIES],
+            cache=cache,
             resolve_key=resolve,
             issuer=ISSUER,
             status_lists=status_lists,

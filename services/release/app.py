@@ -9,11 +9,13 @@ from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
 from services.release.gate.endpoints import router as gate_router
 from services.release.gate.passes import forget_expired
-from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.identity_api import IdentityApi
+from services.release.identity_directory import IdentityDirectory
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
+from shared.verifier_cache import VerifierCache
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,6 +45,7 @@ def create_app(
         app.state.identity_directory = IdentityDirectory(
             client,
             issuer=settings.identity_issuer,
+            verifier_cache=VerifierCache(),
             refresh_seconds=settings.identity_refresh_seconds,
             max_staleness_seconds=settings.identity_max_staleness_seconds,
             recheck_seconds=settings.identity_recheck_seconds,

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from services.release.identity_client import IdentityDirectory
 from shared.auth import Principal, StatusReference
-from shared.credentials import LEEWAY, CredentialError, StatusValue
+from shared.credentials import LEEWAY, CredentialError
 from shared.problems import Unauthorised
+from shared.status_list import StatusValue
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from shared import jose
 from shared.credentials import decode_status_list_token, verify_credential
 from shared.db import transaction
 from shared.models import utcnow
+from shared.verifier_cache import VerifierCache
 from tests.identity.oauth_factories import request_token, sign_assertion
 
 App = tuple[FastAPI, httpx.AsyncClient]
@@ -100,6 +101,7 @@ async def test_demo_credentials_verify_against_the_published_status_list(
     )
     verified = verify_credential(
         party["credential"],
+        cache=VerifierCache(),
         resolve_key=keys.get,
         issuer=issuer,
         status_lists={uri: status_list},

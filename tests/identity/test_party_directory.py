@@ -15,6 +15,7 @@ from shared import jose
 from shared.credentials import read_credential
 from shared.db import transaction
 from shared.models import utcnow
+from shared.verifier_cache import VerifierCache
 from tests.helpers import assert_problem
 from tests.identity.credential_factories import (
     IdentityPort,
@@ -76,7 +77,7 @@ async def test_anyone_reads_a_partys_credentials_newest_first(identity_port: Ide
     resolve = await service_keys(identity_port.client)
     for token in tokens:
         credential = read_credential(
-            token, resolve_key=resolve, issuer=identity_port.settings.issuer
+            token, cache=VerifierCache(), resolve_key=resolve, issuer=identity_port.settings.issuer
         )
         assert (credential.party_id, credential.kid) == (
             identity_port.carrier.id,

@@ -8,13 +8,9 @@ import pytest
 from services.identity.credentials.statuslist import BITS, LIST_SIZE
 from services.registry import SERVICES
 from shared import jose
-from shared.credentials import (
-    STATUS_LIST_MEDIA_TYPE,
-    CredentialError,
-    StatusValue,
-    VerifiedCredential,
-    verify_credential,
-)
+from shared.credentials import CredentialError, VerifiedCredential, verify_credential
+from shared.status_list import STATUS_LIST_MEDIA_TYPE, StatusValue
+from shared.verifier_cache import VerifierCache
 from tests.conftest import SettingsFactory, running
 from tests.helpers import assert_problem
 from tests.identity.credential_factories import (
@@ -111,6 +107,7 @@ async def verify(identity_port: IdentityPort, token: str) -> VerifiedCredential:
     uri = claims["status"]["status_list"]["uri"]
     return verify_credential(
         token,
+        cache=VerifierCache(),
         resolve_key=await service_keys(identity_port.client),
         issuer=identity_port.settings.issuer,
         status_lists={uri: await fetch_status_list(identity_port, uri, now)},

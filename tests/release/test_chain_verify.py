@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc.jwk import Key, OKPKey
 
-from services.release.chain import verify
 from services.release.chain.verify import (
     ACK_TYP,
     LINK_TYP,
@@ -32,13 +31,9 @@ from services.release.chain.verify import (
     verify_chain,
 )
 from shared import jose
-from shared.credentials import (
-    CREDENTIAL_TYP,
-    StatusListView,
-    StatusValue,
-    VerifiedCredential,
-    read_credential,
-)
+from shared.credentials import CREDENTIAL_TYP, StatusListView, VerifiedCredential, read_credential
+from shared.status_list import StatusValue
+from shared.verifier_cache import VerifierCache
 from tests.helpers import b64url
 
 NOW = 1_750_000_000
@@ -90,6 +85,8 @@ class World:
         self.statuses = bytearray(64)
         self.list_expires_at = NOW + 300
         self.next_idx = 3
+        # The verifier cache a release app would own: one per world, so one per test.
+        self.cache = VerifierCache()
 
     def enrol(
         self,
@@ -117,7 +114,9 @@ class World:
             "status": {"status_list": {"idx": idx, "uri": STATUS_URI}},
         }
         token = jose.sign(claims, ISSUER_KEY, typ=CREDENTIAL_TYP)
-        credential = read_credential(token, resolve_key=resolve_issuer, issuer=ISSUER)
+        credential = read_credential(
+            token, cache=self.cache, resolve_key=resolve_issuer, issuer=ISSUER
+        )
         self.credentials.setdefault(party, []).append(credential)
         return credential
 
@@ -340,11 +339,19 @@ def check(
     complete: bool = True,
     now: float = NOW,
     max_links: int = 8,
+    cache: VerifierCache | None = None,
 ) -> ChainReport:
-    """verify_chain as the release service calls it, with the evidence it would gather."""
+    """verify_chain as the release service calls it, with the evidence it would gather;
+    with the world's cache unless another is given."""
     evidence = evidence_for(world, facts, links)
     return verify_chain(
-        facts, links, evidence=evidence, now=now, max_links=max_links, complete=complete
+        facts,
+        links,
+        evidence=evidence,
+        now=now,
+        max_links=max_links,
+        complete=complete,
+        cache=world.cache if cache is None else cache,
     )
 
 
@@ -385,10 +392,10 @@ def test_a_chain_from_shipping_line_to_driver_verifies(world: World) -> None:
 
 def test_the_remembered_path_gives_the_same_report_as_the_first_sight(world: World) -> None:
     links = build(world)
-    verify._judged.clear()
-    first = check(world, links)
-    second = check(world, links)
-    assert first == second and second.ok
+    cache = VerifierCache()
+    cold = check(world, links, cache=cache)
+    warm = check(world, links, cache=cache)
+    assert cold == warm and warm.ok
 
 
 def test_an_incomplete_chain_names_the_holder_before_a_pending_last_link(world: World) -> None:
@@ -513,6 +520,7 @@ def test_credentials_filed_under_the_wrong_party_lend_no_key(world: World) -> No
         evidence=replace(evidence, credentials=misfiled),
         now=NOW,
         max_links=8,
+        cache=world.cache,
         complete=True,
     )
     assert_refused(report, 1, "link_key_unknown")
@@ -796,7 +804,9 @@ def test_a_link_signed_before_the_credential_existed_is_refused(world: World) ->
 def test_without_the_status_list_no_signer_is_trusted(world: World) -> None:
     links = build(world)
     evidence = replace(evidence_for(world, FACTS, links), status_lists={})
-    report = verify_chain(FACTS, links, evidence=evidence, now=NOW, max_links=8, complete=True)
+    report = verify_chain(
+        FACTS, links, evidence=evidence, now=NOW, max_links=8, complete=True, cache=world.cache
+    )
     assert_refused(report, 0, "status_list_unknown")
 
 
@@ -1112,8 +1122,7 @@ def _refused_alike(links: Sequence[StoredLink]) -> None:
     """Refused with a known code, and the same with or without remembered headers."""
     assert _report(sample()[1]).ok  # every header of the valid chain is remembered now
     warm = _report(links)
-    verify._judged.clear()
-    cold = _report(links)
+    cold = check(sample()[0], links, cache=VerifierCache())
     assert warm == cold
     assert cold.failure is not None
     assert cold.failure.code in KNOWN_CODES

@@ -29,6 +29,7 @@ from shared.db import transaction
 from shared.gatepass import verify_gate_pass
 from shared.models import utcnow
 from shared.problems import PROBLEM_MEDIA_TYPE, Problem
+from shared.verifier_cache import VerifierCache
 from tests.identity.credential_factories import act, issue_directly, issued, make_identity_port
 from tests.identity.factories import (
     add_own_key,
@@ -82,7 +83,12 @@ async def directory(identity_app: App) -> tuple[IdentityDirectory, Switch, Clock
     client = httpx.AsyncClient(transport=switch, base_url=issuer)
     return (
         IdentityDirectory(
-            client, issuer=issuer, refresh_seconds=60, max_staleness_seconds=300, clock=clock
+            client,
+            issuer=issuer,
+            verifier_cache=VerifierCache(),
+            refresh_seconds=60,
+            max_staleness_seconds=300,
+            clock=clock,
         ),
         switch,
         clock,
@@ -163,6 +169,7 @@ async def test_a_credential_verifies_with_fetched_keys_and_status_list(
     status_list = await identity.status_list(uri)
     verified = verify_credential(
         token,
+        cache=identity.verifier_cache,
         resolve_key=await identity.resolver(jose.peek(token)[0]["kid"]),
         issuer=app.state.settings.issuer,
         status_lists={uri: status_list},

@@ -214,7 +214,13 @@ def test_a_stored_link_is_judged_at_its_receipt_not_at_its_iat_or_now() -> None:
         stored = [replace(link, received_at=received_at)]
         evidence = pure.evidence_for(world, pure.FACTS, stored)
         report = verify.verify_chain(
-            pure.FACTS, stored, evidence=evidence, now=pure.NOW, max_links=8, complete=False
+            pure.FACTS,
+            stored,
+            evidence=evidence,
+            now=pure.NOW,
+            max_links=8,
+            complete=False,
+            cache=world.cache,
         )
         return None if report.failure is None else report.failure.code
 

@@ -19,6 +19,7 @@ import pytest
 from services.release.identity_client import IdentityDirectory
 from shared import jose
 from shared.auth import issue_access_token
+from shared.verifier_cache import VerifierCache
 from tests.conftest import SettingsFactory
 from tests.identity.factories import bearer, new_eori
 from tests.release.chains import Chain, accept, create_release, hand_over
@@ -195,7 +196,11 @@ async def test_the_party_cache_holds_at_most_its_bound_of_attacker_chosen_partie
     line = Directory()
     client = httpx.AsyncClient(transport=line, base_url="https://identity.test")
     directory = IdentityDirectory(
-        client, issuer="https://identity.test", refresh_seconds=60, max_entries=16
+        client,
+        issuer="https://identity.test",
+        verifier_cache=VerifierCache(),
+        refresh_seconds=60,
+        max_entries=16,
     )
     parties = [new_eori() for _ in range(4 * BURST)]
     for party in parties:

@@ -25,12 +25,11 @@ from services.identity.credentials.statuslist import (
     status_list_uri,
 )
 from shared import jose
-from shared.credentials import (
+from shared.credentials import CredentialError, decode_status_list_token
+from shared.status_list import (
     MAX_STATUS_LIST_BYTES,
-    CredentialError,
     StatusListError,
     decode_lst,
-    decode_status_list_token,
     encode_lst,
     pack,
     unpack,

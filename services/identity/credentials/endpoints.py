@@ -20,10 +20,10 @@ from services.identity.credentials.service import CredentialRecord
 from services.identity.deps import AdminPrincipal, CurrentPrincipal, KeyRingCacheDep, SettingsDep
 from services.identity.parties import service as parties
 from services.identity.people import service as people
-from shared.credentials import STATUS_LIST_MEDIA_TYPE
 from shared.deps import ReadSessionDep, SessionDep
 from shared.models import utcnow
 from shared.problems import PROBLEM
+from shared.status_list import STATUS_LIST_MEDIA_TYPE
 
 router = APIRouter(tags=["credentials"])
 

@@ -1,7 +1,7 @@
 """Status List Tokens as the identity service issues them (draft-ietf-oauth-status-list).
 
 The codec itself (pack/unpack, ``lst`` encode/decode with its strict refusals) lives in
-`shared.credentials`, because the release service decodes what this service encodes;
+`shared.status_list`, because the release service decodes what this service encodes;
 this module holds the issuing side's choices.
 
 - 2 bits per entry: VALID, INVALID and SUSPENDED all occur.
@@ -21,7 +21,7 @@ from typing import Any
 from joserfc.jwk import OKPKey
 
 from shared import jose
-from shared.credentials import STATUS_LIST_TYP, encode_lst, pack
+from shared.status_list import STATUS_LIST_TYP, encode_lst, pack
 
 BITS = 2
 LIST_SIZE = 32_768

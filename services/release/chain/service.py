@@ -127,6 +127,7 @@ async def verify(
             now=now.timestamp(),
             max_links=settings.max_chain_links,
             complete=complete,
+            cache=directory.verifier_cache,
             max_iat_age=settings.link_max_age_at_receipt_seconds,
             max_lifetime=settings.link_lifetime_days * 86400,
         )

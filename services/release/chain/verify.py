@@ -46,14 +46,16 @@ is verified here every time. Verifying the other acks would cost one Ed25519
 verification per link on the gate's hot path and establish nothing new.
 
 **Speed.** The gate verifies whole chains, so each link should cost little more than its
-Ed25519 verification. A header segment is judged once by ``shared.jose.verify`` (every
-header rule, the key's suitability, the signature) and remembered together with the key
-object it was judged with; later tokens with the same header and the same key object go
-straight to ``cryptography``'s Ed25519 verification of the signing input. Parsing is
-always strict (``shared.jose.peek``: canonical base64url, no duplicate JSON members), so
-the first sight and the remembered path accept exactly the same tokens. Signature
-results are never remembered. The memo is bounded: an attacker can make us forget,
-never remember without end.
+Ed25519 verification. Signatures go through the app's `shared.verifier_cache.VerifierCache`
+(its contract is written there): a header judged once with a key object goes straight to
+the signature check for the next token with that header and key. Parsing is always strict
+(``shared.jose.peek``: canonical base64url, no duplicate JSON members), so the first sight
+and the remembered path accept exactly the same tokens.
+
+**Shape.** `verify_chain` walks the links; `_check_link` runs one link's stages in the
+order above (place, signature, claims, continuity, times, signer, terms, receiver,
+acceptance), each a small function that reads what the links before established (`_Walk`)
+and either passes or raises `_Refused`; the walk advances only after a link passed.
 """
 
 from __future__ import annotations
@@ -65,8 +67,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import Key, OKPKey
 
 from shared import jose
@@ -78,6 +78,7 @@ from shared.credentials import (
     VerifiedCredential,
     check_credential,
 )
+from shared.verifier_cache import VerifierCache
 
 __all__ = [
     "ACK_TYP",
@@ -279,45 +280,19 @@ class _Refused(Exception):
         self.unfetched = unfetched
 
 
-# --- the remembered header judgements -------------------------------------------------------
+# --- signatures ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Judged:
-    key: Key
-    public: Ed25519PublicKey
-
-
-_MEMO_LIMIT = 4096
-# (typ, header segment) -> the key object the header was judged with, and its public half.
-_judged: dict[tuple[str, str], _Judged] = {}
-
-
-def _verify_signature(token: str, *, typ: str, kid: object, key: OKPKey | None) -> None:
-    """Verify ``token`` (already parsed by jose.peek) under ``key``; jose.TokenError if not."""
-    signing_input, _, signature_segment = token.rpartition(".")
-    header_segment = signing_input.partition(".")[0]
-    judged = _judged.get((typ, header_segment))
-    if judged is not None and key is not None and key is judged.key:
-        # jose.peek has checked the segment is canonical base64url; 64 bytes are 86 chars.
-        if len(signature_segment) != 86:
-            raise jose.TokenError("token_bad_signature", "signature has the wrong length")
-        signature = base64.urlsafe_b64decode(signature_segment + "==")
-        try:
-            judged.public.verify(signature, signing_input.encode("ascii"))
-        except InvalidSignature:
-            raise jose.TokenError("token_bad_signature", "signature does not verify") from None
-        return
+def _verify_signature(
+    token: str, *, typ: str, kid: object, key: OKPKey | None, cache: VerifierCache
+) -> None:
+    """Verify ``token`` (already parsed strictly by jose.peek) under ``key``, the key that the
+    signer's credential binds to ``kid``; jose.TokenError if not."""
 
     def resolve(requested: str) -> Key | None:
         return key if requested == kid else None
 
-    verified = jose.verify(token, typ=typ, resolve_key=resolve)
-    public = verified.key.public_key
-    assert isinstance(public, Ed25519PublicKey)  # jose.verify accepts nothing else
-    if len(_judged) >= _MEMO_LIMIT:
-        _judged.clear()
-    _judged[(typ, header_segment)] = _Judged(key=verified.key, public=public)
+    cache.verify(token, typ=typ, resolve_key=resolve)
 
 
 # --- claims ---------------------------------------------------------------------------------
@@ -367,9 +342,8 @@ def _read_link(claims: Mapping[str, Any]) -> _Link:
             raise invalid(f"{name} must be a non-empty string")
         texts[name] = value
     seq = claims.get("seq")
-    if not _is_int(seq):
+    if isinstance(seq, bool) or not isinstance(seq, int):
         raise invalid("seq must be an integer")
-    assert isinstance(seq, int)
     prev = claims.get("prev")
     if "prev" in claims and not isinstance(prev, str):
         raise invalid("prev must be a string")
@@ -529,6 +503,13 @@ class _Walk:
         self.previous_kind: str | None = None
         self.jtis: set[str] = set()
 
+    def advance(self, link: _Link, link_hash_: str) -> None:
+        """The right passes to the link's receiver; the next link must name this one."""
+        self.holder = link.to
+        self.previous_hash = link_hash_
+        self.previous_kind = link.kind
+        self.jtis.add(link.jti)
+
 
 def _not_checked(seq: int) -> LinkResult:
     return _Seen().result(seq, NOT_CHECKED, "")
@@ -544,25 +525,71 @@ def _token_refusal(
     return _Refused(error.code, f"{what}: {error.detail}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every link of one verification is judged against."""
+
+    facts: ReleaseFacts
+    evidence: Evidence
+    now: float
+    limits: _Limits
+    cache: VerifierCache
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A link that passed every check: what the walk carries on to the next one."""
+
+    link: _Link
+    hash: str
+
+
 def _check_link(
     position: int,
     stored: StoredLink,
-    *,
-    facts: ReleaseFacts,
-    evidence: Evidence,
-    now: float,
-    limits: _Limits,
+    context: _Context,
     walk: _Walk,
     seen: _Seen,
+    *,
     pending_allowed: bool,
     verify_ack: bool,
-) -> None:
-    """Every check of one link, in order; _Refused at the first that fails."""
+) -> _Checked:
+    """Every check of one link, stage by stage; _Refused at the first that fails.
+
+    ``walk`` (what the links before established) is only read here; ``seen`` records what
+    has been learnt of this link, for its LinkResult whatever the outcome.
+    """
+    _check_place(position, stored, walk)
+    kid, claims = _verified_link_token(stored, context, walk, seen)
+    link = _read_link(claims)
+    seen.kind, seen.from_party, seen.to = link.kind, link.from_party, link.to
+    _check_continuity(link, position, context.facts, walk)
+    received = _check_link_times(link, stored, context)
+    _check_signer(link, kid, received, context, seen)
+    _check_terms(link, position, context.facts, walk)
+    _check_receiver(link, stored, received, context)
+    this_hash = link_hash(stored.jws)
+    if stored.status != ACCEPTED and not (pending_allowed and stored.status == PENDING):
+        raise _Refused("link_not_accepted", f"the link is {stored.status!r}")
+    if verify_ack:
+        _check_ack(stored, link=link, link_hash_=this_hash, context=context)
+    return _Checked(link=link, hash=this_hash)
+
+
+def _check_place(position: int, stored: StoredLink, walk: _Walk) -> None:
+    """The link stands where a link may: after no assignment, at its stored position."""
     if walk.previous_kind == ASSIGNMENT:
         raise _Refused("link_after_assignment", "nothing may follow an assignment")
     if stored.seq != position:
         raise _Refused("link_wrong_seq", f"stored at seq {stored.seq}, found at {position}")
 
+
+def _verified_link_token(
+    stored: StoredLink, context: _Context, walk: _Walk, seen: _Seen
+) -> tuple[object, dict[str, Any]]:
+    """The link's kid and claims, once its header and signature verify under a key that a
+    credential of the party it claims to be ``from`` binds."""
+    evidence = context.evidence
     try:
         header, claims = jose.peek(stored.jws)
     except jose.TokenError as exc:
@@ -582,7 +609,13 @@ def _check_link(
     else:
         signer_credentials = _credentials_of(evidence, from_party)
     try:
-        _verify_signature(stored.jws, typ=LINK_TYP, kid=kid, key=_key_of(signer_credentials, kid))
+        _verify_signature(
+            stored.jws,
+            typ=LINK_TYP,
+            kid=kid,
+            key=_key_of(signer_credentials, kid),
+            cache=context.cache,
+        )
     except jose.TokenError as exc:
         if exc.code == "token_kid_unknown" and not isinstance(from_party, str):
             raise _Refused("link_claims_invalid", "from must be a party id") from None
@@ -591,10 +624,12 @@ def _check_link(
         raise _token_refusal(
             exc, unknown="link_key_unknown", bad="link_bad_signature", what="link"
         ) from None
+    return kid, claims
 
-    link = _read_link(claims)
-    seen.kind, seen.from_party, seen.to = link.kind, link.from_party, link.to
 
+def _check_continuity(link: _Link, position: int, facts: ReleaseFacts, walk: _Walk) -> None:
+    """The link continues this release's chain: its release, container, place, kind and
+    signer (the holder of the right)."""
     if link.release_id != facts.release_id:
         raise _Refused("link_wrong_release", "the link belongs to another release")
     if link.container != facts.container:
@@ -606,9 +641,14 @@ def _check_link(
         raise _Refused("link_wrong_kind", f"this kind of link cannot stand at seq {position}")
     if link.from_party != walk.holder:
         raise _Refused("link_not_from_holder", "the signer does not hold the right")
-    # Judged at its receipt, a moment the signer does not choose: a signer can date its
-    # link only within a small skew of it, so a key can vouch only while its credential is
-    # valid, however the link is dated (a stored link keeps the receipt time recorded).
+
+
+def _check_link_times(link: _Link, stored: StoredLink, context: _Context) -> float:
+    """The link's times, judged at its receipt (returned), a moment the signer does not
+    choose: a signer can date its link only within a small skew of it, so a key can vouch
+    only while its credential is valid, however the link is dated (a stored link keeps the
+    receipt time recorded)."""
+    now, limits = context.now, context.limits
     received = now if stored.received_at is None else stored.received_at
     if received + LEEWAY < link.iat:
         raise _Refused("link_not_yet_valid", "the link was issued in the future")
@@ -618,10 +658,18 @@ def _check_link(
         raise _Refused("link_lifetime_too_long", "the link lives longer than is allowed")
     if now >= link.exp + LEEWAY:
         raise _Refused("link_expired", "the link has expired")
+    return received
 
+
+def _check_signer(
+    link: _Link, kid: object, received: float, context: _Context, seen: _Seen
+) -> None:
+    """A credential of the signer binds the kid, was valid at the receipt, stands now, and
+    carries a role that may sign this kind of link."""
+    evidence = context.evidence
     signer_keys = [c for c in _credentials_of(evidence, link.from_party) if c.kid == kid]
     credential, error, has_role = _judge(
-        signer_keys, at=received, roles=SIGNER_ROLES[link.kind], evidence=evidence, now=now
+        signer_keys, at=received, roles=SIGNER_ROLES[link.kind], evidence=evidence, now=context.now
     )
     if credential is not None:
         seen.credential_id = credential.credential_id
@@ -633,6 +681,10 @@ def _check_link(
     if not has_role:
         raise _Refused("signer_wrong_role", f"a {link.kind} must be signed by another role")
 
+
+def _check_terms(link: _Link, position: int, facts: ReleaseFacts, walk: _Walk) -> None:
+    """The link names the link before by hash, the release link says the recorded terms,
+    and no earlier link used its jti."""
     if link.prev != walk.previous_hash:
         raise _Refused("link_prev_mismatch", "prev is not the hash of the previous link")
     if position == 0 and not link.terms_well_formed:
@@ -647,41 +699,25 @@ def _check_link(
     if link.jti in walk.jtis:
         raise _Refused("link_jti_reused", "an earlier link of this chain has this jti")
 
+
+def _check_receiver(link: _Link, stored: StoredLink, received: float, context: _Context) -> None:
+    """The stored receiver is the link's: for an assignment, a driver of the signing carrier;
+    otherwise its ``to``, holding a receiving role at the receipt and now."""
     if link.kind == ASSIGNMENT:
         if stored.receiver_party != link.from_party:
             raise _Refused("assignment_not_own_driver", "the driver works for another party")
-    else:
-        if stored.receiver_party != link.to:
-            raise _Refused("link_receiver_mismatch", "the stored receiver is not the link's to")
-        refusal = _receiver_refusal(evidence, link.to, at=received, now=now)
-        if refusal is not None:
-            raise refusal
-
-    this_hash = link_hash(stored.jws)
-    if stored.status != ACCEPTED and not (pending_allowed and stored.status == PENDING):
-        raise _Refused("link_not_accepted", f"the link is {stored.status!r}")
-    if verify_ack:
-        _check_ack(
-            stored, link=link, link_hash_=this_hash, evidence=evidence, limits=limits, now=now
-        )
-
-    walk.holder = link.to
-    walk.previous_hash = this_hash
-    walk.previous_kind = link.kind
-    walk.jtis.add(link.jti)
+        return
+    if stored.receiver_party != link.to:
+        raise _Refused("link_receiver_mismatch", "the stored receiver is not the link's to")
+    refusal = _receiver_refusal(context.evidence, link.to, at=received, now=context.now)
+    if refusal is not None:
+        raise refusal
 
 
-def _check_ack(
-    stored: StoredLink,
-    *,
-    link: _Link,
-    link_hash_: str,
-    evidence: Evidence,
-    limits: _Limits,
-    now: float,
-) -> None:
+def _check_ack(stored: StoredLink, *, link: _Link, link_hash_: str, context: _Context) -> None:
     """The receiver's acceptance of the last accepted link, judged at its receipt as links are
     (a receiver whose key expired cannot date an acceptance back into its validity)."""
+    evidence, limits, now = context.evidence, context.limits, context.now
     if stored.ack is None:
         raise _Refused("ack_missing", "the accepted link has no acceptance")
     try:
@@ -701,7 +737,13 @@ def _check_ack(
     else:
         receiver_credentials = _credentials_of(evidence, stored.receiver_party)
     try:
-        _verify_signature(stored.ack, typ=ACK_TYP, kid=kid, key=_key_of(receiver_credentials, kid))
+        _verify_signature(
+            stored.ack,
+            typ=ACK_TYP,
+            kid=kid,
+            key=_key_of(receiver_credentials, kid),
+            cache=context.cache,
+        )
     except jose.TokenError as exc:
         if (
             exc.code == "token_kid_unknown"
@@ -795,6 +837,7 @@ def verify_chain(
     now: float,
     max_links: int,
     complete: bool,
+    cache: VerifierCache,
     max_iat_age: float = DEFAULT_MAX_IAT_AGE,
     max_lifetime: float = DEFAULT_MAX_LIFETIME,
 ) -> ChainReport:
@@ -803,7 +846,7 @@ def verify_chain(
     A link is judged at its ``received_at`` (``now`` when None): its ``iat`` at most
     ``max_iat_age`` seconds before it (and not in its future), ``exp - iat`` at most
     ``max_lifetime``, its signer's and receiver's credentials valid then and not revoked or
-    suspended now; its ``exp`` is judged at ``now``.
+    suspended now; its ``exp`` is judged at ``now``. ``cache`` is the app's verifier cache.
     """
     if not links:
         return ChainReport(
@@ -830,6 +873,7 @@ def verify_chain(
     last_accepted = last if links[last].status == ACCEPTED else last - 1
     walk = _Walk(facts.shipping_line)
     limits = _Limits(max_iat_age=max_iat_age, max_lifetime=max_lifetime)
+    context = _Context(facts=facts, evidence=evidence, now=now, limits=limits, cache=cache)
     results: list[LinkResult] = []
     failure: ChainFailure | None = None
     unfetched: str | None = None
@@ -839,15 +883,12 @@ def verify_chain(
             continue
         seen = _Seen()
         try:
-            _check_link(
+            checked = _check_link(
                 position,
                 stored,
-                facts=facts,
-                evidence=evidence,
-                now=now,
-                limits=limits,
-                walk=walk,
-                seen=seen,
+                context,
+                walk,
+                seen,
                 pending_allowed=position == last and not complete,
                 verify_ack=position == last_accepted,
             )
@@ -856,6 +897,7 @@ def verify_chain(
             unfetched = refusal.unfetched
             results.append(seen.result(position, refusal.code, refusal.detail))
         else:
+            walk.advance(checked.link, checked.hash)
             results.append(seen.result(position, OK, ""))
 
     if failure is None and complete and walk.previous_kind != ASSIGNMENT:
