@@ -355,7 +355,6 @@ class _QueueMessages:
 
     async def __anext__(self) -> str:
         item = await self._queue.get()
-        if item is _END:
+        if item is None:  # _END: the cache was closed
             raise StopAsyncIteration
-        assert item is not None
         return item

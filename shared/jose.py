@@ -237,27 +237,26 @@ def verify(
     if kid is None or kid == "":
         if not without_kid:
             raise TokenError("token_kid_missing", "header has no kid")
-        candidates = [(key, _check_key(key, thumbprint(key))) for key in without_kid]
+        candidates = [_check_key(key, thumbprint(key)) for key in without_kid]
     elif not isinstance(kid, str):
         raise TokenError("token_malformed", "kid must be a string")
     else:
         found = resolve_key(kid)
         if found is None:
             raise TokenError("token_kid_unknown", "no key is known for this kid")
-        candidates = [(found, _check_key(found, kid))]
+        candidates = [_check_key(found, kid)]
 
     if len(signature) != _ED25519_SIGNATURE_LENGTH:
         raise TokenError("token_bad_signature", "signature has the wrong length")
     key = _signer(candidates, signature, f"{header_segment}.{payload_segment}".encode("ascii"))
 
     claims = _loads_object(_b64decode(payload_segment, "payload"), what="claims")
-    assert isinstance(key, OKPKey)  # _check_key guarantees it; this narrows the type
     return VerifiedToken(header=header, claims=claims, key=key)
 
 
 def _signer(
-    candidates: Sequence[tuple[Key, Ed25519PublicKey]], signature: bytes, signing_input: bytes
-) -> Key:
+    candidates: Sequence[tuple[OKPKey, Ed25519PublicKey]], signature: bytes, signing_input: bytes
+) -> OKPKey:
     for key, public in candidates:
         try:
             public.verify(signature, signing_input)
@@ -344,9 +343,10 @@ def _check_crit(header: Mapping[str, Any]) -> None:
         raise TokenError("token_malformed", f"crit names absent members: {missing}")
 
 
-def _check_key(key: Key, kid: str) -> Ed25519PublicKey:
+def _check_key(key: Key, kid: str) -> tuple[OKPKey, Ed25519PublicKey]:
+    """The key and its Ed25519 public half, if it may verify a signature under ``kid``."""
     public = _ed25519_public(key)
-    if public is None:
+    if public is None or not isinstance(key, OKPKey):
         raise TokenError("token_key_unsuitable", "the key for this kid is not an Ed25519 OKP key")
     if key.get("use") not in (None, "sig"):
         raise TokenError("token_key_unsuitable", "the key for this kid is not a signing key")
@@ -359,7 +359,7 @@ def _check_key(key: Key, kid: str) -> Ed25519PublicKey:
     # other key is a bug that must not turn into a valid signature under a wrong name.
     if thumbprint(key) != kid:
         raise TokenError("token_key_unsuitable", "the resolved key does not match the kid")
-    return public
+    return key, public
 
 
 def _short(value: object) -> str:
@@ -392,9 +392,8 @@ def check_times(
     if iat is not None and now + leeway < iat:
         raise TokenError("token_not_yet_valid", "the token was issued in the future (iat)")
     if max_lifetime is not None:
-        if exp is None:
+        if exp is None or iat is None:  # iat is required above whenever max_lifetime is given
             raise TokenError("token_claims_invalid", "exp is required to bound the lifetime")
-        assert iat is not None  # required above whenever max_lifetime is given
         if exp - iat > max_lifetime:
             raise TokenError(
                 "token_lifetime_too_long", f"exp is more than {max_lifetime:g} s after iat"

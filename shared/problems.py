@@ -130,11 +130,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of the app, expected or not, with a problem document."""
 
     async def on_problem(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Problem)
+        if not isinstance(exc, Problem):  # registered for Problem: Starlette hands no other
+            raise exc
         return problem_response(exc.status, exc.code, exc.detail, exc.extensions)
 
     async def on_validation(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):  # registered for it alone
+            raise exc
         errors = [
             {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))}
             for err in exc.errors()
@@ -144,7 +146,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):  # registered for it alone
+            raise exc
         if exc.status_code == _UNPARSEABLE_BODY:
             return problem_response(
                 422,
