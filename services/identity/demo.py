@@ -143,7 +143,8 @@ async def seed(session: AsyncSession, settings: IdentitySettings, now: datetime)
     await signing.ensure_key(session, settings, now)
     await session.flush()
     ring = await signing.load_keyring(session, settings, now)
-    assert ring.signing is not None
+    if ring.signing is None:
+        raise RuntimeError("no signing key is active although one was just ensured")
     _, service_key = ring.signing
     party_rows: list[dict[str, Any]] = []
     people_rows: list[dict[str, Any]] = []

@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from services.identity.cli_support import cli_actor
 from services.identity.keys.cli import cli
-from services.identity.keys.models import KeyStatus, PartyKey
+from services.identity.keys.models import KeyNotice, KeyStatus, PartyKey
+from services.identity.keys.schemas import KeyNoticeView
 from services.identity.keys.service import parse_public_jwk
 from services.identity.sealing import SealError, unseal
 from shared import jose
@@ -680,3 +681,11 @@ async def test_the_cli_refuses_bad_keys_and_bad_arguments(
         assert garbage.exit_code == 2
         assert neither.exit_code == 2 and both.exit_code == 2
         assert unknown.exit_code == 1 and "key_not_found" in unknown.output
+
+
+def test_a_key_notice_has_a_view_only_once_stored() -> None:
+    notice = KeyNotice(party_id="EU.EORI.NL1", kid="k", event="registered", actor="t", detail={})
+    with pytest.raises(ValueError, match="stored"):
+        KeyNoticeView.of(notice)
+    notice.id = 7
+    assert KeyNoticeView.of(notice).notice_id == 7

@@ -88,7 +88,8 @@ async def _allocate_index(session: AsyncSession, *, list_size: int) -> tuple[int
     # Every list is full (or none exists): open a new one and take its first entry.
     # Two transactions doing this at once each open their own list, which is harmless.
     status_list = await repository.create_status_list(session, size=list_size, taken=1)
-    assert status_list.id is not None  # flushed: the database assigned it
+    if status_list.id is None:  # flushed: the database assigns the id on insert
+        raise RuntimeError("the database assigned no id to a new status list")
     return status_list.id, 0
 
 
@@ -342,11 +343,21 @@ async def certified(
         skew = timedelta(seconds=leeway)
         if not credential.not_before - skew <= now < credential.expires_at:
             continue
-        status_list = await repository.get_status_list(session, credential.status_list_id)
-        assert status_list is not None  # a foreign key guarantees it
+        status_list = await _status_list_of(session, credential)
         if status_list.statuses[credential.status_index] == CredentialStatus.valid:
             return True
     return False
+
+
+async def _status_list_of(session: AsyncSession, credential: Credential) -> StatusList:
+    """The status list a credential's status is kept in."""
+    status_list = await repository.get_status_list(session, credential.status_list_id)
+    if status_list is None:  # a foreign key forbids it: the database is not as the schema says
+        raise RuntimeError(
+            f"credential {credential.id} names status list {credential.status_list_id},"
+            " which does not exist"
+        )
+    return status_list
 
 
 async def _with_status(
@@ -357,9 +368,7 @@ async def _with_status(
     for credential in credentials:
         list_id = credential.status_list_id
         if list_id not in lists:
-            status_list = await repository.get_status_list(session, list_id)
-            assert status_list is not None  # a foreign key guarantees it
-            lists[list_id] = status_list
+            lists[list_id] = await _status_list_of(session, credential)
         value = lists[list_id].statuses[credential.status_index]
         records.append(
             CredentialRecord(
@@ -387,7 +396,12 @@ async def _change(
         raise credential_not_found()
     party = await parties.lock(session, found.party_id)
     credential = await repository.lock_credential(session, credential_id)
-    assert party is not None and credential is not None  # foreign key; never deleted
+    if credential is None:  # credentials are never deleted; all the same, it is not there
+        raise credential_not_found()
+    if party is None:  # a foreign key forbids it: the database is not as the schema says
+        raise RuntimeError(
+            f"credential {credential_id} belongs to party {found.party_id}, which is gone"
+        )
     status_list = (await repository.lock_status_lists(session, [credential.status_list_id]))[
         credential.status_list_id
     ]

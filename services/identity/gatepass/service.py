@@ -10,7 +10,7 @@ for the release service.
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import structlog
 from joserfc.jwk import OKPKey
@@ -49,7 +49,8 @@ def _refused(code: str, detail: str, person: Person, *, status: int) -> Refused:
     return Refused(code, detail, event_type=REFUSED_EVENT, person_id=person.id, status=status)
 
 
-def _check_eligible(person: Person, party: Party | None, now: float) -> None:
+def _check_eligible(person: Person, party: Party | None, now: float) -> tuple[Party, date]:
+    """The driver's active party and his screening date, if he may have a gate pass now."""
     if person.role != PersonRole.driver:
         raise _refused("not_a_driver", "gate passes are for drivers", person, status=403)
     if person.status != PersonStatus.active:
@@ -63,6 +64,7 @@ def _check_eligible(person: Person, party: Party | None, now: float) -> None:
         raise _refused(
             "screening_expired", "the driver's screening has expired", person, status=403
         )
+    return party, person.screened_until
 
 
 def _recent_sign_in(
@@ -106,9 +108,9 @@ async def issue_gate_pass(
     now: float,
 ) -> IssuedGatePass:
     """A gate pass for an eligible driver who proved his second factor just now."""
-    party = await repository.get_party(session, person.party_id)
-    _check_eligible(person, party, now)
-    assert party is not None and person.screened_until is not None  # checked just above
+    party, screened_until = _check_eligible(
+        person, await repository.get_party(session, person.party_id), now
+    )
     if otp is not None:
         await check_second_factor(
             session,
@@ -134,7 +136,7 @@ async def issue_gate_pass(
         person_id=person.id,
         party_id=party.id,
         amr=amr,
-        screened_until=person.screened_until,
+        screened_until=screened_until,
         now=int(now),
         lifetime=lifetime,
         status=await people.status_reference(session, person=person, issuer=settings.issuer),

@@ -101,7 +101,8 @@ class KeyNoticeView(BaseModel):
     @classmethod
     def of(cls, notice: KeyNotice) -> "KeyNoticeView":
         """The view of a stored notice."""
-        assert notice.id is not None  # stored
+        if notice.id is None:
+            raise ValueError("a key notice has a view only once it is stored")
         return cls(
             notice_id=notice.id,
             party_id=notice.party_id,

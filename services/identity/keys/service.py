@@ -558,7 +558,7 @@ async def sign_as_party(
     row = keys[0] if keys else None
     if row is None or row.sealed_private is None:
         raise Conflict("no_custodial_key", "the party has no active custodial key")
-    private = OKPKey.import_key(_open_custodial(session, settings, row))
+    private = OKPKey.import_key(_open_custodial(session, settings, row, bytes(row.sealed_private)))
     try:
         jws = jose.sign(claims, private, typ=typ)
     except (ValueError, jose.TokenError):
@@ -566,11 +566,12 @@ async def sign_as_party(
     return jws, row.kid
 
 
-def _open_custodial(session: AsyncSession, settings: IdentitySettings, row: PartyKey) -> bytes:
-    """The private key of a custodial row; a key sealed before the party was bound in is
-    sealed again with it (in the caller's transaction)."""
-    assert row.sealed_private is not None
-    kek, sealed = settings.kek_bytes(), bytes(row.sealed_private)
+def _open_custodial(
+    session: AsyncSession, settings: IdentitySettings, row: PartyKey, sealed: bytes
+) -> bytes:
+    """The private key of a custodial row (`sealed`: its sealed private half); a key sealed
+    before the party was bound in is sealed again with it (in the caller's transaction)."""
+    kek = settings.kek_bytes()
     with suppress(SealError):  # else: perhaps sealed before the party was bound in
         return unseal(kek, sealed, bound_to=bound_to(row.kid, row.party_id))
     try:

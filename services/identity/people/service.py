@@ -159,7 +159,8 @@ async def _set_status(
     person.updated_at = now
     session.add(person)
     party = await parties.get(session, person.party_id)
-    assert party is not None  # foreign key
+    if party is None:  # a foreign key forbids it: the database is not as the schema says
+        raise RuntimeError(f"person {person.id} belongs to party {person.party_id}, which is gone")
     await credentials.set_person_status(
         session,
         person_id=person.id,

@@ -40,18 +40,20 @@ class KeyRingCache:
         self._reloading = asyncio.Lock()
 
     def _stale(self) -> bool:
-        return self._ring is None or time.monotonic() - self._loaded_at > self._ttl
+        return time.monotonic() - self._loaded_at > self._ttl
 
     async def get(self) -> KeyRing:
         """The keyring, reloaded when older than the TTL."""
-        if self._stale():
+        ring = self._ring
+        if ring is None or self._stale():
             async with self._reloading:
-                if self._stale():
+                ring = self._ring
+                if ring is None or self._stale():
                     async with self._sessions() as session, session.begin():
-                        self._ring = await load_keyring(session, self._settings, self._clock())
+                        ring = await load_keyring(session, self._settings, self._clock())
+                    self._ring = ring
                     self._loaded_at = time.monotonic()
-        assert self._ring is not None
-        return self._ring
+        return ring
 
     def invalidate(self) -> None:
         """Forget the keyring (after a rotation in this process)."""
