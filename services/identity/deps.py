@@ -6,6 +6,7 @@ module only wraps them (and the sign-in rate limit) for FastAPI.
 
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -58,8 +59,22 @@ def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
     return limiter_for(settings, cache)
 
 
-# The sign-in, TOTP and gate-pass endpoints' clock, address and limiter.
+# The clock of every handler: `current_time` is the one source of the time in a request, and
+# tests set it with `app.dependency_overrides[current_time]`. NowDep is that time in seconds
+# since the epoch (NumericDate: tokens, TOTP codes, rate limits); UtcNowDep is the same
+# instant as an aware UTC datetime (stored rows, audit entries), converted only here. FastAPI
+# resolves a dependency once per request, so a handler that takes both sees one instant.
 NowDep = Annotated[float, Depends(current_time)]
+
+
+def current_utc_datetime(now: NowDep) -> datetime:
+    """The request's time (NowDep) as an aware UTC datetime."""
+    return datetime.fromtimestamp(now, UTC)
+
+
+UtcNowDep = Annotated[datetime, Depends(current_utc_datetime)]
+
+# The sign-in, TOTP and gate-pass endpoints' address and limiter.
 ClientAddressDep = Annotated[str, Depends(get_client_address)]
 LimiterDep = Annotated[SignInLimiter, Depends(get_limiter)]
 

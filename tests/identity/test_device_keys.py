@@ -5,7 +5,7 @@ import time
 import uuid
 from typing import Any
 
-from services.identity.oauth.endpoints import get_now
+from services.identity.sessions.ratelimit import current_time
 from shared import jose
 from tests.helpers import assert_problem
 from tests.identity.assertions import audit_events
@@ -110,7 +110,7 @@ async def test_a_device_key_is_no_party_key(identity_app: Any) -> None:
 
     # It authenticates no API client of the party ...
     now = int(time.time())
-    app.dependency_overrides[get_now] = lambda: float(now)
+    app.dependency_overrides[current_time] = lambda: float(now)
     token = await client.post(
         "/v1/token",
         data=token_form(sign_assertion(device, carrier.id, app.state.settings.issuer, now)),

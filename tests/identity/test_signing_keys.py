@@ -15,8 +15,8 @@ from joserfc.jwk import OKPKey
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from services.identity.oauth.endpoints import get_now
 from services.identity.sealing import unseal
+from services.identity.sessions.ratelimit import current_time
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from services.identity.signing.cli import cli
@@ -55,7 +55,7 @@ class Service:
 
     def at(self, moment: datetime) -> None:
         self.clock.now = moment
-        self.app.dependency_overrides[get_now] = lambda: moment.timestamp()
+        self.app.dependency_overrides[current_time] = lambda: moment.timestamp()
 
     async def rotate(self) -> SigningKey:
         async with transaction(self.app.state.sessions) as session:

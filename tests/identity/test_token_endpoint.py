@@ -23,12 +23,12 @@ from services.identity.oauth import service
 from services.identity.oauth.endpoints import (
     MAX_FORM_BYTES,
     check_content_type,
-    get_now,
     parse_token_form,
 )
 from services.identity.oauth.models import UsedAssertion
 from services.identity.oauth.service import SCOPES, OAuthError, parse_scope
 from services.identity.parties.models import Party
+from services.identity.sessions.ratelimit import current_time
 from services.identity.settings import IdentitySettings
 from shared import jose
 from shared.audit.models import AuditEvent
@@ -81,7 +81,7 @@ class World:
 async def world(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> World:
     app, client = identity_app
     now = int(time.time())
-    app.dependency_overrides[get_now] = lambda: float(now)
+    app.dependency_overrides[current_time] = lambda: float(now)
     carrier = await make_party(app, "carrier")
     shipping_line = await make_party(app, "shipping_line")
     return World(

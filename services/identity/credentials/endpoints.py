@@ -17,11 +17,16 @@ from services.identity.credentials.schemas import (
     StatusReference,
 )
 from services.identity.credentials.service import CredentialRecord
-from services.identity.deps import AdminPrincipal, CurrentPrincipal, KeyRingCacheDep, SettingsDep
+from services.identity.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    KeyRingCacheDep,
+    SettingsDep,
+    UtcNowDep,
+)
 from services.identity.parties import service as parties
 from services.identity.people import service as people
 from shared.deps import ReadSessionDep, SessionDep
-from shared.models import utcnow
 from shared.problems import PROBLEM
 from shared.status_list import STATUS_LIST_MEDIA_TYPE
 
@@ -80,6 +85,7 @@ async def issue_credential(
     settings: SettingsDep,
     keyring: KeyRingCacheDep,
     response: Response,
+    now: UtcNowDep,
 ) -> CredentialIssued:
     """Bind a party to one of its active keys: 404 `party_not_found`, 409 `party_not_active`,
     422 `key_not_found` / `key_of_other_party`, 409 `key_not_active`, 422 `roles_not_held`
@@ -93,7 +99,7 @@ async def issue_credential(
         settings=settings,
         signing_key=signing_key,
         actor=admin.actor,
-        now=utcnow(),
+        now=now,
     )
     credential = record.credential
     response.headers["Location"] = f"/v1/credentials/{credential.id}"
@@ -205,12 +211,16 @@ async def revoke_credential(
     responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
 )
 async def get_status_list(
-    list_id: ListId, session: ReadSessionDep, settings: SettingsDep, keyring: KeyRingCacheDep
+    list_id: ListId,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    keyring: KeyRingCacheDep,
+    now: UtcNowDep,
 ) -> Response:
     """The signed `statuslist+jwt`, valid for `ttl` seconds; 404 `status_list_not_found`."""
     _, signing_key = await keyring.signing()
     token = await service.status_list_token(
-        session, list_id=list_id, settings=settings, signing_key=signing_key, now=utcnow()
+        session, list_id=list_id, settings=settings, signing_key=signing_key, now=now
     )
     # Half the token's life at most, so a copy from any cache still has half its life.
     max_age = settings.status_list_ttl_seconds // 2

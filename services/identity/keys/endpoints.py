@@ -11,6 +11,7 @@ from services.identity.deps import (
     CurrentPrincipal,
     KeyRingCacheDep,
     SettingsDep,
+    UtcNowDep,
     require_person,
 )
 from services.identity.keys import service
@@ -28,7 +29,6 @@ from services.identity.keys.schemas import (
 from services.identity.parties.service import party_not_found
 from shared.auth import Principal
 from shared.deps import ReadSessionDep, SessionDep
-from shared.models import utcnow
 from shared.problems import Forbidden, problem_responses
 
 router = APIRouter(tags=["keys"])
@@ -63,6 +63,7 @@ async def register_key(
     caller: KeyRegistrar,
     session: SessionDep,
     settings: SettingsDep,
+    now: UtcNowDep,
 ) -> PartyKeyView:
     """Register an Ed25519 public JWK: an admin, or the party's client with both proofs."""
     # 403 `key_proof_required`, `key_proof_not_certified`; 422 `key_proof_invalid`,
@@ -76,18 +77,18 @@ async def register_key(
         jwk=body.jwk,
         proof=body.proof,
         new_key_proof=body.new_key_proof,
-        now=utcnow(),
+        now=now,
     )
     return PartyKeyView.of(key)
 
 
 @router.post(f"{PARTY_KEYS}/custodial", status_code=201, summary="Generate a custodial key")
 async def create_custodial_key(
-    party_id: str, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    party_id: str, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep, now: UtcNowDep
 ) -> PartyKeyView:
     """Generate the party's custodial key (kept sealed); 409 `custodial_key_exists`."""
     key = await service.create_custodial_key(
-        session, settings=settings, party_id=party_id, actor=admin.actor, now=utcnow()
+        session, settings=settings, party_id=party_id, actor=admin.actor, now=now
     )
     return PartyKeyView.of(key)
 
@@ -99,10 +100,11 @@ async def rotate_keys(
     admin: AdminPrincipal,
     session: SessionDep,
     settings: SettingsDep,
+    now: UtcNowDep,
 ) -> RotationView:
     """Add a key (own with `jwk`, else custodial) and retire the active ones of that kind."""
     new, retired = await service.rotate_keys(
-        session, settings=settings, party_id=party_id, jwk=body.jwk, actor=admin.actor, now=utcnow()
+        session, settings=settings, party_id=party_id, jwk=body.jwk, actor=admin.actor, now=now
     )
     return RotationView(key=PartyKeyView.of(new), retired=[PartyKeyView.of(k) for k in retired])
 
@@ -113,11 +115,16 @@ async def rotate_keys(
     responses=problem_responses(401, 403, 404, 409),
 )
 async def retire_key(
-    party_id: str, kid: str, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    party_id: str,
+    kid: str,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> PartyKeyView:
     """Retire a key and suspend its credentials; its past signatures keep verifying."""
     key = await service.retire_key(
-        session, settings=settings, party_id=party_id, kid=kid, actor=admin.actor, now=utcnow()
+        session, settings=settings, party_id=party_id, kid=kid, actor=admin.actor, now=now
     )
     return PartyKeyView.of(key)
 
@@ -146,7 +153,11 @@ async def get_key(kid: str, session: ReadSessionDep, response: Response) -> Publ
     responses=problem_responses(401, 403, 409, 422),
 )
 async def sign(
-    body: SignRequest, person: SigningPerson, session: SessionDep, settings: SettingsDep
+    body: SignRequest,
+    person: SigningPerson,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> Signed:
     """Sign a step the person's role may take (403 `signing_not_allowed`); 409
     `no_custodial_key`, 422 `claims_too_large`. `iat` is set here, `exp` bounded, and the
@@ -157,7 +168,7 @@ async def sign(
         principal=person,
         typ=body.typ,
         claims=body.claims,
-        now=utcnow(),
+        now=now,
     )
     return Signed(jws=jws, kid=kid)
 
@@ -175,6 +186,7 @@ async def register_device_key(
     session: SessionDep,
     settings: SettingsDep,
     keyring: KeyRingCacheDep,
+    now: UtcNowDep,
 ) -> DeviceKeyRegistered:
     """Register the driver's Ed25519 public JWK and issue its device credential (`sub`: the
     driver); 404 `person_not_found`, 403 `device_key_for_drivers`, 409 `person_not_active`."""
@@ -186,7 +198,7 @@ async def register_device_key(
         caller=caller,
         person_id=person_id,
         jwk=body.jwk,
-        now=utcnow(),
+        now=now,
     )
     return DeviceKeyRegistered(
         key=PartyKeyView.of(key),

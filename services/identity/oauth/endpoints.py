@@ -7,17 +7,17 @@ form's: one occurrence per parameter, empty means absent, unknown parameters ign
 (RFC 6749 §3.2), and every refusal an RFC 6749 error.
 """
 
-import time
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
-from services.identity.deps import KeyRingCacheDep, SettingsDep
+from services.identity.deps import KeyRingCacheDep, NowDep, SettingsDep
 from services.identity.oauth import service
 from services.identity.oauth.schemas import AuthorizationServerMetadata, TokenForm, TokenResponse
 from services.identity.oauth.service import OAuthError
+from services.identity.sessions.ratelimit import current_time
 from shared.deps import CacheDep, SessionDep
 from shared.jose import DEFAULT_ALLOWED_ALGS, MAX_TOKEN_LENGTH
 from shared.problems import PROBLEM_MEDIA_TYPE
@@ -31,12 +31,10 @@ MAX_FORM_FIELDS = 32
 _PARAMETERS = frozenset(TokenForm.model_fields)
 
 
-def get_now() -> float:
-    """The current time in NumericDate seconds (a dependency, so tests can set the clock)."""
-    return time.time()
-
-
-NowDep = Annotated[float, Depends(get_now)]
+# The token endpoint takes the time from the service's one clock (deps.NowDep). Some tests
+# outside tests/identity still set it under this older name: the same function, so that
+# overriding either name moves the one clock. Remove once nothing imports it.
+get_now = current_time
 
 
 def _form_refused(code: str, detail: str, *, status: int = 400) -> OAuthError:

@@ -4,12 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.identity.deps import AdminPrincipal, CurrentPrincipal
+from services.identity.deps import AdminPrincipal, CurrentPrincipal, UtcNowDep
 from services.identity.parties import service
 from services.identity.parties.models import Party
 from services.identity.parties.schemas import PartyCreate, PartyPage, PartyView
 from shared.deps import SessionDep
-from shared.models import utcnow
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
 
@@ -24,7 +23,11 @@ VisibleParty = Annotated[Party, Depends(visible_party)]
 
 @router.post("", status_code=201, summary="Register a party (admin)")
 async def create_party(
-    body: PartyCreate, admin: AdminPrincipal, session: SessionDep, response: Response
+    body: PartyCreate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    response: Response,
+    now: UtcNowDep,
 ) -> PartyView:
     """Register a party: 409 `party_exists` for an id already taken, 422 `invalid_eori`."""
     party = await service.create_party(
@@ -33,7 +36,7 @@ async def create_party(
         name=body.name,
         roles=body.roles,
         actor=admin.actor,
-        now=utcnow(),
+        now=now,
     )
     response.headers["Location"] = f"{router.prefix}/{party.id}"
     return PartyView.of(party)
@@ -58,23 +61,27 @@ async def get_party(party: VisibleParty) -> PartyView:
 
 
 @router.post("/{party_id}/suspend", summary="Suspend a party (admin)")
-async def suspend_party(party_id: str, admin: AdminPrincipal, session: SessionDep) -> PartyView:
+async def suspend_party(
+    party_id: str, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
+) -> PartyView:
     """Suspend an active party; 409 `party_already_suspended` or `party_revoked`."""
-    party = await service.suspend_party(session, party_id=party_id, actor=admin.actor, now=utcnow())
+    party = await service.suspend_party(session, party_id=party_id, actor=admin.actor, now=now)
     return PartyView.of(party)
 
 
 @router.post("/{party_id}/reinstate", summary="Reinstate a suspended party (admin)")
-async def reinstate_party(party_id: str, admin: AdminPrincipal, session: SessionDep) -> PartyView:
+async def reinstate_party(
+    party_id: str, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
+) -> PartyView:
     """Lift a suspension; 409 `party_not_suspended`, or `party_revoked` (revocation is final)."""
-    party = await service.reinstate_party(
-        session, party_id=party_id, actor=admin.actor, now=utcnow()
-    )
+    party = await service.reinstate_party(session, party_id=party_id, actor=admin.actor, now=now)
     return PartyView.of(party)
 
 
 @router.post("/{party_id}/revoke", summary="Revoke a party for good (admin)")
-async def revoke_party(party_id: str, admin: AdminPrincipal, session: SessionDep) -> PartyView:
+async def revoke_party(
+    party_id: str, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
+) -> PartyView:
     """Revoke a party; 409 `party_revoked` if it already is."""
-    party = await service.revoke_party(session, party_id=party_id, actor=admin.actor, now=utcnow())
+    party = await service.revoke_party(session, party_id=party_id, actor=admin.actor, now=now)
     return PartyView.of(party)

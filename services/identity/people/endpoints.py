@@ -5,12 +5,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from services.identity.deps import AdminPrincipal, CurrentPrincipal
+from services.identity.deps import AdminPrincipal, CurrentPrincipal, UtcNowDep
 from services.identity.people import service
 from services.identity.people.models import Person
 from services.identity.people.schemas import PersonCreate, PersonUpdate, PersonView
 from shared.deps import SessionDep
-from shared.models import utcnow
 from shared.problems import InvalidInput
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
@@ -28,7 +27,11 @@ VisiblePerson = Annotated[Person, Depends(visible_person)]
 
 @router.post("", status_code=201, summary="Register a person (admin)")
 async def create_person(
-    body: PersonCreate, admin: AdminPrincipal, session: SessionDep, response: Response
+    body: PersonCreate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    response: Response,
+    now: UtcNowDep,
 ) -> PersonView:
     """Register a person: 422 `unknown_party`, 409 `party_not_active` or `username_taken`."""
     person = await service.create_person(
@@ -40,7 +43,7 @@ async def create_person(
         password=body.password.get_secret_value(),
         screened_until=body.screened_until,
         actor=admin.actor,
-        now=utcnow(),
+        now=now,
     )
     response.headers["Location"] = f"{router.prefix}/{person.id}"
     return PersonView.of(person)
@@ -54,7 +57,11 @@ async def get_person(person: VisiblePerson) -> PersonView:
 
 @router.patch("/{person_id}", summary="Change a person's screening date (admin)")
 async def update_person(
-    person_id: uuid.UUID, body: PersonUpdate, admin: AdminPrincipal, session: SessionDep
+    person_id: uuid.UUID,
+    body: PersonUpdate,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    now: UtcNowDep,
 ) -> PersonView:
     """Set `screened_until` (null: not screened); 422 `nothing_to_change` for `{}`."""
     if "screened_until" not in body.model_fields_set:
@@ -64,28 +71,26 @@ async def update_person(
         person_id=person_id,
         screened_until=body.screened_until,
         actor=admin.actor,
-        now=utcnow(),
+        now=now,
     )
     return PersonView.of(person)
 
 
 @router.post("/{person_id}/suspend", summary="Suspend a person (admin)")
 async def suspend_person(
-    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
 ) -> PersonView:
     """Suspend a person; 409 `person_already_suspended`."""
-    person = await service.suspend_person(
-        session, person_id=person_id, actor=admin.actor, now=utcnow()
-    )
+    person = await service.suspend_person(session, person_id=person_id, actor=admin.actor, now=now)
     return PersonView.of(person)
 
 
 @router.post("/{person_id}/reinstate", summary="Reinstate a suspended person (admin)")
 async def reinstate_person(
-    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep
+    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
 ) -> PersonView:
     """Lift a person's suspension; 409 `person_not_suspended`."""
     person = await service.reinstate_person(
-        session, person_id=person_id, actor=admin.actor, now=utcnow()
+        session, person_id=person_id, actor=admin.actor, now=now
     )
     return PersonView.of(person)

@@ -15,6 +15,7 @@ from services.identity.deps import (
     LimiterDep,
     NowDep,
     SettingsDep,
+    UtcNowDep,
 )
 from services.identity.people.models import Person
 from services.identity.people.service import person_not_found
@@ -29,7 +30,6 @@ from services.identity.sessions.schemas import (
 )
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.models import utcnow
 from shared.problems import PROBLEM, Forbidden, problem_response
 
 router = APIRouter(tags=["sessions"])
@@ -120,7 +120,11 @@ async def sign_in(
     responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
 )
 async def enrol_totp(
-    access: EnrolmentAccessDep, response: Response, session: SessionDep, settings: SettingsDep
+    access: EnrolmentAccessDep,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> TotpEnrolment:
     """A new secret as provisioning URI and QR code; an administrator may reset a confirmed one."""
     enrolment = await service.enrol_totp(
@@ -129,7 +133,7 @@ async def enrol_totp(
         person=access.person,
         actor=access.principal.actor,
         may_replace_confirmed=access.as_admin,
-        now=utcnow(),
+        now=now,
     )
     _no_store(response)
     return TotpEnrolment(provisioning_uri=enrolment.provisioning_uri, qr_svg=enrolment.qr_svg)

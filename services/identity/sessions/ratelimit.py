@@ -315,7 +315,8 @@ def _digest(value: str) -> str:
 
 
 def current_time() -> float:
-    """Now, as seconds since the epoch; tests override this dependency to move time."""
+    """Now, as seconds since the epoch: the identity service's one clock for requests
+    (`services.identity.deps.NowDep`); tests override this dependency to move time."""
     return time.time()
 
 

@@ -1,0 +1,78 @@
+"""The identity service's one clock: every handler takes the time of the request from
+`deps.NowDep` (seconds) or `deps.UtcNowDep` (the same instant as a datetime), both fed by
+`current_time`, so that a test which overrides that one dependency moves every handler."""
+
+from datetime import UTC, datetime
+
+from services.identity.deps import current_utc_datetime
+from services.identity.parties.models import Party
+from services.identity.sessions.ratelimit import current_time
+from shared import jose
+from tests.identity.assertions import get_row
+from tests.identity.credential_factories import IdentityPort, issued
+from tests.identity.factories import new_eori
+
+# Well away from the real time, so that a handler reading the system clock would show.
+FIXED = datetime(2024, 2, 29, 12, 34, 56, tzinfo=UTC)
+
+
+def fixed_clock() -> float:
+    """`current_time` stopped at FIXED."""
+    return FIXED.timestamp()
+
+
+def test_the_datetime_is_the_same_instant_as_the_seconds() -> None:
+    assert current_utc_datetime(1_234_567_890.5) == datetime(
+        2009, 2, 13, 23, 31, 30, 500_000, tzinfo=UTC
+    )
+    assert current_utc_datetime(FIXED.timestamp()) == FIXED
+
+
+async def test_a_party_registered_over_http_is_stamped_with_the_overridden_clock(
+    identity_port: IdentityPort,
+) -> None:
+    port = identity_port
+    port.app.dependency_overrides[current_time] = fixed_clock
+
+    response = await port.client.post(
+        "/v1/parties",
+        json={"id": new_eori(), "name": "Clockwork BV", "roles": ["carrier"]},
+        headers=port.admin,
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert datetime.fromisoformat(body["created_at"]) == FIXED
+    assert datetime.fromisoformat(body["updated_at"]) == FIXED
+    stored = await get_row(port.app, Party, body["id"])
+    assert stored.created_at == FIXED
+
+
+async def test_a_suspension_over_http_is_stamped_with_the_overridden_clock(
+    identity_port: IdentityPort,
+) -> None:
+    port = identity_port
+    port.app.dependency_overrides[current_time] = fixed_clock
+
+    response = await port.client.post(f"/v1/parties/{port.carrier.id}/suspend", headers=port.admin)
+
+    assert response.status_code == 200, response.text
+    assert datetime.fromisoformat(response.json()["updated_at"]) == FIXED
+
+
+async def test_a_status_list_token_is_issued_at_the_overridden_clock(
+    identity_port: IdentityPort,
+) -> None:
+    port = identity_port
+    port.app.dependency_overrides[current_time] = fixed_clock
+    credential = await issued(port)
+    path = str(credential["status"]["uri"]).removeprefix(port.settings.issuer)
+
+    response = await port.client.get(path)
+
+    assert response.status_code == 200, response.text
+    _, claims = jose.peek(response.text)
+    assert claims["iat"] == int(FIXED.timestamp())
+    # The credential issued over HTTP in the same test was stamped by the same clock.
+    _, credential_claims = jose.peek(str(credential["credential"]))
+    assert credential_claims["iat"] == int(FIXED.timestamp())
