@@ -27,7 +27,7 @@ from services.identity.deps import (
 from services.identity.parties import service as parties
 from services.identity.people import service as people
 from shared.deps import ReadSessionDep, SessionDep
-from shared.problems import PROBLEM
+from shared.problems import problem_responses
 from shared.status_list import STATUS_LIST_MEDIA_TYPE
 
 router = APIRouter(tags=["credentials"])
@@ -76,7 +76,7 @@ VisibleCredential = Annotated[CredentialRecord, Depends(visible_credential)]
     "/v1/credentials",
     status_code=201,
     summary="Issue a credential (admin)",
-    responses={404: PROBLEM},  # the party named in the body is not registered
+    responses=problem_responses(404),  # the party named in the body is not registered
 )
 async def issue_credential(
     body: CredentialIssue,
@@ -134,7 +134,7 @@ async def list_party_credentials(
 @router.get(
     "/v1/directory/parties/{party_id}/credentials",
     summary="A party's credentials (public)",
-    responses={404: PROBLEM, 422: PROBLEM},
+    responses=problem_responses(404, 422),
 )
 async def party_directory(
     party_id: PartyIdPath, session: ReadSessionDep, response: Response
@@ -154,7 +154,7 @@ async def party_directory(
 @router.get(
     "/v1/directory/people/{person_id}/credentials",
     summary="A person's device credentials (public)",
-    responses={404: PROBLEM, 422: PROBLEM},
+    responses=problem_responses(404, 422),
 )
 async def person_directory(
     person_id: uuid.UUID, session: ReadSessionDep, response: Response

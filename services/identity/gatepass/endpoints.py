@@ -24,7 +24,7 @@ from services.identity.sessions.ratelimit import TooManyAttempts, rate_limited_r
 from services.identity.sessions.service import Refused, record_refusal
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.problems import PROBLEM, Forbidden, problem_response
+from shared.problems import Forbidden, problem_response, problem_responses
 
 router = APIRouter(tags=["gate passes"])
 
@@ -59,7 +59,7 @@ async def gate_pass_access(
     "/v1/people/{person_id}/gate-pass",
     response_model=GatePassResponse,
     summary="A gate pass for a driver who proves his second factor",
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def issue_gate_pass(
     access: Annotated[GatePassAccess, Depends(gate_pass_access)],

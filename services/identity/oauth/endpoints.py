@@ -7,7 +7,7 @@ form's: one occurrence per parameter, empty means absent, unknown parameters ign
 (RFC 6749 §3.2), and every refusal an RFC 6749 error.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,7 +20,7 @@ from services.identity.oauth.service import OAuthError
 from services.identity.sessions.ratelimit import current_time
 from shared.deps import CacheDep, SessionDep
 from shared.jose import DEFAULT_ALLOWED_ALGS, MAX_TOKEN_LENGTH
-from shared.problems import PROBLEM_MEDIA_TYPE
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["oauth"])
 
@@ -109,25 +109,16 @@ def _too_large() -> OAuthError:
 
 TokenFormDep = Annotated[TokenForm, Depends(read_token_form)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {}},
-    }
-    for status, description in (
-        (400, "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
-        (401, "invalid_client: the client assertion was refused"),
-        (413, "invalid_request: the body is too large"),
-        (415, "invalid_request: not a form body"),
-    )
-}
-
 
 @router.post(
     "/v1/token",
     summary="Access token for an API client (client credentials, private_key_jwt)",
     response_model=TokenResponse,
-    responses=_ERRORS,
+    # RFC 6749 §5.2 error responses are problem documents here like every other refusal:
+    # OAuthError is a Problem whose `error` and `error_description` are extension members
+    # (PROBLEM_SCHEMA admits them), served as application/problem+json. Same media type and
+    # schema, so the same declaration as elsewhere; the docstring names each status's `error`.
+    responses=problem_responses(400, 401, 413, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -144,7 +135,14 @@ async def token(
     now: NowDep,
     response: Response,
 ) -> TokenResponse:
-    """RFC 6749 §4.4 with RFC 7523 client authentication; answers an RFC 9068 access token."""
+    """RFC 6749 §4.4 with RFC 7523 client authentication; answers an RFC 9068 access token.
+
+    Refusals are problem documents that also carry RFC 6749's `error` and
+    `error_description`: 400 `invalid_request`, `invalid_grant`, `unsupported_grant_type` or
+    `invalid_scope`; 401 `invalid_client` (the client assertion was refused); 413
+    `invalid_request` (the body is too large; beyond the service-wide body limit, a plain
+    `body_too_large` problem); 415 `invalid_request` (not a form body).
+    """
     _, signing_key = await keyring.signing()
     issued = await service.issue_token(
         session=session,

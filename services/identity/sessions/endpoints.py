@@ -30,7 +30,7 @@ from services.identity.sessions.schemas import (
 )
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.problems import PROBLEM, Forbidden, problem_response
+from shared.problems import Forbidden, problem_response, problem_responses
 
 router = APIRouter(tags=["sessions"])
 
@@ -74,7 +74,7 @@ EnrolmentAccessDep = Annotated[EnrolmentAccess, Depends(enrolment_access)]
     "/v1/sessions",
     response_model=TokenResponse,
     summary="Sign a person in with password and TOTP code",
-    responses={401: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    responses=problem_responses(401, 422, 429),
 )
 async def sign_in(
     body: SignInRequest,
@@ -117,7 +117,7 @@ async def sign_in(
     "/v1/people/{person_id}/totp",
     response_model=TotpEnrolment,
     summary="Enrol a new TOTP second factor (pending until confirmed)",
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def enrol_totp(
     access: EnrolmentAccessDep,
@@ -143,7 +143,7 @@ async def enrol_totp(
     "/v1/people/{person_id}/totp/confirm",
     response_model=TotpConfirmed,
     summary="Confirm the pending TOTP second factor with a first code",
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
+    responses=problem_responses(401, 403, 404, 409, 429),
 )
 async def confirm_totp(
     body: TotpConfirmRequest,
