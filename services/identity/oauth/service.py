@@ -30,7 +30,6 @@ Scopes (`SCOPES_BY_ROLE`) are granted per party role; a client asks for some of 
 (`scope`) or, asking for none, gets all its roles allow (RFC 6749 §3.3's default).
 """
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -392,10 +391,10 @@ async def issue_token(
     client_assertion: str | None,
     client_id: str | None = None,
     scope: str | None = None,
-    now: float | None = None,
+    now: float,
 ) -> IssuedToken:
-    """Answer a client-credentials request: authenticate the client, grant scopes, sign."""
-    now = time.time() if now is None else now
+    """Answer a client-credentials request at `now` (the request's clock): authenticate the
+    client, grant scopes, sign."""
     assertion = check_request(
         grant_type=grant_type,
         client_assertion_type=client_assertion_type,
