@@ -66,7 +66,7 @@ from services.identity.sealing import unseal
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from services.release.chain.models import Link, LinkKind, LinkStatus
-from services.release.chain.service import link_event
+from services.release.chain.rows import link_event
 from services.release.chain.verify import ACK_TYP, LINK_TYP, link_hash
 from services.release.releases.models import Release
 from services.release.yard.models import YardEntry, YardState

@@ -16,6 +16,7 @@ from services.release.chain.schemas import (
     LinkView,
     Withdrawn,
 )
+from services.release.chain.verification import facts_of, stored, verify
 from services.release.deps import (
     ChainWriter,
     CurrentCaller,
@@ -120,10 +121,10 @@ async def get_chain(
         raise Forbidden("driver_not_allowed", "drivers see their own assignments only")
     release = await read_release(request, caller, session, release_id, "chain.read")
     links = await repository.live_links(session, release.id)
-    report = await service.verify(
+    report = await verify(
         directory,
-        service.facts_of(release),
-        [service.stored(link) for link in links],
+        facts_of(release),
+        [stored(link) for link in links],
         settings=settings,
         now=now,
         complete=False,

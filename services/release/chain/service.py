@@ -1,4 +1,4 @@
-"""The chain of a release: verifying it as it stands, and each step that changes it.
+"""Each step that changes a release's chain: a link submitted, accepted, declined, withdrawn.
 
 Each step is checked by verifying the whole chain with the new or changed link in it, so a
 step is accepted only if the chain it produces verifies (up to its last, pending link).
@@ -16,7 +16,7 @@ once the gate has decided to let a driver take the container on the chain.
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -25,241 +25,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.auth import Caller, allows
 from services.release.chain import repository
 from services.release.chain.models import Link, LinkKind, LinkStatus
-from services.release.chain.verify import (
-    ACK_TYP,
-    LINK_TYP,
-    ChainReport,
-    Evidence,
-    ReleaseFacts,
-    StoredLink,
-    link_hash,
-    parties_needed,
-    verify_chain,
-)
+from services.release.chain.rows import link_claims, link_event, link_row
+from services.release.chain.tokens import claims_of, jti_of, kid_of
+from services.release.chain.verification import facts_of, refused, stored, verify
+from services.release.chain.verify import ACK_TYP, LINK_TYP, StoredLink, link_hash
 from services.release.gate import repository as gate_repository
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.settings import ReleaseSettings
-from shared import jose
 from shared.audit.events import append
-from shared.models import utcnow
-from shared.problems import Conflict, Forbidden, InvalidInput, NotFound, Problem
-
-
-class ChainRefused(Problem):
-    """422: the chain the step would produce does not verify; `seq` names the failing link."""
-
-    status = 422
-
-
-def refused(report: ChainReport) -> ChainRefused:
-    """The problem for a report's first failure."""
-    assert report.failure is not None
-    failure = report.failure
-    return ChainRefused(failure.code, f"link {failure.seq}: {failure.detail}", seq=failure.seq)
-
-
-def facts_of(release: Release) -> ReleaseFacts:
-    """What every link of the release must agree with."""
-    return ReleaseFacts(
-        release_id=str(release.id),
-        container=release.container,
-        terminal=release.terminal_id,
-        shipping_line=release.shipping_line_id,
-        first_party=release.first_party_id,
-        valid_until=int(release.valid_until.timestamp()),
-        reference=release.reference,
-    )
-
-
-def stored(link: Link) -> StoredLink:
-    """A stored link as the verifier sees it, judged at its receipt."""
-    return StoredLink(
-        seq=link.seq,
-        jws=link.jws,
-        status=link.status,
-        ack=link.ack,
-        receiver_party=link.receiver_party,
-        received_at=link.created_at.timestamp(),
-        ack_received_at=(
-            link.decided_at.timestamp() if link.ack is not None and link.decided_at else None
-        ),
-    )
-
-
-def kid_of(token: str | None) -> str | None:
-    """The kid of a token's header, unverified; None if there is none."""
-    if token is None:
-        return None
-    try:
-        header, _ = jose.peek(token)
-    except jose.TokenError:
-        return None
-    kid = header.get("kid")
-    return kid if isinstance(kid, str) else None
-
-
-async def verify(
-    directory: IdentityDirectory,
-    facts: ReleaseFacts,
-    links: Sequence[StoredLink],
-    *,
-    settings: ReleaseSettings,
-    now: datetime,
-    complete: bool,
-) -> ChainReport:
-    """Fetch what the identity service says of the parties involved, then verify.
-
-    Only parties something vouches for are fetched (`parties_needed`): the receiver of a link
-    being received now is fetched when the verifier, having verified that link's signature,
-    names it (`ChainReport.unfetched`), and the chain is verified again. A kid that no
-    credential held carries may be a key certified since the last fetch: then the signer's
-    (or acknowledger's) credentials are fetched again, once (and no more often than the
-    directory's recheck time allows), and the chain verified again.
-    """
-    parties = parties_needed(facts, links)
-
-    def judge(evidence: Evidence) -> ChainReport:
-        return verify_chain(
-            facts,
-            links,
-            evidence=evidence,
-            now=now.timestamp(),
-            max_links=settings.max_chain_links,
-            complete=complete,
-            cache=directory.verifier_cache,
-            max_iat_age=settings.link_max_age_at_receipt_seconds,
-            max_lifetime=settings.link_lifetime_days * 86400,
-        )
-
-    async def judge_vouched(kids: Sequence[tuple[str, str]] = ()) -> ChainReport:
-        # Each round adds a party that a verified signature named: at most one per link.
-        for _ in range(len(links) + 1):
-            report = judge(await directory.evidence(parties, kids=kids))
-            if report.unfetched is None or report.unfetched in parties:
-                return report
-            parties.add(report.unfetched)
-        return report
-
-    report = await judge_vouched()
-    if report.failure is None or report.failure.code not in _UNKNOWN_KEY:
-        return report
-    return await judge_vouched(_signing_kids(links, parties))
-
-
-_UNKNOWN_KEY = frozenset({"link_key_unknown", "ack_key_unknown"})
-
-
-def _signing_kids(links: Sequence[StoredLink], parties: set[str]) -> list[tuple[str, str]]:
-    """(party, kid) of every link's signer and acknowledger, as the tokens claim, for the
-    parties already vouched for (a kid of anyone else costs no fetch)."""
-    kids: list[tuple[str, str]] = []
-    for link in links:
-        try:
-            _, claims = jose.peek(link.jws)
-        except jose.TokenError:
-            continue
-        signer, kid = claims.get("from"), kid_of(link.jws)
-        if isinstance(signer, str) and signer in parties and kid:
-            kids.append((signer, kid))
-        ack_kid = kid_of(link.ack)
-        if ack_kid and link.receiver_party in parties:
-            kids.append((link.receiver_party, ack_kid))
-    return kids
-
-
-def holder_of(links: Sequence[Link]) -> Link | None:
-    """The last accepted link: its `to` holds the right to the container."""
-    accepted = [link for link in links if link.status == LinkStatus.accepted]
-    return accepted[-1] if accepted else None
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    """A token's claims, unverified (the chain verification judges them); 422 if unreadable."""
-    try:
-        _, claims = jose.peek(token)
-    except jose.TokenError as exc:
-        raise InvalidInput(exc.code, exc.detail) from exc
-    return claims
-
-
-def _epoch(claims: dict[str, Any], name: str) -> datetime:
-    value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput("link_claims_invalid", f"{name} must be a NumericDate")
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _jti(claims: dict[str, Any]) -> str:
-    jti = claims.get("jti")
-    if not isinstance(jti, str) or not 0 < len(jti) <= 200:
-        raise InvalidInput("link_claims_invalid", "jti must be a string of 1 to 200 characters")
-    return jti
-
-
-def link_row(
-    token: str,
-    *,
-    release: Release,
-    receiver_party: str,
-    submitted_by: str,
-    kid: str,
-    received_at: datetime | None = None,
-) -> Link:
-    """The row of a link whose claims have verified; `created_at` is its receipt (the moment
-    it was verified at)."""
-    claims = claims_of(token)
-    return Link(
-        release_id=release.id,
-        seq=int(claims["seq"]),
-        kind=str(claims["kind"]),
-        from_party=str(claims["from"]),
-        to=str(claims["to"]),
-        receiver_party=receiver_party,
-        jws=token,
-        jws_hash=link_hash(token),
-        jti=_jti(claims),
-        kid=kid,
-        iat=_epoch(claims, "iat"),
-        exp=_epoch(claims, "exp"),
-        submitted_by=submitted_by,
-        created_at=utcnow() if received_at is None else received_at,
-    )
-
-
-def link_claims(
-    release: Release,
-    *,
-    seq: int,
-    kind: str,
-    sender: str,
-    to: str,
-    prev: str | None,
-    now: datetime,
-    settings: ReleaseSettings,
-) -> dict[str, Any]:
-    """The claims of a link the identity service signs with the sender's custodial key."""
-    exp = min(release.valid_until, now + timedelta(days=settings.link_lifetime_days))
-    claims: dict[str, Any] = {
-        "release_id": str(release.id),
-        "container": release.container,
-        "seq": seq,
-        "kind": kind,
-        "from": sender,
-        "to": to,
-        "iat": int(now.timestamp()),
-        "exp": int(exp.timestamp()),
-        "jti": str(uuid.uuid4()),
-    }
-    if prev is not None:
-        claims["prev"] = prev
-    if kind == LinkKind.release:
-        claims.update(
-            terminal=release.terminal_id, valid_until=int(release.valid_until.timestamp())
-        )
-        if release.reference is not None:
-            claims["reference"] = release.reference
-    return claims
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
 
 
 async def insert_link(session: AsyncSession, link: Link) -> None:
@@ -360,8 +135,8 @@ async def submit_link(
         now=now,
         complete=False,
     )
-    if not report.ok:
-        raise refused(report)
+    if report.failure is not None:
+        raise refused(report.failure)
     if assignment:
         receiver_party = await _driver_party(api, caller, receiver_party, now=now)
     link = link_row(
@@ -375,24 +150,6 @@ async def submit_link(
     await insert_link(session, link)
     await append(session, "link.submitted", _link_event(link, caller))
     return link
-
-
-def link_event(link: Link, *, actor: str, party_id: str, **extra: Any) -> dict[str, Any]:
-    """The audit event of a step of the chain."""
-    return {
-        "release_id": str(link.release_id),
-        "seq": link.seq,
-        "kind": link.kind,
-        "from": link.from_party,
-        "to": link.to,
-        "jti": link.jti,
-        "link_hash": link.jws_hash,
-        # The moment the link was received and is judged at (not the iat its signer chose).
-        "received_at": link.created_at.isoformat(),
-        "actor": actor,
-        "party_id": party_id,
-        **extra,
-    }
 
 
 def _link_event(link: Link, caller: Caller, **extra: Any) -> dict[str, Any]:
@@ -445,7 +202,7 @@ async def accept(
         if link.kind == LinkKind.assignment:
             claims["sub"] = link.to
         ack = await api.sign(caller.token, typ=ACK_TYP, claims=claims)
-    ack_jti = _jti(claims_of(ack))
+    ack_jti = jti_of(claims_of(ack))
     chain = [
         replace(stored(item), status=LinkStatus.accepted, ack=ack, ack_received_at=None)
         if item is link
@@ -455,8 +212,8 @@ async def accept(
     report = await verify(
         directory, facts_of(release), chain, settings=settings, now=now, complete=False
     )
-    if not report.ok:
-        raise refused(report)
+    if report.failure is not None:
+        raise refused(report.failure)
     if await repository.jti_used(session, ack_jti):
         raise Conflict("ack_replayed", "an acknowledgement with this jti was submitted before")
     link.status = LinkStatus.accepted

@@ -13,7 +13,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller, check_person_status
-from services.release.chain import service as chain
+from services.release.chain.tokens import kid_of
+from services.release.chain.verification import facts_of, verify
 from services.release.chain.verify import ChainFailure, ChainReport
 from services.release.gate import repository
 from services.release.gate.models import Decision, GateDecision, GateOut
@@ -75,7 +76,7 @@ async def _checked_gate_pass(
     now: datetime,
     reasons: list[Reason],
 ) -> GatePass | None:
-    kid = chain.kid_of(token) or ""
+    kid = kid_of(token) or ""
     try:
         gate_pass = verify_gate_pass(
             token,
@@ -127,9 +128,9 @@ async def _verify_whole_chain(
     now: datetime,
 ) -> ChainReport:
     """The release's chain, verified complete (down to the accepted assignment) as of now."""
-    return await chain.verify(
+    return await verify(
         directory,
-        chain.facts_of(found.release),
+        facts_of(found.release),
         found.links,
         settings=settings,
         now=now,

@@ -11,6 +11,9 @@ from services.release.auth import Caller
 from services.release.chain import repository as chain_repository
 from services.release.chain import service as chain
 from services.release.chain.models import Link, LinkKind, LinkStatus
+from services.release.chain.rows import holder_of, link_claims, link_row
+from services.release.chain.tokens import claims_of, kid_of
+from services.release.chain.verification import facts_of, refused, verify
 from services.release.chain.verify import LINK_TYP, StoredLink
 from services.release.identity_client import IdentityApi, IdentityDirectory
 from services.release.releases import repository
@@ -81,7 +84,7 @@ def parse_party(text: str, field: str) -> str:
 
 
 def _release_id_of(token: str) -> uuid.UUID:
-    claims = chain.claims_of(token)
+    claims = claims_of(token)
     try:
         return uuid.UUID(str(claims["release_id"]))
     except (KeyError, ValueError):
@@ -136,7 +139,7 @@ async def create_release(
     )
     token = body.link
     if token is None:
-        claims = chain.link_claims(
+        claims = link_claims(
             release,
             seq=0,
             kind=LinkKind.release,
@@ -150,12 +153,12 @@ async def create_release(
     first = StoredLink(
         seq=0, jws=token, status=LinkStatus.pending, ack=None, receiver_party=first_party
     )
-    report = await chain.verify(
-        directory, chain.facts_of(release), [first], settings=settings, now=now, complete=False
+    report = await verify(
+        directory, facts_of(release), [first], settings=settings, now=now, complete=False
     )
-    if not report.ok:
+    if report.failure is not None:
         # With a pre-signed link, a mismatch with the body is `link_terms_mismatch` & co.
-        raise chain.refused(report)
+        raise refused(report.failure)
     if await session.get(Release, release.id) is not None:
         raise Conflict("release_exists", "a release with this id exists already")
     await _make_room_for(session, container, now=now)
@@ -164,12 +167,12 @@ async def create_release(
             session.add(release)
     except IntegrityError as exc:
         raise OpenRelease(container) from exc
-    link = chain.link_row(
+    link = link_row(
         token,
         release=release,
         receiver_party=first_party,
         submitted_by=caller.principal.actor,
-        kid=chain.kid_of(token) or "",
+        kid=kid_of(token) or "",
         received_at=now,  # judged at this moment above; the record says so
     )
     await chain.insert_link(session, link)
@@ -356,7 +359,7 @@ def view(
     """The release as this caller may see it."""
     status = effective_status(release, now)
     kinds = {hold.kind for hold in holds}
-    holder = chain.holder_of(links)
+    holder = holder_of(links)
     driver = holder.to if holder and holder.kind == LinkKind.assignment else None
     holder_id = holder.to if holder else None
     if caller.is_driver:
