@@ -1,11 +1,14 @@
-"""SQL of links."""
+"""SQL of links: the one module that writes the `links` table."""
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.chain.models import LIVE_STATUSES, Link
+from services.release.chain.models import LIVE_STATUSES, Link, LinkStatus
 
 
 async def live_links(session: AsyncSession, release_id: uuid.UUID) -> list[Link]:
@@ -22,3 +25,42 @@ async def jti_used(session: AsyncSession, jti: str) -> bool:
     """Whether a link or an acceptance already carried this jti."""
     statement = select(Link.id).where((col(Link.jti) == jti) | (col(Link.ack_jti) == jti))
     return (await session.exec(statement.limit(1))).first() is not None
+
+
+async def add_link(session: AsyncSession, link: Link) -> bool:
+    """Insert a link in a savepoint; False when a constraint refuses it (its position taken
+    by another live link, or its jti used), the rest of the transaction untouched."""
+    try:
+        async with session.begin_nested():
+            session.add(link)
+    except IntegrityError:
+        return False
+    return True
+
+
+def mark_accepted(
+    session: AsyncSession, link: Link, *, ack: str, ack_jti: str, actor: str, now: datetime
+) -> None:
+    """The receiver's acknowledgement makes the link accepted."""
+    link.status = LinkStatus.accepted
+    link.ack, link.ack_jti = ack, ack_jti
+    link.decided_by, link.decided_at = actor, now
+    session.add(link)
+
+
+def mark_declined(session: AsyncSession, link: Link, *, actor: str, now: datetime) -> None:
+    """The receiver turned the link down."""
+    link.status = LinkStatus.declined
+    link.decided_by, link.decided_at = actor, now
+    session.add(link)
+
+
+def mark_withdrawn(
+    session: AsyncSession, links: Sequence[Link], *, actor: str, now: datetime
+) -> list[int]:
+    """Mark these links withdrawn; returns their seqs."""
+    for link in links:
+        link.status = LinkStatus.withdrawn
+        link.decided_by, link.decided_at = actor, now
+        session.add(link)
+    return [link.seq for link in links]

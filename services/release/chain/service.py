@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller, allows
@@ -41,12 +40,9 @@ async def insert_link(session: AsyncSession, link: Link) -> None:
     """Add a verified link; a jti seen before (here or on any release) is a replay."""
     if await repository.jti_used(session, link.jti):
         raise Conflict("link_replayed", "a link with this jti has been submitted before")
-    try:
-        async with session.begin_nested():
-            session.add(link)
-    except IntegrityError as exc:
+    if not await repository.add_link(session, link):
         # Another request changed the chain (or used the jti) at the same moment.
-        raise Conflict("chain_changed", "the chain changed meanwhile; reload and retry") from exc
+        raise Conflict("chain_changed", "the chain changed meanwhile; reload and retry")
 
 
 def ensure_open(release: Release, now: datetime) -> None:
@@ -216,10 +212,9 @@ async def accept(
         raise refused(report.failure)
     if await repository.jti_used(session, ack_jti):
         raise Conflict("ack_replayed", "an acknowledgement with this jti was submitted before")
-    link.status = LinkStatus.accepted
-    link.ack, link.ack_jti = ack, ack_jti
-    link.decided_by, link.decided_at = caller.principal.actor, now
-    session.add(link)
+    repository.mark_accepted(
+        session, link, ack=ack, ack_jti=ack_jti, actor=caller.principal.actor, now=now
+    )
     await append(session, "link.accepted", _link_event(link, caller, ack_hash=link_hash(ack)))
     return link
 
@@ -231,9 +226,7 @@ async def decline(
     ensure_open(release, now)
     link = _pending_link(await repository.live_links(session, release.id), seq)
     _ensure_receiver(caller, link)
-    link.status = LinkStatus.declined
-    link.decided_by, link.decided_at = caller.principal.actor, now
-    session.add(link)
+    repository.mark_declined(session, link, actor=caller.principal.actor, now=now)
     await append(session, "link.declined", _link_event(link, caller))
     return link
 
@@ -242,14 +235,8 @@ def withdraw_from(
     session: AsyncSession, links: Sequence[Link], seq: int, *, actor: str, now: datetime
 ) -> list[int]:
     """Withdraw the live links from `seq` on; returns their seqs."""
-    withdrawn = []
-    for link in links:
-        if link.seq >= seq:
-            link.status = LinkStatus.withdrawn
-            link.decided_by, link.decided_at = actor, now
-            session.add(link)
-            withdrawn.append(link.seq)
-    return withdrawn
+    later = [link for link in links if link.seq >= seq]
+    return repository.mark_withdrawn(session, later, actor=actor, now=now)
 
 
 def next_step_completed(links: Sequence[Link], link: Link) -> bool:

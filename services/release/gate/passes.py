@@ -7,21 +7,17 @@ decision that used it is stored.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.gate.models import UsedGatePass
-from shared.db import insert_once
+from services.release.gate import repository
 from shared.gatepass import CLOCK_SKEW_SECONDS, GatePass
 from shared.problems import Conflict
 
 
 async def spend_gate_pass(session: AsyncSession, *, gate_pass: GatePass, now: datetime) -> None:
     """Record the gate pass as used in the caller's transaction; 409 if it was used before."""
-    spent = await insert_once(
+    spent = await repository.record_used_gate_pass(
         session,
-        UsedGatePass,
         jti=gate_pass.jti,
         person_id=gate_pass.person_id,
         party_id=gate_pass.party_id,
@@ -34,7 +30,6 @@ async def spend_gate_pass(session: AsyncSession, *, gate_pass: GatePass, now: da
 
 async def forget_expired(session: AsyncSession, *, now: datetime) -> int:
     """Drop spent gate passes that could no longer be presented anyway."""
-    result = await session.exec(
-        delete(UsedGatePass).where(col(UsedGatePass.expires_at) < now - timedelta(seconds=1))
+    return await repository.delete_used_gate_passes(
+        session, expired_before=now - timedelta(seconds=1)
     )
-    return int(result.rowcount or 0)

@@ -5,7 +5,8 @@ loading and unit-of-work bookkeeping cost more CPU than the statements themselve
 gate reads what it needs in one statement (the open release, its holds and its live links)
 and writes with conditional `UPDATE`s whose row counts say whether it won, in the spirit of
 `shared.db.insert_once`. The rare paths (an unknown decision, a conflict) ask again with the
-ordinary queries to say precisely why.
+ordinary queries to say precisely why. The release's own move to `picked_up` is written by
+the releases repository (`mark_picked_up`), the one module that writes the `releases` table.
 
 The statements are built once, with bound parameters, and executed with the values: a
 statement built per request with the values in it costs SQLAlchemy a fresh cache key (it
@@ -18,16 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, insert, not_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
 from sqlmodel import col
 from sqlmodel import select as select_models
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.chain.models import LIVE_STATUSES, Link
 from services.release.chain.verify import StoredLink
-from services.release.gate.models import Decision, GateDecision
+from services.release.gate.models import Decision, GateDecision, GateOut, UsedGatePass
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
-from shared.db import table_of
+from shared.db import insert_once, table_of
 
 releases = table_of(Release)
 links = table_of(Link)
@@ -159,23 +160,6 @@ async def claim_decision(
     )
 
 
-_PICK_UP = (
-    update(releases)
-    .where(
-        releases.c.id == bindparam("picked_up_id"),
-        releases.c.status == ReleaseStatus.open,
-        not_(exists().where(holds.c.release_id == releases.c.id)),
-    )
-    .values(status=ReleaseStatus.picked_up, closed_at=bindparam("now"), updated_at=bindparam("now"))
-)
-
-
-async def pick_up(session: AsyncSession, release_id: uuid.UUID, *, now: datetime) -> bool:
-    """Move an open release without holds to `picked_up`; False if it is not open or held."""
-    result = await session.exec(_PICK_UP, params={"picked_up_id": release_id, "now": now})
-    return bool(result.rowcount)
-
-
 async def terminal_decision(
     session: AsyncSession, decision_id: uuid.UUID, terminal_id: str
 ) -> GateDecision | None:
@@ -193,3 +177,37 @@ async def used_at_gate(session: AsyncSession, release_id: uuid.UUID) -> bool:
         col(GateDecision.decision).in_((Decision.release, Decision.inspect)),
     )
     return (await session.exec(statement.limit(1))).first() is not None
+
+
+async def record_gate_out(session: AsyncSession, gate_out: GateOut) -> bool:
+    """Store the gate-out; False if the release has one already (its primary key decides)."""
+    return await insert_once(session, GateOut, **gate_out.model_dump())
+
+
+async def record_used_gate_pass(
+    session: AsyncSession,
+    *,
+    jti: str,
+    person_id: uuid.UUID,
+    party_id: str,
+    used_at: datetime,
+    expires_at: datetime,
+) -> bool:
+    """Store a gate pass as spent; False if its jti was spent before (the primary key)."""
+    return await insert_once(
+        session,
+        UsedGatePass,
+        jti=jti,
+        person_id=person_id,
+        party_id=party_id,
+        used_at=used_at,
+        expires_at=expires_at,
+    )
+
+
+async def delete_used_gate_passes(session: AsyncSession, *, expired_before: datetime) -> int:
+    """Drop the spent gate passes that expired before the moment; how many."""
+    result = await session.exec(
+        delete(UsedGatePass).where(col(UsedGatePass.expires_at) < expired_before)
+    )
+    return int(result.rowcount or 0)

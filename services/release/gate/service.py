@@ -27,7 +27,6 @@ from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
-from shared.db import insert_once
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
 from shared.problems import Conflict, NotFound, Problem, Unauthorised
 
@@ -302,7 +301,7 @@ async def complete(
     if claimed is None:
         raise await _why_not_claimed(session, caller, decision_id)
     await _recheck_chain(session, claimed, directory=directory, settings=settings, now=now)
-    if not await repository.pick_up(session, claimed.release_id, now=now):
+    if not await releases.mark_picked_up(session, claimed.release_id, now=now):
         if await releases.holds(session, claimed.release_id):
             raise Conflict("hold_placed", "a hold was placed after the decision")
         raise Conflict("already_picked_up", "the release is no longer open")
@@ -313,7 +312,7 @@ async def complete(
         completed_at=now,
     )
     # The release's primary key on gate_outs is the last word, whatever got us here.
-    if not await insert_once(session, GateOut, **gate_out.model_dump()):
+    if not await repository.record_gate_out(session, gate_out):
         raise Conflict("already_picked_up", "the container has been picked up already")
     event_id = await append(
         session,
@@ -340,7 +339,7 @@ async def _recheck_chain(
     """409 when the chain no longer holds for the decided driver (the claim rolls back)."""
     found = await repository.open_release_at_gate(session, claimed.container)
     if found is None or found.release.id != claimed.release_id:
-        return  # no longer open: `pick_up` answers why
+        return  # no longer open: `mark_picked_up` answers why
     report = await _verify_whole_chain(found, directory=directory, settings=settings, now=now)
     if report.failure is not None:
         facts = _chain_failure(report.failure)

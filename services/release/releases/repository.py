@@ -1,16 +1,22 @@
-"""SQL of releases and holds; `visible_to` is the one place that scopes what a caller reads."""
+"""SQL of releases and holds; `visible_to` is the one place that scopes what a caller reads.
+
+This module is the one that writes the `releases` and `holds` tables: a release made,
+closed (cancelled, expired) or picked up at the gate, a hold placed or lifted.
+"""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, not_, or_, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
 from services.release.chain.models import LIVE_STATUSES, Link, LinkKind
 from services.release.releases.models import Hold, Release, ReleaseStatus
+from shared.db import table_of
 
 # Parties that oversee the whole port: they see every release.
 OVERSEERS = ("port_security", "customs")
@@ -84,6 +90,27 @@ async def latest_for_container(session: AsyncSession, container: str) -> Release
     return (await session.exec(statement)).first()
 
 
+async def release_exists(session: AsyncSession, release_id: uuid.UUID) -> bool:
+    """Whether a release with this id exists, whatever its status and whoever may see it."""
+    return await session.get(Release, release_id) is not None
+
+
+async def insert_release(session: AsyncSession, release: Release) -> bool:
+    """Insert a release in a savepoint; False when a constraint refuses it (the container
+    has an open release already), the rest of the transaction untouched."""
+    try:
+        async with session.begin_nested():
+            session.add(release)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def reload(session: AsyncSession, release: Release) -> None:
+    """Read the release's row again (after a change made with an `UPDATE`)."""
+    await session.refresh(release)
+
+
 async def close_if_open(
     session: AsyncSession, release_id: uuid.UUID, *, status: ReleaseStatus, now: datetime
 ) -> bool:
@@ -96,6 +123,29 @@ async def close_if_open(
     return bool(result.rowcount)
 
 
+_releases = table_of(Release)
+_holds = table_of(Hold)
+
+# Built once with bound parameters: the gate-out is the hot path (gate/repository.py says why).
+_PICK_UP = (
+    update(_releases)
+    .where(
+        _releases.c.id == bindparam("picked_up_id"),
+        _releases.c.status == ReleaseStatus.open,
+        not_(exists().where(_holds.c.release_id == _releases.c.id)),
+    )
+    .values(status=ReleaseStatus.picked_up, closed_at=bindparam("now"), updated_at=bindparam("now"))
+)
+
+
+async def mark_picked_up(session: AsyncSession, release_id: uuid.UUID, *, now: datetime) -> bool:
+    """Move an open release without holds to `picked_up`, in one conditional `UPDATE`; False
+    if it is not open or held (a concurrent gate-out waits for the row lock, then finds the
+    condition false)."""
+    result = await session.exec(_PICK_UP, params={"picked_up_id": release_id, "now": now})
+    return bool(result.rowcount)
+
+
 async def holds(session: AsyncSession, release_id: uuid.UUID) -> Sequence[Hold]:
     """The holds on a release."""
     statement = select(Hold).where(col(Hold.release_id) == release_id).order_by(col(Hold.kind))
@@ -105,6 +155,16 @@ async def holds(session: AsyncSession, release_id: uuid.UUID) -> Sequence[Hold]:
 async def get_hold(session: AsyncSession, release_id: uuid.UUID, kind: str) -> Hold | None:
     """One hold."""
     return await session.get(Hold, (release_id, kind))
+
+
+def add_hold(session: AsyncSession, hold: Hold) -> None:
+    """Place a hold (written with the transaction)."""
+    session.add(hold)
+
+
+async def delete_hold(session: AsyncSession, hold: Hold) -> None:
+    """Lift a hold (deleted with the transaction)."""
+    await session.delete(hold)
 
 
 async def open_release_at(

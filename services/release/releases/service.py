@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
@@ -159,14 +158,11 @@ async def create_release(
     if report.failure is not None:
         # With a pre-signed link, a mismatch with the body is `link_terms_mismatch` & co.
         raise refused(report.failure)
-    if await session.get(Release, release.id) is not None:
+    if await repository.release_exists(session, release.id):
         raise Conflict("release_exists", "a release with this id exists already")
     await _make_room_for(session, container, now=now)
-    try:
-        async with session.begin_nested():
-            session.add(release)
-    except IntegrityError as exc:
-        raise OpenRelease(container) from exc
+    if not await repository.insert_release(session, release):
+        raise OpenRelease(container)
     link = link_row(
         token,
         release=release,
@@ -252,7 +248,7 @@ async def cancel(
         "release.cancelled",
         {"release_id": str(release.id), "withdrawn": withdrawn, "actor": caller.principal.actor},
     )
-    await session.refresh(release)
+    await repository.reload(session, release)
     return release
 
 
@@ -289,7 +285,7 @@ async def place_hold(
         reason=reason,
         placed_at=now,
     )
-    session.add(hold)
+    repository.add_hold(session, hold)
     await append(
         session,
         "hold.placed",
@@ -306,7 +302,7 @@ async def lift_hold(
     hold = await repository.get_hold(session, release.id, kind)
     if hold is None:
         raise NotFound("hold_not_found", f"the release has no {kind} hold")
-    await session.delete(hold)
+    await repository.delete_hold(session, hold)
     await append(
         session,
         "hold.lifted",

@@ -1,10 +1,14 @@
-"""SQL of yard entries; `visible_to` is the one place that scopes what a caller reads."""
+"""SQL of yard entries; `visible_to` is the one place that scopes what a caller reads.
+
+This module is the one that writes the `yard_entries` table.
+"""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -108,3 +112,19 @@ async def current_entry(
         .with_for_update()
     )
     return (await session.exec(statement)).first()
+
+
+async def insert_entry(session: AsyncSession, entry: YardEntry) -> bool:
+    """Insert an entry in a savepoint; False when a constraint refuses it (the container has
+    a live entry at the terminal already), the rest of the transaction untouched."""
+    try:
+        async with session.begin_nested():
+            session.add(entry)
+    except IntegrityError:
+        return False
+    return True
+
+
+def save(session: AsyncSession, entry: YardEntry) -> None:
+    """Write an entry's changed facts (with the transaction)."""
+    session.add(entry)

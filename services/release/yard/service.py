@@ -10,7 +10,6 @@ no longer vouches for must not let a container out.
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
@@ -82,11 +81,8 @@ async def announce(
     )
     if await repository.live_entry(session, terminal_id, entry.container) is not None:
         raise exists
-    try:
-        async with session.begin_nested():
-            session.add(entry)
-    except IntegrityError as exc:
-        raise exists from exc
+    if not await repository.insert_entry(session, entry):
+        raise exists
     await append(session, "yard.announced", {**_facts(entry), "actor": actor})
     return entry
 
@@ -117,7 +113,7 @@ async def correct(
     if "valid_until" in sent:
         entry.valid_until = _end(body.valid_until, now)
     entry.updated_at = now
-    session.add(entry)
+    repository.save(session, entry)
     cancelled = await _end_release_outside(session, entry, old_line, actor=actor, now=now)
     await append(
         session,
@@ -137,7 +133,7 @@ async def withdraw(
 ) -> YardEntry:
     """Withdraw an entry: its line's right ends, and with it the line's open release."""
     entry.withdrawn_at, entry.withdrawn_by, entry.updated_at = now, actor, now
-    session.add(entry)
+    repository.save(session, entry)
     cancelled = await _end_release_outside(
         session, entry, entry.shipping_line_id, actor=actor, now=now
     )
