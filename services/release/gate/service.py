@@ -28,7 +28,7 @@ from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
-from shared.problems import Conflict, NotFound, Problem, Unauthorised
+from shared.problems import Conflict, InvalidInput, NotFound, Problem, Unauthorised
 
 # What the identity service says when a kiosk asks for a driver's gate pass, as gate reasons.
 _KIOSK_REASONS = {
@@ -56,7 +56,9 @@ async def _gate_pass_token(
 ) -> str | None:
     if body.gate_pass is not None:
         return body.gate_pass
-    assert body.driver is not None and body.otp is not None  # the schema makes sure
+    if body.driver is None or body.otp is None:
+        # DecisionRequest refuses such a body already; a caller that builds one itself too.
+        raise InvalidInput("gate_pass_or_kiosk_required", "send a gate pass, or driver and otp")
     try:
         return await api.kiosk_gate_pass(caller.token, body.driver, body.otp)
     except Problem as exc:
