@@ -26,15 +26,20 @@ from services.release.deps import (
     Reader,
     SettingsDep,
 )
-from services.release.releases.endpoints import ERRORS, LockedRelease, read_release
+from services.release.releases.endpoints import LockedRelease, read_release
 from services.release.releases.service import shows_reference
 from shared.deps import ReadSessionDep, SessionDep
-from shared.problems import Forbidden
+from shared.problems import Forbidden, problem_responses
 
 router = APIRouter(prefix="/v1/releases/{release_id}", tags=["chain"])
 
 
-@router.post("/links", status_code=201, summary="Hand over or assign a driver", responses=ERRORS)
+@router.post(
+    "/links",
+    status_code=201,
+    summary="Hand over or assign a driver",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def submit_link(
     body: LinkSubmit,
     release: LockedRelease,
@@ -61,7 +66,11 @@ async def submit_link(
     return LinkView.of(link)
 
 
-@router.post("/links/{seq}/accept", summary="Accept a link (its receiver)", responses=ERRORS)
+@router.post(
+    "/links/{seq}/accept",
+    summary="Accept a link (its receiver)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def accept_link(
     seq: int,
     release: LockedRelease,
@@ -88,7 +97,11 @@ async def accept_link(
     return LinkView.of(link)
 
 
-@router.post("/links/{seq}/decline", summary="Decline a link (its receiver)", responses=ERRORS)
+@router.post(
+    "/links/{seq}/decline",
+    summary="Decline a link (its receiver)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def decline_link(
     seq: int, release: LockedRelease, caller: CurrentCaller, session: SessionDep, now: NowDep
 ) -> LinkView:
@@ -97,7 +110,11 @@ async def decline_link(
     return LinkView.of(link)
 
 
-@router.post("/links/{seq}/withdraw", summary="Withdraw a link (its signer)", responses=ERRORS)
+@router.post(
+    "/links/{seq}/withdraw",
+    summary="Withdraw a link (its signer)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def withdraw_link(
     seq: int, release: LockedRelease, caller: ChainWriter, session: SessionDep, now: NowDep
 ) -> Withdrawn:
@@ -106,7 +123,11 @@ async def withdraw_link(
     return Withdrawn(withdrawn=withdrawn)
 
 
-@router.get("/chain", summary="The chain, verified now", responses=ERRORS)
+@router.get(
+    "/chain",
+    summary="The chain, verified now",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def get_chain(
     release_id: uuid.UUID,
     request: Request,

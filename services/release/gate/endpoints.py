@@ -19,8 +19,6 @@ from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
 
-ERRORS = problem_responses(401, 403, 404, 409, 422, 429, 503)
-
 
 def _view(decision: GateDecision) -> DecisionView:
     return DecisionView(
@@ -36,7 +34,11 @@ def _view(decision: GateDecision) -> DecisionView:
 
 
 @router.post(
-    "/decisions", status_code=201, summary="May this driver take this container?", responses=ERRORS
+    "/decisions",
+    status_code=201,
+    summary="May this driver take this container?",
+    # 429 and 503: the identity service's answers when a kiosk asks for the gate pass.
+    responses=problem_responses(401, 403, 422, 429, 503),
 )
 async def decide(
     body: DecisionRequest,
@@ -61,7 +63,9 @@ async def decide(
 
 
 @router.get(
-    "/decisions/{decision_id}", summary="One gate decision (its terminal)", responses=ERRORS
+    "/decisions/{decision_id}",
+    summary="One gate decision (its terminal)",
+    responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def get_decision(
     decision_id: uuid.UUID, caller: GateOperator, session: SessionDep
@@ -70,7 +74,11 @@ async def get_decision(
     return _view(await service.visible_decision(session, caller, decision_id))
 
 
-@router.post("/decisions/{decision_id}/complete", summary="Record the gate-out", responses=ERRORS)
+@router.post(
+    "/decisions/{decision_id}/complete",
+    summary="Record the gate-out",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def complete(
     decision_id: uuid.UUID,
     caller: GateOperator,

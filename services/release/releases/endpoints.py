@@ -26,8 +26,6 @@ from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
-ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
-
 
 async def locked_release(
     release_id: uuid.UUID, request: Request, caller: CurrentCaller, session: SessionDep
@@ -73,7 +71,12 @@ async def read_release(
     return release
 
 
-@router.post("", status_code=201, summary="Release a container (shipping line)", responses=ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    summary="Release a container (shipping line)",
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
 async def create_release(
     body: ReleaseCreate,
     caller: ShippingLine,
@@ -117,7 +120,11 @@ async def create_release(
     return await service.load_view(session, caller, release, now=now)
 
 
-@router.get("", summary="The releases of a container that the caller may see", responses=ERRORS)
+@router.get(
+    "",
+    summary="The releases of a container that the caller may see",
+    responses=problem_responses(401, 403, 422, 503),
+)
 async def search_releases(
     request: Request,
     caller: Reader,
@@ -142,7 +149,11 @@ async def search_releases(
     )
 
 
-@router.get("/{release_id}", summary="One release", responses=ERRORS)
+@router.get(
+    "/{release_id}",
+    summary="One release",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def get_release(
     release_id: uuid.UUID, request: Request, caller: Reader, session: ReadSessionDep, now: NowDep
 ) -> ReleaseView:
@@ -151,7 +162,11 @@ async def get_release(
     return await service.load_view(session, caller, release, now=now)
 
 
-@router.post("/{release_id}/cancel", summary="Cancel a release (shipping line)", responses=ERRORS)
+@router.post(
+    "/{release_id}/cancel",
+    summary="Cancel a release (shipping line)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def cancel_release(
     release: LockedRelease, caller: ShippingLine, session: SessionDep, now: NowDep
 ) -> ReleaseView:
@@ -163,7 +178,11 @@ async def cancel_release(
     return await service.load_view(session, caller, release, now=now)
 
 
-@router.put("/{release_id}/holds/{kind}", summary="Place a hold", responses=ERRORS)
+@router.put(
+    "/{release_id}/holds/{kind}",
+    summary="Place a hold",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
 async def place_hold(
     kind: HoldKind,
     release: LockedRelease,
@@ -190,7 +209,11 @@ async def place_hold(
     return await service.load_view(session, caller, release, now=now)
 
 
-@router.delete("/{release_id}/holds/{kind}", summary="Lift a hold", responses=ERRORS)
+@router.delete(
+    "/{release_id}/holds/{kind}",
+    summary="Lift a hold",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def lift_hold(
     kind: HoldKind, release: LockedRelease, caller: HoldPlacer, session: SessionDep, now: NowDep
 ) -> ReleaseView:

@@ -22,7 +22,6 @@ from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1/yard/entries", tags=["yard"])
 
-ERRORS = problem_responses(401, 403, 404, 409, 422, 503)
 
 # The terminal's own system (its client with the `gate` scope) or its operators: the same
 # people and systems that run the terminal's gate keep its yard.
@@ -38,7 +37,10 @@ OwnEntry = Annotated[YardEntry, Depends(own_entry)]
 
 
 @router.post(
-    "", status_code=201, summary="Announce a container in the yard (terminal)", responses=ERRORS
+    "",
+    status_code=201,
+    summary="Announce a container in the yard (terminal)",
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def announce(
     body: YardEntryCreate, caller: Terminal, session: SessionDep, response: Response, now: NowDep
@@ -55,7 +57,11 @@ async def announce(
     return service.view(entry)
 
 
-@router.get("", summary="The yard entries the caller may see", responses=ERRORS)
+@router.get(
+    "",
+    summary="The yard entries the caller may see",
+    responses=problem_responses(401, 403, 422, 503),
+)
 async def search_entries(
     request: Request,
     caller: Reader,
@@ -80,7 +86,11 @@ async def search_entries(
     return YardEntryList(entries=[service.view(entry) for entry in entries])
 
 
-@router.patch("/{entry_id}", summary="Correct a yard entry (terminal)", responses=ERRORS)
+@router.patch(
+    "/{entry_id}",
+    summary="Correct a yard entry (terminal)",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def correct_entry(
     entry: OwnEntry, body: YardEntryUpdate, caller: Terminal, session: SessionDep, now: NowDep
 ) -> YardEntryView:
@@ -89,7 +99,11 @@ async def correct_entry(
     return service.view(entry)
 
 
-@router.delete("/{entry_id}", summary="Withdraw a yard entry (terminal)", responses=ERRORS)
+@router.delete(
+    "/{entry_id}",
+    summary="Withdraw a yard entry (terminal)",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def withdraw_entry(
     entry: OwnEntry, caller: Terminal, session: SessionDep, now: NowDep
 ) -> YardEntryView:
