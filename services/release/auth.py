@@ -6,7 +6,7 @@ repositories and models import them from here.
 
 from dataclasses import dataclass
 
-from services.release.identity_client import IdentityDirectory
+from services.release.identity_directory import IdentityDirectory
 from shared.auth import Principal, StatusReference
 from shared.credentials import LEEWAY, CredentialError
 from shared.problems import Unauthorised

@@ -18,7 +18,8 @@ from joserfc.jwk import Key
 
 from services.release.auth import Caller, allows, check_person_status
 from services.release.chain.verify import Evidence
-from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.identity_api import IdentityApi
+from services.release.identity_directory import IdentityDirectory
 from services.release.settings import ReleaseSettings
 from shared import jose
 from shared.auth import Principal, verify_access_token

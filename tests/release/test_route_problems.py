@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from services.release.auth import Caller
 from services.release.gate.schemas import DecisionRequest, Reason
 from services.release.gate.service import _gate_pass_token
-from services.release.identity_client import IdentityApi
+from services.release.identity_api import IdentityApi
 from shared.problems import InvalidInput
 
 App = tuple[FastAPI, httpx.AsyncClient]

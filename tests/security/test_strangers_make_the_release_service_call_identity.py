@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.release.identity_client import IdentityDirectory
+from services.release.identity_directory import IdentityDirectory
 from shared import jose
 from shared.auth import issue_access_token
 from shared.verifier_cache import VerifierCache

@@ -29,7 +29,8 @@ from services.release.chain.tokens import claims_of, jti_of, kid_of
 from services.release.chain.verification import facts_of, refused, stored, verify
 from services.release.chain.verify import ACK_TYP, LINK_TYP, StoredLink, link_hash
 from services.release.gate import repository as gate_repository
-from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.identity_api import IdentityApi
+from services.release.identity_directory import IdentityDirectory
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append

@@ -20,7 +20,7 @@ from services.release.chain.verify import (
     parties_needed,
     verify_chain,
 )
-from services.release.identity_client import IdentityDirectory
+from services.release.identity_directory import IdentityDirectory
 from services.release.releases.models import Release
 from services.release.settings import ReleaseSettings
 from shared import jose

@@ -21,7 +21,8 @@ from services.release.gate.models import Decision, GateDecision, GateOut
 from services.release.gate.passes import spend_gate_pass
 from services.release.gate.repository import ReleaseAtGate
 from services.release.gate.schemas import DecisionRequest, Reason
-from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.identity_api import IdentityApi
+from services.release.identity_directory import IdentityDirectory
 from services.release.releases import repository as releases
 from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container

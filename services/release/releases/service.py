@@ -14,7 +14,8 @@ from services.release.chain.rows import holder_of, link_claims, link_row
 from services.release.chain.tokens import claims_of, kid_of
 from services.release.chain.verification import facts_of, refused, verify
 from services.release.chain.verify import LINK_TYP, StoredLink
-from services.release.identity_client import IdentityApi, IdentityDirectory
+from services.release.identity_api import IdentityApi
+from services.release.identity_directory import IdentityDirectory
 from services.release.releases import repository
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from services.release.releases.repository import OVERSEERS

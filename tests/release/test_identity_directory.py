@@ -12,12 +12,9 @@ from joserfc.jwk import Key
 
 from services.identity.keys import service as keys_service
 from services.identity.parties.models import Party
-from services.release.identity_client import (
-    IdentityApi,
-    IdentityDirectory,
-    IdentityUnavailable,
-    PersonInfo,
-)
+from services.release.identity_api import IdentityApi, PersonInfo
+from services.release.identity_directory import IdentityDirectory
+from services.release.identity_errors import IdentityUnavailable
 from shared import jose
 from shared.credentials import (
     CREDENTIAL_TYP,
