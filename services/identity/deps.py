@@ -4,7 +4,6 @@ The caller's standing and his rights are domain concepts in `services.identity.a
 module only wraps them (and the sign-in rate limit) for FastAPI.
 """
 
-import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,11 +11,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from services.identity.auth import check_standing, is_admin
+from services.identity.clock import current_time
 from services.identity.people.models import PersonRole
 from services.identity.sessions.ratelimit import (
     SignInLimiter,
     client_address,
-    current_time,
     limiter_for,
 )
 from services.identity.settings import IdentitySettings
@@ -88,11 +87,11 @@ def bearer_token(request: Request) -> str:
 
 
 async def get_principal(
-    request: Request, session: SessionDep, settings: SettingsDep, ring: KeyRingDep
+    request: Request, session: SessionDep, settings: SettingsDep, ring: KeyRingDep, now: NowDep
 ) -> Principal:
     """The verified caller; his party (and person) must still be in good standing."""
     principal = verify_access_token(
-        bearer_token(request), issuer=settings.issuer, resolve_key=ring.resolve, now=time.time()
+        bearer_token(request), issuer=settings.issuer, resolve_key=ring.resolve, now=now
     )
     await check_standing(session, principal)
     return principal

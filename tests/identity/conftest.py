@@ -7,8 +7,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.identity.clock import current_time
 from services.identity.sessions import totp
-from services.identity.sessions.ratelimit import current_time
 from tests.conftest import SettingsFactory
 from tests.identity.credential_factories import IdentityPort, make_identity_port
 

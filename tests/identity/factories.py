@@ -121,8 +121,11 @@ def wrong_code(now: float, secret: str = TOTP_SECRET) -> str:
     return next(code for code in (f"{n:06d}" for n in range(4)) if code not in valid)
 
 
-async def client_token(app: FastAPI, party: Party, scopes: list[str] | None = None) -> str:
-    """An access token for the party's API client, minted with the service's key."""
+async def client_token(
+    app: FastAPI, party: Party, scopes: list[str] | None = None, *, now: int | None = None
+) -> str:
+    """An access token for the party's API client, minted with the service's key (at
+    `now`, the real time unless a test has moved the service's clock)."""
     settings: IdentitySettings = app.state.settings
     _, key = await app.state.keyring.signing()
     return issue_access_token(
@@ -131,7 +134,7 @@ async def client_token(app: FastAPI, party: Party, scopes: list[str] | None = No
         party_id=party.id,
         party_roles=list(party.roles),
         scopes=scopes or [],
-        now=int(time.time()),
+        now=int(time.time()) if now is None else now,
         lifetime=600,
     )
 

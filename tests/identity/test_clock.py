@@ -2,15 +2,16 @@
 `deps.NowDep` (seconds) or `deps.UtcNowDep` (the same instant as a datetime), both fed by
 `current_time`, so that a test which overrides that one dependency moves every handler."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from services.identity.clock import current_time
 from services.identity.deps import current_utc_datetime
 from services.identity.parties.models import Party
-from services.identity.sessions.ratelimit import current_time
 from shared import jose
 from tests.identity.assertions import get_row
 from tests.identity.credential_factories import IdentityPort, issued
-from tests.identity.factories import new_eori
+from tests.identity.factories import bearer, client_token, make_party, new_eori
 
 # Well away from the real time, so that a handler reading the system clock would show.
 FIXED = datetime(2024, 2, 29, 12, 34, 56, tzinfo=UTC)
@@ -19,6 +20,15 @@ FIXED = datetime(2024, 2, 29, 12, 34, 56, tzinfo=UTC)
 def fixed_clock() -> float:
     """`current_time` stopped at FIXED."""
     return FIXED.timestamp()
+
+
+async def stopped_at_fixed(port: IdentityPort) -> IdentityPort:
+    """The service with its clock stopped at FIXED, and an administrator whose token was
+    issued then (access tokens are judged by the same clock)."""
+    port.app.dependency_overrides[current_time] = fixed_clock
+    admin = await make_party(port.app, "admin", name="Administration in 2024")
+    token = await client_token(port.app, admin, now=int(FIXED.timestamp()))
+    return replace(port, admin=bearer(token))
 
 
 def test_the_datetime_is_the_same_instant_as_the_seconds() -> None:
@@ -31,8 +41,7 @@ def test_the_datetime_is_the_same_instant_as_the_seconds() -> None:
 async def test_a_party_registered_over_http_is_stamped_with_the_overridden_clock(
     identity_port: IdentityPort,
 ) -> None:
-    port = identity_port
-    port.app.dependency_overrides[current_time] = fixed_clock
+    port = await stopped_at_fixed(identity_port)
 
     response = await port.client.post(
         "/v1/parties",
@@ -51,8 +60,7 @@ async def test_a_party_registered_over_http_is_stamped_with_the_overridden_clock
 async def test_a_suspension_over_http_is_stamped_with_the_overridden_clock(
     identity_port: IdentityPort,
 ) -> None:
-    port = identity_port
-    port.app.dependency_overrides[current_time] = fixed_clock
+    port = await stopped_at_fixed(identity_port)
 
     response = await port.client.post(f"/v1/parties/{port.carrier.id}/suspend", headers=port.admin)
 
@@ -63,8 +71,7 @@ async def test_a_suspension_over_http_is_stamped_with_the_overridden_clock(
 async def test_a_status_list_token_is_issued_at_the_overridden_clock(
     identity_port: IdentityPort,
 ) -> None:
-    port = identity_port
-    port.app.dependency_overrides[current_time] = fixed_clock
+    port = await stopped_at_fixed(identity_port)
     credential = await issued(port)
     path = str(credential["status"]["uri"]).removeprefix(port.settings.issuer)
 
@@ -76,3 +83,16 @@ async def test_a_status_list_token_is_issued_at_the_overridden_clock(
     # The credential issued over HTTP in the same test was stamped by the same clock.
     _, credential_claims = jose.peek(str(credential["credential"]))
     assert credential_claims["iat"] == int(FIXED.timestamp())
+
+
+async def test_access_tokens_are_judged_by_the_same_clock(identity_port: IdentityPort) -> None:
+    # The administrator's token was issued at the real time: at FIXED it is not valid yet.
+    real_time_admin = identity_port.admin
+    port = await stopped_at_fixed(identity_port)
+
+    refused = await port.client.get("/v1/parties", headers=real_time_admin)
+    accepted = await port.client.get("/v1/parties", headers=port.admin)
+
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "token_not_yet_valid"
+    assert accepted.status_code == 200, accepted.text

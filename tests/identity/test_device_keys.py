@@ -5,7 +5,7 @@ import time
 import uuid
 from typing import Any
 
-from services.identity.sessions.ratelimit import current_time
+from services.identity.clock import current_time
 from shared import jose
 from tests.helpers import assert_problem
 from tests.identity.assertions import audit_events

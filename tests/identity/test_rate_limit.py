@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from services.identity.app import create_app
+from services.identity.clock import current_time
 from services.identity.sessions import ratelimit
 from services.identity.sessions.ratelimit import (
     BASE_LOCKOUT_SECONDS,
@@ -15,7 +16,6 @@ from services.identity.sessions.ratelimit import (
     Source,
     TooManyAttempts,
     client_address,
-    current_time,
 )
 from services.identity.settings import IdentitySettings
 from shared.cache import Cache, MemoryCache, cache_from_url

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from sqlmodel import func, select
 
 from services.identity.app import create_app
+from services.identity.clock import current_time
 from services.identity.people import passwords
 from services.identity.people.models import Person
 from services.identity.sessions import totp
-from services.identity.sessions.ratelimit import current_time
 from services.identity.sessions.schemas import SignInRequest
 from services.identity.settings import IdentitySettings
 from shared.audit.models import AuditEvent

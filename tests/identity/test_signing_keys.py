@@ -15,8 +15,8 @@ from joserfc.jwk import OKPKey
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from services.identity.clock import current_time
 from services.identity.sealing import unseal
-from services.identity.sessions.ratelimit import current_time
 from services.identity.settings import IdentitySettings
 from services.identity.signing import service as signing
 from services.identity.signing.cli import cli

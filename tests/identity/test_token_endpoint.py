@@ -18,6 +18,7 @@ from joserfc.jwk import OKPKey
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlmodel import col, func, select
 
+from services.identity.clock import current_time
 from services.identity.keys.models import KeyStatus, PartyKey
 from services.identity.oauth import service
 from services.identity.oauth.endpoints import (
@@ -28,7 +29,6 @@ from services.identity.oauth.endpoints import (
 from services.identity.oauth.models import UsedAssertion
 from services.identity.oauth.service import SCOPES, OAuthError, parse_scope
 from services.identity.parties.models import Party
-from services.identity.sessions.ratelimit import current_time
 from services.identity.settings import IdentitySettings
 from shared import jose
 from shared.audit.models import AuditEvent

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from joserfc.jwk import OKPKey
 from sqlmodel import func, select
 
+from services.identity.clock import current_time
 from services.identity.credentials import service as credentials
 from services.identity.keys.models import KeyStatus, PartyKey
-from services.identity.oauth.endpoints import get_now
 from services.identity.oauth.models import UsedAssertion
 from services.identity.parties.models import Party
 from shared import jose
@@ -49,7 +49,7 @@ async def carrier(identity_app: tuple[FastAPI, httpx.AsyncClient]) -> tuple[Part
     """A carrier with one certified key, and the identity service's fixed time."""
     app, _ = identity_app
     now = int(time.time())
-    app.dependency_overrides[get_now] = lambda: float(now)
+    app.dependency_overrides[current_time] = lambda: float(now)
     party = await make_party(app, "carrier")
     await add_certified_key(app, party)
     return party, now

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from joserfc.jwk import OKPKey
 
-from services.identity.oauth.endpoints import get_now
+from services.identity.clock import current_time
 from shared import jose
 from tests.identity.assertions import audit_events
 from tests.identity.credential_factories import IdentityPort, act, issued
@@ -62,7 +62,7 @@ async def register(port: IdentityPort, body: dict[str, Any]) -> httpx.Response:
 async def token_with(port: IdentityPort, key: OKPKey) -> httpx.Response:
     """A token request of the carrier's client, signed with `key`."""
     now = int(time.time())
-    port.app.dependency_overrides[get_now] = lambda: float(now)
+    port.app.dependency_overrides[current_time] = lambda: float(now)
     assertion = sign_assertion(key, port.carrier.id, port.settings.issuer, now)
     return await port.client.post("/v1/token", data=token_form(assertion))
 

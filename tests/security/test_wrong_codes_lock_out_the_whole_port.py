@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from services.identity.app import create_app
+from services.identity.clock import current_time
 from services.identity.people.models import Person
-from services.identity.sessions.ratelimit import current_time
 from services.identity.settings import IdentitySettings
 from tests.conftest import SettingsFactory, running
 from tests.identity.conftest import App, Clock

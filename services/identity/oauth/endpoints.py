@@ -17,7 +17,6 @@ from services.identity.deps import KeyRingCacheDep, NowDep, SettingsDep
 from services.identity.oauth import service
 from services.identity.oauth.schemas import AuthorizationServerMetadata, TokenForm, TokenResponse
 from services.identity.oauth.service import OAuthError
-from services.identity.sessions.ratelimit import current_time
 from shared.deps import CacheDep, SessionDep
 from shared.jose import DEFAULT_ALLOWED_ALGS, MAX_TOKEN_LENGTH
 from shared.problems import problem_responses
@@ -29,12 +28,6 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = MAX_TOKEN_LENGTH + 4 * 1024
 MAX_FORM_FIELDS = 32
 _PARAMETERS = frozenset(TokenForm.model_fields)
-
-
-# The token endpoint takes the time from the service's one clock (deps.NowDep). Some tests
-# outside tests/identity still set it under this older name: the same function, so that
-# overriding either name moves the one clock. Remove once nothing imports it.
-get_now = current_time
 
 
 def _form_refused(code: str, detail: str, *, status: int = 400) -> OAuthError:

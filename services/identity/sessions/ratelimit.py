@@ -66,7 +66,6 @@ that users sometimes type into the username field).
 import hashlib
 import ipaddress
 import math
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -312,12 +311,6 @@ def _digest(value: str) -> str:
 
 
 # --- request plumbing shared by the sign-in, TOTP and gate-pass endpoints -------------------
-
-
-def current_time() -> float:
-    """Now, as seconds since the epoch: the identity service's one clock for requests
-    (`services.identity.deps.NowDep`); tests override this dependency to move time."""
-    return time.time()
 
 
 def client_address(request: Request, settings: IdentitySettings) -> str:
