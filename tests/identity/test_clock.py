@@ -2,15 +2,19 @@
 `deps.NowDep` (seconds) or `deps.UtcNowDep` (the same instant as a datetime), both fed by
 `current_time`, so that a test which overrides that one dependency moves every handler."""
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from services.identity.clock import current_time
+from services.identity.credentials.models import Credential, StatusList
 from services.identity.deps import current_utc_datetime
 from services.identity.parties.models import Party
 from shared import jose
 from tests.identity.assertions import get_row
-from tests.identity.credential_factories import IdentityPort, issued
+from tests.identity.credential_factories import IdentityPort, act, issue_directly, issued
 from tests.identity.factories import bearer, client_token, make_party, new_eori
 
 # Well away from the real time, so that a handler reading the system clock would show.
@@ -66,6 +70,41 @@ async def test_a_suspension_over_http_is_stamped_with_the_overridden_clock(
 
     assert response.status_code == 200, response.text
     assert datetime.fromisoformat(response.json()["updated_at"]) == FIXED
+
+
+async def status_list_of(port: IdentityPort, credential_id: uuid.UUID) -> StatusList:
+    """A fresh copy of the status list row a credential's entry is kept in."""
+    credential = await get_row(port.app, Credential, credential_id)
+    status_list: StatusList = await get_row(port.app, StatusList, credential.status_list_id)
+    return status_list
+
+
+@pytest.mark.parametrize("actions", [["suspend"], ["suspend", "reinstate"], ["revoke"]])
+async def test_a_credential_status_change_over_http_stamps_its_list_with_the_overridden_clock(
+    identity_port: IdentityPort, actions: list[str]
+) -> None:
+    # Issued (and its list stamped) at the real time, before the clock stops.
+    credential = await issue_directly(identity_port)
+    assert (await status_list_of(identity_port, credential.id)).updated_at != FIXED
+    port = await stopped_at_fixed(identity_port)
+
+    for action in actions:
+        response = await act(port, str(credential.id), action)
+        assert response.status_code == 200, response.text
+
+    assert (await status_list_of(port, credential.id)).updated_at == FIXED
+
+
+async def test_a_party_suspension_over_http_stamps_its_credentials_list_with_the_overridden_clock(
+    identity_port: IdentityPort,
+) -> None:
+    credential = await issue_directly(identity_port)
+    port = await stopped_at_fixed(identity_port)
+
+    response = await port.client.post(f"/v1/parties/{port.carrier.id}/suspend", headers=port.admin)
+
+    assert response.status_code == 200, response.text
+    assert (await status_list_of(port, credential.id)).updated_at == FIXED
 
 
 async def test_a_status_list_token_is_issued_at_the_overridden_clock(

@@ -41,7 +41,9 @@ async def set_party(app: FastAPI, party_id: str, status: PartyStatus) -> int:
         assert party is not None
         party.status = status
         session.add(party)
-        return await service.set_party_status(session, party_id=party_id, status=status)
+        return await service.set_party_status(
+            session, party_id=party_id, status=status, now=utcnow()
+        )
 
 
 # --- issuing -----------------------------------------------------------------------------------

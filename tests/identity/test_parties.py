@@ -3,6 +3,7 @@
 import asyncio
 import re
 import string
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -396,9 +397,9 @@ def party_status_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Party
     calls: list[tuple[str, PartyStatus]] = []
     original = credentials_service.set_party_status
 
-    async def spy(session: Any, *, party_id: str, status: PartyStatus) -> int:
+    async def spy(session: Any, *, party_id: str, status: PartyStatus, now: datetime) -> int:
         calls.append((party_id, status))
-        return await original(session, party_id=party_id, status=status)
+        return await original(session, party_id=party_id, status=status, now=now)
 
     monkeypatch.setattr(credentials_service, "set_party_status", spy)
     return calls
@@ -503,7 +504,7 @@ async def test_a_status_change_and_its_credential_update_are_one_transaction(
     _, headers = await admin_headers(app)
     carrier = await make_party(app, "carrier")
 
-    async def failing(session: Any, *, party_id: str, status: PartyStatus) -> int:
+    async def failing(session: Any, *, party_id: str, status: PartyStatus, now: datetime) -> int:
         raise Conflict("status_list_busy", "the status list could not be updated")
 
     monkeypatch.setattr(credentials_service, "set_party_status", failing)

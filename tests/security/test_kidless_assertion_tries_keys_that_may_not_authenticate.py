@@ -23,6 +23,7 @@ from services.identity.oauth.models import UsedAssertion
 from services.identity.parties.models import Party
 from shared import jose
 from shared.db import transaction
+from shared.models import utcnow
 from tests.identity.factories import add_certified_key, add_own_key, make_party, make_person
 from tests.identity.oauth_factories import assertion_claims, compact, request_token
 from tests.release.port import add_device_key
@@ -135,6 +136,7 @@ async def test_a_key_whose_credential_is_suspended_is_not_tried(
             credential_id=credential.credential.id,
             settings=app.state.settings,
             actor="test",
+            now=utcnow(),
         )
 
     assert await refused(app, client, kidless(key, party, app, int(time.time()))) == (

@@ -172,34 +172,46 @@ async def person_directory(
 
 @router.post("/v1/credentials/{credential_id}/suspend", summary="Suspend a credential (admin)")
 async def suspend_credential(
-    credential_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    credential_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> CredentialView:
     """Its entry becomes SUSPENDED; 409 `credential_already_suspended`, `credential_revoked`."""
     record = await service.suspend_credential(
-        session, credential_id=credential_id, settings=settings, actor=admin.actor
+        session, credential_id=credential_id, settings=settings, actor=admin.actor, now=now
     )
     return _view(record)
 
 
 @router.post("/v1/credentials/{credential_id}/reinstate", summary="Reinstate a credential (admin)")
 async def reinstate_credential(
-    credential_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    credential_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> CredentialView:
     """Lift its suspension; 409 `credential_not_suspended`, `party_not_active`,
     `credential_revoked`."""
     record = await service.reinstate_credential(
-        session, credential_id=credential_id, settings=settings, actor=admin.actor
+        session, credential_id=credential_id, settings=settings, actor=admin.actor, now=now
     )
     return _view(record)
 
 
 @router.post("/v1/credentials/{credential_id}/revoke", summary="Revoke a credential (admin)")
 async def revoke_credential(
-    credential_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, settings: SettingsDep
+    credential_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: UtcNowDep,
 ) -> CredentialView:
     """Its entry becomes INVALID for good; 409 `credential_revoked` the second time."""
     record = await service.revoke_credential(
-        session, credential_id=credential_id, settings=settings, actor=admin.actor
+        session, credential_id=credential_id, settings=settings, actor=admin.actor, now=now
     )
     return _view(record)
 

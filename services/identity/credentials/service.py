@@ -33,7 +33,6 @@ from services.identity.settings import IdentitySettings
 from shared import jose
 from shared.audit.events import append
 from shared.credentials import CREDENTIAL_TYP
-from shared.models import utcnow
 from shared.problems import Conflict, InvalidInput, NotFound
 
 
@@ -66,14 +65,17 @@ def _status_name(value: int) -> str:
         return f"0x{value:02x}"
 
 
-def _set_entry(status_list: StatusList, index: int, value: CredentialStatus) -> int:
-    """Write one entry of a locked list; returns the value it had."""
+def _set_entry(
+    status_list: StatusList, index: int, value: CredentialStatus, *, now: datetime
+) -> int:
+    """Write one entry of a locked list, stamping the list with `now` if it changed;
+    returns the value it had."""
     old = status_list.statuses[index]
     if old != value:
         statuses = bytearray(status_list.statuses)
         statuses[index] = value
         status_list.statuses = bytes(statuses)
-        status_list.updated_at = utcnow()
+        status_list.updated_at = now
     return old
 
 
@@ -102,11 +104,11 @@ async def allocate_status_entry(
 
 
 async def set_status_entry(
-    session: AsyncSession, *, list_id: int, index: int, value: CredentialStatus
+    session: AsyncSession, *, list_id: int, index: int, value: CredentialStatus, now: datetime
 ) -> int:
     """Write one entry of a status list under its row lock; returns the value it had."""
     status_list = (await repository.lock_status_lists(session, [list_id]))[list_id]
-    old = _set_entry(status_list, index, value)
+    old = _set_entry(status_list, index, value, now=now)
     session.add(status_list)
     return old
 
@@ -390,6 +392,7 @@ async def _change(
     settings: IdentitySettings,
     action: str,
     actor: str,
+    now: datetime,
 ) -> CredentialRecord:
     found = await repository.get_credential(session, credential_id)
     if found is None:
@@ -431,7 +434,7 @@ async def _change(
             current, suspended=credential.suspended or person_suspended, party_status=party.status
         )
     )
-    _set_entry(status_list, credential.status_index, new)
+    _set_entry(status_list, credential.status_index, new, now=now)
     session.add(credential)
     session.add(status_list)
     await append(
@@ -455,7 +458,7 @@ async def _change(
 
 
 async def suspend_key_credentials(
-    session: AsyncSession, *, kid: str, settings: IdentitySettings, actor: str
+    session: AsyncSession, *, kid: str, settings: IdentitySettings, actor: str, now: datetime
 ) -> int:
     """Suspend every credential of a key that is not already suspended or revoked (the key
     was retired: what it signs from now on must not verify); how many were suspended."""
@@ -472,6 +475,7 @@ async def suspend_key_credentials(
                 settings=settings,
                 action="suspended",
                 actor=actor,
+                now=now,
             )
         except Conflict as exc:
             if exc.code != "credential_revoked":
@@ -482,33 +486,65 @@ async def suspend_key_credentials(
 
 
 async def suspend_credential(
-    session: AsyncSession, *, credential_id: uuid.UUID, settings: IdentitySettings, actor: str
+    session: AsyncSession,
+    *,
+    credential_id: uuid.UUID,
+    settings: IdentitySettings,
+    actor: str,
+    now: datetime,
 ) -> CredentialRecord:
     """Suspend one credential until an administrator reinstates it."""
     return await _change(
-        session, credential_id=credential_id, settings=settings, action="suspended", actor=actor
+        session,
+        credential_id=credential_id,
+        settings=settings,
+        action="suspended",
+        actor=actor,
+        now=now,
     )
 
 
 async def reinstate_credential(
-    session: AsyncSession, *, credential_id: uuid.UUID, settings: IdentitySettings, actor: str
+    session: AsyncSession,
+    *,
+    credential_id: uuid.UUID,
+    settings: IdentitySettings,
+    actor: str,
+    now: datetime,
 ) -> CredentialRecord:
     """Lift an administrator's suspension of one credential (its party must be active)."""
     return await _change(
-        session, credential_id=credential_id, settings=settings, action="reinstated", actor=actor
+        session,
+        credential_id=credential_id,
+        settings=settings,
+        action="reinstated",
+        actor=actor,
+        now=now,
     )
 
 
 async def revoke_credential(
-    session: AsyncSession, *, credential_id: uuid.UUID, settings: IdentitySettings, actor: str
+    session: AsyncSession,
+    *,
+    credential_id: uuid.UUID,
+    settings: IdentitySettings,
+    actor: str,
+    now: datetime,
 ) -> CredentialRecord:
     """Revoke one credential for good."""
     return await _change(
-        session, credential_id=credential_id, settings=settings, action="revoked", actor=actor
+        session,
+        credential_id=credential_id,
+        settings=settings,
+        action="revoked",
+        actor=actor,
+        now=now,
     )
 
 
-async def set_party_status(session: AsyncSession, *, party_id: str, status: PartyStatus) -> int:
+async def set_party_status(
+    session: AsyncSession, *, party_id: str, status: PartyStatus, now: datetime
+) -> int:
     """Make the status entries of a party's credentials follow its new status; how many changed."""
     # The party row lock orders this against issuance for the same party.
     await repository.lock_party_row(session, party_id)
@@ -524,7 +560,7 @@ async def set_party_status(session: AsyncSession, *, party_id: str, status: Part
         new = _entry(current, suspended=on_hold, party_status=status)
         if new == current:
             continue
-        _set_entry(status_list, credential.status_index, new)
+        _set_entry(status_list, credential.status_index, new, now=now)
         session.add(status_list)
         changed += 1
         await append(
@@ -545,7 +581,12 @@ async def set_party_status(session: AsyncSession, *, party_id: str, status: Part
 
 
 async def set_person_status(
-    session: AsyncSession, *, person_id: uuid.UUID, suspended: bool, party_status: str
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    suspended: bool,
+    party_status: str,
+    now: datetime,
 ) -> int:
     """Make a person's device credentials follow his suspension; how many entries changed.
 
@@ -563,7 +604,7 @@ async def set_person_status(
         )
         if new == current:
             continue
-        _set_entry(status_list, credential.status_index, new)
+        _set_entry(status_list, credential.status_index, new, now=now)
         session.add(status_list)
         changed += 1
         await append(

@@ -245,7 +245,7 @@ async def _retire(
     # An own key's private half is not ours to erase: suspending its credentials is what
     # makes a link it signs (backdated or not) fail verification from now on.
     suspended = await credentials.suspend_key_credentials(
-        session, kid=key.kid, settings=settings, actor=actor
+        session, kid=key.kid, settings=settings, actor=actor, now=now
     )
     detail: dict[str, Any] = {
         "custodial": key.custodial,

@@ -128,7 +128,9 @@ async def _change_status(
     party.status = new_status
     party.updated_at = now
     session.add(party)
-    await credentials_service.set_party_status(session, party_id=party.id, status=new_status)
+    await credentials_service.set_party_status(
+        session, party_id=party.id, status=new_status, now=now
+    )
     await append(
         session,
         f"party.{event}",

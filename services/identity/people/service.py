@@ -18,6 +18,7 @@ from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
 from shared.audit.events import append
 from shared.auth import Principal, StatusReference
+from shared.models import utcnow
 from shared.problems import Conflict, InvalidInput, NotFound
 
 # Lower case only: "J.Jansen" and "j.jansen" must not be two people, and rather than
@@ -166,6 +167,7 @@ async def _set_status(
         person_id=person.id,
         suspended=status != PersonStatus.active,
         party_status=party.status,
+        now=now,
     )
     if person.status_list_id is not None and person.status_index is not None:
         await credentials.set_status_entry(
@@ -173,6 +175,7 @@ async def _set_status(
             list_id=person.status_list_id,
             index=person.status_index,
             value=_entry_for(status),
+            now=now,
         )
     await append(
         session,
@@ -193,9 +196,13 @@ def _entry_for(status: PersonStatus | str) -> CredentialStatus:
 
 
 async def status_reference(
-    session: AsyncSession, *, person: Person, issuer: str
+    session: AsyncSession, *, person: Person, issuer: str, now: datetime | None = None
 ) -> StatusReference:
-    """The person's entry in a published status list, taken now if he has none yet."""
+    """The person's entry in a published status list, taken now if he has none yet.
+
+    `now` stamps the list if his first entry is not VALID. Its callers (sign-in, gate pass)
+    do not pass their request's time yet, and then the system clock stamps it.
+    """
     if person.status_list_id is None or person.status_index is None:
         person = await _locked(session, person.id)  # two first sign-ins take one entry
     if person.status_list_id is None or person.status_index is None:
@@ -207,6 +214,7 @@ async def status_reference(
             list_id=person.status_list_id,
             index=person.status_index,
             value=_entry_for(person.status),
+            now=utcnow() if now is None else now,
         )
         session.add(person)
     return StatusReference(
