@@ -15,11 +15,17 @@ import re
 DEMO_IDENTITY_LOG_KEY = "cnHvD8XtkgevPlh96AKGwF8GnObamSqo9M+4DA7w5G8="
 DEMO_RELEASE_LOG_KEY = "B7Plk5gzAbiBn2ySO+F4vFr4jlBim7cTwX1qexzBqV8="
 
+# DEMO ONLY: the Ed25519 seed (base64) of the release service's inspection VRF key: with it
+# anyone can compute every draw of a laptop demo in advance.
+DEMO_RELEASE_VRF_KEY = "128lnSuqOyC5HDzSKgb96orxxgKgZ1coTr+fjLVQKaU="
+
 # DEMO ONLY: the identity service's key-encryption key (AES-256-GCM, base64), which seals
 # custodial party keys, TOTP secrets and the service's own signing keys at rest.
 DEMO_IDENTITY_KEK = "OAUlu92221KbDOb/8we9qdkQHo9LyVZEFXnpY6M/KQw="
 
-DEMO_SECRETS = frozenset({DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY, DEMO_IDENTITY_KEK})
+DEMO_SECRETS = frozenset(
+    {DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY, DEMO_IDENTITY_KEK}
+)
 
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")
 

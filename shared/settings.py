@@ -100,11 +100,16 @@ class ServiceSettings(BaseSettings):
         )
 
 
-def _decode_seed(seed: str) -> bytes:
+def _decode_seed(seed: str, name: str = "log_signing_key") -> bytes:
     try:
         raw = base64.b64decode(seed, validate=True)
     except binascii.Error as exc:
-        raise ValueError("log_signing_key must be base64 of a 32-byte Ed25519 seed") from exc
+        raise ValueError(f"{name} must be base64 of a 32-byte Ed25519 seed") from exc
     if len(raw) != 32:
-        raise ValueError("log_signing_key must be base64 of a 32-byte Ed25519 seed")
+        raise ValueError(f"{name} must be base64 of a 32-byte Ed25519 seed")
     return raw
+
+
+def decode_seed(seed: str, name: str) -> bytes:
+    """A 32-byte Ed25519 seed from its base64 setting; ValueError naming the setting."""
+    return _decode_seed(seed, name)

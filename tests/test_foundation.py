@@ -51,6 +51,7 @@ def test_production_accepts_a_real_key_and_refuses_a_malformed_one() -> None:
     settings = ReleaseSettings(
         environment="production",
         log_signing_key=REAL_KEY,
+        inspection_vrf_key=base64.b64encode(bytes(range(32, 64))).decode(),
         cache_url="redis://127.0.0.1:6379/0",
         identity_url="https://identity.port.example",
     )

@@ -18,6 +18,9 @@ RELEASE_TABLES = {
     "gate_outs",
     "access_log",
     "yard_entries",
+    "inspection_keys",
+    "inspection_draws",
+    "inspections",
 }
 IDENTITY_TABLES = {
     "parties",

@@ -11,6 +11,8 @@ from services.release.gate.endpoints import router as gate_router
 from services.release.gate.passes import forget_expired
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
+from services.release.inspections.endpoints import router as inspections_router
+from services.release.inspections.keys import DrawingKey
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from services.release.yard.endpoints import router as yard_router
@@ -53,6 +55,7 @@ def create_app(
         )
         app.state.identity_api = IdentityApi(client)
         app.state.verified_tokens = VerifiedTokens()
+        app.state.drawing_key = DrawingKey(settings.inspection_vrf_seed())
 
     async def disconnect_identity(app: FastAPI) -> None:
         await app.state.identity_directory.close()
@@ -61,8 +64,10 @@ def create_app(
     return build_app(
         settings,
         title="Ketenpas release service",
-        description="Releases, the chain of signed handovers, holds and gate decisions.",
-        routers=[releases_router, chain_router, gate_router, yard_router],
+        description=(
+            "Releases, the chain of signed handovers, holds, gate decisions and inspections."
+        ),
+        routers=[releases_router, chain_router, gate_router, yard_router, inspections_router],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,
         chores=CHORES,

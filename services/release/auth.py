@@ -48,6 +48,7 @@ PERSON_ROLES_BY_SCOPE: dict[str, frozenset[str]] = {
     "chain:write": frozenset({"dispatcher"}),
     "holds:write": frozenset({"operator", "officer"}),
     "gate": frozenset({"operator"}),
+    "inspections": frozenset({"officer"}),
 }
 
 

@@ -20,6 +20,7 @@ from services.release.auth import Caller, allows, check_person_status
 from services.release.chain.verify import Evidence
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
+from services.release.inspections.keys import DrawingKey
 from services.release.settings import ReleaseSettings
 from shared import jose
 from shared.auth import Principal, verify_access_token
@@ -51,7 +52,14 @@ def current_time() -> datetime:
     return utcnow()
 
 
+async def get_drawing_key(request: Request) -> DrawingKey:
+    """The service's inspection VRF key (its secret half never leaves the object)."""
+    key: DrawingKey = request.app.state.drawing_key
+    return key
+
+
 SettingsDep = Annotated[ReleaseSettings, Depends(get_settings)]
+DrawingKeyDep = Annotated[DrawingKey, Depends(get_drawing_key)]
 DirectoryDep = Annotated[IdentityDirectory, Depends(get_directory)]
 IdentityApiDep = Annotated[IdentityApi, Depends(get_identity_api)]
 NowDep = Annotated[datetime, Depends(current_time)]

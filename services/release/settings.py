@@ -3,8 +3,8 @@
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.demo import DEMO_RELEASE_LOG_KEY
-from shared.settings import ServiceSettings
+from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY
+from shared.settings import ServiceSettings, decode_seed
 
 
 class ReleaseSettings(ServiceSettings):
@@ -48,8 +48,14 @@ class ReleaseSettings(ServiceSettings):
     # container for ever; a yard entry's own end may bound it sooner.
     release_max_days: int = Field(default=30, ge=1, le=366)
 
-    # Until the inspections issue lands: the chance that a gate decision that would release
-    # says `inspect` instead, drawn from a cryptographic random source.
+    # Inspections (docs/inspections.md). The VRF secret key that draws them: the release
+    # service's alone (base64 of a 32-byte Ed25519 seed; the demo key is refused outside
+    # development). Rotating it is changing it: the old public key stays published, and
+    # each draw names the key it was made with.
+    inspection_vrf_key: SecretStr = SecretStr(DEMO_RELEASE_VRF_KEY)
+    # The chance that a gate decision which would release selects the container instead
+    # (until risk factors apply). Zero only in development (tests that must not be
+    # interrupted): anywhere else every container must be selectable.
     inspect_probability: float = Field(default=0.02, ge=0.0, le=1.0)
     # A `release` decision is completed (gate-out) within this time, or asked again.
     gate_decision_valid_seconds: int = Field(default=900, ge=30, le=86400)
@@ -70,4 +76,11 @@ class ReleaseSettings(ServiceSettings):
             raise ValueError("identity_url must be https:// outside development mode")
         if not self.identity_issuer:
             self.identity_issuer = self.identity_url
+        self.inspection_vrf_seed()  # refused at start, not at the first gate decision
+        if self.environment != "development" and self.inspect_probability <= 0.0:
+            raise ValueError("inspect_probability must be above zero outside development mode")
         return self
+
+    def inspection_vrf_seed(self) -> bytes:
+        """The inspection VRF's secret key (an Ed25519 seed)."""
+        return decode_seed(self.inspection_vrf_key.get_secret_value(), "inspection_vrf_key")

@@ -43,14 +43,17 @@ async def create_release(
     container: str | None = None,
     custodial: bool = False,
     to: str = "forwarder",
+    announced: bool = False,
     **fields: Any,
 ) -> Chain:
     """A release by the shipping line, pre-signed by its client or signed for its person.
 
-    The terminal announces the container first, naming the line (a release needs it).
+    The terminal announces the container first, naming the line (a release needs it),
+    unless it has been `announced` already.
     """
     container = container or new_container()
-    await announce(port, container, terminal=fields.get("terminal", "terminal"))
+    if not announced:
+        await announce(port, container, terminal=fields.get("terminal", "terminal"))
     if custodial:
         headers = await port.person_headers("line")
         body = release_body(port, container, to=to, **fields)

@@ -31,6 +31,7 @@ from shared.audit.models import AuditEvent
 from shared.auth import Principal
 from shared.db import transaction
 from shared.models import utcnow
+from tests.audit_helpers import integrate_all
 from tests.conftest import SettingsFactory, running
 from tests.identity.factories import (
     add_own_key,
@@ -205,6 +206,9 @@ async def make_port(make_settings: SettingsFactory, **release_settings: Any) -> 
             identity_transport=line,
         )
         async with running(release) as client:
+            # Draws need a signed checkpoint of the log; the sequencer, off in tests, would
+            # have signed one at start.
+            await integrate_all(release)
             members = {
                 name: await add_member(identity, *roles, name=name)
                 for name, roles in PORT_MEMBERS.items()

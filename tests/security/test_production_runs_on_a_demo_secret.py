@@ -12,9 +12,15 @@ from pydantic import ValidationError
 
 from services.identity.settings import IdentitySettings
 from services.release.settings import ReleaseSettings
-from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY
+from shared.demo import (
+    DEMO_IDENTITY_KEK,
+    DEMO_IDENTITY_LOG_KEY,
+    DEMO_RELEASE_LOG_KEY,
+    DEMO_RELEASE_VRF_KEY,
+)
 
 REAL_KEY = base64.b64encode(bytes(range(32))).decode()
+REAL_VRF_KEY = base64.b64encode(bytes(range(32, 64))).decode()
 REDIS = "redis://127.0.0.1:6379/0"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -43,6 +49,7 @@ def release(**values: str) -> ReleaseSettings:
     base = {
         "environment": "production",
         "log_signing_key": REAL_KEY,
+        "inspection_vrf_key": REAL_VRF_KEY,
         "cache_url": REDIS,
         "identity_url": "https://identity.port.example",
     }
@@ -81,3 +88,23 @@ def test_a_demo_secret_in_url_safe_or_unpadded_base64_is_recognised() -> None:
 def test_production_accepts_real_secrets() -> None:
     assert identity().kek_bytes() == bytes(range(32))
     assert release().log_private_key().private_bytes_raw() == bytes(range(32))
+
+
+def test_the_demo_inspection_key_is_refused_in_production_in_any_spelling() -> None:
+    # With the demo VRF key anyone could compute every draw, and know every selection first.
+    for spelling in (DEMO_RELEASE_VRF_KEY, same_key_other_spelling(DEMO_RELEASE_VRF_KEY)):
+        with pytest.raises(ValidationError, match="demo secret"):
+            release(inspection_vrf_key=spelling)
+    with pytest.raises(ValidationError, match="inspection_vrf_key: a demo secret"):
+        ReleaseSettings(  # not set: the demo default stands, and is refused
+            environment="production",
+            log_signing_key=REAL_KEY,
+            cache_url=REDIS,
+            identity_url="https://identity.port.example",
+        )
+
+
+def test_production_refuses_to_switch_inspections_off() -> None:
+    with pytest.raises(ValidationError, match="inspect_probability"):
+        release(inspect_probability="0")
+    assert release(inspect_probability="0.01").inspect_probability == 0.01

@@ -12,12 +12,14 @@ from pydantic import ValidationError
 from services.release.settings import ReleaseSettings
 
 REAL_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+REAL_VRF_KEY = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 
 
 def production(identity_url: str) -> ReleaseSettings:
     return ReleaseSettings(
         environment="production",
         log_signing_key=REAL_KEY,
+        inspection_vrf_key=REAL_VRF_KEY,
         cache_url="redis://127.0.0.1:6379/0",
         identity_url=identity_url,
     )

@@ -87,7 +87,7 @@ SCOPES_BY_ROLE: Final[Mapping[str, frozenset[str]]] = {
     PartyRole.forwarder: frozenset({"releases:read", "chain:write"}),
     PartyRole.carrier: frozenset({"releases:read", "chain:write"}),
     PartyRole.terminal: frozenset({"releases:read", "gate", "holds:write"}),
-    PartyRole.customs: frozenset({"releases:read", "holds:write"}),
+    PartyRole.customs: frozenset({"releases:read", "holds:write", "inspections"}),
     PartyRole.port_security: frozenset(
         {"releases:read", "inspections", "alerts:read", "audit:read"}
     ),

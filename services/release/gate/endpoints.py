@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.release.deps import (
     DirectoryDep,
+    DrawingKeyDep,
     GateOperator,
     IdentityApiDep,
     NowDep,
@@ -30,6 +31,8 @@ def _view(decision: GateDecision) -> DecisionView:
         container=decision.container,
         driver=decision.driver_id,
         decided_at=decision.decided_at,
+        draw_id=decision.draw_id,
+        inspection_id=decision.inspection_id,
     )
 
 
@@ -47,9 +50,14 @@ async def decide(
     directory: DirectoryDep,
     api: IdentityApiDep,
     settings: SettingsDep,
+    drawing_key: DrawingKeyDep,
     now: NowDep,
 ) -> DecisionView:
-    """`release`, `inspect` or `deny` with reasons; `event_id` fetches the receipt later."""
+    """`release`, `inspect` or `deny` with reasons; `event_id` fetches the receipt later.
+
+    A `release` or `inspect` names its verifiable draw (`draw_id`), an `inspect` its
+    inspection (`inspection_id`); 503 `checkpoint_unavailable` while the audit log has no
+    signed checkpoint to draw against."""
     decision = await service.decide(
         session,
         caller=caller,
@@ -57,6 +65,7 @@ async def decide(
         directory=directory,
         api=api,
         settings=settings,
+        drawing_key=drawing_key,
         now=now,
     )
     return _view(decision)

@@ -49,6 +49,10 @@ class GateDecision(SQLModel, table=True):
     decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     event_id: uuid.UUID
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The inspection draw that decided between `release` and `inspect` (none for a `deny`),
+    # and the inspection a selection opened or found open.
+    draw_id: uuid.UUID | None = Field(default=None)
+    inspection_id: uuid.UUID | None = Field(default=None)
 
 
 class GateOut(SQLModel, table=True):

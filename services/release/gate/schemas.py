@@ -47,6 +47,10 @@ class DecisionView(BaseModel):
     container: str
     driver: uuid.UUID | None
     decided_at: datetime
+    # The verifiable draw behind a `release` or `inspect` (GET /v1/inspections/draws), and
+    # for `inspect` the inspection that holds the container.
+    draw_id: uuid.UUID | None = None
+    inspection_id: uuid.UUID | None = None
 
 
 class GateOutView(BaseModel):

@@ -5,7 +5,6 @@ hold or the wrong driver each give `deny` with a reason code, and the decision i
 (and logged) as evidence. Only a malformed request is a 4xx problem.
 """
 
-import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,8 @@ from services.release.gate.repository import ReleaseAtGate
 from services.release.gate.schemas import DecisionRequest, Reason
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
+from services.release.inspections.keys import DrawingKey
+from services.release.inspections.service import select_at_gate
 from services.release.releases import repository as releases
 from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
@@ -40,6 +41,10 @@ _KIOSK_REASONS = {
     "person_not_found": "driver_unknown",
     "otp_invalid": "second_factor_failed",
     "second_factor_not_enrolled": "second_factor_failed",
+}
+_SELECTION_DETAILS = {
+    "random_inspection": "selected for a random inspection",
+    "inspection_open": "the container's inspection is open: an officer records its outcome",
 }
 _CLOSED_REASONS = {
     ReleaseStatus.picked_up: ("already_picked_up", "the container has been picked up"),
@@ -173,11 +178,6 @@ async def _check_release(
         reasons.append(_reason("wrong_driver", "the release is assigned to another driver"))
 
 
-def _draw_inspection(probability: float) -> bool:
-    """True with the given probability, from the operating system's CSPRNG."""
-    return secrets.SystemRandom().random() < probability
-
-
 async def decide(
     session: AsyncSession,
     *,
@@ -186,9 +186,14 @@ async def decide(
     directory: IdentityDirectory,
     api: IdentityApi,
     settings: ReleaseSettings,
+    drawing_key: DrawingKey,
     now: datetime,
 ) -> GateDecision:
-    """Decide `release`, `inspect` or `deny`, record the decision and log it."""
+    """Decide `release`, `inspect` or `deny`, record the decision and log it.
+
+    A decision that would release asks the inspections first (`select_at_gate`): an open
+    inspection of the container, or a verifiable draw, may make it `inspect`.
+    """
     container = parse_container(body.container)
     reasons: list[Reason] = []
     token = await _gate_pass_token(api, caller, body, reasons)
@@ -213,15 +218,28 @@ async def decide(
             now=now,
             reasons=reasons,
         )
-    if reasons:
-        outcome = Decision.deny
-    elif _draw_inspection(settings.inspect_probability):
-        outcome = Decision.inspect
-        reasons.append(_reason("random_inspection", "selected for a random inspection"))
-    else:
-        outcome = Decision.release
-    driver = gate_pass.person_id if gate_pass else body.driver
     decision_id = uuid.uuid4()
+    selection = None
+    if reasons or release is None:
+        outcome = Decision.deny
+    else:
+        decided_after = now - timedelta(seconds=settings.gate_decision_valid_seconds)
+        selection = await select_at_gate(
+            session,
+            key=drawing_key,
+            decision_id=decision_id,
+            release_id=release.id,
+            container=container,
+            terminal_id=caller.party_id,
+            requested_by=caller.principal.actor,
+            probability=settings.inspect_probability,
+            visit_draw=await repository.visit_draw(session, release.id, decided_after),
+            now=now,
+        )
+        outcome = Decision.inspect if selection.selected else Decision.release
+        if selection.reason is not None:
+            reasons.append(_reason(selection.reason, _SELECTION_DETAILS[selection.reason]))
+    driver = gate_pass.person_id if gate_pass else body.driver
     recorded = [reason.model_dump(exclude_none=True) for reason in reasons]
     method = "gate_pass" if body.gate_pass is not None else "kiosk"
     event_id = await append(
@@ -238,6 +256,10 @@ async def decide(
             "reasons": recorded,
             "gate_pass_jti": gate_pass.jti if gate_pass else None,
             "actor": caller.principal.actor,
+            "draw_id": str(selection.draw_id) if selection and selection.draw_id else None,
+            "inspection_id": (
+                str(selection.inspection_id) if selection and selection.inspection_id else None
+            ),
         },
     )
     decision = GateDecision(
@@ -253,6 +275,8 @@ async def decide(
         decided_by=caller.principal.actor,
         decided_at=now,
         event_id=event_id,
+        draw_id=selection.draw_id if selection else None,
+        inspection_id=selection.inspection_id if selection else None,
     )
     await repository.record_decision(session, decision)
     return decision

@@ -275,14 +275,37 @@ async def place_hold(
     # first PUT would not (both answer 409).
     if release.status != ReleaseStatus.open:
         raise Conflict("release_not_open", f"the release is {release.status}")
-    existing = await repository.get_hold(session, release.id, kind)
+    return await add_hold(
+        session,
+        release_id=release.id,
+        kind=kind,
+        party_id=caller.party_id,
+        actor=caller.principal.actor,
+        reason=reason,
+        now=now,
+    )
+
+
+async def add_hold(
+    session: AsyncSession,
+    *,
+    release_id: uuid.UUID,
+    kind: HoldKind,
+    party_id: str,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> Hold:
+    """Put a hold on a release whoever decided it (a caller allowed to, or an inspection's
+    finding); the hold held already is kept. Logged."""
+    existing = await repository.get_hold(session, release_id, kind)
     if existing is not None:
         return existing
     hold = Hold(
-        release_id=release.id,
+        release_id=release_id,
         kind=kind,
-        placed_by_party=caller.party_id,
-        placed_by=caller.principal.actor,
+        placed_by_party=party_id,
+        placed_by=actor,
         reason=reason,
         placed_at=now,
     )
@@ -290,7 +313,7 @@ async def place_hold(
     await append(
         session,
         "hold.placed",
-        {"release_id": str(release.id), "kind": kind, "reason": reason, "actor": hold.placed_by},
+        {"release_id": str(release_id), "kind": kind, "reason": reason, "actor": actor},
     )
     return hold
 

@@ -1,0 +1,133 @@
+"""Verifiable random draws (docs/inspections.md): nobody can know one in advance, the
+service's own operators included, and anyone can check each one afterwards.
+
+A draw's input ``alpha`` is the RFC 8785 canonical JSON of
+
+    {"v": 1, "purpose": ..., "subject": {...},
+     "checkpoint": {"origin": ..., "size": ..., "root": <base64>}}
+
+where the checkpoint is the release service's latest signed audit-log checkpoint at that
+moment: a root hash nobody can know before the log reaches it, so that not even the holder
+of the VRF key can compute a draw before then. The VRF (`shared.vrf`, RFC 9381) turns
+``alpha`` into a proof ``pi`` and an output ``beta``; ``u`` is the first 8 bytes of
+``beta`` as a big-endian integer divided by 2^64, and the subject is selected when
+``u < probability``. The draw (alpha, pi, beta, u, probability, result) is stored and
+appended to the audit log in the caller's transaction, with what it decided.
+"""
+
+import base64
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import rfc8785
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.inspections import repository
+from services.release.inspections.keys import DrawingKey
+from services.release.inspections.models import Draw, Purpose
+from shared import vrf
+from shared.audit import repository as audit_log
+from shared.audit.events import append
+from shared.problems import Problem
+
+ALPHA_VERSION: Final = 1
+_TWO_TO_64: Final = float(1 << 64)
+
+
+class NoCheckpoint(Problem):
+    """503: the audit log has no signed checkpoint yet, so no draw can be made."""
+
+    status = 503
+
+
+def u_of(beta: bytes) -> float:
+    """The draw's number in [0, 1): beta's first 8 bytes, big-endian, divided by 2^64."""
+    return int.from_bytes(beta[:8], "big") / _TWO_TO_64
+
+
+def alpha_bytes(alpha: Mapping[str, Any]) -> bytes:
+    """The VRF input: RFC 8785 canonical JSON of the alpha object."""
+    return bytes(rfc8785.dumps(dict(alpha)))
+
+
+def b64(data: bytes) -> str:
+    """Unpadded base64url, as draws are published."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+async def _checkpoint(session: AsyncSession) -> dict[str, Any]:
+    latest = await audit_log.latest_checkpoint(session)
+    if latest is None:
+        raise NoCheckpoint(
+            "checkpoint_unavailable",
+            "the audit log has no signed checkpoint yet: no draw can be made; try again",
+            retry_after=1,
+        )
+    origin = latest.note.split("\n", 1)[0]
+    root = base64.b64encode(latest.root_hash).decode("ascii")
+    return {"origin": origin, "size": latest.size, "root": root}
+
+
+async def draw(
+    session: AsyncSession,
+    *,
+    key: DrawingKey,
+    purpose: Purpose,
+    subject: Mapping[str, Any],
+    probability: float,
+    now: datetime,
+    decision_id: uuid.UUID | None = None,
+    release_id: uuid.UUID | None = None,
+    container: str | None = None,
+) -> Draw:
+    """Draw for `subject`, store it and log it in the caller's transaction."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError("a probability lies in [0, 1]")
+    draw_id = uuid.uuid4()
+    alpha = {
+        "v": ALPHA_VERSION,
+        "purpose": str(purpose),
+        "subject": dict(subject),
+        "checkpoint": await _checkpoint(session),
+    }
+    alpha_text = alpha_bytes(alpha)
+    await key.register(session)
+    pi = key.prove(alpha_text)
+    beta = vrf.proof_to_hash(pi)
+    u = u_of(beta)
+    selected = u < probability
+    event_id = await append(
+        session,
+        "inspection.drawn",
+        {
+            "draw_id": str(draw_id),
+            "purpose": str(purpose),
+            "alpha": alpha_text.decode("utf-8"),
+            "key_id": key.key_id,
+            "pi": b64(pi),
+            "beta": b64(beta),
+            "u": u,
+            "probability": probability,
+            "selected": selected,
+        },
+    )
+    record = Draw(
+        id=draw_id,
+        purpose=purpose,
+        alpha=alpha_text.decode("utf-8"),
+        key_id=key.key_id,
+        pi=pi,
+        beta=beta,
+        u=u,
+        probability=probability,
+        selected=selected,
+        drawn_at=now,
+        event_id=event_id,
+        decision_id=decision_id,
+        release_id=release_id,
+        container=container,
+    )
+    await repository.add_draw(session, record)
+    return record

@@ -1,0 +1,187 @@
+"""Inspections over HTTP: the VRF key, the draws (port security), inspections and outcomes.
+
+Who may do what (docs/inspections.md):
+
+- the public key: anyone (it is what makes the draws checkable);
+- draws: port security only (they name containers and releases);
+- inspections: a terminal sees its own (its gate scope), customs and port security all;
+- an outcome: customs or port security with the `inspections` scope (a person: an
+  officer), never whoever asked for the gate decision that selected the container.
+"""
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime
+
+from services.release.access.service import record_read
+from services.release.auth import Caller, allows
+from services.release.deps import CurrentCaller, DrawingKeyDep, NowDep, require
+from services.release.inspections import repository, service
+from services.release.inspections.keys import SUITE
+from services.release.inspections.models import InspectionStatus, Purpose
+from services.release.inspections.schemas import (
+    DrawPage,
+    DrawView,
+    InspectionKeys,
+    InspectionList,
+    InspectionView,
+    OutcomeRecord,
+    PublishedKey,
+    published_key,
+)
+from shared.deps import ReadSessionDep, SessionDep
+from shared.problems import Forbidden, InvalidInput, problem_responses
+
+router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
+
+PortSecurity = Annotated[Caller, Depends(require("inspections", "port_security"))]
+Officer = Annotated[Caller, Depends(require("inspections", "customs", "port_security"))]
+
+
+def _oversees(caller: Caller) -> bool:
+    return allows(caller, "inspections") and (caller.has("customs") or caller.has("port_security"))
+
+
+def _terminal_of(caller: Caller) -> str | None:
+    """None for an overseer (sees all); the terminal's id for its gate; else 403."""
+    if _oversees(caller):
+        return None
+    if caller.has("terminal") and allows(caller, "gate"):
+        return caller.party_id
+    raise Forbidden(
+        "role_required", "inspections are seen by their terminal, customs and port security"
+    )
+
+
+@router.get("/key", summary="The inspection VRF's public keys (public)")
+async def inspection_keys(session: ReadSessionDep, key: DrawingKeyDep) -> InspectionKeys:
+    """Every key draws name, oldest first, and which one draws now."""
+    published = [published_key(stored) for stored in await repository.keys(session)]
+    if all(item.key_id != key.key_id for item in published):
+        # Not drawn with yet: published all the same, so it is known before its first draw.
+        published.append(
+            PublishedKey(
+                key_id=key.key_id,
+                public_key=base64.urlsafe_b64encode(key.public_key).rstrip(b"=").decode(),
+                first_used_at=None,
+            )
+        )
+    return InspectionKeys(suite=SUITE, current=key.key_id, keys=published)
+
+
+def _cursor(text: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+        at, _, draw_id = raw.partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(draw_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
+
+
+def _next_cursor(view: DrawView) -> str:
+    raw = f"{view.drawn_at.isoformat()}|{view.draw_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@router.get(
+    "/draws",
+    summary="Draws of a period, to recompute (port security)",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def list_draws(
+    request: Request,
+    caller: PortSecurity,
+    session: ReadSessionDep,
+    now: NowDep,
+    since: AwareDatetime,
+    until: AwareDatetime,
+    purpose: Purpose | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> DrawPage:
+    """Draws in [since, until) in the order they were made, a page at a time."""
+    if until <= since:
+        raise InvalidInput("period_invalid", "until must be after since")
+    found = await repository.draws_between(
+        session,
+        since=since,
+        until=until,
+        purpose=purpose,
+        after=_cursor(cursor) if cursor is not None else None,
+        limit=limit,
+    )
+    views = [DrawView.of(draw) for draw in found]
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="inspections.draws",
+        outcome="ok",
+        now=now,
+        results=len(views),
+    )
+    return DrawPage(draws=views, next=_next_cursor(views[-1]) if len(views) == limit else None)
+
+
+@router.get(
+    "",
+    summary="Inspections the caller may see (terminal: its own)",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def list_inspections(
+    caller: CurrentCaller,
+    session: ReadSessionDep,
+    status: InspectionStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> InspectionList:
+    """Open ones with `status=open`: what an officer has to do, or a terminal has waiting."""
+    found = await repository.inspections(
+        session, terminal_id=_terminal_of(caller), status=status, limit=limit
+    )
+    return InspectionList(inspections=[InspectionView.of(item) for item in found])
+
+
+@router.get(
+    "/{inspection_id}",
+    summary="One inspection",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def get_inspection(
+    inspection_id: uuid.UUID, caller: CurrentCaller, session: ReadSessionDep
+) -> InspectionView:
+    """404 for one that does not exist or that is another terminal's."""
+    terminal = _terminal_of(caller)
+    found = await repository.inspection(session, inspection_id)
+    if found is None or (terminal is not None and found.terminal_id != terminal):
+        raise service.inspection_not_found()
+    return InspectionView.of(found)
+
+
+@router.post(
+    "/{inspection_id}/outcome",
+    summary="Record what the inspection found (customs, port security)",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def record_outcome(
+    inspection_id: uuid.UUID,
+    body: OutcomeRecord,
+    caller: Officer,
+    session: SessionDep,
+    now: NowDep,
+) -> InspectionView:
+    """`clear` lets the container go; `finding` or `seizure` places a customs hold. 403
+    `inspector_is_requester` for whoever asked for the gate decision; 409
+    `inspection_closed` when an outcome was recorded already."""
+    inspection = await service.record_outcome(
+        session,
+        caller=caller,
+        inspection_id=inspection_id,
+        outcome=InspectionStatus(body.outcome),
+        note=body.note,
+        now=now,
+    )
+    return InspectionView.of(inspection)

@@ -1,0 +1,99 @@
+"""Inspections: the verifiable draws that select containers, and the inspections they open."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, LargeBinary, Text, text
+from sqlmodel import Field, SQLModel
+
+from shared.models import UTCDateTime, utcnow
+
+
+class Purpose(StrEnum):
+    """What a draw decides."""
+
+    container = "container"  # whether a gate decision selects its container
+    visit = "visit"  # whether a site has a drug-dog or patrol visit in a slot
+
+
+class InspectionKey(SQLModel, table=True):
+    """A VRF public key the service has drawn with; draws name theirs by `key_id`, so old
+    draws stay verifiable after the secret key is rotated."""
+
+    __tablename__ = "inspection_keys"
+
+    key_id: str = Field(primary_key=True, max_length=64)
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    first_used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Draw(SQLModel, table=True):
+    """One verifiable random draw: everything anyone needs to recompute it."""
+
+    __tablename__ = "inspection_draws"
+    __table_args__ = (
+        # One draw per gate decision: a decision that asks again reuses it, never redraws.
+        Index(
+            "uq_inspection_draws_decision",
+            "decision_id",
+            unique=True,
+            postgresql_where=text("decision_id IS NOT NULL"),
+            sqlite_where=text("decision_id IS NOT NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    purpose: str = Field(index=True, max_length=16)
+    # RFC 8785 canonical JSON of the VRF input: purpose, subject and the log's checkpoint.
+    alpha: str = Field(sa_column=Column(Text, nullable=False))
+    key_id: str = Field(max_length=64)
+    pi: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    beta: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    u: float
+    probability: float
+    selected: bool
+    drawn_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    event_id: uuid.UUID
+    decision_id: uuid.UUID | None = Field(default=None)
+    release_id: uuid.UUID | None = Field(default=None, index=True)
+    container: str | None = Field(default=None, index=True, max_length=11)
+
+
+class InspectionStatus(StrEnum):
+    """Where an inspection stands; every status but `open` is final."""
+
+    open = "open"
+    clear = "clear"
+    finding = "finding"
+    seizure = "seizure"
+
+
+class Inspection(SQLModel, table=True):
+    """A container selected at the gate, until an officer records what was found."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (
+        # A selection sticks to the container: while one is open, no other can be.
+        Index(
+            "uq_inspections_open_container",
+            "container",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    container: str = Field(index=True, max_length=11)
+    terminal_id: str = Field(index=True, max_length=40)
+    release_id: uuid.UUID = Field(index=True)
+    decision_id: uuid.UUID = Field(unique=True)
+    draw_id: uuid.UUID
+    status: str = Field(default=InspectionStatus.open, max_length=16)
+    # Who asked for the gate decision that selected it: never its inspector.
+    requested_by: str = Field(max_length=100)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=100)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,178 @@
+"""Inspections: selection at the gate, sticky until an officer records the outcome.
+
+- Each gate decision that would release draws for its container (`draws.draw`), unless
+  the gate visit has drawn already (`visit_draw`: asking again within a visit is answered
+  with the visit's draw, never a new one).
+- A selection opens an inspection, and while it is open it is the answer for the container:
+  asking again, a fresh gate pass, another driver, even a new release for the same
+  container, all find the open inspection, and nothing is drawn.
+- An officer (customs or port security, never whoever asked for the decision) records the
+  outcome: `clear` lets the container go at its next gate decision (the inspection has been
+  done, so nothing is drawn again for that release); `finding` or `seizure` places a customs
+  hold.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.auth import Caller
+from services.release.inspections import repository
+from services.release.inspections.draws import draw
+from services.release.inspections.keys import DrawingKey
+from services.release.inspections.models import Inspection, InspectionStatus, Purpose
+from services.release.releases import service as releases
+from services.release.releases.models import HoldKind
+from shared.audit.events import append
+from shared.problems import Conflict, Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the inspection side says of a gate decision that would otherwise release."""
+
+    selected: bool
+    draw_id: uuid.UUID | None
+    inspection_id: uuid.UUID | None = None
+    reason: str | None = None  # random_inspection, inspection_open
+
+
+async def select_at_gate(
+    session: AsyncSession,
+    *,
+    key: DrawingKey,
+    decision_id: uuid.UUID,
+    release_id: uuid.UUID,
+    container: str,
+    terminal_id: str,
+    requested_by: str,
+    probability: float,
+    visit_draw: uuid.UUID | None,
+    now: datetime,
+) -> Selection:
+    """Whether the container is inspected; opens the inspection when it is selected now."""
+    open_inspection = await repository.open_inspection(session, container)
+    if open_inspection is not None:
+        return _still_open(open_inspection)
+    latest = await repository.latest_inspection_of_release(session, release_id)
+    if latest is not None and latest.status == InspectionStatus.clear:
+        # Inspected and cleared: this release goes, under the draw that selected it.
+        return Selection(selected=False, draw_id=latest.draw_id, inspection_id=latest.id)
+    if visit_draw is not None:
+        return Selection(selected=False, draw_id=visit_draw)
+    made = await draw(
+        session,
+        key=key,
+        purpose=Purpose.container,
+        subject={
+            "decision": str(decision_id),
+            "release": str(release_id),
+            "container": container,
+            "terminal": terminal_id,
+        },
+        probability=probability,
+        now=now,
+        decision_id=decision_id,
+        release_id=release_id,
+        container=container,
+    )
+    if not made.selected:
+        return Selection(selected=False, draw_id=made.id)
+    inspection = Inspection(
+        container=container,
+        terminal_id=terminal_id,
+        release_id=release_id,
+        decision_id=decision_id,
+        draw_id=made.id,
+        requested_by=requested_by,
+        opened_at=now,
+    )
+    if not await repository.add_inspection(session, inspection):
+        # Another decision for the container opened one a moment ago: that one stands.
+        raced = await repository.open_inspection(session, container)
+        if raced is not None:
+            return _still_open(raced)
+        raise Conflict("inspection_race", "the container's inspection changed; ask again")
+    await append(
+        session,
+        "inspection.opened",
+        {
+            "inspection_id": str(inspection.id),
+            "container": container,
+            "terminal": terminal_id,
+            "release_id": str(release_id),
+            "decision_id": str(decision_id),
+            "draw_id": str(made.id),
+        },
+    )
+    return Selection(
+        selected=True, draw_id=made.id, inspection_id=inspection.id, reason="random_inspection"
+    )
+
+
+def _still_open(inspection: Inspection) -> Selection:
+    return Selection(
+        selected=True,
+        draw_id=inspection.draw_id,
+        inspection_id=inspection.id,
+        reason="inspection_open",
+    )
+
+
+def inspection_not_found() -> NotFound:
+    """One answer for an inspection that does not exist or that the caller may not see."""
+    return NotFound("inspection_not_found", "no such inspection")
+
+
+async def record_outcome(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    inspection_id: uuid.UUID,
+    outcome: InspectionStatus,
+    note: str | None,
+    now: datetime,
+) -> Inspection:
+    """Close an open inspection with its outcome; a finding or seizure holds the release."""
+    if outcome == InspectionStatus.open:
+        raise Conflict("outcome_invalid", "an outcome closes the inspection")
+    inspection = await repository.inspection(session, inspection_id)
+    if inspection is None:
+        raise inspection_not_found()
+    if inspection.requested_by == caller.principal.actor:
+        raise Forbidden(
+            "inspector_is_requester",
+            "whoever asked for the gate decision may not record its inspection's outcome",
+        )
+    closed = await repository.close_inspection(
+        session, inspection_id, status=outcome, closed_by=caller.principal.actor, note=note, now=now
+    )
+    if not closed:
+        raise Conflict("inspection_closed", f"the inspection is {inspection.status} already")
+    if outcome in (InspectionStatus.finding, InspectionStatus.seizure):
+        await releases.add_hold(
+            session,
+            release_id=inspection.release_id,
+            kind=HoldKind.customs,
+            party_id=caller.party_id,
+            actor=caller.principal.actor,
+            reason=f"inspection {inspection.id}: {outcome}",
+            now=now,
+        )
+    await append(
+        session,
+        "inspection.closed",
+        {
+            "inspection_id": str(inspection.id),
+            "container": inspection.container,
+            "release_id": str(inspection.release_id),
+            "outcome": str(outcome),
+            "actor": caller.principal.actor,
+            # Until protective monitoring lands, port security finds findings in the log.
+            "alert": outcome != InspectionStatus.clear,
+        },
+    )
+    await session.refresh(inspection)
+    return inspection
