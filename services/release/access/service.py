@@ -5,16 +5,19 @@ ends in a 404 rolls the request back, and exactly those attempts must stay on re
 request that changes state and answers with release data records the read in its own
 transaction instead (`add_read`): it commits with the answer, and on SQLite a second writer
 would wait for the request's write lock.
+
+Each entry is stamped with the request's time (`now`, from `deps.NowDep`), the one instant
+its handler decided at, so the log and what it logs agree.
 """
 
 import uuid
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
-from shared.models import utcnow
 
 
 def _entry(
@@ -25,10 +28,11 @@ def _entry(
     release_id: uuid.UUID | None,
     container: str | None,
     results: int,
+    now: datetime,
 ) -> AccessLogEntry:
     principal = caller.principal
     return AccessLogEntry(
-        at=utcnow(),
+        at=now,
         actor=principal.actor,
         party_id=principal.party_id,
         person_id=principal.person_id,
@@ -47,6 +51,7 @@ def add_read(
     action: str,
     release_id: uuid.UUID,
     container: str,
+    now: datetime,
 ) -> None:
     """Record a read shown by a change, in the request's transaction."""
     session.add(
@@ -57,6 +62,7 @@ def add_read(
             release_id=release_id,
             container=container,
             results=1,
+            now=now,
         )
     )
 
@@ -67,6 +73,7 @@ async def record_read(
     *,
     action: str,
     outcome: str,
+    now: datetime,
     release_id: uuid.UUID | None = None,
     container: str | None = None,
     results: int = 0,
@@ -81,5 +88,6 @@ async def record_read(
                 release_id=release_id,
                 container=container,
                 results=results,
+                now=now,
             )
         )

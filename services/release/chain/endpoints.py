@@ -140,7 +140,7 @@ async def get_chain(
     """Each link with its signer, key, credential status and result; the first failure."""
     if caller.is_driver:
         raise Forbidden("driver_not_allowed", "drivers see their own assignments only")
-    release = await read_release(request, caller, session, release_id, "chain.read")
+    release = await read_release(request, caller, session, release_id, "chain.read", now=now)
     links = await repository.live_links(session, release.id)
     report = await verify(
         directory,

@@ -14,7 +14,6 @@ from services.release.chain.tokens import claims_of, epoch_of, jti_of
 from services.release.chain.verify import link_hash
 from services.release.releases.models import Release
 from services.release.settings import ReleaseSettings
-from shared.models import utcnow
 
 
 def link_row(
@@ -24,7 +23,7 @@ def link_row(
     receiver_party: str,
     submitted_by: str,
     kid: str,
-    received_at: datetime | None = None,
+    received_at: datetime,
 ) -> Link:
     """The row of a link whose claims have verified; `created_at` is its receipt (the moment
     it was verified at)."""
@@ -43,7 +42,7 @@ def link_row(
         iat=epoch_of(claims, "iat"),
         exp=epoch_of(claims, "exp"),
         submitted_by=submitted_by,
-        created_at=utcnow() if received_at is None else received_at,
+        created_at=received_at,
     )
 
 

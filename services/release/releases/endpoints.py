@@ -1,6 +1,7 @@
 """Releases over HTTP: make, read, search, cancel, hold."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -28,7 +29,11 @@ router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
 
 async def locked_release(
-    release_id: uuid.UUID, request: Request, caller: CurrentCaller, session: SessionDep
+    release_id: uuid.UUID,
+    request: Request,
+    caller: CurrentCaller,
+    session: SessionDep,
+    now: NowDep,
 ) -> Release:
     """The release of the path, locked for the change; 404 if the caller may not see it.
 
@@ -43,6 +48,7 @@ async def locked_release(
             caller,
             action="release.change",
             outcome="not_found",
+            now=now,
             release_id=release_id,
         )
         raise service.release_not_found()
@@ -53,7 +59,13 @@ LockedRelease = Annotated[Release, Depends(locked_release)]
 
 
 async def read_release(
-    request: Request, caller: Caller, session: AsyncSession, release_id: uuid.UUID, action: str
+    request: Request,
+    caller: Caller,
+    session: AsyncSession,
+    release_id: uuid.UUID,
+    action: str,
+    *,
+    now: datetime,
 ) -> Release:
     """A release for reading, the read recorded in the access log whatever its outcome."""
     release = await repository.get_visible(session, caller, release_id)
@@ -62,6 +74,7 @@ async def read_release(
         caller,
         action=action,
         outcome="shown" if release else "not_found",
+        now=now,
         release_id=release_id,
         container=release.container if release else None,
         results=1 if release else 0,
@@ -113,6 +126,7 @@ async def create_release(
             caller,
             action="release.create",
             outcome=refusal.outcome,
+            now=now,
             container=refusal.container,
         )
         raise
@@ -141,6 +155,7 @@ async def search_releases(
         caller,
         action="release.search",
         outcome="shown" if releases else "not_found",
+        now=now,
         container=number,
         results=len(releases),
     )
@@ -158,7 +173,7 @@ async def get_release(
     release_id: uuid.UUID, request: Request, caller: Reader, session: ReadSessionDep, now: NowDep
 ) -> ReleaseView:
     """The release with its lights, holds and chain summary; 404 `release_not_found`."""
-    release = await read_release(request, caller, session, release_id, "release.read")
+    release = await read_release(request, caller, session, release_id, "release.read", now=now)
     return await service.load_view(session, caller, release, now=now)
 
 
@@ -173,7 +188,12 @@ async def cancel_release(
     """The release becomes `cancelled` and every live link is withdrawn."""
     await service.cancel(session, caller=caller, release=release, now=now)
     add_read(
-        session, caller, action="release.cancel", release_id=release.id, container=release.container
+        session,
+        caller,
+        action="release.cancel",
+        release_id=release.id,
+        container=release.container,
+        now=now,
     )
     return await service.load_view(session, caller, release, now=now)
 
@@ -204,7 +224,12 @@ async def place_hold(
         now=now,
     )
     add_read(
-        session, caller, action="hold.place", release_id=release.id, container=release.container
+        session,
+        caller,
+        action="hold.place",
+        release_id=release.id,
+        container=release.container,
+        now=now,
     )
     return await service.load_view(session, caller, release, now=now)
 
@@ -220,6 +245,11 @@ async def lift_hold(
     """404 `hold_not_found` when there is no such hold."""
     await service.lift_hold(session, caller=caller, release=release, kind=kind)
     add_read(
-        session, caller, action="hold.lift", release_id=release.id, container=release.container
+        session,
+        caller,
+        action="hold.lift",
+        release_id=release.id,
+        container=release.container,
+        now=now,
     )
     return await service.load_view(session, caller, release, now=now)

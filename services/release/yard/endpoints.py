@@ -66,6 +66,7 @@ async def search_entries(
     request: Request,
     caller: Reader,
     session: ReadSessionDep,
+    now: NowDep,
     container: Annotated[str | None, Query(max_length=32)] = None,
     include_withdrawn: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -80,6 +81,7 @@ async def search_entries(
         caller,
         action="yard.search",
         outcome="shown" if entries else "not_found",
+        now=now,
         container=number,
         results=len(entries),
     )
