@@ -156,6 +156,16 @@ async def event_by_id(session: AsyncSession, event_id: uuid.UUID) -> AuditEvent 
     return result.one_or_none()
 
 
+async def events_by_ids(
+    session: AsyncSession, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, AuditEvent]:
+    """Events by their ids (those that exist)."""
+    if not event_ids:
+        return {}
+    result = await session.exec(select(AuditEvent).where(col(AuditEvent.event_id).in_(event_ids)))
+    return {event.event_id: event for event in result.all()}
+
+
 async def latest_checkpoint(session: AsyncSession) -> AuditCheckpoint | None:
     """The checkpoint over the largest tree."""
     result = await session.exec(

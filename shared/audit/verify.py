@@ -9,7 +9,7 @@ stored event against its entry. Memory stays O(log n): it streams one bundle at 
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ class VerifyReport:
     previous_size: int | None = None
     events_checked: int = 0
     notes: list[str] = field(default_factory=list)
+    roots: dict[int, bytes] = field(default_factory=dict)  # size -> root, as asked for
 
 
 @dataclass
@@ -137,8 +138,13 @@ async def verify_log(
     database_url: str | None = None,
     database_schema: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    roots_at: Collection[int] = (),
 ) -> VerifyReport:
-    """Verify a log end to end; raise VerificationFailed naming the first bad index."""
+    """Verify a log end to end; raise VerificationFailed naming the first bad index.
+
+    `roots_at`: tree sizes whose recomputed roots the report keeps (`VerifyReport.roots`),
+    so that a caller can check checkpoints quoted elsewhere against the verified log.
+    """
     verifier = parse_verifier_key(verifier_key)
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(
@@ -176,6 +182,9 @@ async def verify_log(
             else None
         )
         tree = CompactRange.empty()
+        wanted = frozenset(roots_at)
+        if 0 in wanted:
+            report.roots[0] = tree.root()
         upper = _UpperTiles(fetch, checkpoint.size)
         if previous is not None and previous.size == 0:
             _check_old_root(tree, previous)
@@ -202,6 +211,8 @@ async def verify_log(
                         await upper.check(level, node_index, node_hash)
                 if previous is not None and tree.size == previous.size:
                     _check_old_root(tree, previous)
+                if tree.size in wanted:
+                    report.roots[tree.size] = tree.root()
             if len(entries) > width:
                 raise VerificationFailed("entry bundle holds too many entries", start + width)
         if events is not None:

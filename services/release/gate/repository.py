@@ -199,6 +199,29 @@ async def visit_draw(
     return (await session.exec(statement)).first()
 
 
+async def decisions_between(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    until: datetime,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[GateDecision]:
+    """Every terminal's decisions in [since, until), in (decided_at, id) order, after a
+    page's last one (port security's check that each has its one draw)."""
+    statement = select_models(GateDecision).where(
+        col(GateDecision.decided_at) >= since, col(GateDecision.decided_at) < until
+    )
+    if after is not None:
+        at, decision_id = after
+        statement = statement.where(
+            (col(GateDecision.decided_at) > at)
+            | ((col(GateDecision.decided_at) == at) & (col(GateDecision.id) > decision_id))
+        )
+    statement = statement.order_by(col(GateDecision.decided_at), col(GateDecision.id))
+    return (await session.exec(statement.limit(limit))).all()
+
+
 async def record_gate_out(session: AsyncSession, gate_out: GateOut) -> bool:
     """Store the gate-out; False if the release has one already (its primary key decides)."""
     return await insert_once(session, GateOut, **gate_out.model_dump())

@@ -21,10 +21,13 @@ from pydantic import AwareDatetime
 from services.release.access.service import record_read
 from services.release.auth import Caller, allows
 from services.release.deps import CurrentCaller, DrawingKeyDep, NowDep, require
+from services.release.gate import repository as gate_repository
 from services.release.inspections import repository, service
 from services.release.inspections.keys import SUITE
 from services.release.inspections.models import InspectionStatus, Purpose
 from services.release.inspections.schemas import (
+    DecisionDraw,
+    DecisionPage,
     DrawPage,
     DrawView,
     InspectionKeys,
@@ -34,8 +37,10 @@ from services.release.inspections.schemas import (
     PublishedKey,
     published_key,
 )
+from shared.audit import repository as audit_log
+from shared.audit.models import AuditEvent
 from shared.deps import ReadSessionDep, SessionDep
-from shared.problems import Forbidden, InvalidInput, problem_responses
+from shared.problems import Forbidden, InvalidInput, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
 
@@ -74,18 +79,33 @@ async def inspection_keys(session: ReadSessionDep, key: DrawingKeyDep) -> Inspec
     return InspectionKeys(suite=SUITE, current=key.key_id, keys=published)
 
 
-def _cursor(text: str) -> tuple[datetime, uuid.UUID]:
+def _cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """(moment, id) of the last row of the page before; None for the first page."""
+    if text is None:
+        return None
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-        at, _, draw_id = raw.partition("|")
-        return datetime.fromisoformat(at), uuid.UUID(draw_id)
+        at, _, row_id = raw.partition("|")
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(row_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
 
 
-def _next_cursor(view: DrawView) -> str:
-    raw = f"{view.drawn_at.isoformat()}|{view.draw_id}".encode("ascii")
+def _next_cursor(moment: datetime, row_id: uuid.UUID) -> str:
+    raw = f"{moment.isoformat()}|{row_id}".encode("ascii")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _text(event: AuditEvent | None) -> str | None:
+    return event.event if event is not None else None
+
+
+def _check_period(since: datetime, until: datetime) -> None:
+    if until <= since:
+        raise InvalidInput("period_invalid", "until must be after since")
 
 
 @router.get(
@@ -105,17 +125,12 @@ async def list_draws(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> DrawPage:
     """Draws in [since, until) in the order they were made, a page at a time."""
-    if until <= since:
-        raise InvalidInput("period_invalid", "until must be after since")
+    _check_period(since, until)
     found = await repository.draws_between(
-        session,
-        since=since,
-        until=until,
-        purpose=purpose,
-        after=_cursor(cursor) if cursor is not None else None,
-        limit=limit,
+        session, since=since, until=until, purpose=purpose, after=_cursor(cursor), limit=limit
     )
-    views = [DrawView.of(draw) for draw in found]
+    logged = await audit_log.events_by_ids(session, [draw.event_id for draw in found])
+    views = [DrawView.of(draw, _text(logged.get(draw.event_id))) for draw in found]
     await record_read(
         request.app.state.sessions,
         caller,
@@ -124,7 +139,81 @@ async def list_draws(
         now=now,
         results=len(views),
     )
-    return DrawPage(draws=views, next=_next_cursor(views[-1]) if len(views) == limit else None)
+    last = views[-1] if len(views) == limit else None
+    return DrawPage(draws=views, next=_next_cursor(last.drawn_at, last.draw_id) if last else None)
+
+
+@router.get(
+    "/draws/{draw_id}",
+    summary="One draw (port security)",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def get_draw(
+    draw_id: uuid.UUID, caller: PortSecurity, session: ReadSessionDep, request: Request, now: NowDep
+) -> DrawView:
+    """A draw named by a decision outside a period being checked (a cleared inspection's)."""
+    found = await repository.draw(session, draw_id)
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="inspections.draw",
+        outcome="ok" if found else "not_found",
+        now=now,
+        results=1 if found else 0,
+    )
+    if found is None:
+        raise NotFound("draw_not_found", "no such draw")
+    logged = await audit_log.events_by_ids(session, [found.event_id])
+    return DrawView.of(found, _text(logged.get(found.event_id)))
+
+
+@router.get(
+    "/decisions",
+    summary="Gate decisions of a period with the draw each names (port security)",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def list_decisions(
+    request: Request,
+    caller: PortSecurity,
+    session: ReadSessionDep,
+    now: NowDep,
+    since: AwareDatetime,
+    until: AwareDatetime,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> DecisionPage:
+    """So that anyone checking the draws can see that every decision has its one draw."""
+    _check_period(since, until)
+    found = await gate_repository.decisions_between(
+        session, since=since, until=until, after=_cursor(cursor), limit=limit
+    )
+    logged = await audit_log.events_by_ids(session, [item.event_id for item in found])
+    views = [
+        DecisionDraw(
+            decision_id=item.id,
+            decision=item.decision,
+            draw_id=item.draw_id,
+            release_id=item.release_id,
+            container=item.container,
+            terminal=item.terminal_id,
+            decided_at=item.decided_at,
+            event_id=item.event_id,
+            logged_event=_text(logged.get(item.event_id)),
+        )
+        for item in found
+    ]
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="inspections.decisions",
+        outcome="ok",
+        now=now,
+        results=len(views),
+    )
+    last = views[-1] if len(views) == limit else None
+    return DecisionPage(
+        decisions=views, next=_next_cursor(last.decided_at, last.decision_id) if last else None
+    )
 
 
 @router.get(

@@ -43,6 +43,11 @@ async def add_draw(session: AsyncSession, draw: Draw) -> None:
     await session.flush()
 
 
+async def draw(session: AsyncSession, draw_id: uuid.UUID) -> Draw | None:
+    """One draw."""
+    return await session.get(Draw, draw_id)
+
+
 async def draw_of_decision(session: AsyncSession, decision_id: uuid.UUID) -> Draw | None:
     """The draw a gate decision made, if any."""
     statement = select(Draw).where(col(Draw.decision_id) == decision_id)

@@ -45,11 +45,15 @@ class DrawView(BaseModel):
     decision_id: uuid.UUID | None
     release_id: uuid.UUID | None
     container: str | None
+    # The draw's event as the audit log holds it (RFC 8785 JSON): with the event's receipt
+    # (GET /v1/log/events/{event_id}/receipt) anyone checks it is what was logged then.
+    logged_event: str | None
 
     @classmethod
-    def of(cls, draw: Draw) -> "DrawView":
+    def of(cls, draw: Draw, logged_event: str | None) -> "DrawView":
         """The published form of a stored draw."""
         return cls(
+            logged_event=logged_event,
             draw_id=draw.id,
             purpose=draw.purpose,
             alpha=draw.alpha,
@@ -72,6 +76,27 @@ class DrawPage(BaseModel):
     """One page of draws; `next` is the cursor of the following page, None at the end."""
 
     draws: list[DrawView]
+    next: str | None
+
+
+class DecisionDraw(BaseModel):
+    """A gate decision and the draw it names (None for a `deny`: nothing was drawn)."""
+
+    decision_id: uuid.UUID
+    decision: str
+    draw_id: uuid.UUID | None
+    release_id: uuid.UUID | None
+    container: str
+    terminal: str
+    decided_at: datetime
+    event_id: uuid.UUID
+    logged_event: str | None  # as for DrawView: the decision as the log holds it
+
+
+class DecisionPage(BaseModel):
+    """One page of gate decisions; `next` is the following page's cursor, None at the end."""
+
+    decisions: list[DecisionDraw]
     next: str | None
 
 

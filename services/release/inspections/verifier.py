@@ -1,0 +1,306 @@
+"""`ketenpas inspections verify`: check a period's draws from the outside.
+
+With the VRF public keys it trusts, the audit log's verifier key and a port-security token,
+it fetches the period's draws and gate decisions and checks, naming the first bad draw:
+
+1. every draw: its key is one of the trusted keys; ``alpha`` is the RFC 8785 JSON of the
+   object it publishes, for its purpose; the proof verifies and gives the published
+   ``beta``; ``u`` is beta's first 8 bytes over 2^64; ``selected`` is ``u < probability``;
+2. every checkpoint quoted in an ``alpha``: the log's origin, and the very root of the
+   log at that size, recomputed from the whole log behind its signed checkpoint (so no
+   draw can cite a checkpoint the log never had, or one from its future);
+3. every gate decision of the period that released or selected names exactly one draw
+   (of its own decision, or of the visit or cleared inspection of the same release), and
+   every container draw belongs to the decision it names: none dropped, none redrawn;
+4. every draw and decision is what the audit log holds: its logged event says the same,
+   and the event's receipt proves it is in the log under a signed checkpoint of the same
+   verified log. The tables can be edited by whoever holds the database; the log cannot
+   be rewritten unnoticed, so a draw made again and put in place of the first, or a
+   result changed afterwards, no longer matches what was logged with the decision.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import rfc8785
+
+from services.release.inspections.draws import u_of
+from services.release.inspections.keys import key_id_of
+from shared import vrf
+from shared.audit.events import commitment
+from shared.audit.verify import VerificationFailed, verify_log
+from shared.tlog.checkpoint import Checkpoint
+from shared.tlog.note import Verifier, parse_verifier_key
+from shared.tlog.receipt import parse_receipt, verify_receipt
+
+
+class DrawCheckFailed(Exception):
+    """A draw (or a decision's draw) does not hold up; `draw` names it when one is known."""
+
+    def __init__(self, reason: str, draw: str | None = None) -> None:
+        super().__init__(reason if draw is None else f"draw {draw}: {reason}")
+        self.reason = reason
+        self.draw = draw
+
+
+@dataclass
+class DrawReport:
+    """What a successful check covered."""
+
+    draws: int = 0
+    selected: int = 0
+    decisions: int = 0
+    checkpoints: set[int] = field(default_factory=set)
+    log_size: int = 0
+
+
+def _b64url(text: object, what: str, draw: str) -> bytes:
+    if not isinstance(text, str):
+        raise DrawCheckFailed(f"{what} is not text", draw)
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise DrawCheckFailed(f"{what} is not base64url", draw) from None
+
+
+async def _pages(
+    client: httpx.AsyncClient, path: str, key: str, params: Mapping[str, str]
+) -> AsyncIterator[dict[str, Any]]:
+    cursor: str | None = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(path, params=query)
+        if response.status_code != 200:
+            raise DrawCheckFailed(f"GET {path} answered {response.status_code}")
+        page = response.json()
+        for item in page[key]:
+            yield item
+        cursor = page.get("next")
+        if not cursor:
+            return
+
+
+def check_draw(draw: Mapping[str, Any], trusted: Mapping[str, bytes]) -> dict[str, Any]:
+    """Check one published draw on its own; returns its checkpoint. DrawCheckFailed if not."""
+    name = str(draw.get("draw_id"))
+    public_key = trusted.get(str(draw.get("key_id")))
+    if public_key is None:
+        raise DrawCheckFailed("drawn with a key that is not trusted", name)
+    alpha_text = draw.get("alpha")
+    if not isinstance(alpha_text, str):
+        raise DrawCheckFailed("alpha is missing", name)
+    alpha = alpha_text.encode("utf-8")
+    try:
+        alpha_object = json.loads(alpha_text)
+    except ValueError:
+        raise DrawCheckFailed("alpha is not JSON", name) from None
+    if not isinstance(alpha_object, dict) or rfc8785.dumps(alpha_object) != alpha:
+        raise DrawCheckFailed("alpha is not canonical JSON (RFC 8785)", name)
+    if alpha_object != draw.get("alpha_object") or alpha_object.get("purpose") != draw.get(
+        "purpose"
+    ):
+        raise DrawCheckFailed("alpha says something else than the draw", name)
+    try:
+        beta = vrf.verify(public_key, _b64url(draw.get("pi"), "pi", name), alpha)
+    except vrf.VrfError as exc:
+        raise DrawCheckFailed(f"the proof does not verify ({exc.code})", name) from None
+    if beta != _b64url(draw.get("beta"), "beta", name):
+        raise DrawCheckFailed("beta is not the proof's output", name)
+    if draw.get("u") != u_of(beta):
+        raise DrawCheckFailed("u is not beta's number", name)
+    probability = draw.get("probability")
+    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+        raise DrawCheckFailed("the probability is not in [0, 1]", name)
+    if draw.get("selected") is not (u_of(beta) < probability):
+        raise DrawCheckFailed("the result does not follow from u and the probability", name)
+    if draw.get("purpose") == "container":
+        subject = alpha_object.get("subject")
+        if not isinstance(subject, dict) or subject.get("decision") != draw.get("decision_id"):
+            raise DrawCheckFailed("the draw is not of the decision it names", name)
+    checkpoint = alpha_object.get("checkpoint")
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("size"), int):
+        raise DrawCheckFailed("alpha holds no checkpoint", name)
+    return checkpoint
+
+
+_DRAW_FIELDS = ("purpose", "alpha", "key_id", "pi", "beta", "u", "probability", "selected")
+_DECISION_FIELDS = ("decision", "container", "terminal")
+
+
+def _logged(item: Mapping[str, Any], event_type: str, name: str) -> dict[str, Any]:
+    text = item.get("logged_event")
+    try:
+        event = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        raise DrawCheckFailed("its logged event is missing", name)
+    if event.get("type") != event_type or event.get("id") != str(item.get("event_id")):
+        raise DrawCheckFailed("its logged event is another event", name)
+    return event
+
+
+def check_logged_draw(draw: Mapping[str, Any]) -> None:
+    """The draw says what its event in the log says."""
+    name = str(draw.get("draw_id"))
+    event = _logged(draw, "inspection.drawn", name)
+    if event.get("draw_id") != name or any(event.get(f) != draw.get(f) for f in _DRAW_FIELDS):
+        raise DrawCheckFailed("the draw differs from the one logged", name)
+
+
+def check_logged_decision(decision: Mapping[str, Any]) -> None:
+    """The decision, and the draw it names, are what its event in the log says."""
+    name = f"decision {decision.get('decision_id')}"
+    event = _logged(decision, "gate.decided", name)
+    if (
+        event.get("decision_id") != str(decision.get("decision_id"))
+        or event.get("release_id") != _text_or_none(decision.get("release_id"))
+        or event.get("draw_id") != _text_or_none(decision.get("draw_id"))
+        or any(event.get(f) != decision.get(f) for f in _DECISION_FIELDS)
+    ):
+        raise DrawCheckFailed(f"{name} differs from the one logged (its draw was replaced?)")
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _receipt(
+    client: httpx.AsyncClient, item: Mapping[str, Any], verifier: Verifier, name: str
+) -> Checkpoint:
+    """The signed checkpoint under which the item's logged event is proved to be."""
+    response = await client.get(f"/v1/log/events/{item.get('event_id')}/receipt")
+    if response.status_code != 200:
+        raise DrawCheckFailed(f"its event has no receipt ({response.status_code})", name)
+    try:
+        extra = parse_receipt(response.text).extra or b""
+        entry = commitment(extra, str(item.get("logged_event")).encode("utf-8"))
+        return verify_receipt(response.text, entry, verifier, verifier.name)
+    except ValueError as exc:
+        raise DrawCheckFailed(f"its event is not in the log as published: {exc}", name) from None
+
+
+def _check_decisions(
+    decisions: list[dict[str, Any]], draws: Mapping[str, dict[str, Any]], in_period: set[str]
+) -> None:
+    """Every deciding decision names one draw of its release; every container draw of the
+    period is the draw its decision names (none dropped, none redrawn)."""
+    by_id = {str(decision.get("decision_id")): decision for decision in decisions}
+    for decision_id, decision in by_id.items():
+        draw_id = decision.get("draw_id")
+        if decision.get("decision") == "deny":
+            if draw_id is not None:
+                raise DrawCheckFailed("a deny names a draw", str(draw_id))
+            continue
+        if draw_id is None:
+            raise DrawCheckFailed(f"decision {decision_id} names no draw")
+        draw = draws.get(str(draw_id))
+        if draw is None:
+            raise DrawCheckFailed(
+                f"decision {decision_id} names a draw that is not published", str(draw_id)
+            )
+        if draw.get("release_id") != decision.get("release_id"):
+            raise DrawCheckFailed("a decision names a draw of another release", str(draw_id))
+    drawn_for: dict[str, str] = {}
+    for draw_id in sorted(in_period):
+        draw = draws[draw_id]
+        if draw.get("purpose") != "container":
+            continue
+        decision_id = str(draw.get("decision_id"))
+        if decision_id in drawn_for:
+            raise DrawCheckFailed(f"decision {decision_id} was drawn for twice", draw_id)
+        drawn_for[decision_id] = draw_id
+        drawn_by = by_id.get(decision_id)
+        if drawn_by is None:
+            raise DrawCheckFailed("the decision it was drawn for is missing", draw_id)
+        if str(drawn_by.get("draw_id")) != draw_id:
+            raise DrawCheckFailed("its decision names another draw", draw_id)
+
+
+async def verify_draws(
+    base_url: str,
+    *,
+    trusted_keys: list[str],
+    log_key: str,
+    token: str,
+    since: datetime,
+    until: datetime,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> DrawReport:
+    """Check the period's draws and decisions (see the module); DrawCheckFailed if not."""
+    trusted: dict[str, bytes] = {}
+    for text in trusted_keys:
+        key = _b64url(text, "a trusted key", "-")
+        trusted[key_id_of(key)] = key
+    period = {"since": since.isoformat(), "until": until.isoformat()}
+    headers = {"Authorization": f"Bearer {token}"}
+    report = DrawReport()
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, transport=transport, timeout=30
+    ) as client:
+        draws: dict[str, dict[str, Any]] = {}
+        async for draw in _pages(client, "/v1/inspections/draws", "draws", period):
+            draws[str(draw.get("draw_id"))] = draw
+        in_period = set(draws)
+        decisions = [
+            decision
+            async for decision in _pages(client, "/v1/inspections/decisions", "decisions", period)
+        ]
+        for decision in decisions:  # a draw made before the period that a decision reuses
+            draw_id = decision.get("draw_id")
+            if draw_id is not None and str(draw_id) not in draws:
+                response = await client.get(f"/v1/inspections/draws/{uuid.UUID(str(draw_id))}")
+                if response.status_code == 200:
+                    draws[str(draw_id)] = response.json()
+        checkpoints: dict[str, dict[str, Any]] = {}
+        for draw_id, draw in draws.items():
+            checkpoints[draw_id] = check_draw(draw, trusted)
+            check_logged_draw(draw)
+            report.selected += bool(draw.get("selected"))
+        for decision in decisions:
+            check_logged_decision(decision)
+        _check_decisions(decisions, draws, in_period)
+        verifier = parse_verifier_key(log_key)
+        receipts: dict[str, Checkpoint] = {}
+        for draw_id, draw in draws.items():
+            receipts[draw_id] = await _receipt(client, draw, verifier, draw_id)
+        for decision in decisions:
+            name = f"decision {decision.get('decision_id')}"
+            receipts[name] = await _receipt(client, decision, verifier, name)
+    report.draws, report.decisions = len(draws), len(decisions)
+    sizes = {int(checkpoint["size"]) for checkpoint in checkpoints.values()}
+    try:
+        log = await verify_log(
+            base_url,
+            log_key,
+            transport=transport,
+            roots_at=sizes | {signed.size for signed in receipts.values()},
+        )
+    except VerificationFailed as exc:
+        raise DrawCheckFailed(f"the audit log does not verify: {exc}") from exc
+    for name, signed in receipts.items():
+        if log.roots.get(signed.size) != signed.root_hash:
+            raise DrawCheckFailed("its receipt is from another log than the one verified", name)
+    for draw_id, checkpoint in checkpoints.items():
+        root = log.roots.get(int(checkpoint["size"]))
+        quoted = _b64std(checkpoint.get("root"), draw_id)
+        if checkpoint.get("origin") != log.origin or root is None or root != quoted:
+            raise DrawCheckFailed("its checkpoint is not one the log ever had", draw_id)
+    report.checkpoints, report.log_size = sizes, log.size
+    return report
+
+
+def _b64std(text: object, draw: str) -> bytes:
+    if not isinstance(text, str):
+        raise DrawCheckFailed("the checkpoint's root is not text", draw)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DrawCheckFailed("the checkpoint's root is not base64", draw) from None
