@@ -5,12 +5,15 @@ passwords and TOTP codes from `var/demo/credentials.json`, and: the terminal ann
 fresh container in its yard, naming the shipping line that holds its release right (only
 that line may release it there); the shipping line releases it to a forwarder, who
 accepts and hands over to a carrier, who accepts and assigns one of its drivers, who
-accepts; the driver fetches a gate pass, the terminal asks the gate and records the
-gate-out. Every step uses the custodial keys, so it is the web flow's path, but the
+accepts; the driver fetches a gate pass, the terminal asks the gate (if the container is
+selected for inspection, the customs officer records it clear and the gate is asked again)
+and records the gate-out; port security then recomputes the decision's verifiable draw
+with the published key. Every step uses the custodial keys, so it is the web flow's path, but the
 driver's acceptance: he signs it with his own device key (demo key in credentials.json),
 as his phone would; each answer is printed.
 """
 
+import base64
 import json
 import secrets
 import time
@@ -23,7 +26,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from shared import iso6346, jose
+from shared import iso6346, jose, vrf
 
 ACK_TYP = "ketenpas-ack+jwt"
 
@@ -148,19 +151,63 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
             f"{driver} accepts on his phone, with his own device key",
             {"ack": device_ack(w.person(driver), assignment["link_hash"])},
         )
-        gate_pass = w.call(
-            "post",
-            f"{w.identity}/v1/people/{driver_id}/gate-pass",
-            f"{driver} shows a gate pass",
-            headers=w.headers(driver),
-        )["gate_pass"]
-        decision = w.act(
-            gate,
-            "/v1/gate/decisions",
-            f"{gate} asks the gate for {container}",
-            {"container": container, "gate_pass": gate_pass},
-        )
-        say(f"     decision: {decision['decision']} {decision['reasons']}")
+        decision = _ask_gate(w, gate, driver, container)
+        if decision["decision"] == "inspect":
+            officer = "douane.officer"
+            w.act(
+                officer,
+                f"/v1/inspections/{decision['inspection_id']}/outcome",
+                f"{officer} inspects {container}: clear",
+                {"outcome": "clear"},
+            )
+            decision = _ask_gate(w, gate, driver, container)
         if decision["decision"] == "release":
             w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
+        _check_draw(w, "security.officer", decision)
         return decision
+
+
+def _ask_gate(w: Walk, gate: str, driver: str, container: str) -> dict[str, Any]:
+    """The driver shows a fresh gate pass and the terminal asks the gate."""
+    driver_id = w.person(driver)["person_id"]
+    gate_pass = w.call(
+        "post",
+        f"{w.identity}/v1/people/{driver_id}/gate-pass",
+        f"{driver} shows a gate pass",
+        headers=w.headers(driver),
+    )["gate_pass"]
+    decision = w.act(
+        gate,
+        "/v1/gate/decisions",
+        f"{gate} asks the gate for {container}",
+        {"container": container, "gate_pass": gate_pass},
+    )
+    codes = [reason["code"] for reason in decision["reasons"]]
+    w.say(f"     decision: {decision['decision']} {codes}")
+    return decision
+
+
+def _check_draw(w: Walk, officer: str, decision: dict[str, Any]) -> None:
+    """Port security recomputes the decision's draw with the published key, as anyone can."""
+    keys = w.call("get", f"{w.release}/v1/inspections/key", "the inspection key (public)")
+    draw = w.call(
+        "get",
+        f"{w.release}/v1/inspections/draws/{decision['draw_id']}",
+        f"{officer} reads the decision's draw",
+        headers=w.headers(officer),
+    )
+    public = next(k["public_key"] for k in keys["keys"] if k["key_id"] == draw["key_id"])
+    beta = vrf.verify(_unb64(public), _unb64(draw["pi"]), draw["alpha"].encode("utf-8"))
+    if beta != _unb64(draw["beta"]):
+        raise RuntimeError("the draw's proof does not give its output")
+    checkpoint = draw["alpha_object"]["checkpoint"]
+    verdict = "selected" if draw["selected"] else "not selected"
+    w.say(
+        f"     draw {draw['draw_id']}: u = {draw['u']:.4f} against p = {draw['probability']}: "
+        f"{verdict}; proof verified under key {draw['key_id'][:12]}…, drawn after the log's "
+        f"checkpoint at size {checkpoint['size']}"
+    )
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
