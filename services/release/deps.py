@@ -8,7 +8,6 @@ caller and his rights themselves are domain concepts in `services.release.auth`;
 only wraps them for FastAPI.
 """
 
-import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
@@ -120,8 +119,10 @@ async def get_caller(
     settings: SettingsDep,
     directory: DirectoryDep,
     verified: Annotated[VerifiedTokens, Depends(get_verified_tokens)],
+    moment: NowDep,
 ) -> Caller:
-    """The verified caller, whose party still holds a valid credential."""
+    """The verified caller, whose party still holds a valid credential, judged at the
+    request's time (the one its handler decides at)."""
     token = bearer_token(request)
     try:
         header, _ = jose.peek(token)
@@ -130,7 +131,7 @@ async def get_caller(
     kid = header.get("kid")
     kid = kid if isinstance(kid, str) else ""
     resolve = await directory.resolver(kid)
-    now = time.time()
+    now = moment.timestamp()
     key = resolve(kid)
     principal = verified.get(token, key, now)
     if principal is None:

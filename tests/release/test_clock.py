@@ -1,7 +1,7 @@
 """The release service's one clock: every handler takes the time of the request from
 `deps.NowDep` (fed by `deps.current_time`), and so does everything it writes — the access log
-included — so that one request has one instant, and a test that overrides `current_time`
-moves all of it."""
+included — and the caller's token is judged at it, so that one request has one instant, and
+a test that overrides `current_time` moves all of it."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 from services.release.access.models import AccessLogEntry
 from services.release.deps import current_time
 from shared.models import utcnow
+from tests.helpers import assert_problem
 from tests.release.chains import create_release, ok
 from tests.release.port import Port, access_log, new_container
 
 
-def stop_clock(port: Port) -> datetime:
-    """Stop the release service's clock a little after the real time (every token and
-    credential of the port is valid then) and return that moment: a row stamped with the
-    system clock instead would not carry it."""
-    fixed = (utcnow() + timedelta(minutes=7)).replace(microsecond=123_000)
+def stop_clock(port: Port, after: timedelta = timedelta(minutes=2)) -> datetime:
+    """Stop the release service's clock a little after the real time (by default every
+    token and credential of the port is still valid then) and return that moment: a row
+    stamped with the system clock instead would not carry it."""
+    fixed = (utcnow() + after).replace(microsecond=123_000)
     port.release.dependency_overrides[current_time] = lambda: fixed
     return fixed
 
@@ -82,3 +83,14 @@ async def test_a_change_to_a_hidden_release_is_logged_at_the_overridden_time(por
     assert [(entry.outcome, entry.at) for entry in await logged(port, "release.change")] == [
         ("not_found", fixed)
     ]
+
+
+async def test_access_tokens_are_judged_by_the_same_clock(port: Port) -> None:
+    headers = port["line"].headers  # a client token for 600 seconds, issued at the real time
+    search = f"/v1/releases?container={new_container()}"
+    ok(await port.client.get(search, headers=headers))
+
+    stop_clock(port, after=timedelta(minutes=15))
+
+    # Remembered as verified, and still refused: it expired by the request's time.
+    assert_problem(await port.client.get(search, headers=headers), 401, "token_expired")
