@@ -41,7 +41,8 @@ def free_port() -> int:
 def serving(app: FastAPI, port: int) -> Iterator[None]:
     """Serve the app with uvicorn in a thread until the block ends."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        # log_config=None: leave the process's logging as it is (uvicorn would rewire its loggers).
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

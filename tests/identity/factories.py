@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -148,7 +148,9 @@ async def person_token(
     _, key = await app.state.keyring.signing()
     now = int(time.time())
     async with transaction(app.state.sessions) as session:
-        status = await people.status_reference(session, person=person, issuer=settings.issuer)
+        status = await people.status_reference(
+            session, person=person, issuer=settings.issuer, now=datetime.fromtimestamp(now, UTC)
+        )
     return issue_access_token(
         key,
         issuer=settings.issuer,

@@ -139,7 +139,12 @@ async def issue_gate_pass(
         screened_until=screened_until,
         now=int(now),
         lifetime=lifetime,
-        status=await people.status_reference(session, person=person, issuer=settings.issuer),
+        status=await people.status_reference(
+            session,
+            person=person,
+            issuer=settings.issuer,
+            now=datetime.fromtimestamp(now, UTC),
+        ),
     )
     token = jose.sign(claims, signing_key, typ=GATE_PASS_TYP)
     await append(

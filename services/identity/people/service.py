@@ -18,7 +18,6 @@ from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
 from shared.audit.events import append
 from shared.auth import Principal, StatusReference
-from shared.models import utcnow
 from shared.problems import Conflict, InvalidInput, NotFound
 
 # Lower case only: "J.Jansen" and "j.jansen" must not be two people, and rather than
@@ -196,13 +195,10 @@ def _entry_for(status: PersonStatus | str) -> CredentialStatus:
 
 
 async def status_reference(
-    session: AsyncSession, *, person: Person, issuer: str, now: datetime | None = None
+    session: AsyncSession, *, person: Person, issuer: str, now: datetime
 ) -> StatusReference:
-    """The person's entry in a published status list, taken now if he has none yet.
-
-    `now` stamps the list if his first entry is not VALID. Its callers (sign-in, gate pass)
-    do not pass their request's time yet, and then the system clock stamps it.
-    """
+    """The person's entry in a published status list, taken now if he has none yet (`now`,
+    the request's time, stamps the list when his first entry is written)."""
     if person.status_list_id is None or person.status_index is None:
         person = await _locked(session, person.id)  # two first sign-ins take one entry
     if person.status_list_id is None or person.status_index is None:
@@ -214,7 +210,7 @@ async def status_reference(
             list_id=person.status_list_id,
             index=person.status_index,
             value=_entry_for(person.status),
-            now=utcnow() if now is None else now,
+            now=now,
         )
         session.add(person)
     return StatusReference(

@@ -234,7 +234,9 @@ async def _issue_person_token(
 ) -> SignedIn:
     issued_at = int(now)
     lifetime = settings.person_token_lifetime_seconds
-    status = await people.status_reference(session, person=person, issuer=settings.issuer)
+    status = await people.status_reference(
+        session, person=person, issuer=settings.issuer, now=datetime.fromtimestamp(now, UTC)
+    )
     token = issue_access_token(
         signing_key,
         issuer=settings.issuer,
