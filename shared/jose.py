@@ -269,10 +269,20 @@ def _signer(
 def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a compact JWS WITHOUT checking anything: only to find which key
     to load (kid, iss) before `verify`; never trust what it returns."""
-    header_segment, payload_segment, _ = _split_compact(token)
-    header = _loads_object(_b64decode(header_segment, "header"), what="header")
-    claims = _loads_object(_b64decode(payload_segment, "payload"), what="claims")
-    return header, claims
+    header_segment, payload_segment, _ = split_compact(token)
+    return parse_segment(header_segment, "header"), parse_segment(payload_segment, "claims")
+
+
+def parse_segment(segment: str, what: str) -> dict[str, Any]:
+    """A header or payload segment as `peek` and `verify` read it: canonical base64url of a
+    JSON object without duplicate members (TokenError otherwise)."""
+    return _loads_object(_b64decode(segment, what), what=what)
+
+
+def split_compact(token: object) -> tuple[str, str, bytes]:
+    """(header segment, payload segment, signature) of a compact JWS, strictly: a string of
+    ASCII within the size bound, three parts, canonical base64url (TokenError otherwise)."""
+    return _split_compact(token)
 
 
 def _split_compact(token: object) -> tuple[str, str, bytes]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, Generic, TypeVar
 
 from cryptography.exceptions import InvalidSignature
@@ -111,11 +112,12 @@ def signature_bytes(segment: str) -> bytes:
 class VerifierCache:
     """Remembered header judgements, holder keys and readings for one app (see module)."""
 
-    __slots__ = ("_headers", "_holder_keys", "readings")
+    __slots__ = ("_headers", "_holder_keys", "_parsed_headers", "readings")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._headers: BoundedMemo[tuple[str, str], _JudgedHeader] = BoundedMemo(limit)
         self._holder_keys: BoundedMemo[frozenset[tuple[str, Any]], OKPKey] = BoundedMemo(limit)
+        self._parsed_headers: BoundedMemo[str, Mapping[str, Any]] = BoundedMemo(limit)
         #: What verified payloads say, by (kind of reading, payload segment); see module.
         self.readings: BoundedMemo[tuple[str, str], Any] = BoundedMemo(limit)
 
@@ -123,7 +125,32 @@ class VerifierCache:
         """Forget everything, as after a restart."""
         self._headers.clear()
         self._holder_keys.clear()
+        self._parsed_headers.clear()
         self.readings.clear()
+
+    def verify_under(self, token: str, *, typ: str, kid: object, key: Key | None) -> None:
+        """`verify` for a caller that already holds the one key ``kid`` may name (a chain
+        link's signer credential): the same checks, without a resolver on the hot path."""
+        judged = self._headers.get((typ, token.partition(".")[0])) if key is not None else None
+        if judged is None or judged.key is not key or judged.kid != kid:
+
+            def resolve(requested: str) -> Key | None:
+                return key if requested == kid else None
+
+            self.verify(token, typ=typ, resolve_key=resolve)
+            return
+        signing_input, _, signature_segment = token.rpartition(".")
+        if (
+            token.count(".") != 2
+            or not token.isascii()
+            or len(token) > jose.MAX_TOKEN_LENGTH
+            or signing_input.endswith(".")  # detached (empty) payload, refused as jose does
+        ):
+            raise jose.TokenError("token_malformed", "not a compact JWS")
+        try:
+            judged.public.verify(signature_bytes(signature_segment), signing_input.encode("ascii"))
+        except InvalidSignature:
+            raise jose.TokenError("token_bad_signature", "signature does not verify") from None
 
     def verify(
         self, token: str, *, typ: str, resolve_key: Callable[[str], Key | None]
@@ -162,6 +189,16 @@ class VerifierCache:
             header_segment = token.partition(".")[0]
             self._headers.put((typ, header_segment), _JudgedHeader(kid, verified.key, public))
         return verified.claims
+
+    def peek(self, token: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        """`shared.jose.peek`, as strict, with the header parsed once per header segment
+        (the same few headers recur on every chain); the header is read-only."""
+        header_segment, payload_segment, _ = jose.split_compact(token)
+        header = self._parsed_headers.get(header_segment)
+        if header is None:
+            parsed = jose.parse_segment(header_segment, "header")
+            header = self._parsed_headers.put(header_segment, MappingProxyType(parsed))
+        return header, jose.parse_segment(payload_segment, "claims")
 
     def holder_key(self, jwk: Mapping[str, Any]) -> OKPKey | None:
         """The key object imported earlier for this very JWK, if remembered."""

@@ -152,3 +152,43 @@ def test_a_holder_key_is_one_object_per_jwk() -> None:
     remembered = cache.remember_holder_key(jwk, public_copy(KEY))
     assert cache.holder_key(dict(jwk)) is remembered
     assert cache.holder_key({**jwk, "extra": ["unhashable"]}) is None
+
+
+def test_peek_reads_as_strictly_as_jose_and_parses_a_header_once() -> None:
+    cache = VerifierCache()
+    good = token(n=5)
+    header, claims = cache.peek(good)
+    assert (dict(header), claims) == jose.peek(good)
+    again, _ = cache.peek(token(n=6))
+    assert again is header  # the same header segment: parsed once
+    with pytest.raises(TypeError):
+        header["kid"] = "another"  # type: ignore[index]
+    head, payload, signature = good.split(".")
+    for bad in (f"{head}.{payload}=.{signature}", f"{head}..{signature}", f"{head}.{payload}"):
+        with pytest.raises(jose.TokenError) as ours:
+            cache.peek(bad)
+        with pytest.raises(jose.TokenError) as theirs:
+            jose.peek(bad)
+        assert ours.value.code == theirs.value.code
+
+
+def test_verify_under_a_held_key_checks_what_verify_checks() -> None:
+    cache = VerifierCache()
+    good = token()
+    cache.verify_under(good, typ=TYP, kid=KID, key=PUBLIC)  # first sight: the full check
+    cache.verify_under(token(n=2), typ=TYP, kid=KID, key=PUBLIC)  # remembered path
+    head, _, signature = good.rpartition(".")
+    for bad, code in (
+        (f"{head}.{token(n=99).rpartition('.')[2]}", "token_bad_signature"),
+        (f"{good.partition('.')[0]}..{signature}", "token_malformed"),
+        (good + ".x", "token_malformed"),
+    ):
+        with pytest.raises(jose.TokenError) as caught:
+            cache.verify_under(bad, typ=TYP, kid=KID, key=PUBLIC)
+        assert caught.value.code == code, bad
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ=TYP, kid="another kid", key=PUBLIC)
+    assert caught.value.code == "token_kid_unknown"
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ=TYP, kid=KID, key=None)
+    assert caught.value.code == "token_kid_unknown"

@@ -67,7 +67,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from joserfc.jwk import Key, OKPKey
+from joserfc.jwk import OKPKey
 
 from shared import jose
 from shared.credentials import (
@@ -289,10 +289,7 @@ def _verify_signature(
     """Verify ``token`` (already parsed strictly by jose.peek) under ``key``, the key that the
     signer's credential binds to ``kid``; jose.TokenError if not."""
 
-    def resolve(requested: str) -> Key | None:
-        return key if requested == kid else None
-
-    cache.verify(token, typ=typ, resolve_key=resolve)
+    cache.verify_under(token, typ=typ, kid=kid, key=key)
 
 
 # --- claims ---------------------------------------------------------------------------------
@@ -591,7 +588,7 @@ def _verified_link_token(
     credential of the party it claims to be ``from`` binds."""
     evidence = context.evidence
     try:
-        header, claims = jose.peek(stored.jws)
+        header, claims = context.cache.peek(stored.jws)
     except jose.TokenError as exc:
         raise _Refused(exc.code, f"link: {exc.detail}") from None
     kid = header.get("kid")
@@ -721,7 +718,7 @@ def _check_ack(stored: StoredLink, *, link: _Link, link_hash_: str, context: _Co
     if stored.ack is None:
         raise _Refused("ack_missing", "the accepted link has no acceptance")
     try:
-        header, claims = jose.peek(stored.ack)
+        header, claims = context.cache.peek(stored.ack)
     except jose.TokenError as exc:
         raise _Refused(exc.code, f"ack: {exc.detail}") from None
     kid = header.get("kid")
