@@ -12,6 +12,7 @@ Who may do what (docs/inspections.md):
 import base64
 import binascii
 import uuid
+from collections import Counter
 from datetime import datetime
 from typing import Annotated
 
@@ -26,6 +27,8 @@ from services.release.inspections import repository, service
 from services.release.inspections.keys import SUITE
 from services.release.inspections.models import InspectionStatus, Purpose
 from services.release.inspections.schemas import (
+    CancellationCounts,
+    CancelRequest,
     DecisionDraw,
     DecisionPage,
     DrawPage,
@@ -33,6 +36,7 @@ from services.release.inspections.schemas import (
     InspectionKeys,
     InspectionList,
     InspectionView,
+    OfficerCancellations,
     OutcomeRecord,
     PublishedKey,
     published_key,
@@ -217,6 +221,33 @@ async def list_decisions(
 
 
 @router.get(
+    "/cancellations",
+    summary="Cancelled selections of a period, per officer (port security)",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def cancellation_counts(
+    caller: PortSecurity,
+    session: ReadSessionDep,
+    since: AwareDatetime,
+    until: AwareDatetime,
+) -> CancellationCounts:
+    """An officer who cancels many selections is worth a look."""
+    _check_period(since, until)
+    counts: dict[str, Counter[str]] = {}
+    for item in await repository.cancellations(session, since=since, until=until):
+        counts.setdefault(str(item.cancel_requested_by), Counter())["requested"] += 1
+        counts.setdefault(str(item.closed_by), Counter())["confirmed"] += 1
+    return CancellationCounts(
+        officers=[
+            OfficerCancellations(
+                officer=officer, requested=tally["requested"], confirmed=tally["confirmed"]
+            )
+            for officer, tally in sorted(counts.items())
+        ]
+    )
+
+
+@router.get(
     "",
     summary="Inspections the caller may see (terminal: its own)",
     responses=problem_responses(401, 403, 422, 503),
@@ -272,5 +303,26 @@ async def record_outcome(
         outcome=InspectionStatus(body.outcome),
         note=body.note,
         now=now,
+    )
+    return InspectionView.of(inspection)
+
+
+@router.post(
+    "/{inspection_id}/cancel",
+    summary="Cancel a selection: asked by one officer, confirmed by another",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def cancel_selection(
+    inspection_id: uuid.UUID,
+    body: CancelRequest,
+    caller: Officer,
+    session: SessionDep,
+    now: NowDep,
+) -> InspectionView:
+    """The first call asks (`cancel_requested_by` is set); a second, different officer with
+    the same reason cancels it. 409 `second_officer_required` for the same officer again,
+    `cancel_reason_differs` for another reason; 403 `inspector_is_requester`."""
+    inspection = await service.cancel(
+        session, caller=caller, inspection_id=inspection_id, reason=body.reason, now=now
     )
     return InspectionView.of(inspection)

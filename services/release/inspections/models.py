@@ -67,6 +67,16 @@ class InspectionStatus(StrEnum):
     clear = "clear"
     finding = "finding"
     seizure = "seizure"
+    cancelled = "cancelled"  # by two officers, with a reason
+
+
+class CancelReason(StrEnum):
+    """Why a selection is cancelled (stable codes, counted per officer)."""
+
+    selected_in_error = "selected_in_error"
+    container_not_present = "container_not_present"
+    inspected_elsewhere = "inspected_elsewhere"
+    other = "other"
 
 
 class Inspection(SQLModel, table=True):
@@ -97,3 +107,7 @@ class Inspection(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=100)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = Field(default=None, max_length=2000)
+    # A cancellation asked by one officer, waiting for a second, different one.
+    cancel_requested_by: str | None = Field(default=None, max_length=100)
+    cancel_reason: str | None = Field(default=None, max_length=32)
+    cancel_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -121,6 +121,57 @@ async def close_inspection(
     return bool(result.rowcount)
 
 
+async def request_cancellation(
+    session: AsyncSession,
+    inspection_id: uuid.UUID,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """The first officer's request; False unless the inspection is open with none pending."""
+    result = await session.exec(
+        update(Inspection)
+        .where(
+            col(Inspection.id) == inspection_id,
+            col(Inspection.status) == InspectionStatus.open,
+            col(Inspection.cancel_requested_by).is_(None),
+        )
+        .values(cancel_requested_by=actor, cancel_reason=reason, cancel_requested_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def confirm_cancellation(
+    session: AsyncSession, inspection_id: uuid.UUID, *, actor: str, reason: str, now: datetime
+) -> bool:
+    """The second officer's confirmation; False unless another officer asked, for `reason`."""
+    result = await session.exec(
+        update(Inspection)
+        .where(
+            col(Inspection.id) == inspection_id,
+            col(Inspection.status) == InspectionStatus.open,
+            col(Inspection.cancel_requested_by).is_not(None),
+            col(Inspection.cancel_requested_by) != actor,
+            col(Inspection.cancel_reason) == reason,
+        )
+        .values(status=InspectionStatus.cancelled, closed_by=actor, closed_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def cancellations(
+    session: AsyncSession, *, since: datetime, until: datetime
+) -> Sequence[Inspection]:
+    """Selections cancelled in [since, until)."""
+    statement = select(Inspection).where(
+        col(Inspection.status) == InspectionStatus.cancelled,
+        col(Inspection.closed_at) >= since,
+        col(Inspection.closed_at) < until,
+    )
+    return (await session.exec(statement)).all()
+
+
 async def inspections(
     session: AsyncSession, *, terminal_id: str | None, status: str | None, limit: int
 ) -> Sequence[Inspection]:

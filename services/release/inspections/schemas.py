@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.release.inspections.draws import b64
-from services.release.inspections.models import Draw, Inspection, InspectionKey
+from services.release.inspections.models import CancelReason, Draw, Inspection, InspectionKey
 
 
 class PublishedKey(BaseModel):
@@ -113,6 +113,9 @@ class InspectionView(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     closed_by: str | None
+    # A cancellation asked by one officer and waiting for a second one.
+    cancel_requested_by: str | None = None
+    cancel_reason: str | None = None
 
     @classmethod
     def of(cls, inspection: Inspection) -> "InspectionView":
@@ -128,6 +131,8 @@ class InspectionView(BaseModel):
             opened_at=inspection.opened_at,
             closed_at=inspection.closed_at,
             closed_by=inspection.closed_by,
+            cancel_requested_by=inspection.cancel_requested_by,
+            cancel_reason=inspection.cancel_reason,
         )
 
 
@@ -144,6 +149,28 @@ class OutcomeRecord(BaseModel):
 
     outcome: Literal["clear", "finding", "seizure"]
     note: str | None = Field(default=None, max_length=2000)
+
+
+class CancelRequest(BaseModel):
+    """Why the selection should not stand (both officers give the same reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: CancelReason
+
+
+class OfficerCancellations(BaseModel):
+    """How many selections one officer asked to cancel, and how many he confirmed."""
+
+    officer: str
+    requested: int
+    confirmed: int
+
+
+class CancellationCounts(BaseModel):
+    """Cancelled selections of a period, counted per officer (port security)."""
+
+    officers: list[OfficerCancellations]
 
 
 def published_key(key: InspectionKey) -> PublishedKey:

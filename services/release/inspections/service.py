@@ -22,11 +22,19 @@ from services.release.auth import Caller
 from services.release.inspections import repository
 from services.release.inspections.draws import draw
 from services.release.inspections.keys import DrawingKey
-from services.release.inspections.models import Inspection, InspectionStatus, Purpose
+from services.release.inspections.models import (
+    CancelReason,
+    Inspection,
+    InspectionStatus,
+    Purpose,
+)
 from services.release.releases import service as releases
 from services.release.releases.models import HoldKind
 from shared.audit.events import append
 from shared.problems import Conflict, Forbidden, NotFound
+
+# What lets a selected release go at its next decision.
+_LETS_GO = frozenset({InspectionStatus.clear, InspectionStatus.cancelled})
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,9 @@ async def select_at_gate(
     if open_inspection is not None:
         return _still_open(open_inspection)
     latest = await repository.latest_inspection_of_release(session, release_id)
-    if latest is not None and latest.status == InspectionStatus.clear:
-        # Inspected and cleared: this release goes, under the draw that selected it.
+    if latest is not None and latest.status in _LETS_GO:
+        # Inspected and cleared, or the selection cancelled by two officers: this release
+        # goes, under the draw that selected it.
         return Selection(selected=False, draw_id=latest.draw_id, inspection_id=latest.id)
     if visit_draw is not None:
         return Selection(selected=False, draw_id=visit_draw)
@@ -126,6 +135,71 @@ def inspection_not_found() -> NotFound:
     return NotFound("inspection_not_found", "no such inspection")
 
 
+async def _open_for_officer(
+    session: AsyncSession, caller: Caller, inspection_id: uuid.UUID
+) -> Inspection:
+    """An open inspection that this caller, an officer, may close; 403/404/409 otherwise."""
+    inspection = await repository.inspection(session, inspection_id)
+    if inspection is None:
+        raise inspection_not_found()
+    if inspection.requested_by == caller.principal.actor:
+        raise Forbidden(
+            "inspector_is_requester",
+            "whoever asked for the gate decision may not close its inspection",
+        )
+    if inspection.status != InspectionStatus.open:
+        raise Conflict("inspection_closed", f"the inspection is {inspection.status} already")
+    return inspection
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    inspection_id: uuid.UUID,
+    reason: CancelReason,
+    now: datetime,
+) -> Inspection:
+    """Cancel a selection: a first officer asks, a second, different one confirms with the
+    same reason; each step is logged with its officer."""
+    inspection = await _open_for_officer(session, caller, inspection_id)
+    actor = caller.principal.actor
+    if inspection.cancel_requested_by is None:
+        if not await repository.request_cancellation(
+            session, inspection_id, actor=actor, reason=reason, now=now
+        ):
+            raise Conflict("inspection_changed", "the inspection changed meanwhile; look again")
+        event = "inspection.cancel_requested"
+    else:
+        if inspection.cancel_requested_by == actor:
+            raise Conflict(
+                "second_officer_required", "another officer must confirm the cancellation"
+            )
+        if inspection.cancel_reason != reason:
+            raise Conflict(
+                "cancel_reason_differs",
+                f"the first officer gave {inspection.cancel_reason!r}; both must agree",
+            )
+        if not await repository.confirm_cancellation(
+            session, inspection_id, actor=actor, reason=reason, now=now
+        ):
+            raise Conflict("inspection_changed", "the inspection changed meanwhile; look again")
+        event = "inspection.cancelled"
+    await append(
+        session,
+        event,
+        {
+            "inspection_id": str(inspection.id),
+            "container": inspection.container,
+            "reason": str(reason),
+            "actor": actor,
+            "requested_by": inspection.cancel_requested_by or actor,
+        },
+    )
+    await session.refresh(inspection)
+    return inspection
+
+
 async def record_outcome(
     session: AsyncSession,
     *,
@@ -136,16 +210,9 @@ async def record_outcome(
     now: datetime,
 ) -> Inspection:
     """Close an open inspection with its outcome; a finding or seizure holds the release."""
-    if outcome == InspectionStatus.open:
-        raise Conflict("outcome_invalid", "an outcome closes the inspection")
-    inspection = await repository.inspection(session, inspection_id)
-    if inspection is None:
-        raise inspection_not_found()
-    if inspection.requested_by == caller.principal.actor:
-        raise Forbidden(
-            "inspector_is_requester",
-            "whoever asked for the gate decision may not record its inspection's outcome",
-        )
+    if outcome in (InspectionStatus.open, InspectionStatus.cancelled):
+        raise Conflict("outcome_invalid", "an outcome is clear, finding or seizure")
+    inspection = await _open_for_officer(session, caller, inspection_id)
     closed = await repository.close_inspection(
         session, inspection_id, status=outcome, closed_by=caller.principal.actor, note=note, now=now
     )
