@@ -1,5 +1,8 @@
 """Migrations build exactly the tables the models describe."""
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
@@ -60,3 +63,17 @@ async def test_migrated_tables_match_the_models(
     for table in expected_tables:
         model_columns = {column.name for column in SQLModel.metadata.tables[table].columns}
         assert described[table] == model_columns, table
+
+
+@pytest.mark.parametrize("service", ["identity", "release"])
+def test_every_revision_id_fits_alembics_version_column(service: str) -> None:
+    # alembic_version.version_num is VARCHAR(32): PostgreSQL refuses a longer id at
+    # migration time (SQLite does not), so it is checked here on both backends.
+    versions = Path(__file__).parent.parent / "services" / service / "migrations" / "versions"
+    revisions = []
+    for path in sorted(versions.glob("*.py")):
+        found = re.search(r'^revision: str = "([^"]+)"', path.read_text(), re.MULTILINE)
+        if found:
+            revisions.append(found.group(1))
+    assert revisions, versions
+    assert [r for r in revisions if len(r) > 32] == []

@@ -1,6 +1,6 @@
 """Cancelling a selection: the first officer's request, waiting for a second officer.
 
-Revision ID: release_0006_inspection_cancellation
+Revision ID: release_0006_cancellation
 Revises: release_0005_inspections
 Create Date: 2026-12-06
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from shared.models import UTCDateTime
 
-revision: str = "release_0006_inspection_cancellation"
+revision: str = "release_0006_cancellation"
 down_revision: str | None = "release_0005_inspections"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
