@@ -1,13 +1,12 @@
 """`inspections verify|key`: check a period's draws from the outside; show the public key."""
 
 import asyncio
-import base64
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from services.release.inspections.keys import DrawingKey
+from services.release.inspections.keys import DrawingKey, b64
 from services.release.inspections.verifier import DrawCheckFailed, verify_draws
 from services.release.settings import ReleaseSettings
 
@@ -25,7 +24,7 @@ def _moment(text: str) -> datetime:
 def key() -> None:
     """Print this installation's inspection VRF public key (base64url), for `verify --key`."""
     drawing = DrawingKey(ReleaseSettings().inspection_vrf_seed())
-    typer.echo(base64.urlsafe_b64encode(drawing.public_key).rstrip(b"=").decode())
+    typer.echo(b64(drawing.public_key))
 
 
 @cli.command("verify")

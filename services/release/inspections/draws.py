@@ -25,7 +25,7 @@ import rfc8785
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.inspections import repository
-from services.release.inspections.keys import DrawingKey
+from services.release.inspections.keys import DrawingKey, b64
 from services.release.inspections.models import Draw, Purpose
 from shared import vrf
 from shared.audit import repository as audit_log
@@ -50,11 +50,6 @@ def u_of(beta: bytes) -> float:
 def alpha_bytes(alpha: Mapping[str, Any]) -> bytes:
     """The VRF input: RFC 8785 canonical JSON of the alpha object."""
     return bytes(rfc8785.dumps(dict(alpha)))
-
-
-def b64(data: bytes) -> str:
-    """Unpadded base64url, as draws are published."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 async def _checkpoint(session: AsyncSession) -> dict[str, Any]:

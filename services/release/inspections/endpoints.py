@@ -24,7 +24,7 @@ from services.release.auth import Caller, allows
 from services.release.deps import CurrentCaller, DrawingKeyDep, NowDep, require
 from services.release.gate import repository as gate_repository
 from services.release.inspections import repository, service
-from services.release.inspections.keys import SUITE
+from services.release.inspections.keys import SUITE, b64
 from services.release.inspections.models import InspectionStatus, Purpose
 from services.release.inspections.schemas import (
     CancellationCounts,
@@ -76,7 +76,7 @@ async def inspection_keys(session: ReadSessionDep, key: DrawingKeyDep) -> Inspec
         published.append(
             PublishedKey(
                 key_id=key.key_id,
-                public_key=base64.urlsafe_b64encode(key.public_key).rstrip(b"=").decode(),
+                public_key=b64(key.public_key),
                 first_used_at=None,
             )
         )
@@ -100,7 +100,7 @@ def _cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 def _next_cursor(moment: datetime, row_id: uuid.UUID) -> str:
     raw = f"{moment.isoformat()}|{row_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64(raw)
 
 
 def _text(event: AuditEvent | None) -> str | None:

@@ -18,10 +18,14 @@ from shared import vrf
 SUITE = "ECVRF-EDWARDS25519-SHA512-TAI"
 
 
+def b64(data: bytes) -> str:
+    """Unpadded base64url, as keys, proofs and outputs are published."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def key_id_of(public_key: bytes) -> str:
     """The name of a VRF public key."""
-    digest = hashlib.sha256(public_key).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64(hashlib.sha256(public_key).digest())
 
 
 class DrawingKey:

@@ -5,6 +5,7 @@ This module is the one that writes `inspection_keys`, `inspection_draws` and `in
 
 import uuid
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime
 
 from sqlalchemy import update
@@ -24,11 +25,9 @@ async def add_key_if_missing(session: AsyncSession, key_id: str, public_key: byt
     """Record a public key the first time it draws (in a savepoint: a race is harmless)."""
     if await session.get(InspectionKey, key_id) is not None:
         return
-    try:
+    with suppress(IntegrityError):  # another process published it first: the same row
         async with session.begin_nested():
             session.add(InspectionKey(key_id=key_id, public_key=public_key))
-    except IntegrityError:
-        pass  # another process published it first
 
 
 async def keys(session: AsyncSession) -> Sequence[InspectionKey]:
@@ -46,12 +45,6 @@ async def add_draw(session: AsyncSession, draw: Draw) -> None:
 async def draw(session: AsyncSession, draw_id: uuid.UUID) -> Draw | None:
     """One draw."""
     return await session.get(Draw, draw_id)
-
-
-async def draw_of_decision(session: AsyncSession, decision_id: uuid.UUID) -> Draw | None:
-    """The draw a gate decision made, if any."""
-    statement = select(Draw).where(col(Draw.decision_id) == decision_id)
-    return (await session.exec(statement)).one_or_none()
 
 
 async def draws_between(

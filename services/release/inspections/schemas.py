@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.release.inspections.draws import b64
+from services.release.inspections.keys import b64
 from services.release.inspections.models import CancelReason, Draw, Inspection, InspectionKey
 
 
