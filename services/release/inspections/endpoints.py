@@ -9,11 +9,8 @@ Who may do what (docs/inspections.md):
   officer), never whoever asked for the gate decision that selected the container.
 """
 
-import base64
-import binascii
 import uuid
 from collections import Counter
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -41,10 +38,11 @@ from services.release.inspections.schemas import (
     PublishedKey,
     published_key,
 )
+from services.release.paging import check_period, next_cursor, read_cursor
 from shared.audit import repository as audit_log
 from shared.audit.models import AuditEvent
 from shared.deps import ReadSessionDep, SessionDep
-from shared.problems import Forbidden, InvalidInput, NotFound, problem_responses
+from shared.problems import Forbidden, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"])
 
@@ -83,33 +81,8 @@ async def inspection_keys(session: ReadSessionDep, key: DrawingKeyDep) -> Inspec
     return InspectionKeys(suite=SUITE, current=key.key_id, keys=published)
 
 
-def _cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """(moment, id) of the last row of the page before; None for the first page."""
-    if text is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-        at, _, row_id = raw.partition("|")
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, uuid.UUID(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
-
-
-def _next_cursor(moment: datetime, row_id: uuid.UUID) -> str:
-    raw = f"{moment.isoformat()}|{row_id}".encode("ascii")
-    return b64(raw)
-
-
 def _text(event: AuditEvent | None) -> str | None:
     return event.event if event is not None else None
-
-
-def _check_period(since: datetime, until: datetime) -> None:
-    if until <= since:
-        raise InvalidInput("period_invalid", "until must be after since")
 
 
 @router.get(
@@ -129,9 +102,9 @@ async def list_draws(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> DrawPage:
     """Draws in [since, until) in the order they were made, a page at a time."""
-    _check_period(since, until)
+    check_period(since, until)
     found = await repository.draws_between(
-        session, since=since, until=until, purpose=purpose, after=_cursor(cursor), limit=limit
+        session, since=since, until=until, purpose=purpose, after=read_cursor(cursor), limit=limit
     )
     logged = await audit_log.events_by_ids(session, [draw.event_id for draw in found])
     views = [DrawView.of(draw, _text(logged.get(draw.event_id))) for draw in found]
@@ -144,7 +117,7 @@ async def list_draws(
         results=len(views),
     )
     last = views[-1] if len(views) == limit else None
-    return DrawPage(draws=views, next=_next_cursor(last.drawn_at, last.draw_id) if last else None)
+    return DrawPage(draws=views, next=next_cursor(last.drawn_at, last.draw_id) if last else None)
 
 
 @router.get(
@@ -187,9 +160,9 @@ async def list_decisions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> DecisionPage:
     """So that anyone checking the draws can see that every decision has its one draw."""
-    _check_period(since, until)
+    check_period(since, until)
     found = await gate_repository.decisions_between(
-        session, since=since, until=until, after=_cursor(cursor), limit=limit
+        session, since=since, until=until, after=read_cursor(cursor), limit=limit
     )
     logged = await audit_log.events_by_ids(session, [item.event_id for item in found])
     views = [
@@ -216,7 +189,7 @@ async def list_decisions(
     )
     last = views[-1] if len(views) == limit else None
     return DecisionPage(
-        decisions=views, next=_next_cursor(last.decided_at, last.decision_id) if last else None
+        decisions=views, next=next_cursor(last.decided_at, last.decision_id) if last else None
     )
 
 
@@ -232,7 +205,7 @@ async def cancellation_counts(
     until: AwareDatetime,
 ) -> CancellationCounts:
     """An officer who cancels many selections is worth a look."""
-    _check_period(since, until)
+    check_period(since, until)
     counts: dict[str, Counter[str]] = {}
     for item in await repository.cancellations(session, since=since, until=until):
         counts.setdefault(str(item.cancel_requested_by), Counter())["requested"] += 1
