@@ -24,6 +24,9 @@ RELEASE_TABLES = {
     "inspection_keys",
     "inspection_draws",
     "inspections",
+    "inspection_policies",
+    "inspection_capacity_days",
+    "alerts",
 }
 IDENTITY_TABLES = {
     "parties",

@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from services.release.alerts.endpoints import router as alerts_router
 from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
 from services.release.gate.endpoints import router as gate_router
@@ -67,7 +68,14 @@ def create_app(
         description=(
             "Releases, the chain of signed handovers, holds, gate decisions and inspections."
         ),
-        routers=[releases_router, chain_router, gate_router, yard_router, inspections_router],
+        routers=[
+            releases_router,
+            chain_router,
+            gate_router,
+            yard_router,
+            inspections_router,
+            alerts_router,
+        ],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,
         chores=CHORES,

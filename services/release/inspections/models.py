@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, LargeBinary, Text, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.models import UTCDateTime, utcnow
@@ -68,6 +68,9 @@ class InspectionStatus(StrEnum):
     finding = "finding"
     seizure = "seizure"
     cancelled = "cancelled"  # by two officers, with a reason
+    # Selected when the terminal's daily capacity was used up: recorded, never dropped, and
+    # port security alerted; the container went.
+    over_capacity = "over_capacity"
 
 
 class CancelReason(StrEnum):
@@ -111,3 +114,36 @@ class Inspection(SQLModel, table=True):
     cancel_requested_by: str | None = Field(default=None, max_length=100)
     cancel_reason: str | None = Field(default=None, max_length=32)
     cancel_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InspectionPolicy(SQLModel, table=True):
+    """One version of a terminal's selection policy (`risk.RiskPolicy`), set by port security.
+
+    Versions are never changed or deleted: a draw names the version it was weighted by, so
+    its probability can be recomputed from the factors it lists.
+    """
+
+    __tablename__ = "inspection_policies"
+
+    terminal_id: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    base: float
+    floor: float
+    weights: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    origins: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    long_chain_links: int
+    new_carrier_days: int
+    daily_capacity: int | None = Field(default=None)
+    set_by: str = Field(max_length=100)
+    set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    event_id: uuid.UUID
+
+
+class CapacityDay(SQLModel, table=True):
+    """Selections a terminal has inspected (or is inspecting) on one day of the port."""
+
+    __tablename__ = "inspection_capacity_days"
+
+    terminal_id: str = Field(primary_key=True, max_length=40)
+    day: str = Field(primary_key=True, max_length=10)  # YYYY-MM-DD in the port's time zone
+    used: int = Field(default=0)

@@ -3,7 +3,7 @@
 Port security sets a policy per terminal: a base probability, a floor, and a multiplier
 per risk factor. The probability is
 
-    min(1, max(floor, base × the product of the multipliers of the factors present))
+    min(1, max(floor, base * the product of the multipliers of the factors present))
 
 Multipliers are at least 1: a factor can only raise the probability. Were a multiplier
 below 1 allowed, a policy could whitelist a carrier or an origin in all but name; with

@@ -47,6 +47,9 @@ class Release(SQLModel, table=True):
     shipping_line_id: str = Field(index=True, max_length=40)
     first_party_id: str = Field(max_length=40)
     reference: str | None = Field(default=None, max_length=100)
+    # The country the container was loaded in, as the line declares it (ISO 3166 alpha-2):
+    # a risk factor at the gate when the terminal's policy names it.
+    origin: str | None = Field(default=None, max_length=2)
     valid_until: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=ReleaseStatus.open, max_length=16)
     created_by: str = Field(max_length=100)

@@ -19,6 +19,8 @@ class ReleaseCreate(BaseModel):
     release_to: str = Field(max_length=64, examples=["EU.EORI.NL100000002"])
     valid_until: AwareDatetime
     reference: str | None = Field(default=None, min_length=1, max_length=100)
+    # Country of loading (ISO 3166 alpha-2), declared by the line; weighs in the inspection draw.
+    origin: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", examples=["CO"])
     # A pre-signed release link (non-custodial); without it the party's custodial key signs
     # on behalf of the signed-in person.
     link: str | None = Field(default=None, max_length=8192)
@@ -73,6 +75,7 @@ class ReleaseView(BaseModel):
     release_to: str
     valid_until: datetime
     reference: str | None = None
+    origin: str | None = None
     status: str
     lights: Lights
     holds: list[HoldView]

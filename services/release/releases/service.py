@@ -132,6 +132,7 @@ async def create_release(
         shipping_line_id=caller.party_id,
         first_party_id=first_party,
         reference=body.reference,
+        origin=body.origin,
         valid_until=valid_until,
         created_by=caller.principal.actor,
         created_at=now,
@@ -184,6 +185,7 @@ async def create_release(
             "release_to": first_party,
             "valid_until": int(valid_until.timestamp()),
             "reference": body.reference,
+            "origin": body.origin,
             "link_hash": link.jws_hash,
             "received_at": link.created_at.isoformat(),
             "actor": caller.principal.actor,
@@ -394,6 +396,7 @@ def view(
         release_to=release.first_party_id,
         valid_until=release.valid_until,
         reference=release.reference if shows_reference(caller, release) else None,
+        origin=release.origin if shows_reference(caller, release) else None,
         status=status,
         lights=Lights(
             commercial="green" if status == ReleaseStatus.open else "red",
