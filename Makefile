@@ -119,6 +119,7 @@ bench: setup-loadtest
 	$(BIN)/python -m loadtests.bench_credentials
 	$(BIN)/python -m loadtests.bench_token_endpoint
 	$(BIN)/python -m loadtests.bench_chain
+	$(BIN)/python -m loadtests.bench_vrf
 	$(BIN)/python -m loadtests.bench_gate
 
 clean:

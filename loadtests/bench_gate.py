@@ -82,6 +82,7 @@ from loadtests.harness import (
     cleanup,
     free_port,
     log,
+    machine_busy_seconds,
     postgres_and_redis_answer,
     stop_service,
     tail,
@@ -321,13 +322,6 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):
             children += [int(child) for child in task.read_text().split()]
     return own + sum(cpu_seconds(child) for child in children)
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processors of the machine have been busy (Linux /proc/stat), anyone's."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu_seconds() -> float:

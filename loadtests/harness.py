@@ -66,6 +66,13 @@ def paired_rates(
     return count / spent[0], count / spent[1]
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all processors of the machine have been busy (Linux /proc/stat), anyone's."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 
