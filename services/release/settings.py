@@ -1,5 +1,7 @@
 """Settings of the release service (environment prefix `KETENPAS_RELEASE_`)."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -57,6 +59,11 @@ class ReleaseSettings(ServiceSettings):
     # (until risk factors apply). Zero only in development (tests that must not be
     # interrupted): anywhere else every container must be selectable.
     inspect_probability: float = Field(default=0.02, ge=0.0, le=1.0)
+    # The least selection probability a terminal's policy may set as its floor (port
+    # security's risk weights can raise the probability, never take it below this).
+    inspect_floor_minimum: float = Field(default=0.001, ge=0.0, le=1.0)
+    # The port's time zone: a terminal's daily inspection capacity is counted per local day.
+    port_timezone: str = "Europe/Amsterdam"
     # A `release` decision is completed (gate-out) within this time, or asked again.
     gate_decision_valid_seconds: int = Field(default=900, ge=30, le=86400)
 
@@ -79,6 +86,12 @@ class ReleaseSettings(ServiceSettings):
         self.inspection_vrf_seed()  # refused at start, not at the first gate decision
         if self.environment != "development" and self.inspect_probability <= 0.0:
             raise ValueError("inspect_probability must be above zero outside development mode")
+        if self.environment != "development" and self.inspect_floor_minimum <= 0.0:
+            raise ValueError("inspect_floor_minimum must be above zero outside development mode")
+        try:
+            ZoneInfo(self.port_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"port_timezone {self.port_timezone!r} is not a time zone") from None
         return self
 
     def inspection_vrf_seed(self) -> bytes:

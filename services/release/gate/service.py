@@ -23,7 +23,7 @@ from services.release.gate.schemas import DecisionRequest, Reason
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.keys import DrawingKey
-from services.release.inspections.service import select_at_gate
+from services.release.inspections.service import Pickup, select_at_gate
 from services.release.releases import repository as releases
 from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
@@ -220,20 +220,24 @@ async def decide(
         )
     decision_id = uuid.uuid4()
     selection = None
-    if reasons or release is None:
+    if reasons or found is None:
         outcome = Decision.deny
     else:
         decided_after = now - timedelta(seconds=settings.gate_decision_valid_seconds)
+        pickup = Pickup(
+            release=found.release,
+            links=found.links,
+            driver_party=gate_pass.party_id if gate_pass else None,
+            driver_id=gate_pass.person_id if gate_pass else None,
+            requested_by=caller.principal.actor,
+        )
         selection = await select_at_gate(
             session,
             key=drawing_key,
             decision_id=decision_id,
-            release_id=release.id,
-            container=container,
-            terminal_id=caller.party_id,
-            requested_by=caller.principal.actor,
-            probability=settings.inspect_probability,
-            visit_draw=await repository.visit_draw(session, release.id, decided_after),
+            pickup=pickup,
+            settings=settings,
+            visit_draw=await repository.visit_draw(session, found.release.id, decided_after),
             now=now,
         )
         outcome = Decision.inspect if selection.selected else Decision.release

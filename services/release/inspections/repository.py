@@ -88,6 +88,12 @@ async def add_inspection(session: AsyncSession, inspection: Inspection) -> bool:
     return True
 
 
+async def add_closed_inspection(session: AsyncSession, inspection: Inspection) -> None:
+    """Record a selection that was never open (selected over the day's capacity)."""
+    session.add(inspection)
+    await session.flush()
+
+
 async def inspection(session: AsyncSession, inspection_id: uuid.UUID) -> Inspection | None:
     """One inspection."""
     return await session.get(Inspection, inspection_id)

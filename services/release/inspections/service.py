@@ -13,11 +13,13 @@
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.alerts.service import raise_alert
 from services.release.auth import Caller
 from services.release.inspections import repository
 from services.release.inspections.draws import draw
@@ -28,13 +30,19 @@ from services.release.inspections.models import (
     InspectionStatus,
     Purpose,
 )
+from services.release.inspections.policy import current_policy, port_day, risk_factors
+from services.release.inspections.policy_repository import claim_capacity
+from services.release.inspections.risk import RiskPolicy, probability_of
 from services.release.releases import service as releases
-from services.release.releases.models import HoldKind
+from services.release.releases.models import HoldKind, Release
+from services.release.settings import ReleaseSettings
 from shared.audit.events import append
 from shared.problems import Conflict, Forbidden, NotFound
 
 # What lets a selected release go at its next decision.
-_LETS_GO = frozenset({InspectionStatus.clear, InspectionStatus.cancelled})
+_LETS_GO = frozenset(
+    {InspectionStatus.clear, InspectionStatus.cancelled, InspectionStatus.over_capacity}
+)
 
 
 @dataclass(frozen=True)
@@ -47,20 +55,36 @@ class Selection:
     reason: str | None = None  # random_inspection, inspection_open
 
 
+@dataclass(frozen=True)
+class Pickup:
+    """What the gate knows of the pickup a decision is about."""
+
+    release: Release
+    links: Sequence[object]  # the release's live chain, in order
+    driver_party: str | None
+    driver_id: uuid.UUID | None
+    requested_by: str  # whoever asked for the decision: never its inspector
+
+
 async def select_at_gate(
     session: AsyncSession,
     *,
     key: DrawingKey,
     decision_id: uuid.UUID,
-    release_id: uuid.UUID,
-    container: str,
-    terminal_id: str,
-    requested_by: str,
-    probability: float,
+    pickup: Pickup,
+    settings: ReleaseSettings,
     visit_draw: uuid.UUID | None,
     now: datetime,
 ) -> Selection:
-    """Whether the container is inspected; opens the inspection when it is selected now."""
+    """Whether the container is inspected; opens the inspection when it is selected now.
+
+    The draw is weighted by the terminal's policy (`policy`, `risk`); its subject names the
+    policy version and the factors present, so that its probability can be recomputed. A
+    selection beyond the terminal's daily capacity is recorded as `over_capacity` and
+    alerted, and the container goes.
+    """
+    release = pickup.release
+    release_id, container, terminal_id = release.id, release.container, release.terminal_id
     open_inspection = await repository.open_inspection(session, container)
     if open_inspection is not None:
         return _still_open(open_inspection)
@@ -71,6 +95,16 @@ async def select_at_gate(
         return Selection(selected=False, draw_id=latest.draw_id, inspection_id=latest.id)
     if visit_draw is not None:
         return Selection(selected=False, draw_id=visit_draw)
+    policy = await current_policy(session, terminal_id, settings)
+    factors = await risk_factors(
+        session,
+        policy,
+        release=release,
+        links=pickup.links,
+        driver_party=pickup.driver_party,
+        driver_id=pickup.driver_id,
+        now=now,
+    )
     made = await draw(
         session,
         key=key,
@@ -80,8 +114,10 @@ async def select_at_gate(
             "release": str(release_id),
             "container": container,
             "terminal": terminal_id,
+            "policy": policy.version,
+            "factors": factors,
         },
-        probability=probability,
+        probability=probability_of(policy, factors),
         now=now,
         decision_id=decision_id,
         release_id=release_id,
@@ -89,15 +125,20 @@ async def select_at_gate(
     )
     if not made.selected:
         return Selection(selected=False, draw_id=made.id)
+    within_capacity = policy.daily_capacity is None or await claim_capacity(
+        session, terminal_id, port_day(now, settings), policy.daily_capacity
+    )
     inspection = Inspection(
         container=container,
         terminal_id=terminal_id,
         release_id=release_id,
         decision_id=decision_id,
         draw_id=made.id,
-        requested_by=requested_by,
+        requested_by=pickup.requested_by,
         opened_at=now,
     )
+    if not within_capacity:
+        return await _over_capacity(session, inspection, policy, now=now)
     if not await repository.add_inspection(session, inspection):
         # Another decision for the container opened one a moment ago: that one stands.
         raced = await repository.open_inspection(session, container)
@@ -119,6 +160,37 @@ async def select_at_gate(
     return Selection(
         selected=True, draw_id=made.id, inspection_id=inspection.id, reason="random_inspection"
     )
+
+
+async def _over_capacity(
+    session: AsyncSession, inspection: Inspection, policy: RiskPolicy, *, now: datetime
+) -> Selection:
+    """Selected when the day's capacity is used up: recorded, alerted, and the box goes."""
+    inspection.status = InspectionStatus.over_capacity
+    inspection.closed_at = now
+    await repository.add_closed_inspection(session, inspection)
+    facts = {
+        "inspection_id": str(inspection.id),
+        "container": inspection.container,
+        "terminal": inspection.terminal_id,
+        "release_id": str(inspection.release_id),
+        "decision_id": str(inspection.decision_id),
+        "draw_id": str(inspection.draw_id),
+        "daily_capacity": policy.daily_capacity,
+    }
+    await append(session, "inspection.over_capacity", facts)
+    await raise_alert(
+        session,
+        kind="inspection_over_capacity",
+        severity="high",
+        summary=(
+            f"{inspection.container} was selected at {inspection.terminal_id}, "
+            "whose inspection capacity for the day is used up: it was not inspected"
+        ),
+        facts=facts,
+        now=now,
+    )
+    return Selection(selected=False, draw_id=inspection.draw_id, inspection_id=inspection.id)
 
 
 def _still_open(inspection: Inspection) -> Selection:
@@ -228,18 +300,22 @@ async def record_outcome(
             reason=f"inspection {inspection.id}: {outcome}",
             now=now,
         )
-    await append(
-        session,
-        "inspection.closed",
-        {
-            "inspection_id": str(inspection.id),
-            "container": inspection.container,
-            "release_id": str(inspection.release_id),
-            "outcome": str(outcome),
-            "actor": caller.principal.actor,
-            # Until protective monitoring lands, port security finds findings in the log.
-            "alert": outcome != InspectionStatus.clear,
-        },
-    )
+    facts = {
+        "inspection_id": str(inspection.id),
+        "container": inspection.container,
+        "release_id": str(inspection.release_id),
+        "outcome": str(outcome),
+        "actor": caller.principal.actor,
+    }
+    await append(session, "inspection.closed", facts)
+    if outcome != InspectionStatus.clear:
+        await raise_alert(
+            session,
+            kind=f"inspection_{outcome}",
+            severity="high",
+            summary=f"{outcome} in {inspection.container}: the release is under a customs hold",
+            facts=facts,
+            now=now,
+        )
     await session.refresh(inspection)
     return inspection
