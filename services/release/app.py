@@ -14,6 +14,7 @@ from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.endpoints import router as inspections_router
 from services.release.inspections.keys import DrawingKey
+from services.release.inspections.policy_endpoints import router as policies_router
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from services.release.yard.endpoints import router as yard_router
@@ -74,6 +75,7 @@ def create_app(
             gate_router,
             yard_router,
             inspections_router,
+            policies_router,
             alerts_router,
         ],
         on_startup=connect_identity,

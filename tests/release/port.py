@@ -292,6 +292,7 @@ def release_body(
     valid_until: datetime | None = None,
     reference: str | None = "BL-2026-0001",
     link: str | None = None,
+    origin: str | None = None,
 ) -> dict[str, Any]:
     """The body of POST /v1/releases."""
     body: dict[str, Any] = {
@@ -303,6 +304,8 @@ def release_body(
     }
     if link is not None:
         body["link"] = link
+    if origin is not None:
+        body["origin"] = origin
     return body
 
 

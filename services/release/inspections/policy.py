@@ -56,6 +56,17 @@ def _risk_policy(stored: InspectionPolicy) -> RiskPolicy:
     )
 
 
+async def policy_with_use(
+    session: AsyncSession, terminal_id: str, settings: ReleaseSettings, now: datetime
+) -> tuple[RiskPolicy, InspectionPolicy | None, int]:
+    """The terminal's policy now, its stored version (None: the default), and how much of
+    today's capacity is used."""
+    stored = await repository.latest_policy(session, terminal_id)
+    policy = default_policy(settings) if stored is None else _risk_policy(stored)
+    used = await repository.used_on(session, terminal_id, port_day(now, settings))
+    return policy, stored, used
+
+
 async def current_policy(
     session: AsyncSession, terminal_id: str, settings: ReleaseSettings
 ) -> RiskPolicy:

@@ -68,6 +68,12 @@ async def claim_capacity(session: AsyncSession, terminal_id: str, day: str, capa
     return bool(result.rowcount)
 
 
+async def used_on(session: AsyncSession, terminal_id: str, day: str) -> int:
+    """Selections counted against the terminal's capacity on that day."""
+    found = await session.get(CapacityDay, (terminal_id, day))
+    return 0 if found is None else found.used
+
+
 async def first_received(session: AsyncSession, party_id: str) -> datetime | None:
     """When the party first received a step of any chain (its first day in the port)."""
     statement = (
