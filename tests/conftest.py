@@ -156,6 +156,7 @@ def make_settings(databases: dict[str, Database], cache_url: tuple[str, str]) ->
             "cache_prefix": cache_url[1] + service,
             "run_sequencer": False,
             "housekeeping_interval_seconds": 0,  # a test runs a housekeeping step itself
+            "visit_tick_seconds": 0,  # a test drives the visit scheduler with its own clock
             "database_pool_warm": False,  # many apps per run: connections as needed
         }
         values.update(overrides)

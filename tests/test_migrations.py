@@ -27,6 +27,9 @@ RELEASE_TABLES = {
     "inspection_policies",
     "inspection_capacity_days",
     "alerts",
+    "visit_sites",
+    "visit_team_members",
+    "visit_slots",
 }
 IDENTITY_TABLES = {
     "parties",

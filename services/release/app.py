@@ -17,6 +17,8 @@ from services.release.inspections.keys import DrawingKey
 from services.release.inspections.policy_endpoints import router as policies_router
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
+from services.release.visits import scheduler as visit_scheduler
+from services.release.visits.endpoints import router as visits_router
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
 from shared.verifier_cache import VerifierCache
@@ -58,8 +60,10 @@ def create_app(
         app.state.identity_api = IdentityApi(client)
         app.state.verified_tokens = VerifiedTokens()
         app.state.drawing_key = DrawingKey(settings.inspection_vrf_seed())
+        visit_scheduler.start(app, settings)
 
     async def disconnect_identity(app: FastAPI) -> None:
+        await visit_scheduler.stop(app)
         await app.state.identity_directory.close()
         await app.state.identity_client.aclose()
 
@@ -77,6 +81,7 @@ def create_app(
             inspections_router,
             policies_router,
             alerts_router,
+            visits_router,
         ],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,

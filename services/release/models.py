@@ -12,6 +12,7 @@ from services.release.inspections.models import (
     InspectionPolicy,
 )
 from services.release.releases.models import Hold, Release
+from services.release.visits.models import TeamMember, VisitSite, VisitSlot
 from services.release.yard.models import YardEntry
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
 
@@ -32,6 +33,9 @@ __all__ = [
     "InspectionPolicy",
     "Link",
     "Release",
+    "TeamMember",
     "UsedGatePass",
+    "VisitSite",
+    "VisitSlot",
     "YardEntry",
 ]

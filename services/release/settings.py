@@ -67,6 +67,20 @@ class ReleaseSettings(ServiceSettings):
     # A `release` decision is completed (gate-out) within this time, or asked again.
     gate_decision_valid_seconds: int = Field(default=900, ge=30, le=86400)
 
+    # Drug-dog and patrol visits (docs/inspections.md#drug-dog-and-patrol-visits). Each slot
+    # of `visit_slot_seconds` (a divisor of a day; a site keeps the one it was made with) is
+    # drawn `visit_lead_seconds` before it starts and not earlier, by a scheduler that looks
+    # every `visit_tick_seconds` (0: none in this process); a visit lasts at most
+    # `visit_max_seconds`, and port security sees a period's slots once that long has
+    # passed; a visit with no outcome `visit_report_grace_seconds` after its end is
+    # recorded missed; a scheduler catches up at most `visit_catch_up_slots` per look.
+    visit_slot_seconds: int = Field(default=300, ge=60, le=3600)
+    visit_lead_seconds: int = Field(default=600, ge=0, le=3600)
+    visit_tick_seconds: float = Field(default=15.0, ge=0)
+    visit_max_seconds: int = Field(default=7200, ge=60, le=86400)
+    visit_report_grace_seconds: int = Field(default=3600, ge=0, le=7 * 86400)
+    visit_catch_up_slots: int = Field(default=500, ge=1, le=100_000)
+
     # Spent gate passes are kept until they could no longer be presented anyway, then
     # deleted by a background task this often (0: never in this process; `ketenpas
     # housekeeping purge` does it once).
@@ -84,6 +98,8 @@ class ReleaseSettings(ServiceSettings):
         if not self.identity_issuer:
             self.identity_issuer = self.identity_url
         self.inspection_vrf_seed()  # refused at start, not at the first gate decision
+        if 86400 % self.visit_slot_seconds:
+            raise ValueError("visit_slot_seconds must divide a day (86400) evenly")
         if self.environment != "development" and self.inspect_probability <= 0.0:
             raise ValueError("inspect_probability must be above zero outside development mode")
         if self.environment != "development" and self.inspect_floor_minimum <= 0.0:

@@ -39,6 +39,7 @@ from services.release.inspections.schemas import (
     published_key,
 )
 from services.release.paging import check_period, next_cursor, read_cursor
+from services.release.visits import repository as visits_repository
 from shared.audit import repository as audit_log
 from shared.audit.models import AuditEvent
 from shared.deps import ReadSessionDep, SessionDep
@@ -106,8 +107,13 @@ async def list_draws(
     found = await repository.draws_between(
         session, since=since, until=until, purpose=purpose, after=read_cursor(cursor), limit=limit
     )
-    logged = await audit_log.events_by_ids(session, [draw.event_id for draw in found])
-    views = [DrawView.of(draw, _text(logged.get(draw.event_id))) for draw in found]
+    # A visit slot's draw is drawn ahead of its slot: nobody reads it before the slot is over.
+    hidden = await visits_repository.undisclosed_draws(
+        session, [draw.id for draw in found if draw.purpose == Purpose.visit], now
+    )
+    shown = [draw for draw in found if draw.id not in hidden]
+    logged = await audit_log.events_by_ids(session, [draw.event_id for draw in shown])
+    views = [DrawView.of(draw, _text(logged.get(draw.event_id))) for draw in shown]
     await record_read(
         request.app.state.sessions,
         caller,
@@ -116,8 +122,8 @@ async def list_draws(
         now=now,
         results=len(views),
     )
-    last = views[-1] if len(views) == limit else None
-    return DrawPage(draws=views, next=next_cursor(last.drawn_at, last.draw_id) if last else None)
+    last = found[-1] if len(found) == limit else None
+    return DrawPage(draws=views, next=next_cursor(last.drawn_at, last.id) if last else None)
 
 
 @router.get(
@@ -130,6 +136,8 @@ async def get_draw(
 ) -> DrawView:
     """A draw named by a decision outside a period being checked (a cleared inspection's)."""
     found = await repository.draw(session, draw_id)
+    if found is not None and await visits_repository.undisclosed_draws(session, [found.id], now):
+        found = None  # a visit slot's draw, before the slot is over
     await record_read(
         request.app.state.sessions,
         caller,

@@ -1,0 +1,122 @@
+"""Helpers of the visit tests: sites made by port security, officers on teams, a scheduler
+driven tick by tick with an explicit clock (never a sleep)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.identity.people.models import Person
+from services.release.alerts.models import Alert
+from services.release.visits.models import VisitSite, VisitSlot
+from services.release.visits.scheduler import TickReport, VisitScheduler
+from services.release.visits.slots import slot_floor
+from shared.db import transaction
+from tests.identity.factories import bearer, make_person, person_token
+from tests.release.chains import ok
+from tests.release.port import Port
+
+SLOT = timedelta(seconds=300)
+# 12 visits an hour in 5-minute slots: every slot has a visit (p = 1); 0: none.
+EVERY_SLOT = 12.0
+
+
+@dataclass
+class Officer:
+    """A signed-in officer of a party: his person and his Authorization header."""
+
+    person: Person
+    party_id: str
+    headers: dict[str, str]
+
+    @property
+    def member(self) -> dict[str, str]:
+        """As a team lists him."""
+        return {"party_id": self.party_id, "person_id": str(self.person.id)}
+
+
+async def officer(port: Port, name: str, role: str = "officer") -> Officer:
+    """A fresh person of a port member (an officer by default), signed in."""
+    party = port[name].party
+    person = await make_person(port.identity, party, role)
+    return Officer(person, party.id, bearer(await person_token(port.identity, person, party)))
+
+
+def now_slot() -> datetime:
+    """The start of the slot the real clock is in."""
+    return slot_floor(datetime.now(UTC), 300)
+
+
+async def make_site(
+    port: Port,
+    *,
+    rate: float = EVERY_SLOT,
+    visit_seconds: int = 600,
+    team: list[Officer] | None = None,
+    since: datetime | None = None,
+    name: str = "Gate lanes 1-8",
+) -> dict[str, Any]:
+    """A site made by port security with a flat rate; its slots from `since` if given
+    (as if it had been made back then)."""
+    body = {
+        "name": name,
+        "kind": "gate_lanes",
+        "visit_seconds": visit_seconds,
+        "rates": [[rate] * 24 for _ in range(7)],
+        "team": [member.member for member in team or []],
+    }
+    site: dict[str, Any] = ok(
+        await port.client.post("/v1/sites", json=body, headers=port["security"].headers), 201
+    )
+    if since is not None:
+        async with transaction(port.release.state.sessions) as session:
+            await session.exec(
+                update(VisitSite)
+                .where(col(VisitSite.id) == uuid.UUID(site["site_id"]))
+                .values(slots_from=since)
+            )
+        site["slots_from"] = since.isoformat()
+    return site
+
+
+def scheduler(port: Port) -> VisitScheduler:
+    """The release app's scheduler (its background loop is off in tests)."""
+    found: VisitScheduler = port.release.state.visit_scheduler
+    return found
+
+
+async def run_until(port: Port, start: datetime, end: datetime) -> TickReport:
+    """Tick every slot length from `start` to `end` (inclusive), as a running service would."""
+    total = TickReport()
+    moment = start
+    while moment <= end:
+        report = await scheduler(port).tick(moment)
+        total.drawn += report.drawn
+        total.taken += report.taken
+        total.late += report.late
+        total.unreported += report.unreported
+        moment += SLOT
+    return total
+
+
+async def slots(port: Port) -> list[VisitSlot]:
+    """Every slot claimed, by start."""
+    async with transaction(port.release.state.sessions) as session:
+        return list(
+            (await session.exec(select(VisitSlot).order_by(col(VisitSlot.slot_start)))).all()
+        )
+
+
+async def alerts(port: Port, kind: str = "visit_missed") -> list[Alert]:
+    """The alerts of a kind, oldest first."""
+    async with transaction(port.release.state.sessions) as session:
+        statement = select(Alert).where(col(Alert.kind) == kind).order_by(col(Alert.raised_at))
+        return list((await session.exec(statement)).all())
+
+
+async def dispatch(port: Port, site: dict[str, Any], headers: dict[str, str]) -> Any:
+    """GET a site's dispatch."""
+    return await port.client.get(f"/v1/sites/{site['site_id']}/dispatch", headers=headers)
