@@ -44,6 +44,8 @@ class Link(SQLModel, table=True):
             postgresql_where=text("status IN ('pending', 'accepted')"),
             sqlite_where=text("status IN ('pending', 'accepted')"),
         ),
+        # When a party first received a step: the gate's `new_carrier` risk factor.
+        Index("ix_links_receiver_party_created_at", "receiver_party", "created_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -1,4 +1,5 @@
-"""Alerts; terminals' inspection policies and daily capacity; a release's declared origin.
+"""Alerts; terminals' inspection policies and daily capacity; a release's declared origin;
+an index to find when a party first received a step.
 
 Revision ID: release_0007_alerts_policy
 Revises: release_0006_cancellation
@@ -57,9 +58,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("releases") as batch:
         batch.add_column(sa.Column("origin", sa.String(length=2), nullable=True))
+    op.create_index("ix_links_receiver_party_created_at", "links", ["receiver_party", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_links_receiver_party_created_at", table_name="links")
     with op.batch_alter_table("releases") as batch:
         batch.drop_column("origin")
     op.drop_table("inspection_capacity_days")
