@@ -21,6 +21,7 @@ those functions shows in the statistics. `u_source` replaces the VRF for the pow
 
 import base64
 import hashlib
+import math
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -273,8 +274,11 @@ def simulate_visits(
     return draws
 
 
-# Columns of `container_features`: the first four are what an insider sees of a decision,
-# the rest the factors the true probability uses. Hour, terminal and carrier are categories.
+# Columns of `container_features`: what an insider sees of a decision, then the factors
+# the true probability uses and that probability itself (as a logit, clipped at p = 1).
+# Given the probability, a model needs nothing more to be as good as the truth, so its own
+# estimation cost stays small and whatever it gains beyond the truth is a leak.
+# Hour, terminal and carrier are categories.
 CONTAINER_COLUMNS: Final = (
     "hour",
     "terminal",
@@ -282,8 +286,15 @@ CONTAINER_COLUMNS: Final = (
     "chain_length",
     "hours_since_last_selection",
     *(str(factor) for factor in RiskFactor),
+    "logit_probability",
 )
+_LOGIT_CLIP: Final = 1e-6
 CONTAINER_CATEGORICAL: Final = (0, 1, 2)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _LOGIT_CLIP), 1 - _LOGIT_CLIP)
+    return math.log(p / (1 - p))
 
 
 def container_features(draws: Sequence[ContainerDraw]) -> FloatArray:
@@ -297,11 +308,15 @@ def container_features(draws: Sequence[ContainerDraw]) -> FloatArray:
                 d.chain_length,
                 d.since_last_selection / 3600 if d.since_last_selection >= 0 else -1.0,
                 *(float(factor in d.factors) for factor in RiskFactor),
+                _logit(d.probability),
             ]
             for d in draws
         ],
         dtype=float,
     )
+
+
+VISIT_CATEGORICAL: Final = (0,)
 
 
 def visit_features(draws: Sequence[VisitDraw]) -> FloatArray:

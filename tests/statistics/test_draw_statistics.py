@@ -16,6 +16,7 @@ from tests.statistics.checks import Result
 from tests.statistics.simulate import (
     CONTAINER_CATEGORICAL,
     SLOT_SECONDS,
+    VISIT_CATEGORICAL,
     VISIT_RATE_PER_HOUR,
     ContainerDraw,
     VisitDraw,
@@ -112,7 +113,7 @@ def test_no_model_predicts_selections_better_than_their_probabilities(
     trained on half the draws, does not beat the true probabilities on the other half
     (one-sided paired log-loss test, alpha = 0.001)."""
     estimator = (
-        checks.gradient_boosting()
+        checks.gradient_boosting(CONTAINER_CATEGORICAL)
         if model == "gradient_boosting"
         else checks.logistic_regression(CONTAINER_CATEGORICAL)
     )
@@ -131,7 +132,7 @@ def test_no_model_predicts_visits_better_than_the_rate(visit_draws: list[VisitDr
     probability on new draws (one-sided paired log-loss test, alpha = 0.001)."""
     result = checks.no_better_than_truth(
         "visits, gradient_boosting",
-        checks.gradient_boosting(),
+        checks.gradient_boosting(VISIT_CATEGORICAL),
         visit_features(visit_draws),
         np.asarray([d.probability for d in visit_draws]),
         np.asarray([d.selected for d in visit_draws]),
