@@ -21,7 +21,7 @@ unexport VIRTUAL_ENV
 EXTRAS := --extra dev
 
 .PHONY: python-check lock-check setup setup-loadtest lock upgrade run test test-embedded \
-	test-postgres lint format faults fuzz bench clean
+	test-postgres lint format faults fuzz statistics bench clean
 
 ## python-check: a clear message, not a stack trace, when the Python found is not the tested one
 python-check:
@@ -112,6 +112,11 @@ fuzz: setup
 	  echo "== fuzz: PostgreSQL + Redis"; \
 	  KETENPAS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KETENPAS_TEST_BACKEND=postgres $(PYTEST) -s tests/fuzz; \
 	} || { rc=$$?; [ $$rc -eq 3 ] && echo "== fuzz: PostgreSQL + Redis skipped (unreachable)" || exit $$rc; }
+
+## statistics: the statistics of the inspection draws on 100,000 draws of each kind, every figure printed
+STATISTICS_DRAWS ?= 100000
+statistics: setup
+	KETENPAS_STATISTICS_DRAWS=$(STATISTICS_DRAWS) $(PYTEST) -s tests/statistics
 
 ## bench: the benchmarks whose figures are in docs/benchmarks.md (each stops by itself)
 bench: setup-loadtest
