@@ -11,8 +11,9 @@ service takes from its database is simulated here, from a seeded `random.Random`
 - container draws: gate decisions over days, busier by day than by night, each with an
   hour, a terminal, a carrier, a chain length and the risk factors these imply, and the
   probability `probability_of(policy, factors)` gives them;
-- visit draws: one draw per site and slot, slot after slot, each with the probability
-  `slot_probability(rate, slot_seconds)` gives.
+- visit draws: one draw per site and slot, slot after slot (slots since the epoch, named
+  by `slot_name`), each with the probability `slot_probability` gives for the rate of a
+  flat profile (`rate_at`): a constant rate.
 
 Nothing is cached between runs: every run proves every draw afresh, so a change in any of
 those functions shows in the statistics. `u_source` replaces the VRF for the power tests
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,12 +37,15 @@ from numpy.typing import NDArray
 from services.release.inspections.draws import ALPHA_VERSION, alpha_bytes, u_of
 from services.release.inspections.models import Purpose
 from services.release.inspections.risk import RiskFactor, RiskPolicy, probability_of
+from services.release.visits.rates import flat_profile, rate_at, slot_probability
+from services.release.visits.slots import slot_name
 from shared import iso6346, vrf
 
 # The fixed test key: the VRF is deterministic given key and alpha, so a run is reproducible.
 TEST_SEED: Final = hashlib.sha256(b"ketenpas tests/statistics VRF seed").digest()
 START: Final = datetime(2026, 12, 1, tzinfo=UTC)
 LOG_ORIGIN: Final = "ketenpas.test/release-log"
+_UTC: Final = ZoneInfo("UTC")
 
 # A policy with distinct probability classes: the floor (no factor, or factors whose
 # product stays below it), several weighted ones, and some capped at 1 (always selected).
@@ -70,11 +75,6 @@ SLOT_SECONDS: Final = 900
 
 USource = Callable[[bytes], float]
 FloatArray = NDArray[np.float64]
-
-
-def slot_probability(rate_per_hour: float, slot_seconds: int) -> float:
-    """Stand-in for services/release/visits/rates.py until it lands: rate x slot / 3600."""
-    return min(1.0, rate_per_hour * slot_seconds / 3600)
 
 
 def vrf_u(alpha: bytes) -> float:
@@ -197,11 +197,14 @@ def simulate_containers(
         if origin in policy.origins:
             factors.add(RiskFactor.declared_origin)
         probability = probability_of(policy, factors)
+        # The subject as inspections.service.select_at_gate names it.
         subject = {
             "decision": str(_uuid(rng)),
             "release": str(_uuid(rng)),
             "container": _container_number(rng),
             "terminal": str(TERMINALS[terminal]),
+            "policy": policy.version,
+            "factors": sorted(factors),
         }
         u = u_source(_alpha(Purpose.container, subject, log.checkpoint()))
         selected = u < probability
@@ -241,7 +244,7 @@ def simulate_visits(
     """
     rng = random.Random(seed)  # the checkpoints, not the draws, come from here
     log = _Log(rng)
-    constant = slot_probability(rate_per_hour, slot_seconds)
+    profile = flat_profile(rate_per_hour)
     last_visit: dict[int, int] = {}
     draws: list[VisitDraw] = []
     slot = 0
@@ -252,8 +255,10 @@ def simulate_visits(
                 break
             last = last_visit.get(site)
             since = -1 if last is None else slot - last
+            # As visits.service.draw_slot: the profile's rate at the slot's start.
+            constant = slot_probability(rate_at(profile, at, _UTC), slot_seconds)
             probability = constant if schedule is None else schedule(since)
-            subject = {"site": str(SITES[site]), "slot": at.isoformat().replace("+00:00", "Z")}
+            subject = {"site": str(SITES[site]), "slot": slot_name(at)}
             u = u_source(_alpha(Purpose.visit, subject, log.checkpoint()))
             selected = u < probability
             draws.append(

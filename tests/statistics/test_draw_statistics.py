@@ -8,21 +8,30 @@ passes or fails every time. test_power.py shows each check rejecting a weak gene
 `make statistics` runs these on 100,000 draws of each kind and prints every figure.
 """
 
+import json
+
 import numpy as np
 import pytest
 
+from services.release.inspections.keys import b64, key_id_of
+from services.release.inspections.verifier import check_draw
+from services.release.visits.rates import slot_probability
+from shared import vrf
 from tests.statistics import checks
 from tests.statistics.checks import Result
 from tests.statistics.simulate import (
     CONTAINER_CATEGORICAL,
     SLOT_SECONDS,
+    TEST_SEED,
     VISIT_CATEGORICAL,
     VISIT_RATE_PER_HOUR,
     ContainerDraw,
     VisitDraw,
     container_features,
-    slot_probability,
+    simulate_containers,
+    simulate_visits,
     visit_features,
+    vrf_u,
 )
 
 SLOT_P = slot_probability(VISIT_RATE_PER_HOUR, SLOT_SECONDS)
@@ -138,3 +147,37 @@ def test_no_model_predicts_visits_better_than_the_rate(visit_draws: list[VisitDr
         np.asarray([d.selected for d in visit_draws]),
     )
     _accepted(result)
+
+
+def test_simulated_draws_pass_the_services_own_verifier() -> None:
+    """The simulation's alphas, proofs and results are what `ketenpas inspections verify`
+    accepts: the statistics are of the service's draws, not of a look-alike."""
+    alphas: list[bytes] = []
+
+    def recording(alpha: bytes) -> float:
+        alphas.append(alpha)
+        return vrf_u(alpha)
+
+    made = simulate_containers(20, u_source=recording) + simulate_visits(20, u_source=recording)
+    public_key = vrf.public_key(TEST_SEED)
+    trusted = {key_id_of(public_key): public_key}
+    for alpha, d in zip(alphas, made, strict=True):
+        pi = vrf.prove(TEST_SEED, alpha)
+        beta = vrf.proof_to_hash(pi)
+        alpha_object = json.loads(alpha)
+        assert set(alpha_object) == {"v", "purpose", "subject", "checkpoint"}
+        published = {
+            "draw_id": "simulated",
+            "key_id": key_id_of(public_key),
+            "purpose": alpha_object["purpose"],
+            "alpha": alpha.decode("utf-8"),
+            "alpha_object": alpha_object,
+            "pi": b64(pi),
+            "beta": b64(beta),
+            "u": d.u,
+            "probability": d.probability,
+            "selected": d.selected,
+            "decision_id": alpha_object["subject"].get("decision"),
+        }
+        checkpoint = check_draw(published, trusted)
+        assert set(checkpoint) == {"origin", "size", "root"}

@@ -17,6 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from services.release.visits.rates import slot_probability
 from tests.statistics import checks
 from tests.statistics.simulate import (
     CONTAINER_CATEGORICAL,
@@ -30,7 +31,6 @@ from tests.statistics.simulate import (
     container_features,
     simulate_containers,
     simulate_visits,
-    slot_probability,
     visit_features,
 )
 
