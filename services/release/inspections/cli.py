@@ -40,7 +40,8 @@ def verify(
         str, typer.Option(envvar="KETENPAS_TOKEN", help="A port-security access token.")
     ],
 ) -> None:
-    """Check every draw, its checkpoint in the log, and one draw per gate decision."""
+    """Check every draw, its checkpoint in the log, one draw per gate decision and one per
+    visit slot."""
     try:
         report = asyncio.run(
             verify_draws(
@@ -58,5 +59,6 @@ def verify(
         raise typer.Exit(1) from failure
     typer.echo(
         f"OK: {report.draws} draws ({report.selected} selected), {report.decisions} gate "
-        f"decisions, {len(report.checkpoints)} checkpoints found in a log of {report.log_size}"
+        f"decisions, {report.slots} visit slots ({report.visits} visits), "
+        f"{len(report.checkpoints)} checkpoints found in a log of {report.log_size}"
     )

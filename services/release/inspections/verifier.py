@@ -12,7 +12,12 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
 3. every gate decision of the period that released or selected names exactly one draw
    (of its own decision, or of the visit or cleared inspection of the same release), and
    every container draw belongs to the decision it names: none dropped, none redrawn;
-4. every draw and decision is what the audit log holds: its logged event says the same,
+4. every visit slot of the period (every slot of every site, from the site's first slot
+   to its last, that port security may list: those over by the service's longest visit)
+   has exactly one draw, of that very site and slot, and the slot's visit is the draw's
+   result; every visit draw of the period is the draw of a listed slot: none dropped,
+   none redrawn;
+5. every draw, decision and slot is what the audit log holds: its logged event says the same,
    and the event's receipt proves it is in the log under a signed checkpoint of the same
    verified log. The tables can be edited by whoever holds the database; the log cannot
    be rewritten unnoticed, so a draw made again and put in place of the first, or a
@@ -25,7 +30,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +38,7 @@ import rfc8785
 
 from services.release.inspections.draws import u_of
 from services.release.inspections.keys import key_id_of
+from services.release.visits.slots import slot_name
 from shared import vrf
 from shared.audit.events import commitment
 from shared.audit.verify import VerificationFailed, verify_log
@@ -57,6 +63,8 @@ class DrawReport:
     draws: int = 0
     selected: int = 0
     decisions: int = 0
+    slots: int = 0
+    visits: int = 0
     checkpoints: set[int] = field(default_factory=set)
     log_size: int = 0
 
@@ -224,6 +232,139 @@ def _check_decisions(
             raise DrawCheckFailed("its decision names another draw", draw_id)
 
 
+def _moment(value: object, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise DrawCheckFailed(f"{what} is not a time") from None
+    if moment.tzinfo is None:
+        raise DrawCheckFailed(f"{what} has no offset")
+    return moment
+
+
+def check_logged_slot(slot: Mapping[str, Any]) -> None:
+    """The slot, and the draw it names, are what its event in the log says."""
+    name = f"slot {slot.get('slot_id')}"
+    event = _logged(slot, "visit.slot_drawn", name)
+    if (
+        event.get("slot_id") != str(slot.get("slot_id"))
+        or event.get("site_id") != str(slot.get("site_id"))
+        or event.get("slot") != slot_name(_moment(slot.get("slot_start"), name))
+        or event.get("draw_id") != _text_or_none(slot.get("draw_id"))
+        or event.get("visit") is not slot.get("visit")
+    ):
+        raise DrawCheckFailed(f"{name} differs from the one logged (its draw was replaced?)")
+
+
+def _subject_key(draw: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        subject = json.loads(str(draw.get("alpha"))).get("subject")
+    except (ValueError, AttributeError):
+        subject = None
+    if not isinstance(subject, dict) or set(subject) != {"site", "slot"}:
+        raise DrawCheckFailed("a visit draw names no site and slot", str(draw.get("draw_id")))
+    return str(subject["site"]), str(subject["slot"])
+
+
+def _expected_slots(
+    sites: list[dict[str, Any]], since: datetime, complete_until: datetime
+) -> set[tuple[str, str]]:
+    """Every slot of every site starting in [since, complete_until): the period's slots."""
+    expected: set[tuple[str, str]] = set()
+    for site in sites:
+        name = f"site {site.get('site_id')}"
+        step = site.get("slot_seconds")
+        if not isinstance(step, int) or step <= 0:
+            raise DrawCheckFailed(f"{name} has no slot length")
+        moment = _moment(site.get("slots_from"), name)
+        last = site.get("slots_until")
+        end = complete_until if last is None else min(complete_until, _moment(last, name))
+        if moment < since:  # the site's first slot in the period, on its grid
+            moment += timedelta(seconds=-(-(since - moment).total_seconds() // step) * step)
+        while moment < end:
+            expected.add((str(site.get("site_id")), slot_name(moment)))
+            moment += timedelta(seconds=step)
+    return expected
+
+
+def _check_slots(
+    sites: list[dict[str, Any]],
+    slots: list[dict[str, Any]],
+    draws: Mapping[str, dict[str, Any]],
+    in_period: set[str],
+    *,
+    since: datetime,
+    complete_until: datetime,
+) -> None:
+    """Each listed slot has one draw of its own site and slot, which decided its visit; each
+    visit draw of the period is a listed slot's; every slot of the period is listed."""
+    listed: dict[tuple[str, str], dict[str, Any]] = {}
+    for slot in slots:
+        name = f"slot {slot.get('slot_id')}"
+        key = (str(slot.get("site_id")), slot_name(_moment(slot.get("slot_start"), name)))
+        if key in listed:
+            raise DrawCheckFailed(f"{name}: site {key[0]} has slot {key[1]} twice")
+        listed[key] = slot
+        draw_id = slot.get("draw_id")
+        if draw_id is None:
+            raise DrawCheckFailed(f"{name} (site {key[0]}, {key[1]}) has no draw")
+        draw = draws.get(str(draw_id))
+        if draw is None:
+            raise DrawCheckFailed(f"{name} names a draw that is not published", str(draw_id))
+        if draw.get("purpose") != "visit" or _subject_key(draw) != key:
+            raise DrawCheckFailed(f"the draw is not of {name}'s site and slot", str(draw_id))
+        if draw.get("selected") is not slot.get("visit"):
+            raise DrawCheckFailed(f"{name}'s visit is not its draw's result", str(draw_id))
+    drawn_for: dict[tuple[str, str], str] = {}
+    for draw_id in sorted(in_period):
+        draw = draws[draw_id]
+        if draw.get("purpose") != "visit":
+            continue
+        key = _subject_key(draw)
+        if key in drawn_for:
+            raise DrawCheckFailed(f"site {key[0]}: slot {key[1]} was drawn for twice", draw_id)
+        drawn_for[key] = draw_id
+        owner = listed.get(key)
+        if owner is None:
+            raise DrawCheckFailed(f"site {key[0]}: slot {key[1]} is not listed", draw_id)
+        if str(owner.get("draw_id")) != draw_id:
+            raise DrawCheckFailed(f"site {key[0]}: slot {key[1]} names another draw", draw_id)
+    missing = sorted(_expected_slots(sites, since, complete_until) - set(listed))
+    if missing:
+        site, slot_start = missing[0]
+        raise DrawCheckFailed(
+            f"site {site}: slot {slot_start} has no draw ({len(missing)} slots missing)"
+        )
+
+
+async def _fetch_slots(
+    client: httpx.AsyncClient, draws: Mapping[str, dict[str, Any]], since: datetime, until: datetime
+) -> tuple[list[dict[str, Any]], datetime]:
+    """The slots of the period, and of every visit draw of the period (a slot drawn ahead
+    lies after it, one drawn late before it); and until when the list is complete."""
+    starts = [since, until]
+    for draw in draws.values():
+        if draw.get("purpose") == "visit":
+            moment = _moment(_subject_key(draw)[1], f"draw {draw.get('draw_id')}'s slot")
+            starts += [moment, moment + timedelta(seconds=1)]
+    window = {"since": min(starts).isoformat(), "until": max(starts).isoformat()}
+    slots: list[dict[str, Any]] = []
+    completes: list[datetime] = []
+    cursor: str | None = None
+    while True:
+        query = {**window, **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/v1/sites/slots", params=query)
+        if response.status_code != 200:
+            raise DrawCheckFailed(f"GET /v1/sites/slots answered {response.status_code}")
+        page = response.json()
+        slots += page["slots"]
+        # The earliest page's holds: the later ones were answered later.
+        completes.append(_moment(page["complete_until"], "complete_until"))
+        cursor = page.get("next")
+        if not cursor:
+            return slots, min([*completes, until])
+
+
 async def verify_draws(
     base_url: str,
     *,
@@ -259,6 +400,12 @@ async def verify_draws(
                 response = await client.get(f"/v1/inspections/draws/{uuid.UUID(str(draw_id))}")
                 if response.status_code == 200:
                     draws[str(draw_id)] = response.json()
+        sites = [site async for site in _pages(client, "/v1/sites", "sites", {})]
+        slots, complete_until = await _fetch_slots(client, draws, since, until)
+        for slot in slots:  # a slot's draw made before the period (drawn ahead)
+            embedded = slot.get("draw")
+            if isinstance(embedded, dict) and str(embedded.get("draw_id")) not in draws:
+                draws[str(embedded.get("draw_id"))] = embedded
         checkpoints: dict[str, dict[str, Any]] = {}
         for draw_id, draw in draws.items():
             checkpoints[draw_id] = check_draw(draw, trusted)
@@ -267,6 +414,9 @@ async def verify_draws(
         for decision in decisions:
             check_logged_decision(decision)
         _check_decisions(decisions, draws, in_period)
+        for slot in slots:
+            check_logged_slot(slot)
+        _check_slots(sites, slots, draws, in_period, since=since, complete_until=complete_until)
         verifier = parse_verifier_key(log_key)
         receipts: dict[str, Checkpoint] = {}
         for draw_id, draw in draws.items():
@@ -274,7 +424,11 @@ async def verify_draws(
         for decision in decisions:
             name = f"decision {decision.get('decision_id')}"
             receipts[name] = await _receipt(client, decision, verifier, name)
+        for slot in slots:
+            name = f"slot {slot.get('slot_id')}"
+            receipts[name] = await _receipt(client, slot, verifier, name)
     report.draws, report.decisions = len(draws), len(decisions)
+    report.slots, report.visits = len(slots), sum(bool(slot.get("visit")) for slot in slots)
     sizes = {int(checkpoint["size"]) for checkpoint in checkpoints.values()}
     try:
         log = await verify_log(
