@@ -66,7 +66,8 @@ def selection_by_class(probabilities: Sequence[float], selected: Sequence[bool])
     (O - E)^2 / E over its selected and unselected cells, one degree of freedom each.
     Classes whose expected counts fall below MIN_EXPECTED are pooled into one, whose
     statistic is (O - sum p)^2 / sum p(1 - p), also one degree of freedom. Probabilities 0
-    and 1 are not random: `deterministic_mismatches` counts draws that went against them.
+    and 1 are not random: a draw that went against one (`deterministic_mismatches`) makes
+    the p-value 0.
     """
     p = np.asarray(probabilities, dtype=float)
     s = np.asarray(selected, dtype=bool)
@@ -94,10 +95,12 @@ def selection_by_class(probabilities: Sequence[float], selected: Sequence[bool])
         statistic += (int(s[pooled].sum()) - mean) ** 2 / variance
         df += 1
     mismatches = int(((p == 1.0) & ~s).sum() + ((p == 0.0) & s).sum())
+    # A draw that went against probability 0 or 1 is impossible under the hypothesis.
+    p_value = 0.0 if mismatches else float(stats.chi2.sf(statistic, df))
     return Result(
         "selection frequency per probability class (chi-squared)",
         statistic,
-        float(stats.chi2.sf(statistic, df)),
+        p_value,
         len(p),
         df,
         {

@@ -47,17 +47,19 @@ START: Final = datetime(2026, 12, 1, tzinfo=UTC)
 LOG_ORIGIN: Final = "ketenpas.test/release-log"
 _UTC: Final = ZoneInfo("UTC")
 
-# A policy with distinct probability classes: the floor (no factor, or factors whose
-# product stays below it), several weighted ones, and some capped at 1 (always selected).
+# A policy that port security could set (policy.check_policy: floor <= base, multipliers in
+# [1, 1000]), with distinct probability classes: the base (no factor; the floor never binds
+# while multipliers are at least 1), several weighted ones, and some capped at 1 (always
+# selected), by a combination of factors or by the declared origin alone.
 POLICY: Final = RiskPolicy(
-    base=0.01,
-    floor=0.03,
+    base=0.03,
+    floor=0.02,
     weights={
-        RiskFactor.new_carrier: 5.0,
+        RiskFactor.new_carrier: 3.0,
         RiskFactor.long_chain: 2.0,
-        RiskFactor.driver_reassigned: 8.0,
+        RiskFactor.driver_reassigned: 5.0,
         RiskFactor.first_pickup: 1.5,
-        RiskFactor.declared_origin: 200.0,
+        RiskFactor.declared_origin: 40.0,
     },
     origins=frozenset({"XA"}),
     long_chain_links=4,

@@ -14,13 +14,16 @@ import numpy as np
 import pytest
 
 from services.release.inspections.keys import b64, key_id_of
+from services.release.inspections.policy import check_policy
 from services.release.inspections.verifier import check_draw
+from services.release.settings import ReleaseSettings
 from services.release.visits.rates import slot_probability
 from shared import vrf
 from tests.statistics import checks
 from tests.statistics.checks import Result
 from tests.statistics.simulate import (
     CONTAINER_CATEGORICAL,
+    POLICY,
     SLOT_SECONDS,
     TEST_SEED,
     VISIT_CATEGORICAL,
@@ -53,6 +56,11 @@ def test_container_selections_match_their_probabilities(
         print(line)
     assert result.details["classes"] >= 3  # the floor and at least two weighted classes
     _accepted(result)
+
+
+def test_the_simulated_policy_is_one_port_security_could_set() -> None:
+    """The statistics are of a policy the API accepts, not of one it refuses."""
+    check_policy(POLICY, ReleaseSettings())
 
 
 def test_a_probability_capped_at_one_always_selects(container_draws: list[ContainerDraw]) -> None:

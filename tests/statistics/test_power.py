@@ -12,6 +12,7 @@ KETENPAS_STATISTICS_DRAWS: each weakness below is found well inside them.
 import hashlib
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -74,14 +75,19 @@ def _shift_start_leak(draws: list[ContainerDraw]) -> list[ContainerDraw]:
     return leaked
 
 
-def _floor_forgotten(draws: list[ContainerDraw]) -> list[ContainerDraw]:
-    """A bug: the comparison uses base x weights without the floor, the log the probability due."""
+def _cap_at_half(draws: list[ContainerDraw]) -> list[ContainerDraw]:
+    """A bug: the comparison caps the probability at 0.5, the log says the probability due."""
+    return [replace(d, selected=d.u < min(d.probability, 0.5)) for d in draws]
+
+
+def _weight_forgotten(draws: list[ContainerDraw]) -> list[ContainerDraw]:
+    """A bug: first_pickup's multiplier left out of the comparison, the log says it was in."""
     buggy = []
     for d in draws:
         used = POLICY.base
-        for factor in d.factors:
+        for factor in d.factors - {"first_pickup"}:
             used *= POLICY.weights[factor]
-        buggy.append(replace(d, selected=d.u < min(1.0, used)))
+        buggy.append(replace(d, selected=d.u < min(1.0, max(POLICY.floor, used))))
     return buggy
 
 
@@ -171,9 +177,13 @@ def test_a_four_bit_u_is_rejected() -> None:
     assert all(result.rejected for result in results)
 
 
-def test_a_forgotten_floor_is_rejected(sound_containers: list[ContainerDraw]) -> None:
-    """Selecting with the weighted base but without the floor: the class check rejects."""
-    result = _selection(_floor_forgotten(sound_containers))
+@pytest.mark.parametrize("bug", [_cap_at_half, _weight_forgotten])
+def test_a_probability_applied_wrongly_is_rejected(
+    bug: Callable[[list[ContainerDraw]], list[ContainerDraw]],
+    sound_containers: list[ContainerDraw],
+) -> None:
+    """Selecting with another probability than the one logged: the class check rejects."""
+    result = _selection(bug(sound_containers))
     _show([result])
     assert result.rejected
 
