@@ -40,6 +40,18 @@ def problem_statuses(document: dict[str, Any], method: str, path: str) -> set[in
         ("get", "/v1/gate/decisions/{decision_id}", {401, 403, 404, 422, 503}),
         ("post", "/v1/gate/decisions/{decision_id}/complete", {401, 403, 404, 409, 422, 503}),
         ("get", "/v1/yard/entries", {401, 403, 422, 503}),
+        ("post", "/v1/sites", {401, 403, 409, 413, 422, 503}),
+        ("get", "/v1/sites", {401, 403, 422, 503}),
+        ("get", "/v1/sites/slots", {401, 403, 422, 503}),
+        ("get", "/v1/sites/{site_id}", {401, 403, 404, 422, 503}),
+        ("patch", "/v1/sites/{site_id}", {401, 403, 404, 409, 413, 422, 503}),
+        ("put", "/v1/sites/{site_id}/rates", {401, 403, 404, 409, 413, 422, 503}),
+        ("get", "/v1/sites/{site_id}/dispatch", {401, 403, 404, 422, 503}),
+        (
+            "post",
+            "/v1/sites/{site_id}/visits/{visit_id}/outcome",
+            {401, 403, 404, 409, 413, 422, 503},
+        ),
     ],
 )
 async def test_each_route_documents_the_problems_it_can_answer(
