@@ -8,9 +8,11 @@ accepts and hands over to a carrier, who accepts and assigns one of its drivers,
 accepts; the driver fetches a gate pass, the terminal asks the gate (if the container is
 selected for inspection, the customs officer records it clear and the gate is asked again)
 and records the gate-out; port security then recomputes the decision's verifiable draw
-with the published key. Every step uses the custodial keys, so it is the web flow's path, but the
-driver's acceptance: he signs it with his own device key (demo key in credentials.json),
-as his phone would; each answer is printed.
+with the published key, and puts the customs officer on a site's dog team, who reads its
+dispatch (visits already drawn, a few minutes ahead at most). Every step uses the
+custodial keys, so it is the web flow's path, but the driver's acceptance: he signs it with
+his own device key (demo key in credentials.json), as his phone would; each answer is
+printed.
 """
 
 import base64
@@ -164,7 +166,45 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
         if decision["decision"] == "release":
             w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
         _check_draw(w, "security.officer", decision)
+        _visits(w, "security.officer", "douane.officer")
         return decision
+
+
+DEMO_SITE = "ECT gate lanes (demo walk)"
+
+
+def _visits(w: Walk, security: str, handler: str) -> None:
+    """Port security puts the customs officer on a site's dog team; he reads its dispatch:
+    only visits already drawn, a few minutes ahead at most (no schedule exists)."""
+    person = w.person(handler)
+    team = [{"party_id": person["party_id"], "person_id": person["person_id"]}]
+    sites = w.call(
+        "get", f"{w.release}/v1/sites", f"{security} lists the sites", headers=w.headers(security)
+    )["sites"]
+    site = next((found for found in sites if found["name"] == DEMO_SITE), None)
+    if site is None:
+        site = w.act(
+            security,
+            "/v1/sites",
+            f"{security} makes a site with a dog team and two visits an hour",
+            {
+                "name": DEMO_SITE,
+                "kind": "gate_lanes",
+                "visit_seconds": 900,
+                "rates": [[2.0] * 24 for _ in range(7)],
+                "team": team,
+            },
+        )
+    seen = w.call(
+        "get",
+        f"{w.release}/v1/sites/{site['site_id']}/dispatch",
+        f"{handler} reads the site's dispatch",
+        headers=w.headers(handler),
+    )
+    w.say(
+        f"     {len(seen['visits'])} visits drawn and not yet over; slots are drawn a few "
+        f"minutes before they start, the first at {site['slots_from']}, none earlier"
+    )
 
 
 def _ask_gate(w: Walk, gate: str, driver: str, container: str) -> dict[str, Any]:

@@ -107,6 +107,8 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "decision: release",
         "gate-out",
         "proof verified under key",
+        "reads the site's dispatch",
+        "none earlier",
     ):
         assert step in story, story
     # Every request of the walk succeeded.
