@@ -213,3 +213,32 @@ async def test_a_finding_raises_an_alert_with_its_facts(make_settings: SettingsF
         assert alert["kind"] == "inspection_seizure"
         assert alert["facts"]["inspection_id"] == first["inspection_id"]
         assert json.dumps(alert["facts"])  # the facts are plain JSON, as logged
+
+
+async def test_a_terminals_first_draw_logs_the_default_as_its_first_version(
+    port: Port,
+) -> None:
+    chain = await full_chain(port, path=("forwarder", "carrier"))
+    decision = await ask(port, chain)
+    drawn = await draw_of(port, decision["draw_id"])
+    assert drawn["alpha_object"]["subject"]["policy"] == 1
+    versions = ok(
+        await port.client.get(f"{policy_path(port)}/versions", headers=port["customs"].headers)
+    )["versions"]
+    [first] = versions
+    assert (first["version"], first["set_by"]) == (1, "default")
+    logged = json.loads(first["logged_event"])
+    assert logged["type"] == "inspection.policy_set"
+    assert (logged["base"], logged["floor"]) == (first["base"], first["floor"])
+    # The next version port security sets follows it.
+    assert ok(await set_policy(port, base=0.05, floor=0.01))["version"] == 2
+    second = await ask(port, await full_chain(port, path=("forwarder", "carrier")))
+    assert (await draw_of(port, second["draw_id"]))["alpha_object"]["subject"]["policy"] == 2
+
+
+async def test_policy_versions_are_for_overseers_only(port: Port) -> None:
+    for member in ("terminal", "carrier"):
+        response = await port.client.get(
+            f"{policy_path(port)}/versions", headers=port[member].headers
+        )
+        assert response.status_code == 403, member

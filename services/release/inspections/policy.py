@@ -1,8 +1,11 @@
 """Terminals' selection policies: set by port security, audited, versioned; and what a
 pickup's risk factors are under them (docs/inspections.md, Risk-weighted selection).
 
-A terminal without a policy of its own draws under the deployment's default (version 0):
-the base and the floor are `inspect_probability`, with the default multipliers below.
+A terminal starts with the deployment's default: base and floor `inspect_probability`,
+with the default multipliers below. Its first draw stores that default as the terminal's
+version 1 (logged like any other version, set by `DEFAULT_SETTER`), so that every draw
+names a logged version and anyone can recompute its probability; from then on, port
+security changes the policy through the API, and the setting no longer moves it.
 """
 
 import uuid
@@ -11,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
@@ -32,6 +36,8 @@ DEFAULT_WEIGHTS: Final[Mapping[str, float]] = {
 # A multiplier above this is a policy of inspecting everything with the factor: say so
 # with base and floor, not with a weight nobody reads as such.
 MAX_WEIGHT: Final = 1000.0
+# Who "set" a terminal's first version when it was the deployment's default.
+DEFAULT_SETTER: Final = "default"
 
 
 def default_policy(settings: ReleaseSettings) -> RiskPolicy:
@@ -67,12 +73,24 @@ async def policy_with_use(
     return policy, stored, used
 
 
-async def current_policy(
-    session: AsyncSession, terminal_id: str, settings: ReleaseSettings
+async def policy_to_draw_under(
+    session: AsyncSession, terminal_id: str, settings: ReleaseSettings, now: datetime
 ) -> RiskPolicy:
-    """The terminal's policy now."""
+    """The terminal's policy now, stored and logged first if it is still the default."""
     stored = await repository.latest_policy(session, terminal_id)
-    return default_policy(settings) if stored is None else _risk_policy(stored)
+    if stored is None:
+        stored = await _store(
+            session,
+            terminal_id=terminal_id,
+            policy=default_policy(settings),
+            actor=DEFAULT_SETTER,
+            now=now,
+        )
+        if stored is None:  # another gate stored it a moment ago: that one stands
+            stored = await repository.latest_policy(session, terminal_id)
+        if stored is None:
+            raise Conflict("policy_changed", "the terminal's policy changed meanwhile; ask again")
+    return _risk_policy(stored)
 
 
 def check_policy(policy: RiskPolicy, settings: ReleaseSettings) -> None:
@@ -104,6 +122,18 @@ async def set_policy(
 ) -> InspectionPolicy:
     """Store the policy as the terminal's next version and log it with who set it."""
     check_policy(policy, settings)
+    stored = await _store(
+        session, terminal_id=terminal_id, policy=policy, actor=caller.principal.actor, now=now
+    )
+    if stored is None:
+        raise Conflict("policy_changed", "another policy was set meanwhile; look again")
+    return stored
+
+
+async def _store(
+    session: AsyncSession, *, terminal_id: str, policy: RiskPolicy, actor: str, now: datetime
+) -> InspectionPolicy | None:
+    """The policy as the terminal's next version, logged; None if that version was taken."""
     latest = await repository.latest_policy(session, terminal_id)
     version = 1 if latest is None else latest.version + 1
     weights = dict(sorted(policy.weights.items()))
@@ -118,25 +148,30 @@ async def set_policy(
         "long_chain_links": policy.long_chain_links,
         "new_carrier_days": policy.new_carrier_days,
         "daily_capacity": policy.daily_capacity,
-        "actor": caller.principal.actor,
+        "actor": actor,
     }
-    event_id = await append(session, "inspection.policy_set", facts)
-    stored = InspectionPolicy(
-        terminal_id=terminal_id,
-        version=version,
-        base=policy.base,
-        floor=policy.floor,
-        weights=weights,
-        origins=origins,
-        long_chain_links=policy.long_chain_links,
-        new_carrier_days=policy.new_carrier_days,
-        daily_capacity=policy.daily_capacity,
-        set_by=caller.principal.actor,
-        set_at=now,
-        event_id=event_id,
-    )
-    if not await repository.add_policy(session, stored):
-        raise Conflict("policy_changed", "another policy was set meanwhile; look again")
+    try:
+        # The event and the row stand or fall together: a version lost to a concurrent
+        # writer leaves no event behind.
+        async with session.begin_nested():
+            event_id = await append(session, "inspection.policy_set", facts)
+            stored = InspectionPolicy(
+                terminal_id=terminal_id,
+                version=version,
+                base=policy.base,
+                floor=policy.floor,
+                weights=weights,
+                origins=origins,
+                long_chain_links=policy.long_chain_links,
+                new_carrier_days=policy.new_carrier_days,
+                daily_capacity=policy.daily_capacity,
+                set_by=actor,
+                set_at=now,
+                event_id=event_id,
+            )
+            await repository.add_policy(session, stored)
+    except IntegrityError:
+        return None
     return stored
 
 

@@ -14,10 +14,16 @@ from fastapi import APIRouter, Depends, Path
 
 from services.release.auth import Caller
 from services.release.deps import NowDep, SettingsDep, require
-from services.release.inspections import policy
+from services.release.inspections import policy, policy_repository
 from services.release.inspections.models import InspectionPolicy
-from services.release.inspections.policy_schemas import PolicySet, PolicyView
+from services.release.inspections.policy_schemas import (
+    PolicySet,
+    PolicyVersion,
+    PolicyVersions,
+    PolicyView,
+)
 from services.release.inspections.risk import RiskPolicy
+from shared.audit import repository as audit_log
 from shared.deps import ReadSessionDep, SessionDep
 from shared.problems import problem_responses
 
@@ -62,6 +68,26 @@ async def get_policy(
     """Version 0 is the deployment's default, for a terminal with no policy of its own."""
     current, stored, used = await policy.policy_with_use(session, terminal_id, settings, now)
     return _view(terminal_id, current, stored, used)
+
+
+@router.get(
+    "/{terminal_id}/versions",
+    summary="Every version of a terminal's policy, as logged (customs, port security)",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def policy_versions(
+    terminal_id: TerminalId, caller: Overseer, session: ReadSessionDep
+) -> PolicyVersions:
+    """So that whoever checks the draws can recompute each one's probability from the
+    version and factors it names (`ketenpas inspections verify`)."""
+    found = await policy_repository.policy_versions(session, terminal_id)
+    logged = await audit_log.events_by_ids(session, [item.event_id for item in found])
+    return PolicyVersions(
+        versions=[
+            PolicyVersion.of(item, event.event if (event := logged.get(item.event_id)) else None)
+            for item in found
+        ]
+    )
 
 
 @router.put(

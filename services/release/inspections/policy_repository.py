@@ -6,6 +6,7 @@ carrier is new to the port, a driver has picked up before, or an assignment was 
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, update
@@ -29,14 +30,21 @@ async def latest_policy(session: AsyncSession, terminal_id: str) -> InspectionPo
     return (await session.exec(statement)).first()
 
 
-async def add_policy(session: AsyncSession, policy: InspectionPolicy) -> bool:
-    """Store a new version; False when another one took that version number first."""
-    try:
-        async with session.begin_nested():
-            session.add(policy)
-    except IntegrityError:
-        return False
-    return True
+async def policy_versions(session: AsyncSession, terminal_id: str) -> Sequence[InspectionPolicy]:
+    """Every version of the terminal's policy, oldest first."""
+    statement = (
+        select(InspectionPolicy)
+        .where(col(InspectionPolicy.terminal_id) == terminal_id)
+        .order_by(col(InspectionPolicy.version))
+    )
+    return (await session.exec(statement)).all()
+
+
+async def add_policy(session: AsyncSession, policy: InspectionPolicy) -> None:
+    """Store a new version (IntegrityError when another took that version number first:
+    the caller's savepoint undoes its event with it)."""
+    session.add(policy)
+    await session.flush()
 
 
 async def claim_capacity(session: AsyncSession, terminal_id: str, day: str, capacity: int) -> bool:

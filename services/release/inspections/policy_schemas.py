@@ -1,10 +1,12 @@
 """API models of terminals' selection policies."""
 
+import uuid
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.release.inspections.models import InspectionPolicy
 from services.release.inspections.risk import RiskFactor, RiskPolicy
 
 
@@ -55,3 +57,46 @@ class PolicyView(BaseModel):
     set_at: datetime | None
     # Selections counted against today's capacity (the port's day).
     used_today: int
+
+
+class PolicyVersion(BaseModel):
+    """One stored version of a terminal's policy, with its event in the audit log."""
+
+    terminal: str
+    version: int
+    base: float
+    floor: float
+    weights: dict[str, float]
+    origins: list[str]
+    long_chain_links: int
+    new_carrier_days: int
+    daily_capacity: int | None
+    set_by: str
+    set_at: datetime
+    event_id: uuid.UUID
+    logged_event: str | None  # the event as logged (canonical JSON), to check its receipt
+
+    @classmethod
+    def of(cls, stored: InspectionPolicy, logged_event: str | None) -> "PolicyVersion":
+        """The API form of a stored version."""
+        return cls(
+            terminal=stored.terminal_id,
+            version=stored.version,
+            base=stored.base,
+            floor=stored.floor,
+            weights=stored.weights,
+            origins=stored.origins,
+            long_chain_links=stored.long_chain_links,
+            new_carrier_days=stored.new_carrier_days,
+            daily_capacity=stored.daily_capacity,
+            set_by=stored.set_by,
+            set_at=stored.set_at,
+            event_id=stored.event_id,
+            logged_event=logged_event,
+        )
+
+
+class PolicyVersions(BaseModel):
+    """Every version of a terminal's policy, oldest first."""
+
+    versions: list[PolicyVersion]

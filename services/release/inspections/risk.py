@@ -45,6 +45,7 @@ class RiskPolicy:
 def probability_of(policy: RiskPolicy, factors: Iterable[str]) -> float:
     """The probability a pickup with these factors is selected with, under the policy."""
     weighted = policy.base
-    for factor in set(factors):
+    # In one order, so that everyone who recomputes the product gets the very same float.
+    for factor in sorted(set(factors)):
         weighted *= policy.weights.get(factor, 1.0)
     return min(1.0, max(policy.floor, weighted))

@@ -30,7 +30,7 @@ from services.release.inspections.models import (
     InspectionStatus,
     Purpose,
 )
-from services.release.inspections.policy import current_policy, port_day, risk_factors
+from services.release.inspections.policy import policy_to_draw_under, port_day, risk_factors
 from services.release.inspections.policy_repository import claim_capacity
 from services.release.inspections.risk import RiskPolicy, probability_of
 from services.release.releases import service as releases
@@ -95,7 +95,7 @@ async def select_at_gate(
         return Selection(selected=False, draw_id=latest.draw_id, inspection_id=latest.id)
     if visit_draw is not None:
         return Selection(selected=False, draw_id=visit_draw)
-    policy = await current_policy(session, terminal_id, settings)
+    policy = await policy_to_draw_under(session, terminal_id, settings, now)
     factors = await risk_factors(
         session,
         policy,
