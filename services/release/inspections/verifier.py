@@ -291,7 +291,6 @@ def _check_slots(
     sites: list[dict[str, Any]],
     slots: list[dict[str, Any]],
     draws: Mapping[str, dict[str, Any]],
-    in_period: set[str],
     *,
     since: datetime,
     complete_until: datetime,
@@ -316,14 +315,16 @@ def _check_slots(
         if draw.get("selected") is not slot.get("visit"):
             raise DrawCheckFailed(f"{name}'s visit is not its draw's result", str(draw_id))
     drawn_for: dict[tuple[str, str], str] = {}
-    for draw_id in sorted(in_period):
-        draw = draws[draw_id]
-        if draw.get("purpose") != "visit":
+    # Every visit draw known (the period's, and those its slots name): first any slot drawn
+    # twice, whichever draw is whose; then each is its slot's.
+    for draw_id in sorted(draws):
+        if draws[draw_id].get("purpose") != "visit":
             continue
-        key = _subject_key(draw)
+        key = _subject_key(draws[draw_id])
         if key in drawn_for:
             raise DrawCheckFailed(f"site {key[0]}: slot {key[1]} was drawn for twice", draw_id)
         drawn_for[key] = draw_id
+    for key, draw_id in sorted(drawn_for.items()):
         owner = listed.get(key)
         if owner is None:
             raise DrawCheckFailed(f"site {key[0]}: slot {key[1]} is not listed", draw_id)
@@ -416,7 +417,7 @@ async def verify_draws(
         _check_decisions(decisions, draws, in_period)
         for slot in slots:
             check_logged_slot(slot)
-        _check_slots(sites, slots, draws, in_period, since=since, complete_until=complete_until)
+        _check_slots(sites, slots, draws, since=since, complete_until=complete_until)
         verifier = parse_verifier_key(log_key)
         receipts: dict[str, Checkpoint] = {}
         for draw_id, draw in draws.items():
