@@ -38,7 +38,7 @@ async def assert_each_slot_drawn_once(port: Port, expected: int) -> None:
 
 
 async def test_several_schedulers_with_their_own_engines_draw_each_slot_once(port: Port) -> None:
-    start = now_slot() - timedelta(hours=1)
+    start = now_slot(port) - timedelta(hours=1)
     await make_site(port, rate=6.0, since=start, name="Gate lanes")
     await make_site(port, rate=12.0, since=start, name="Auction hall")
     settings: ReleaseSettings = port.release.state.settings
@@ -67,7 +67,7 @@ async def test_several_schedulers_with_their_own_engines_draw_each_slot_once(por
 
 
 async def test_several_processes_draw_each_slot_once(port: Port) -> None:
-    start = now_slot() - timedelta(hours=1)
+    start = now_slot(port) - timedelta(hours=1)
     await make_site(port, rate=6.0, since=start)
     moments = [start - LEAD + SLOT * tick for tick in range(4)]
     context = multiprocessing.get_context("spawn")

@@ -21,7 +21,7 @@ from services.release.visits.slots import slot_name
 from shared.db import transaction
 from tests.audit_helpers import integrate_all
 from tests.release.port import Port
-from tests.release.visits import make_site, now_slot, run_until, slots
+from tests.release.visits import clock, make_site, now_slot, run_until, slots
 
 SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
@@ -30,9 +30,9 @@ LEAD = timedelta(seconds=600)
 
 async def history(port: Port, hours: int = 4) -> dict[str, Any]:
     """A site whose slots have been drawn for some hours (half of them visits), logged."""
-    start = now_slot() - timedelta(hours=hours)
+    start = now_slot(port) - timedelta(hours=hours)
     site = await make_site(port, rate=6.0, since=start, visit_seconds=600)
-    await run_until(port, start - LEAD, now_slot())
+    await run_until(port, start - LEAD, now_slot(port))
     await integrate_all(port.release)
     return site
 
@@ -60,18 +60,18 @@ async def refused(port: Port, words: str) -> DrawCheckFailed:
 
 async def over(port: Port) -> list[VisitSlot]:
     """The slots port security may list (over), that the period's check covers."""
-    cut = datetime.now(UTC) - timedelta(seconds=7200)
+    cut = clock(port) - timedelta(seconds=7200)
     return [slot for slot in await slots(port) if slot.slot_start < cut]
 
 
 async def test_an_honest_period_of_visit_slots_verifies(port: Port) -> None:
     await history(port)
     report = await check(port)
-    listed = [slot for slot in await slots(port) if slot.ends_at <= datetime.now(UTC)]
+    listed = [slot for slot in await slots(port) if slot.ends_at <= clock(port)]
     assert report.slots == len(listed) >= 40
     assert report.visits == sum(slot.visit for slot in listed)
     # A period inside the history verifies too: its slots drawn ahead are fetched with it.
-    middle = now_slot() - timedelta(hours=3)
+    middle = now_slot(port) - timedelta(hours=3)
     inner = await check(port, since=middle, until=middle + timedelta(hours=1))
     assert inner.slots >= 12
 
@@ -147,7 +147,7 @@ async def test_a_visit_flipped_on_a_slot_is_caught(port: Port) -> None:
 
 async def test_a_visit_draw_of_no_slot_is_caught(port: Port) -> None:
     site = await history(port)
-    stray = now_slot() - timedelta(days=1)  # a slot the site never had
+    stray = now_slot(port) - timedelta(days=1)  # a slot the site never had
     async with transaction(port.release.state.sessions) as session:
         await draw(
             session,
@@ -155,7 +155,7 @@ async def test_a_visit_draw_of_no_slot_is_caught(port: Port) -> None:
             purpose=Purpose.visit,
             subject={"site": site["site_id"], "slot": slot_name(stray)},
             probability=0.5,
-            now=datetime.now(UTC) - timedelta(hours=3),
+            now=clock(port) - timedelta(hours=3),
         )
     await integrate_all(port.release)
     await refused(port, "is not listed")
@@ -163,7 +163,7 @@ async def test_a_visit_draw_of_no_slot_is_caught(port: Port) -> None:
 
 async def test_a_slot_moved_to_another_site_is_caught(port: Port) -> None:
     await history(port)
-    other = await make_site(port, name="Auction hall", since=now_slot() + timedelta(days=1))
+    other = await make_site(port, name="Auction hall", since=now_slot(port) + timedelta(days=1))
     target = (await over(port))[6]
     async with transaction(port.release.state.sessions) as session:
         await session.exec(

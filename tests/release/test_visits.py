@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -16,6 +16,7 @@ from tests.release.port import Port, audit_types
 from tests.release.visits import (
     SLOT,
     alerts,
+    clock,
     dispatch,
     make_site,
     now_slot,
@@ -35,7 +36,7 @@ def test_a_slots_probability_is_its_rate_times_its_length_capped_at_one() -> Non
 
 
 async def test_a_slot_is_drawn_at_its_lead_time_and_not_earlier(port: Port) -> None:
-    start = now_slot() + timedelta(hours=1)
+    start = now_slot(port) + timedelta(hours=1)
     site = await make_site(port, rate=6.0, since=start)
     early = await scheduler(port).tick(start - LEAD - timedelta(seconds=1))
     assert early.drawn == 0 and await slots(port) == []
@@ -60,7 +61,7 @@ async def test_a_slot_is_drawn_at_its_lead_time_and_not_earlier(port: Port) -> N
 
 
 async def test_every_slot_of_a_site_is_drawn_once_with_the_sites_rate(port: Port) -> None:
-    start = now_slot() - timedelta(hours=2)
+    start = now_slot(port) - timedelta(hours=2)
     never = await make_site(port, rate=0.0, since=start, name="Auction hall")
     always = await make_site(port, rate=12.0, since=start)
     await run_until(port, start - LEAD, start + timedelta(hours=1))
@@ -79,27 +80,27 @@ async def test_every_slot_of_a_site_is_drawn_once_with_the_sites_rate(port: Port
 
 async def test_the_team_sees_drawn_visits_until_they_end_and_nothing_later(port: Port) -> None:
     handler = await officer(port, "customs")
-    site = await make_site(port, team=[handler], visit_seconds=600, since=now_slot() - SLOT * 6)
-    await run_until(port, now_slot() - SLOT * 6 - LEAD, now_slot())
+    site = await make_site(port, team=[handler], visit_seconds=600, since=now_slot(port) - SLOT * 6)
+    await run_until(port, now_slot(port) - SLOT * 6 - LEAD, now_slot(port))
     seen = ok(await dispatch(port, site, handler.headers))
-    now = datetime.now(UTC)
+    now = clock(port)
     starts = [datetime.fromisoformat(visit["starts_at"]) for visit in seen["visits"]]
     ends = [datetime.fromisoformat(visit["ends_at"]) for visit in seen["visits"]]
     assert starts == sorted(starts) and starts
     assert all(end > now for end in ends)  # none that is over
-    assert max(starts) == now_slot() + LEAD  # drawn up to the lead time, no further
+    assert max(starts) == now_slot(port) + LEAD  # drawn up to the lead time, no further
     assert all(start <= now + LEAD for start in starts)
     # Nothing exists beyond the drawing horizon: there is no schedule to leak.
-    assert max(slot.slot_start for slot in await slots(port)) == now_slot() + LEAD
+    assert max(slot.slot_start for slot in await slots(port)) == now_slot(port) + LEAD
 
 
 async def test_outcomes_are_recorded_once_and_a_missed_visit_raises_an_alert(port: Port) -> None:
     handler = await officer(port, "customs")
-    site = await make_site(port, team=[handler], since=now_slot() - SLOT * 2)
-    await run_until(port, now_slot() - SLOT * 2 - LEAD, now_slot())
+    site = await make_site(port, team=[handler], since=now_slot(port) - SLOT * 2)
+    await run_until(port, now_slot(port) - SLOT * 2 - LEAD, now_slot(port))
     visits = ok(await dispatch(port, site, handler.headers))["visits"]
-    started = [v for v in visits if datetime.fromisoformat(v["starts_at"]) <= datetime.now(UTC)]
-    upcoming = [v for v in visits if datetime.fromisoformat(v["starts_at"]) > datetime.now(UTC)]
+    started = [v for v in visits if datetime.fromisoformat(v["starts_at"]) <= clock(port)]
+    upcoming = [v for v in visits if datetime.fromisoformat(v["starts_at"]) > clock(port)]
     path = f"/v1/sites/{site['site_id']}/visits/{{}}/outcome"
 
     done = await port.client.post(
@@ -134,8 +135,8 @@ async def test_outcomes_are_recorded_once_and_a_missed_visit_raises_an_alert(por
 
 async def test_an_outcome_needs_a_reason_for_a_miss_and_no_system_reason(port: Port) -> None:
     handler = await officer(port, "customs")
-    site = await make_site(port, team=[handler], since=now_slot() - SLOT)
-    await run_until(port, now_slot() - SLOT - LEAD, now_slot())
+    site = await make_site(port, team=[handler], since=now_slot(port) - SLOT)
+    await run_until(port, now_slot(port) - SLOT - LEAD, now_slot(port))
     visit = ok(await dispatch(port, site, handler.headers))["visits"][0]
     path = f"/v1/sites/{site['site_id']}/visits/{visit['visit_id']}/outcome"
     for body in (
@@ -155,7 +156,7 @@ async def test_an_outcome_needs_a_reason_for_a_miss_and_no_system_reason(port: P
 
 
 async def test_a_visit_nobody_reports_is_recorded_missed_with_an_alert(port: Port) -> None:
-    start = now_slot() - timedelta(hours=3)
+    start = now_slot(port) - timedelta(hours=3)
     await make_site(port, since=start, visit_seconds=600)
     # Ticking on: the first visit ends at start + 10 min, its grace ends an hour later.
     report = await run_until(port, start - LEAD, start + timedelta(seconds=600 + 3600))
@@ -171,7 +172,7 @@ async def test_a_visit_nobody_reports_is_recorded_missed_with_an_alert(port: Por
 
 
 async def test_slots_missed_while_every_scheduler_was_down_are_drawn_late(port: Port) -> None:
-    start = now_slot() - timedelta(hours=2)
+    start = now_slot(port) - timedelta(hours=2)
     await make_site(port, since=start, visit_seconds=600)
     await scheduler(port).tick(start - LEAD)  # the first slot, on time
     back = start + timedelta(minutes=30)
@@ -186,13 +187,13 @@ async def test_slots_missed_while_every_scheduler_was_down_are_drawn_late(port: 
 
 
 async def test_a_closed_site_has_no_slots_after_those_already_due(port: Port) -> None:
-    site = await make_site(port, since=now_slot() - SLOT)
+    site = await make_site(port, since=now_slot(port) - SLOT)
     closed = await port.client.patch(
         f"/v1/sites/{site['site_id']}", json={"closed": True}, headers=port["security"].headers
     )
     until = datetime.fromisoformat(ok(closed)["slots_until"])
-    assert until > datetime.now(UTC) + LEAD - SLOT
-    await run_until(port, now_slot() - SLOT - LEAD, now_slot() + timedelta(hours=1))
+    assert until > clock(port) + LEAD - SLOT
+    await run_until(port, now_slot(port) - SLOT - LEAD, now_slot(port) + timedelta(hours=1))
     assert max(slot.slot_start for slot in await slots(port)) < until
     again = await port.client.patch(
         f"/v1/sites/{site['site_id']}", json={"closed": True}, headers=port["security"].headers
@@ -259,10 +260,10 @@ async def test_bad_site_input_is_a_422_with_a_stable_code(port: Port) -> None:
 
 
 async def test_port_security_lists_slots_once_they_are_over_with_their_draws(port: Port) -> None:
-    start = now_slot() - timedelta(hours=4)
+    start = now_slot(port) - timedelta(hours=4)
     site = await make_site(port, rate=6.0, since=start, visit_seconds=600)
-    await run_until(port, start - LEAD, now_slot())
-    params = {"since": start.isoformat(), "until": (now_slot() + LEAD * 2).isoformat()}
+    await run_until(port, start - LEAD, now_slot(port))
+    params = {"since": start.isoformat(), "until": (now_slot(port) + LEAD * 2).isoformat()}
     headers = port["security"].headers
     pages, cursor = [], None
     while True:
@@ -273,7 +274,7 @@ async def test_port_security_lists_slots_once_they_are_over_with_their_draws(por
         if not cursor:
             break
     listed = [slot for page in pages for slot in page["slots"]]
-    now = datetime.now(UTC)
+    now = clock(port)
     assert all(datetime.fromisoformat(slot["ends_at"]) <= now for slot in listed)
     over = [slot for slot in await slots(port) if slot.ends_at <= now]
     assert [slot["slot_id"] for slot in listed] == [str(slot.id) for slot in over]

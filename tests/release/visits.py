@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from services.identity.people.models import Person
 from services.release.alerts.models import Alert
+from services.release.deps import current_time
 from services.release.visits.models import VisitSite, VisitSlot
 from services.release.visits.scheduler import TickReport, VisitScheduler
 from services.release.visits.slots import slot_floor
@@ -45,9 +46,24 @@ async def officer(port: Port, name: str, role: str = "officer") -> Officer:
     return Officer(person, party.id, bearer(await person_token(port.identity, person, party)))
 
 
-def now_slot() -> datetime:
-    """The start of the slot the real clock is in."""
-    return slot_floor(datetime.now(UTC), 300)
+def clock(port: Port) -> datetime:
+    """The release service's clock, stopped at the real now by the first call (tokens minted
+    now stay good), so that no slot boundary passes between a test's ticks and requests."""
+    override = port.release.dependency_overrides.get(current_time)
+    if override is None:
+        moment = datetime.now(UTC)
+
+        def override() -> datetime:
+            return moment
+
+        port.release.dependency_overrides[current_time] = override
+    found: datetime = override()
+    return found
+
+
+def now_slot(port: Port) -> datetime:
+    """The start of the slot the service's (stopped) clock is in."""
+    return slot_floor(clock(port), 300)
 
 
 async def make_site(

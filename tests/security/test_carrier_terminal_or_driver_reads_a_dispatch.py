@@ -13,7 +13,7 @@ from tests.release.visits import Officer, dispatch, make_site, now_slot, officer
 
 
 async def test_no_dispatch_no_sites_no_slots_for_them(port: Port) -> None:
-    start = now_slot()
+    start = now_slot(port)
     driver = await port.driver("carrier")
     driver_headers = bearer(await person_token(port.identity, driver, port["carrier"].party))
     misnamed = await officer(port, "carrier", role="dispatcher")

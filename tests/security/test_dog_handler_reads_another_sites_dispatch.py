@@ -18,7 +18,7 @@ async def test_another_sites_dispatch_and_visits_are_not_there(port: Port) -> No
     handler_a = await officer(port, "customs")
     handler_b = await officer(port, "security")
     colleague = await officer(port, "customs")  # same party as handler_a, on no team
-    start = now_slot()
+    start = now_slot(port)
     site_a = await make_site(port, team=[handler_a], since=start, name="Gate lanes")
     site_b = await make_site(port, team=[handler_b], since=start, name="Auction hall")
     await run_until(port, start, start)

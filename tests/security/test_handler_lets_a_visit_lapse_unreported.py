@@ -15,7 +15,7 @@ LEAD = timedelta(seconds=600)
 
 async def test_an_unreported_visit_becomes_a_missed_one_with_an_alert(port: Port) -> None:
     handler = await officer(port, "customs")
-    start = now_slot() - timedelta(hours=3)
+    start = now_slot(port) - timedelta(hours=3)
     await make_site(port, team=[handler], since=start, visit_seconds=600)
     await run_until(port, start - LEAD, start + timedelta(seconds=600 + 3600 + 300))
     lapsed = [slot for slot in await slots(port) if slot.outcome is not None]

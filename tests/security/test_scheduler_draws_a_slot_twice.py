@@ -31,7 +31,7 @@ async def visit_draws(port: Port) -> int:
 
 
 async def test_a_slot_is_drawn_once_whoever_asks_again(port: Port) -> None:
-    start = now_slot() + timedelta(hours=1)
+    start = now_slot(port) + timedelta(hours=1)
     made = await make_site(port, since=start)
     first = await scheduler(port).tick(start - LEAD)
     replay = await scheduler(port).tick(start - LEAD)

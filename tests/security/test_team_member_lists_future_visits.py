@@ -6,12 +6,12 @@ they end; nobody else, port security included, sees a slot (visit or not) or its
 the slot is over: not in the slot list, not in the draws list, not by the draw's id.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tests.helpers import assert_problem
 from tests.release.chains import ok
 from tests.release.port import Port
-from tests.release.visits import dispatch, make_site, now_slot, officer, run_until, slots
+from tests.release.visits import clock, dispatch, make_site, now_slot, officer, run_until, slots
 
 LEAD = timedelta(seconds=600)
 
@@ -20,10 +20,10 @@ async def test_nothing_beyond_the_lead_time_exists_and_the_rest_is_the_teams_alo
     port: Port,
 ) -> None:
     handler = await officer(port, "customs")
-    start = now_slot() - timedelta(hours=1)
+    start = now_slot(port) - timedelta(hours=1)
     site = await make_site(port, team=[handler], since=start)
-    await run_until(port, start - LEAD, now_slot())
-    now = datetime.now(UTC)
+    await run_until(port, start - LEAD, now_slot(port))
+    now = clock(port)
 
     # The handler: only what is drawn, and nothing starts later than the lead time from now.
     visits = ok(await dispatch(port, site, handler.headers))["visits"]
