@@ -1,15 +1,20 @@
 """Drug-dog and patrol visits: slots drawn just in time, the team's dispatch, outcomes."""
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
+from services.registry import SERVICES
 from services.release.visits.models import VisitSlot
 from services.release.visits.rates import slot_probability
+from services.release.visits.scheduler import TickReport, VisitScheduler
 from services.release.visits.slots import slot_name
 from shared.db import transaction
+from tests.conftest import SettingsFactory, running
 from tests.helpers import assert_problem
 from tests.release.chains import ok
 from tests.release.port import Port, audit_types
@@ -305,3 +310,43 @@ async def test_port_security_lists_slots_once_they_are_over_with_their_draws(por
     async with transaction(port.release.state.sessions) as session:
         pending = (await session.exec(select(VisitSlot).where(col(VisitSlot.ends_at) > now))).all()
     assert pending and not {str(s.draw_id) for s in pending} & {d["draw_id"] for d in draws}
+
+
+async def test_a_failing_look_does_not_stop_the_scheduler(port: Port) -> None:
+    looks: list[str] = []
+    real = scheduler(port)
+
+    async def wait(_: float) -> None:
+        if len(looks) == 3:
+            raise asyncio.CancelledError
+        looks.append("waited")
+
+    async def tick(now: datetime) -> TickReport:
+        if len(looks) == 1:
+            raise ConnectionError("the database is away")
+        return TickReport(drawn=1)
+
+    looping = VisitScheduler(
+        port.release.state.sessions,
+        port.release.state.drawing_key,
+        lead_seconds=600,
+        tick_seconds=15,
+        report_grace_seconds=3600,
+        catch_up_slots=10,
+        zone=real.zone,
+        wait=wait,
+    )
+    looping.tick = tick  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await looping.run()
+    assert looks == ["waited"] * 3  # looked three times; the failure in between was logged
+
+
+async def test_the_service_runs_its_scheduler_when_the_tick_is_set(
+    make_settings: SettingsFactory,
+) -> None:
+    app = SERVICES["release"].create_app(make_settings("release", visit_tick_seconds=3600))
+    async with running(app):
+        task = app.state.visit_task
+        assert task is not None and not task.done()
+    assert task.cancelled()
