@@ -3,14 +3,15 @@
 No schedule exists: a slot is drawn only the lead time before it starts, so there is nothing
 further ahead to read, however one asks. The team sees its visits from their drawing until
 they end; nobody else, port security included, sees a slot (visit or not) or its draw before
-the slot is over: not in the slot list, not in the draws list, not by the draw's id.
+the slot is over: not in the slot list, not in the draws list, not by the draw's id, not
+from the access log's count of what a dispatch held.
 """
 
 from datetime import datetime, timedelta
 
 from tests.helpers import assert_problem
 from tests.release.chains import ok
-from tests.release.port import Port
+from tests.release.port import Port, access_log
 from tests.release.visits import clock, dispatch, make_site, now_slot, officer, run_until, slots
 
 LEAD = timedelta(seconds=600)
@@ -51,3 +52,12 @@ async def test_nothing_beyond_the_lead_time_exists_and_the_rest_is_the_teams_alo
         one = await port.client.get(f"/v1/inspections/draws/{slot.draw_id}", headers=security)
         assert_problem(one, 404, "draw_not_found")
     assert_problem(await dispatch(port, site, security), 404, "site_not_found")
+
+
+async def test_the_access_log_says_who_read_a_dispatch_not_what_it_held(port: Port) -> None:
+    handler = await officer(port, "customs")
+    site = await make_site(port, team=[handler], since=now_slot(port))
+    await run_until(port, now_slot(port), now_slot(port))
+    assert ok(await dispatch(port, site, handler.headers))["visits"]
+    [entry] = [e for e in await access_log(port.release) if e.action == "visits.dispatch"]
+    assert (entry.person_id, entry.outcome, entry.results) == (handler.person.id, "ok", 0)
