@@ -5,7 +5,8 @@ passwords and TOTP codes from `var/demo/credentials.json`, and: the terminal ann
 fresh container in its yard, naming the shipping line that holds its release right (only
 that line may release it there); the shipping line releases it to a forwarder, who
 accepts and hands over to a carrier, who accepts and assigns one of its drivers, who
-accepts; the driver fetches a gate pass, the terminal asks the gate (if the container is
+accepts; port security weighs the terminal's draws (a container from a named origin is
+drawn more often); the driver fetches a gate pass, the terminal asks the gate (if the container is
 selected for inspection, the customs officer records it clear and the gate is asked again)
 and records the gate-out; port security then recomputes the decision's verifiable draw
 with the published key, and puts the customs officer on a site's dog team, who reads its
@@ -132,6 +133,7 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
                 "release_to": w.party(forwarder),
                 "valid_until": until.isoformat(),
                 "reference": "BL-DEMO-1",
+                "origin": DEMO_ORIGIN,
             },
         )
         base = f"/v1/releases/{release['release_id']}/links"
@@ -153,6 +155,7 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
             f"{driver} accepts on his phone, with his own device key",
             {"ack": device_ack(w.person(driver), assignment["link_hash"])},
         )
+        _weigh_origin(w, "security.officer", w.party(gate))
         decision = _ask_gate(w, gate, driver, container)
         if decision["decision"] == "inspect":
             officer = "douane.officer"
@@ -171,6 +174,36 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
 
 
 DEMO_SITE = "ECT gate lanes (demo walk)"
+DEMO_ORIGIN = "CO"
+
+
+def _weigh_origin(w: Walk, security: str, terminal: str) -> None:
+    """Port security reads the terminal's selection policy and, the first time, makes the
+    walk's declared origin a risk factor (keeping the base and floor as they are)."""
+    url = f"{w.release}/v1/inspections/policies/{terminal}"
+    current = w.call(
+        "get", url, f"{security} reads the terminal's selection policy", headers=w.headers(security)
+    )
+    if DEMO_ORIGIN not in current["origins"]:
+        weights = {**current["weights"], "declared_origin": 3.0}
+        current = w.call(
+            "put",
+            url,
+            f"{security} weighs containers declared from {DEMO_ORIGIN} three times",
+            json={
+                "base": current["base"],
+                "floor": current["floor"],
+                "weights": weights,
+                "origins": [*current["origins"], DEMO_ORIGIN],
+                "daily_capacity": current["daily_capacity"],
+            },
+            headers=w.headers(security),
+        )
+    w.say(
+        f"     policy version {current['version']}: base {current['base']}, floor "
+        f"{current['floor']}, weights {current['weights']}; only customs and port security "
+        "may read it"
+    )
 
 
 def _visits(w: Walk, security: str, handler: str) -> None:
@@ -241,7 +274,12 @@ def _check_draw(w: Walk, officer: str, decision: dict[str, Any]) -> None:
     if beta != _unb64(draw["beta"]):
         raise RuntimeError("the draw's proof does not give its output")
     checkpoint = draw["alpha_object"]["checkpoint"]
+    subject = draw["alpha_object"]["subject"]
     verdict = "selected" if draw["selected"] else "not selected"
+    w.say(
+        f"     weighed under policy version {subject.get('policy')} for the factors "
+        f"{subject.get('factors')}"
+    )
     w.say(
         f"     draw {draw['draw_id']}: u = {draw['u']:.4f} against p = {draw['probability']}: "
         f"{verdict}; proof verified under key {draw['key_id'][:12]}…, drawn after the log's "

@@ -102,6 +102,8 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "announces",
         "releases",
         "accepts on his phone",
+        "weighs containers declared from CO",
+        "'declared_origin'",
         "decision: inspect",
         "douane.officer inspects",
         "decision: release",
