@@ -16,7 +16,7 @@ from services.release.inspections.draws import draw
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.models import Draw, Purpose
 from services.release.inspections.verifier import DrawCheckFailed, DrawReport, verify_draws
-from services.release.visits.models import VisitSlot
+from services.release.visits.models import VisitSite, VisitSlot
 from services.release.visits.slots import slot_name
 from shared.db import transaction
 from tests.audit_helpers import integrate_all
@@ -173,3 +173,44 @@ async def test_a_slot_moved_to_another_site_is_caught(port: Port) -> None:
         )
     with pytest.raises(DrawCheckFailed):
         await check(port)
+
+
+async def drop_slots(port: Port, doomed: list[VisitSlot]) -> None:
+    async with transaction(port.release.state.sessions) as session:
+        for slot in doomed:
+            await session.exec(delete(VisitSlot).where(col(VisitSlot.id) == slot.id))
+            await session.exec(delete(Draw).where(col(Draw.id) == slot.draw_id))
+
+
+async def test_a_sites_first_slots_dropped_with_its_start_moved_are_caught(port: Port) -> None:
+    site = await history(port)
+    first = (await over(port))[:3]
+    await drop_slots(port, first)
+    async with transaction(port.release.state.sessions) as session:
+        await session.exec(
+            update(VisitSite)
+            .where(col(VisitSite.id) == uuid.UUID(site["site_id"]))
+            .values(slots_from=first[-1].slot_start + timedelta(seconds=300))
+        )
+    await refused(port, "first slot differs from the one logged")
+
+
+async def test_a_closed_sites_last_slots_dropped_with_its_end_moved_are_caught(
+    port: Port,
+) -> None:
+    site = await history(port)
+    closed = await port.client.patch(
+        f"/v1/sites/{site['site_id']}", json={"closed": True}, headers=port["security"].headers
+    )
+    assert closed.status_code == 200, closed.text
+    await integrate_all(port.release)
+    assert (await check(port)).slots > 0  # closed honestly, it verifies
+    cut = now_slot(port) - timedelta(hours=3)
+    await drop_slots(port, [slot for slot in await slots(port) if slot.slot_start >= cut])
+    async with transaction(port.release.state.sessions) as session:
+        await session.exec(
+            update(VisitSite)
+            .where(col(VisitSite.id) == uuid.UUID(site["site_id"]))
+            .values(slots_until=cut)
+        )
+    await refused(port, "last slot differs from the one logged")

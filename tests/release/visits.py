@@ -1,20 +1,23 @@
 """Helpers of the visit tests: sites made by port security, officers on teams, a scheduler
 driven tick by tick with an explicit clock (never a sleep)."""
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.identity.people.models import Person
 from services.release.alerts.models import Alert
+from services.release.auth import Caller
 from services.release.deps import current_time
-from services.release.visits.models import VisitSite, VisitSlot
+from services.release.settings import ReleaseSettings
+from services.release.visits import repository, service
+from services.release.visits.models import SiteKind, VisitSlot
 from services.release.visits.scheduler import TickReport, VisitScheduler
+from services.release.visits.schemas import SiteView
 from services.release.visits.slots import slot_floor
+from shared.auth import Principal
 from shared.db import transaction
 from tests.identity.factories import bearer, make_person, person_token
 from tests.release.chains import ok
@@ -75,27 +78,53 @@ async def make_site(
     since: datetime | None = None,
     name: str = "Gate lanes 1-8",
 ) -> dict[str, Any]:
-    """A site made by port security with a flat rate; its slots from `since` if given
-    (as if it had been made back then)."""
+    """A site made by port security with a flat rate; made back then, with its first slot
+    at `since`, if given (through the service, as port security's client made it)."""
+    rates = [[rate] * 24 for _ in range(7)]
     body = {
         "name": name,
         "kind": "gate_lanes",
         "visit_seconds": visit_seconds,
-        "rates": [[rate] * 24 for _ in range(7)],
+        "rates": rates,
         "team": [member.member for member in team or []],
     }
-    site: dict[str, Any] = ok(
-        await port.client.post("/v1/sites", json=body, headers=port["security"].headers), 201
+    if since is None:
+        site: dict[str, Any] = ok(
+            await port.client.post("/v1/sites", json=body, headers=port["security"].headers), 201
+        )
+        return site
+    caller = Caller(
+        Principal(
+            party_id=port["security"].id,
+            party_roles=frozenset({"port_security"}),
+            scopes=frozenset({"inspections"}),
+        ),
+        token="",
     )
-    if since is not None:
-        async with transaction(port.release.state.sessions) as session:
-            await session.exec(
-                update(VisitSite)
-                .where(col(VisitSite.id) == uuid.UUID(site["site_id"]))
-                .values(slots_from=since)
+    settings: ReleaseSettings = port.release.state.settings
+    async with transaction(port.release.state.sessions) as session:
+        made = await service.create_site(
+            session,
+            caller=caller,
+            name=name,
+            kind=SiteKind.gate_lanes,
+            visit_seconds=visit_seconds,
+            rates=rates,
+            slot_seconds=settings.visit_slot_seconds,
+            lead_seconds=settings.visit_lead_seconds,
+            now=since - timedelta(seconds=settings.visit_lead_seconds),
+        )
+        if team:
+            made = await service.set_team(
+                session,
+                caller=caller,
+                site_id=made.id,
+                members=[(member.party_id, member.person.id) for member in team],
+                now=since,
             )
-        site["slots_from"] = since.isoformat()
-    return site
+        members = list(await repository.team(session, made.id))
+    assert made.slots_from == since
+    return SiteView.of(made, members).model_dump(mode="json")
 
 
 def scheduler(port: Port) -> VisitScheduler:

@@ -13,7 +13,8 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
    (of its own decision, or of the visit or cleared inspection of the same release), and
    every container draw belongs to the decision it names: none dropped, none redrawn;
 4. every visit slot of the period (every slot of every site, from the site's first slot
-   to its last, that port security may list: those over by the service's longest visit)
+   to its last as its logged events put them, that port security may list: those over by
+   the service's longest visit)
    has exactly one draw, of that very site and slot, and the slot's visit is the draw's
    result; every visit draw of the period is the draw of a listed slot: none dropped,
    none redrawn;
@@ -256,6 +257,29 @@ def check_logged_slot(slot: Mapping[str, Any]) -> None:
         raise DrawCheckFailed(f"{name} differs from the one logged (its draw was replaced?)")
 
 
+def check_logged_site(site: Mapping[str, Any]) -> None:
+    """The site's slots begin and end where its logged events put them."""
+    name = f"site {site.get('site_id')}"
+    created = _logged(site, "visit.site_created", name)
+    if (
+        created.get("site_id") != str(site.get("site_id"))
+        or created.get("slots_from") != slot_name(_moment(site.get("slots_from"), name))
+        or created.get("slot_seconds") != site.get("slot_seconds")
+    ):
+        raise DrawCheckFailed(f"{name}'s first slot differs from the one logged")
+    if site.get("slots_until") is None:
+        return
+    closing = {
+        "event_id": site.get("closed_event_id"),
+        "logged_event": site.get("closed_logged_event"),
+    }
+    closed = _logged(closing, "visit.site_changed", f"{name} (closed)")
+    if closed.get("site_id") != str(site.get("site_id")) or closed.get("slots_until") != (
+        slot_name(_moment(site.get("slots_until"), name))
+    ):
+        raise DrawCheckFailed(f"{name}'s last slot differs from the one logged")
+
+
 def _subject_key(draw: Mapping[str, Any]) -> tuple[str, str]:
     try:
         subject = json.loads(str(draw.get("alpha"))).get("subject")
@@ -415,6 +439,8 @@ async def verify_draws(
         for decision in decisions:
             check_logged_decision(decision)
         _check_decisions(decisions, draws, in_period)
+        for site in sites:
+            check_logged_site(site)
         for slot in slots:
             check_logged_slot(slot)
         _check_slots(sites, slots, draws, since=since, complete_until=complete_until)
@@ -428,6 +454,15 @@ async def verify_draws(
         for slot in slots:
             name = f"slot {slot.get('slot_id')}"
             receipts[name] = await _receipt(client, slot, verifier, name)
+        for site in sites:
+            name = f"site {site.get('site_id')}"
+            receipts[name] = await _receipt(client, site, verifier, name)
+            if site.get("closed_event_id") is not None:
+                closing = {
+                    "event_id": site.get("closed_event_id"),
+                    "logged_event": site.get("closed_logged_event"),
+                }
+                receipts[f"{name} (closed)"] = await _receipt(client, closing, verifier, name)
     report.draws, report.decisions = len(draws), len(decisions)
     report.slots, report.visits = len(slots), sum(bool(slot.get("visit")) for slot in slots)
     sizes = {int(checkpoint["size"]) for checkpoint in checkpoints.values()}

@@ -59,7 +59,10 @@ def _check_visit_length(seconds: int | None, settings: ReleaseSettings) -> None:
 
 
 async def _view(session: AsyncSession, site: VisitSite) -> SiteView:
-    return SiteView.of(site, list(await repository.team(session, site.id)))
+    ids = [event for event in (site.event_id, site.closed_event_id) if event is not None]
+    logged = await audit_log.events_by_ids(session, ids)
+    texts = {event_id: event.event for event_id, event in logged.items()}
+    return SiteView.of(site, list(await repository.team(session, site.id)), texts)
 
 
 @router.post(

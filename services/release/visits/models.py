@@ -65,6 +65,10 @@ class VisitSite(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The logged events that fixed `slots_from` and `slots_until`: what the verifier holds
+    # the site's slots to, so that moving either in the table to hide slots is seen.
+    event_id: uuid.UUID
+    closed_event_id: uuid.UUID | None = Field(default=None)
 
 
 class TeamMember(SQLModel, table=True):

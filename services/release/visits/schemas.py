@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal, Self
 
@@ -93,11 +94,28 @@ class SiteView(BaseModel):
     team: list[TeamMemberView]
     created_at: datetime
     updated_at: datetime
+    # The events that fixed `slots_from` (`visit.site_created`) and `slots_until` (the
+    # closing `visit.site_changed`), as the audit log holds them (RFC 8785 JSON).
+    event_id: uuid.UUID
+    logged_event: str | None
+    closed_event_id: uuid.UUID | None
+    closed_logged_event: str | None
 
     @classmethod
-    def of(cls, site: VisitSite, team: list[TeamMember]) -> "SiteView":
-        """The API form of a site and its team."""
+    def of(
+        cls,
+        site: VisitSite,
+        team: list[TeamMember],
+        logged: Mapping[uuid.UUID, str] | None = None,
+    ) -> "SiteView":
+        """The API form of a site and its team (with its logged events, when given)."""
+        events = logged or {}
+        closed = site.closed_event_id
         return cls(
+            event_id=site.event_id,
+            logged_event=events.get(site.event_id),
+            closed_event_id=closed,
+            closed_logged_event=events.get(closed) if closed is not None else None,
             site_id=site.id,
             name=site.name,
             kind=site.kind,

@@ -88,32 +88,37 @@ async def create_site(
     now: datetime,
 ) -> VisitSite:
     """A new site; its first slot is the first whose drawing moment is after now."""
-    site = VisitSite(
-        name=name,
-        kind=kind,
-        visit_seconds=visit_seconds,
-        slot_seconds=slot_seconds,
-        slots_from=slot_ceil(now + timedelta(seconds=lead_seconds), slot_seconds),
-        rates=_checked_profile(rates),
-        created_by=caller.principal.actor,
-        created_at=now,
-        updated_at=now,
-    )
-    await repository.add_site(session, site)
-    await append(
+    site_id = uuid.uuid4()
+    slots_from = slot_ceil(now + timedelta(seconds=lead_seconds), slot_seconds)
+    stored_rates = _checked_profile(rates)
+    event_id = await append(
         session,
         "visit.site_created",
         {
-            "site_id": str(site.id),
+            "site_id": str(site_id),
             "name": name,
             "kind": kind,
             "visit_seconds": visit_seconds,
             "slot_seconds": slot_seconds,
-            "slots_from": slot_name(site.slots_from),
+            "slots_from": slot_name(slots_from),
             "rates": rates,
             "actor": caller.principal.actor,
         },
     )
+    site = VisitSite(
+        id=site_id,
+        name=name,
+        kind=kind,
+        visit_seconds=visit_seconds,
+        slot_seconds=slot_seconds,
+        slots_from=slots_from,
+        rates=stored_rates,
+        created_by=caller.principal.actor,
+        created_at=now,
+        updated_at=now,
+        event_id=event_id,
+    )
+    await repository.add_site(session, site)
     return site
 
 
@@ -145,11 +150,13 @@ async def change_site(
         key: slot_name(value) if isinstance(value, datetime) else value
         for key, value in values.items()
     }
-    await append(
+    event_id = await append(
         session,
         "visit.site_changed",
         {"site_id": str(site_id), **logged, "actor": caller.principal.actor},
     )
+    if close:
+        await repository.update_site(session, site_id, closed_event_id=event_id)
     await session.refresh(site)
     return site
 

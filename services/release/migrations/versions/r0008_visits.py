@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=100), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("closed_event_id", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_visit_sites"),
     )
     op.create_table(
