@@ -1,13 +1,15 @@
 """A busy gate over real HTTP: decisions and gate-outs per second, latency, failures.
 
 Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
-[--backends embedded,postgres] [--release-workers 1,2] [--profile PATH]`
+[--backends embedded,postgres] [--release-workers 1,2] [--inspect-probability P]
+[--profile PATH]`
 
 For each backend the identity and the release service run as their own processes
 (`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
 settings as a deployment gives them) on free 127.0.0.1 ports, the release service pointed
 at the identity service (`KETENPAS_RELEASE_IDENTITY_URL`) with
-`KETENPAS_RELEASE_INSPECT_PROBABILITY=0`, so that every well-formed pickup is released:
+`KETENPAS_RELEASE_INSPECT_PROBABILITY` from `--inspect-probability` (default 0, so that every
+well-formed pickup is released):
 
 - `embedded`: SQLite files in a temporary directory and in-process caches, as `make run`;
 - `postgres`: PostgreSQL (a schema of our own per service, dropped at the end) and Redis
@@ -22,6 +24,13 @@ then, before each rate step, enough releases with whole accepted chains of 4 to 
 that step, written to the release database with the API's rows and audit events (and the
 audit log drained, so the sequencer is idle when the clock starts).
 
+Every decision that would release makes a verifiable inspection draw (`select_at_gate` ->
+`draws.draw`: a VRF proof over the log's latest checkpoint, an audit event and a row), whatever
+the probability: with 0 every draw says `release`. The draws and the decisions by outcome
+made during each step are counted in the release database and printed beside the figures.
+With `--inspect-probability` above 0 some decisions answer `inspect` (`random_inspection`):
+an expected answer, counted apart, not a failure, and that pickup has no gate-out.
+
 Each rate step runs `locust` headless as a subprocess (`loadtests/gate_locustfile.py`):
 lanes spread over the terminals at a constant throughput each, for `--seconds`, statistics
 reset once every lane has started. A pickup is decision and gate-out; the drivers' gate
@@ -30,9 +39,10 @@ phones do at their own pace on the identity service's machines (`--no-prefetch-g
 each pickup fetches its own, reported apart but sharing the CPU). The release service runs
 once in one process and once in two (`ketenpas serve` with `WORKERS`, one per core of this
 machine, as a deployment runs it), side by side; `--release-workers 2` (or any list) runs
-only those. Failures are every answer other than 201 `release` /
-200, by request and reason. A step is sustainable when the p99 of decisions and of gate-outs
-is under 50 ms, nothing failed, and the achieved rate is at least 95% of the offered one.
+only those. Failures are every answer other than 201 `release` (or `inspect` for a random
+inspection, when the probability is above 0) / 200, by request and reason. A step is
+sustainable when the p99 of decisions and of gate-outs is under 50 ms, nothing failed, and
+the achieved rate is at least 95% of the offered one.
 After the first step that is neither sustainable nor within 90% of its rate (the service is
 saturated) only the target rate's step still runs, so that the target is always judged
 (`--all-steps` runs every step). `--profile PATH` runs the release service under cProfile
@@ -73,6 +83,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from loadtests import gate_setup
 from loadtests.harness import (
@@ -91,6 +102,8 @@ from loadtests.harness import (
 from services.identity.app import MIGRATIONS as IDENTITY_MIGRATIONS
 from services.identity.settings import IdentitySettings
 from services.release.app import MIGRATIONS as RELEASE_MIGRATIONS
+from services.release.gate.models import GateDecision
+from services.release.inspections.models import Draw
 from services.release.settings import ReleaseSettings
 from shared.db import create_engine, session_factory
 from shared.migrate import upgrade
@@ -149,6 +162,8 @@ class Step:
     gate_passes: Figures = field(default_factory=Figures)
     failures: Counter[str] = field(default_factory=Counter)
     cpu: dict[str, float] = field(default_factory=dict)  # process -> share of one core
+    # Made during the step, from the release database: "draws", and decisions by outcome.
+    made: Counter[str] = field(default_factory=Counter)
 
     @property
     def failed(self) -> int:
@@ -363,8 +378,11 @@ async def prepare_pickups(
     return pickups
 
 
-async def warm_up(services: Services, pickups: Sequence[gate_setup.Pickup]) -> None:
-    """Each pickup once through the real path, unmeasured; any refusal is a setup fault."""
+async def warm_up(
+    services: Services, pickups: Sequence[gate_setup.Pickup], *, inspect_expected: bool
+) -> None:
+    """Each pickup once through the real path, unmeasured; any refusal is a setup fault (but
+    a random inspection, when expected)."""
     terminal_headers = {
         terminal.party_id: {"Authorization": f"Bearer {services.client_tokens[terminal.party_id]}"}
         for terminal in services.port.terminals
@@ -390,9 +408,12 @@ async def warm_up(services: Services, pickups: Sequence[gate_setup.Pickup]) -> N
                     json={"container": pickup.container, "gate_pass": answer.json()["gate_pass"]},
                     headers=headers,
                 )
-                if answer.status_code != 201 or answer.json()["decision"] != "release":
+                decision = answer.json() if answer.status_code == 201 else {}
+                if inspect_expected and decision.get("decision") == "inspect":
+                    return  # selected by its draw: no gate-out
+                if decision.get("decision") != "release":
                     raise RuntimeError(f"warm-up decision: {answer.status_code} {answer.text}")
-                decision_id = answer.json()["decision_id"]
+                decision_id = decision["decision_id"]
                 answer = await release.post(
                     f"/v1/gate/decisions/{decision_id}/complete", headers=headers
                 )
@@ -426,6 +447,24 @@ async def api_chains(
                 )
 
         return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def made_so_far(settings: ReleaseSettings) -> Counter[str]:
+    """Draws and decisions by outcome in the release database, to count a step's."""
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    try:
+        async with engine.connect() as connection:
+            draws = await connection.scalar(text(f"SELECT count(*) FROM {Draw.__tablename__}"))
+            rows = await connection.execute(
+                text(
+                    f"SELECT decision, count(*) FROM {GateDecision.__tablename__} GROUP BY decision"
+                )
+            )
+            made: Counter[str] = Counter({str(outcome): int(n) for outcome, n in rows.all()})
+            made["draws"] = int(draws or 0)
+    finally:
+        await engine.dispose()
+    return made
 
 
 # --- one rate step ----------------------------------------------------------------------------
@@ -465,7 +504,14 @@ def write_plan(
 
 
 async def run_locust(
-    services: Services, plan: Path, *, lanes: int, lane_rate: float, seconds: float, scratch: Path
+    services: Services,
+    plan: Path,
+    *,
+    lanes: int,
+    lane_rate: float,
+    seconds: float,
+    scratch: Path,
+    inspect_expected: bool,
 ) -> Path:
     """locust headless for `seconds`; returns the CSV prefix."""
     prefix = scratch / f"locust-{uuid.uuid4().hex[:6]}"
@@ -498,6 +544,7 @@ async def run_locust(
         str(plan),
         "--lane-rate",
         f"{lane_rate:.6f}",
+        *(["--inspect-expected"] if inspect_expected else []),
     ]
     output = output_of(prefix)
     with output.open("wb") as sink:
@@ -606,6 +653,7 @@ async def run_step(
         f"{stack.name}: {rate:g}/s with {lanes} lanes for {args.seconds:g} s "
         f"({count} releases prepared in {step.prepare_seconds:.0f} s)"
     )
+    made_before = await made_so_far(settings)
     before = {
         "release": cpu_seconds(services.release.pid),
         "identity": cpu_seconds(services.identity.pid),
@@ -621,6 +669,7 @@ async def run_step(
             lane_rate=rate / lanes,
             seconds=args.seconds,
             scratch=scratch,
+            inspect_expected=args.inspect_probability > 0,
         )
     finally:
         plan.unlink(missing_ok=True)
@@ -631,6 +680,8 @@ async def run_step(
         "locust": (children_cpu_seconds() - before["locust"]) / wall,
         "machine": (machine_busy_seconds() - before["machine"]) / wall,
     }
+    step.made = await made_so_far(settings)
+    step.made.subtract(made_before)
     figures = read_figures(prefix)
     if DECISION not in figures:
         raise RuntimeError(f"locust reported no {DECISION!r} requests:\n{tail(output_of(prefix))}")
@@ -652,7 +703,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         **storage(stack.release),
         port=free_port(),
         identity_url=identity_settings.public_url,
-        inspect_probability=0.0,
+        inspect_probability=args.inspect_probability,
         workers=stack.workers,
     )
     logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
@@ -710,7 +761,9 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             containers=containers,
             settings=release_settings,
         )
-        await warm_up(services, [*through_api, *written])
+        await warm_up(
+            services, [*through_api, *written], inspect_expected=args.inspect_probability > 0
+        )
         result.warm_up_pickups = len(through_api) + len(written)
         saturated = False
         for rate in args.rates:
@@ -765,6 +818,15 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         + ("fetched before each step" if args.prefetch_gate_passes else "fetched in each pickup")
     )
     print(
+        "inspection draws: every decision that would release draws (VRF prove over the log's "
+        f"checkpoint, an audit event, a row); inspect probability {args.inspect_probability:g}"
+        + (
+            " (every draw says release)"
+            if args.inspect_probability == 0
+            else " ('inspect' for a random inspection is an expected answer: no gate-out)"
+        )
+    )
+    print(
         f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
         f"{TARGET_RATE:g} decisions/s with zero failures; report the maximum sustainable rate"
     )
@@ -808,6 +870,16 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 f"{step.cpu.get('release', 0) * 100:>8.0f}{step.cpu.get('identity', 0) * 100:>5.0f}"
                 f"{step.cpu.get('locust', 0) * 100:>7.0f}{step.cpu.get('machine', 0) * 100:>5.0f}"
                 f"  {'yes' if step.sustainable else 'no'}"
+            )
+            made = step.made
+            print(
+                f"    made in the step: {made['draws']} draws; decisions: "
+                f"{made['release']} release, {made['inspect']} inspect, {made['deny']} deny"
+                + (
+                    ""
+                    if made["draws"] == made["release"] + made["inspect"]
+                    else " (draws differ from the decisions that would release)"
+                )
             )
             for failure, count in step.failures.most_common(6):
                 print(f"    {count} x {failure}")
@@ -879,6 +951,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="fetch the step's gate passes before it starts (off: each lane fetches in line)",
     )
     parser.add_argument(
+        "--inspect-probability",
+        type=float,
+        default=0.0,
+        help="the release service's inspect probability (0: every draw says release)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="run the release service under cProfile (statistics: PROFILE.<backend>-w<n>.prof)",
@@ -903,6 +981,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--seconds must lie in [1, {MAX_RUN_SECONDS:g}]")
     if min(args.terminals, args.drivers_per_carrier) < 1 or args.lane_rate <= 0:
         parser.error("--terminals, --drivers-per-carrier and --lane-rate must be positive")
+    if not 0.0 <= args.inspect_probability <= 0.5:
+        parser.error("--inspect-probability lies in [0, 0.5]")
     if args.api_chains < 0:
         parser.error("--api-chains must not be negative")
     return args

@@ -12,10 +12,11 @@ Run: `.venv/bin/python -m loadtests.bench_vrf [--seconds S] [--rounds N]`
   information, no target.
 
 Every operation works on the same messages: 64 alphas built as `draws.draw` builds them
-(RFC 8785 canonical JSON of a gate decision's subject and a checkpoint of the release
-log), about 300 bytes each, cycled. Each pair alternates in small batches, so that a busy
-machine slows both alike; each round gives both rates and their ratio, and the median
-over the rounds is reported, as µs per operation too. Targets (issue 12): prove at least a
+(RFC 8785 canonical JSON of a gate decision's subject, with the terminal's policy version
+and up to two risk factors, and a checkpoint of the release log), 349 to 386 bytes,
+cycled. Each pair alternates in small batches, so that a busy machine slows both alike;
+each round gives both rates and their ratio, and the median over the rounds is reported,
+as µs per operation too. Targets (issue 12): prove at least a
 third of the sign rate, verify at least a third of the raw verification rate. The CPU the
 machine spent meanwhile (anyone's) and this process's share of one core are printed beside
 the figures: a run on a machine busy with other work shows as such.
@@ -40,6 +41,7 @@ from nacl.signing import SigningKey
 from loadtests.harness import log, machine_busy_seconds, paired_rates
 from services.release.inspections.draws import ALPHA_VERSION, alpha_bytes
 from services.release.inspections.models import Purpose
+from services.release.inspections.risk import RiskFactor
 from shared import vrf
 
 TARGET = 1 / 3
@@ -49,8 +51,9 @@ ORIGIN = "ketenpas.localhost/release-log"  # the release service's default log o
 
 
 def realistic_alphas(count: int) -> list[bytes]:
-    """Alphas as a gate decision's draw makes them: one decision, release and container each,
-    at one of four terminals, against a checkpoint of a log that grows between draws."""
+    """Alphas as a gate decision's draw makes them (`select_at_gate`): one decision, release
+    and container each, at one of four terminals, under the terminal's policy version with
+    the risk factors present, against a checkpoint of a log that grows between draws."""
     alphas = []
     for n in range(count):
         size = 1_000_000 + 37 * n
@@ -59,6 +62,8 @@ def realistic_alphas(count: int) -> list[bytes]:
             "release": str(uuid.uuid4()),
             "container": f"MSCU{n:06d}{n % 10}",
             "terminal": f"EU.EORI.NL{100000010 + n % 4}",
+            "policy": 1 + n % 3,
+            "factors": sorted(RiskFactor)[: n % 3],
         }
         checkpoint = {
             "origin": ORIGIN,

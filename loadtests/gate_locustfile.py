@@ -12,10 +12,12 @@ of one terminal (lanes are spread evenly over the terminals). A pickup is:
 1. the driver's gate pass: prefetched by bench_gate just before the step (in the plan), or
    fetched here from the identity service (`gate pass (identity)`: timed under its own
    name, apart from the gate's figures);
-2. the lane asks the release service for a decision (`decision`): only a 201 with
-   decision `release` counts as success; `inspect` and `deny` are failures named by the
-   decision and its reason codes;
-3. the lane records the gate-out (`complete`): only a 200 counts.
+2. the lane asks the release service for a decision (`decision`), for which the service
+   makes a verifiable draw: only a 201 with decision `release` counts as success; `inspect`
+   and `deny` are failures named by the decision and its reason codes, except that with
+   `--inspect-expected` (the service runs with an inspect probability above zero) an
+   `inspect` for a `random_inspection` is a success too;
+3. after a `release`, the lane records the gate-out (`complete`): only a 200 counts.
 
 Pacing is constant throughput per lane: each lane keeps a timetable of one pickup every
 1 / `--lane-rate` seconds, and the lanes' timetables are staggered evenly over that period,
@@ -43,11 +45,17 @@ from locust.exception import StopUser
 GATE_PASS = "gate pass (identity)"
 DECISION = "decision"
 COMPLETE = "complete"
+RANDOM_INSPECTION = "random_inspection"  # the reason of a decision the draw made `inspect`
 
 
 def _arguments(parser: LocustArgumentParser) -> None:
     parser.add_argument("--gate-plan", default="", help="the plan written by bench_gate (JSON)")
     parser.add_argument("--lane-rate", type=float, default=1.0, help="pickups per lane per second")
+    parser.add_argument(
+        "--inspect-expected",
+        action="store_true",
+        help="a decision 'inspect' for a random inspection is an expected answer, not a failure",
+    )
 
 
 # EventHook.add_listener carries no annotations in locust 2.x.
@@ -168,8 +176,14 @@ class GateLane(FastHttpUser):
                 answer.failure(refusal(answer))
                 return
             decision = answer.json()
+            codes = ",".join(reason["code"] for reason in decision["reasons"])
+            if (
+                decision["decision"] == "inspect"
+                and codes == RANDOM_INSPECTION
+                and self.environment.parsed_options.inspect_expected
+            ):
+                return  # selected by the draw: the truck goes to inspection, no gate-out
             if decision["decision"] != "release":
-                codes = ",".join(reason["code"] for reason in decision["reasons"])
                 answer.failure(f"{decision['decision']} {codes}".strip())
                 return
         with self.client.post(
