@@ -3,6 +3,7 @@ draw, of its own site and slot, and every way an insider with the database (and 
 key) could drop a slot's draw or draw it again is caught."""
 
 import base64
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -214,3 +215,32 @@ async def test_a_closed_sites_last_slots_dropped_with_its_end_moved_are_caught(
             .values(slots_until=cut)
         )
     await refused(port, "last slot differs from the one logged")
+
+
+async def test_rates_changed_by_port_security_verify_and_rates_changed_in_the_table_do_not(
+    port: Port,
+) -> None:
+    start = now_slot(port) - timedelta(hours=4)
+    site = await make_site(port, rate=6.0, since=start, visit_seconds=600)
+    await run_until(port, start - LEAD, start + timedelta(hours=1))
+    changed = await port.client.put(
+        f"/v1/sites/{site['site_id']}/rates",
+        json={"rates": [[3.0] * 24 for _ in range(7)]},
+        headers=port["security"].headers,
+    )
+    assert changed.status_code == 200, changed.text
+    await run_until(port, start + timedelta(hours=1, minutes=5), start + timedelta(hours=2))
+    await integrate_all(port.release)
+    assert {slot.rate for slot in await slots(port)} == {6.0, 3.0}
+    await check(port)  # an honest change, logged: it verifies
+
+    # An insider quiets the site in the table, where no event says so.
+    async with transaction(port.release.state.sessions) as session:
+        await session.exec(
+            update(VisitSite)
+            .where(col(VisitSite.id) == uuid.UUID(site["site_id"]))
+            .values(rates=json.dumps([[0.0] * 24 for _ in range(7)]))
+        )
+    await run_until(port, start + timedelta(hours=2, minutes=5), now_slot(port))
+    await integrate_all(port.release)
+    await refused(port, "not its site's logged rate")

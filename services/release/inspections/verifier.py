@@ -15,7 +15,8 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
 4. every visit slot of the period (every slot of every site, from the site's first slot
    to its last as its logged events put them, that port security may list: those over by
    the service's longest visit)
-   has exactly one draw, of that very site and slot, and the slot's visit is the draw's
+   has exactly one draw, of that very site and slot, with the probability the site's
+   logged rate profile gives at the slot's start, and the slot's visit is the draw's
    result; every visit draw of the period is the draw of a listed slot: none dropped,
    none redrawn;
 5. every draw, decision and slot is what the audit log holds: its logged event says the same,
@@ -33,12 +34,14 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import rfc8785
 
 from services.release.inspections.draws import u_of
 from services.release.inspections.keys import key_id_of
+from services.release.visits.rates import check_profile, rate_at, slot_probability
 from services.release.visits.slots import slot_name
 from shared import vrf
 from shared.audit.events import commitment
@@ -253,8 +256,50 @@ def check_logged_slot(slot: Mapping[str, Any]) -> None:
         or event.get("slot") != slot_name(_moment(slot.get("slot_start"), name))
         or event.get("draw_id") != _text_or_none(slot.get("draw_id"))
         or event.get("visit") is not slot.get("visit")
+        or event.get("rate") != slot.get("rate")
+        or event.get("zone") != slot.get("zone")
+        or event.get("rates_event_id") != _text_or_none(slot.get("rates_event_id"))
     ):
         raise DrawCheckFailed(f"{name} differs from the one logged (its draw was replaced?)")
+
+
+def _is_profile(rates: list[Any]) -> bool:
+    try:
+        return check_profile(rates) is None
+    except TypeError:  # rates that are not numbers
+        return False
+
+
+def check_slot_rate(slot: Mapping[str, Any], site: Mapping[str, Any]) -> None:
+    """The slot's draw had the probability its site's logged rate profile gives."""
+    name = f"slot {slot.get('slot_id')}"
+    profile = {
+        "event_id": slot.get("rates_event_id"),
+        "logged_event": slot.get("rates_logged_event"),
+    }
+    try:
+        logged = _logged(profile, "visit.rates_set", name)
+    except DrawCheckFailed:
+        logged = _logged(profile, "visit.site_created", name)
+    rates = logged.get("rates")
+    if (
+        not isinstance(rates, list)
+        or not _is_profile(rates)
+        or logged.get("site_id") != str(slot.get("site_id"))
+    ):
+        raise DrawCheckFailed(f"{name} names a rate profile that is not its site's")
+    try:
+        zone = ZoneInfo(str(slot.get("zone")))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise DrawCheckFailed(f"{name} names no time zone") from None
+    rate = rate_at(rates, _moment(slot.get("slot_start"), name), zone)
+    draw = slot.get("draw") or {}
+    expected = slot_probability(rate, int(site.get("slot_seconds") or 0))
+    if slot.get("rate") != rate or draw.get("probability") != expected:
+        raise DrawCheckFailed(
+            f"{name}'s probability is not its site's logged rate at its start",
+            str(slot.get("draw_id")),
+        )
 
 
 def check_logged_site(site: Mapping[str, Any]) -> None:
@@ -444,6 +489,12 @@ async def verify_draws(
         for slot in slots:
             check_logged_slot(slot)
         _check_slots(sites, slots, draws, since=since, complete_until=complete_until)
+        by_site = {str(site.get("site_id")): site for site in sites}
+        for slot in slots:
+            of_site = by_site.get(str(slot.get("site_id")))
+            if of_site is None:
+                raise DrawCheckFailed(f"slot {slot.get('slot_id')} is of a site not listed")
+            check_slot_rate(slot, of_site)
         verifier = parse_verifier_key(log_key)
         receipts: dict[str, Checkpoint] = {}
         for draw_id, draw in draws.items():
@@ -454,6 +505,16 @@ async def verify_draws(
         for slot in slots:
             name = f"slot {slot.get('slot_id')}"
             receipts[name] = await _receipt(client, slot, verifier, name)
+        profiles = {
+            str(slot.get("rates_event_id")): {
+                "event_id": slot.get("rates_event_id"),
+                "logged_event": slot.get("rates_logged_event"),
+            }
+            for slot in slots
+        }
+        for event_id, profile in profiles.items():
+            name = f"rate profile {event_id}"
+            receipts[name] = await _receipt(client, profile, verifier, name)
         for site in sites:
             name = f"site {site.get('site_id')}"
             receipts[name] = await _receipt(client, site, verifier, name)

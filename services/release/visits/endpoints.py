@@ -150,19 +150,17 @@ async def list_slots(
     draws = await repository.draws_of(
         session, [slot.draw_id for slot in found if slot.draw_id is not None]
     )
-    events = [slot.event_id for slot in found if slot.event_id is not None]
+    events = [e for slot in found for e in (slot.event_id, slot.rates_event_id) if e is not None]
     events += [draw.event_id for draw in draws.values()]
-    logged = await audit_log.events_by_ids(session, events)
-
-    def text(event_id: uuid.UUID | None) -> str | None:
-        event = logged.get(event_id) if event_id is not None else None
-        return event.event if event is not None else None
-
+    logged = {
+        event_id: event.event
+        for event_id, event in (await audit_log.events_by_ids(session, events)).items()
+    }
     views = []
     for slot in found:
         draw = draws.get(slot.draw_id) if slot.draw_id is not None else None
-        shown = DrawView.of(draw, text(draw.event_id)) if draw is not None else None
-        views.append(SlotView.of(slot, shown, text(slot.event_id)))
+        shown = DrawView.of(draw, logged.get(draw.event_id)) if draw is not None else None
+        views.append(SlotView.of(slot, shown, logged))
     await record_read(
         request.app.state.sessions,
         caller,

@@ -69,6 +69,8 @@ class VisitSite(SQLModel, table=True):
     # the site's slots to, so that moving either in the table to hide slots is seen.
     event_id: uuid.UUID
     closed_event_id: uuid.UUID | None = Field(default=None)
+    # The logged event of the rate profile in force (its creation or the latest change).
+    rates_event_id: uuid.UUID
 
 
 class TeamMember(SQLModel, table=True):
@@ -101,6 +103,11 @@ class VisitSlot(SQLModel, table=True):
     # When the visit, had there been one, ends: until then nobody but the team learns of it.
     ends_at: datetime = Field(sa_type=UTCDateTime, index=True)
     drawn_at: datetime = Field(sa_type=UTCDateTime)
+    # What the draw's probability came from: the profile's rate (visits per hour) at the
+    # slot's start read in `zone`, and the logged event of that profile.
+    rate: float = 0.0
+    zone: str = Field(default="UTC", max_length=64)
+    rates_event_id: uuid.UUID | None = Field(default=None)
     outcome: str | None = Field(default=None, max_length=16)
     reason: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=2000)

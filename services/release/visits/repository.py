@@ -123,6 +123,9 @@ async def claim_slot(
         late=late,
         ends_at=ends_at,
         drawn_at=now,
+        rate=0.0,
+        zone="UTC",
+        rates_event_id=None,
         outcome=None,
         reason=None,
         note=None,
@@ -139,10 +142,20 @@ async def settle_slot(
     draw_id: uuid.UUID,
     event_id: uuid.UUID,
     visit: bool,
+    rate: float,
+    zone: str,
+    rates_event_id: uuid.UUID,
     outcome: dict[str, Any] | None = None,
 ) -> None:
     """Write the draw a claimed slot got (and, for a visit over already, its outcome)."""
-    values: dict[str, Any] = {"draw_id": draw_id, "event_id": event_id, "visit": visit}
+    values: dict[str, Any] = {
+        "draw_id": draw_id,
+        "event_id": event_id,
+        "visit": visit,
+        "rate": rate,
+        "zone": zone,
+        "rates_event_id": rates_event_id,
+    }
     await session.exec(
         update(VisitSlot).where(col(VisitSlot.id) == slot_id).values(**values, **(outcome or {}))
     )

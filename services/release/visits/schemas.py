@@ -216,11 +216,27 @@ class SlotView(BaseModel):
     event_id: uuid.UUID | None
     # The slot's event (`visit.slot_drawn`, RFC 8785 JSON) as the audit log holds it.
     logged_event: str | None
+    # Where the draw's probability came from: the rate at the slot's start, read in `zone`,
+    # of the profile logged by the event `rates_event_id` (shown as the log holds it).
+    rate: float
+    zone: str
+    rates_event_id: uuid.UUID | None
+    rates_logged_event: str | None
 
     @classmethod
-    def of(cls, slot: VisitSlot, draw: DrawView | None, logged_event: str | None) -> "SlotView":
-        """The published form of a slot that is over."""
+    def of(
+        cls,
+        slot: VisitSlot,
+        draw: DrawView | None,
+        logged: Mapping[uuid.UUID, str],
+    ) -> "SlotView":
+        """The published form of a slot that is over, with the logged events it names."""
         return cls(
+            rate=slot.rate,
+            zone=slot.zone,
+            rates_event_id=slot.rates_event_id,
+            rates_logged_event=_text(logged, slot.rates_event_id),
+            logged_event=_text(logged, slot.event_id),
             slot_id=slot.id,
             site_id=slot.site_id,
             slot_start=slot.slot_start,
@@ -235,8 +251,11 @@ class SlotView(BaseModel):
             outcome_by=slot.outcome_by,
             outcome_at=slot.outcome_at,
             event_id=slot.event_id,
-            logged_event=logged_event,
         )
+
+
+def _text(logged: Mapping[uuid.UUID, str], event_id: uuid.UUID | None) -> str | None:
+    return logged.get(event_id) if event_id is not None else None
 
 
 class SlotPage(BaseModel):

@@ -90,7 +90,7 @@ async def create_site(
     """A new site; its first slot is the first whose drawing moment is after now."""
     site_id = uuid.uuid4()
     slots_from = slot_ceil(now + timedelta(seconds=lead_seconds), slot_seconds)
-    stored_rates = _checked_profile(rates)
+    stored_rates = _checked_profile(rates)  # before logging: the log takes finite numbers only
     event_id = await append(
         session,
         "visit.site_created",
@@ -117,6 +117,7 @@ async def create_site(
         created_at=now,
         updated_at=now,
         event_id=event_id,
+        rates_event_id=event_id,
     )
     await repository.add_site(session, site)
     return site
@@ -166,11 +167,14 @@ async def set_rates(
 ) -> VisitSite:
     """Set a site's rate profile; it applies to slots not drawn yet."""
     site = await _managed(session, caller, site_id)
-    await repository.update_site(session, site_id, rates=_checked_profile(rates), updated_at=now)
-    await append(
+    stored = _checked_profile(rates)  # before logging: the log takes finite numbers only
+    event_id = await append(
         session,
         "visit.rates_set",
         {"site_id": str(site_id), "rates": rates, "actor": caller.principal.actor},
+    )
+    await repository.update_site(
+        session, site_id, rates=stored, rates_event_id=event_id, updated_at=now
     )
     await session.refresh(site)
     return site
@@ -324,6 +328,7 @@ async def draw_slot(
     if slot_id is None:
         return None
     rate = rate_at(profile_of(site), slot_start, zone)
+    zone_name = str(zone.key)
     made = await draw(
         session,
         key=key,
@@ -343,6 +348,9 @@ async def draw_slot(
             "draw_id": str(made.id),
             "visit": made.selected,
             "late": late,
+            "rate": rate,
+            "zone": zone_name,
+            "rates_event_id": str(site.rates_event_id),
         },
     )
     outcome = None
@@ -354,7 +362,15 @@ async def draw_slot(
             "outcome_at": now,
         }
     await repository.settle_slot(
-        session, slot_id, draw_id=made.id, event_id=event_id, visit=made.selected, outcome=outcome
+        session,
+        slot_id,
+        draw_id=made.id,
+        event_id=event_id,
+        visit=made.selected,
+        rate=rate,
+        zone=zone_name,
+        rates_event_id=site.rates_event_id,
+        outcome=outcome,
     )
     slot = await repository.slot(session, slot_id)
     if slot is None:  # claimed in this very transaction: only a broken database loses it

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("closed_event_id", sa.Uuid(), nullable=True),
+        sa.Column("rates_event_id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_visit_sites"),
     )
     op.create_table(
@@ -61,6 +62,9 @@ def upgrade() -> None:
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("ends_at", UTCDateTime(), nullable=False),
         sa.Column("drawn_at", UTCDateTime(), nullable=False),
+        sa.Column("rate", sa.Float(), nullable=False),
+        sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("rates_event_id", sa.Uuid(), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("reason", sa.String(length=32), nullable=True),
         sa.Column("note", sa.String(length=2000), nullable=True),
