@@ -226,7 +226,7 @@ async def decide(
         decided_after = now - timedelta(seconds=settings.gate_decision_valid_seconds)
         pickup = Pickup(
             release=found.release,
-            links=found.links,
+            chain_length=len(found.links),
             driver_party=gate_pass.party_id if gate_pass else None,
             driver_id=gate_pass.person_id if gate_pass else None,
             requested_by=caller.principal.actor,

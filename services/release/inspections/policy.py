@@ -9,7 +9,7 @@ security changes the policy through the API, and the setting no longer moves it.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -180,7 +180,7 @@ async def risk_factors(
     policy: RiskPolicy,
     *,
     release: Release,
-    links: Sequence[object],
+    chain_length: int,
     driver_party: str | None,
     driver_id: uuid.UUID | None,
     now: datetime,
@@ -191,7 +191,7 @@ async def risk_factors(
         first = await repository.first_received(session, driver_party)
         if first is None or now - first < timedelta(days=policy.new_carrier_days):
             present.append(RiskFactor.new_carrier)
-    if len(links) > policy.long_chain_links:
+    if chain_length > policy.long_chain_links:
         present.append(RiskFactor.long_chain)
     if await repository.assignment_withdrawn(session, release.id):
         present.append(RiskFactor.driver_reassigned)

@@ -13,7 +13,6 @@
 """
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,7 +59,7 @@ class Pickup:
     """What the gate knows of the pickup a decision is about."""
 
     release: Release
-    links: Sequence[object]  # the release's live chain, in order
+    chain_length: int  # links in the release's live chain, the assignment included
     driver_party: str | None
     driver_id: uuid.UUID | None
     requested_by: str  # whoever asked for the decision: never its inspector
@@ -100,7 +99,7 @@ async def select_at_gate(
         session,
         policy,
         release=release,
-        links=pickup.links,
+        chain_length=pickup.chain_length,
         driver_party=pickup.driver_party,
         driver_id=pickup.driver_id,
         now=now,
