@@ -14,9 +14,11 @@ from sqlalchemy import delete, update
 from sqlmodel import col
 
 from services.release.gate.models import GateDecision
+from services.release.inspections import service
 from services.release.inspections.draws import alpha_bytes, u_of
 from services.release.inspections.keys import DrawingKey
-from services.release.inspections.models import Draw
+from services.release.inspections.models import Draw, InspectionPolicy
+from services.release.inspections.risk import probability_of
 from services.release.inspections.verifier import DrawCheckFailed, verify_draws
 from shared import vrf
 from shared.audit import repository as audit_log
@@ -182,3 +184,22 @@ async def test_a_decision_pointed_at_another_draw_is_caught(port: Port) -> None:
         )
     with pytest.raises(DrawCheckFailed):
         await check(port)
+
+
+async def test_a_draw_weighted_below_its_policy_is_caught(
+    port: Port, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service itself (its code changed by an insider) draws with half the probability
+    # its policy gives: table and log agree, yet the probability does not follow.
+    monkeypatch.setattr(
+        service, "probability_of", lambda policy, factors: probability_of(policy, factors) / 2
+    )
+    decisions = await decide_some(port)
+    await refused(port, decisions[0]["draw_id"], "not what its policy gives")
+
+
+async def test_a_policy_version_removed_from_the_table_is_caught(port: Port) -> None:
+    decisions = await decide_some(port)
+    async with transaction(port.release.state.sessions) as session:
+        await session.exec(delete(InspectionPolicy))
+    await refused(port, decisions[0]["draw_id"], "does not publish")

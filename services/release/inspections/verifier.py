@@ -6,6 +6,8 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
 1. every draw: its key is one of the trusted keys; ``alpha`` is the RFC 8785 JSON of the
    object it publishes, for its purpose; the proof verifies and gives the published
    ``beta``; ``u`` is beta's first 8 bytes over 2^64; ``selected`` is ``u < probability``;
+   a container draw's probability is what the terminal's policy version it names, as
+   logged, gives for the risk factors it names;
 2. every checkpoint quoted in an ``alpha``: the log's origin, and the very root of the
    log at that size, recomputed from the whole log behind its signed checkpoint (so no
    draw can cite a checkpoint the log never had, or one from its future);
@@ -41,6 +43,7 @@ import rfc8785
 
 from services.release.inspections.draws import u_of
 from services.release.inspections.keys import key_id_of
+from services.release.inspections.risk import RiskPolicy, probability_of
 from services.release.visits.rates import check_profile, rate_at, slot_probability
 from services.release.visits.slots import slot_name
 from shared import vrf
@@ -435,6 +438,71 @@ async def _fetch_slots(
             return slots, min([*completes, until])
 
 
+def _logged_policy(version: Mapping[str, Any], terminal: str, name: str) -> RiskPolicy:
+    """The policy version as its event in the log says it (the table may have been edited)."""
+    event = _logged(version, "inspection.policy_set", name)
+    if event.get("terminal") != terminal or event.get("version") != version.get("version"):
+        raise DrawCheckFailed(f"{name}: its logged event is of another policy")
+    try:
+        return RiskPolicy(
+            base=float(event["base"]),
+            floor=float(event["floor"]),
+            weights={str(factor): float(weight) for factor, weight in event["weights"].items()},
+            origins=frozenset(str(origin) for origin in event["origins"]),
+            version=int(event["version"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise DrawCheckFailed(f"{name}: its logged event is not a policy") from None
+
+
+def check_container_probability(
+    draw: Mapping[str, Any], policies: Mapping[tuple[str, int], RiskPolicy]
+) -> None:
+    """The container draw's probability follows from the policy version and factors it names."""
+    name = str(draw.get("draw_id"))
+    subject = draw.get("alpha_object", {}).get("subject", {})
+    terminal, version, factors = (
+        subject.get("terminal"),
+        subject.get("policy"),
+        subject.get("factors"),
+    )
+    if not isinstance(factors, list) or not all(isinstance(f, str) for f in factors):
+        raise DrawCheckFailed("it names no risk factors", name)
+    policy = policies.get((str(terminal), version)) if isinstance(version, int) else None
+    if policy is None:
+        raise DrawCheckFailed("it names a policy version the terminal does not publish", name)
+    if draw.get("probability") != probability_of(policy, factors):
+        raise DrawCheckFailed("its probability is not what its policy gives its factors", name)
+
+
+async def _container_policies(
+    client: httpx.AsyncClient,
+    draws: Mapping[str, Mapping[str, Any]],
+    verifier: Verifier,
+    receipts: dict[str, Checkpoint],
+) -> dict[tuple[str, int], RiskPolicy]:
+    """Every published policy version of the terminals the container draws name, read from
+    their logged events, each event's receipt kept for the log check."""
+    terminals = {
+        str(draw.get("alpha_object", {}).get("subject", {}).get("terminal"))
+        for draw in draws.values()
+        if draw.get("purpose") == "container"
+    }
+    policies: dict[tuple[str, int], RiskPolicy] = {}
+    for terminal in sorted(terminals):
+        response = await client.get(f"/v1/inspections/policies/{terminal}/versions")
+        if response.status_code != 200:
+            raise DrawCheckFailed(
+                f"the policies of terminal {terminal} cannot be read ({response.status_code})"
+            )
+        for version in response.json().get("versions", []):
+            name = f"policy {terminal} v{version.get('version')}"
+            policy = _logged_policy(version, terminal, name)
+            policies[(terminal, policy.version)] = policy
+            receipts[name] = await _receipt(client, version, verifier, name)
+    return policies
+
+
 async def verify_draws(
     base_url: str,
     *,
@@ -497,6 +565,10 @@ async def verify_draws(
             check_slot_rate(slot, of_site)
         verifier = parse_verifier_key(log_key)
         receipts: dict[str, Checkpoint] = {}
+        policies = await _container_policies(client, draws, verifier, receipts)
+        for draw in draws.values():
+            if draw.get("purpose") == "container":
+                check_container_probability(draw, policies)
         for draw_id, draw in draws.items():
             receipts[draw_id] = await _receipt(client, draw, verifier, draw_id)
         for decision in decisions:
