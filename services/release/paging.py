@@ -9,8 +9,15 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Mapped
+from sqlmodel.sql.expression import SelectOfScalar
 
 from shared.problems import InvalidInput
+
+Page = TypeVar("Page", Select[Any], SelectOfScalar[Any])
 
 
 def check_period(since: datetime, until: datetime) -> None:
@@ -38,3 +45,17 @@ def next_cursor(moment: datetime, row_id: uuid.UUID) -> str:
     """The cursor of the page after the row (moment, id)."""
     raw = f"{moment.isoformat()}|{row_id}".encode("ascii")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def keyset_page(
+    statement: Page,
+    moment: Mapped[datetime],
+    row_id: Mapped[uuid.UUID],
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Page:
+    """The page of `statement` after the row (moment, id), in (moment, id) order."""
+    if after is not None:
+        at, last_id = after
+        statement = statement.where((moment > at) | ((moment == at) & (row_id > last_id)))
+    return statement.order_by(moment, row_id).limit(limit)

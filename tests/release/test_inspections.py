@@ -170,3 +170,26 @@ async def test_no_draw_without_a_signed_checkpoint(make_settings: SettingsFactor
             assert (exc.status, exc.code) == (503, "checkpoint_unavailable")
         else:
             raise AssertionError("a draw was made without a checkpoint")
+
+
+async def test_draws_and_decisions_read_a_page_at_a_time_without_repeats(port: Port) -> None:
+    made = [await ask(port, await ready(port)) for _ in range(3)]
+    for path, key, field in (
+        ("/v1/inspections/draws", "draws", "draw_id"),
+        ("/v1/inspections/decisions", "decisions", "decision_id"),
+    ):
+        seen: list[str] = []
+        cursor = None
+        for _ in range(10):
+            params = {
+                "since": "2000-01-01T00:00:00Z",
+                "until": "2100-01-01T00:00:00Z",
+                "limit": "1",
+                **({"cursor": cursor} if cursor else {}),
+            }
+            page = ok(await port.client.get(path, params=params, headers=port["security"].headers))
+            seen += [item[field] for item in page[key]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted(decision[field] for decision in made), path

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.alerts.models import Alert
+from services.release.paging import keyset_page
 
 
 async def add(session: AsyncSession, alert: Alert) -> None:
@@ -29,11 +30,5 @@ async def alerts_between(
     statement = select(Alert).where(col(Alert.raised_at) >= since, col(Alert.raised_at) < until)
     if kind is not None:
         statement = statement.where(col(Alert.kind) == kind)
-    if after is not None:
-        at, alert_id = after
-        statement = statement.where(
-            (col(Alert.raised_at) > at)
-            | ((col(Alert.raised_at) == at) & (col(Alert.id) > alert_id))
-        )
-    statement = statement.order_by(col(Alert.raised_at), col(Alert.id)).limit(limit)
+    statement = keyset_page(statement, col(Alert.raised_at), col(Alert.id), after, limit)
     return (await session.exec(statement)).all()

@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.chain.models import LIVE_STATUSES, Link
 from services.release.chain.verify import StoredLink
 from services.release.gate.models import Decision, GateDecision, GateOut, UsedGatePass
+from services.release.paging import keyset_page
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from shared.db import insert_once, table_of
 
@@ -212,14 +213,10 @@ async def decisions_between(
     statement = select_models(GateDecision).where(
         col(GateDecision.decided_at) >= since, col(GateDecision.decided_at) < until
     )
-    if after is not None:
-        at, decision_id = after
-        statement = statement.where(
-            (col(GateDecision.decided_at) > at)
-            | ((col(GateDecision.decided_at) == at) & (col(GateDecision.id) > decision_id))
-        )
-    statement = statement.order_by(col(GateDecision.decided_at), col(GateDecision.id))
-    return (await session.exec(statement.limit(limit))).all()
+    statement = keyset_page(
+        statement, col(GateDecision.decided_at), col(GateDecision.id), after, limit
+    )
+    return (await session.exec(statement)).all()
 
 
 async def record_gate_out(session: AsyncSession, gate_out: GateOut) -> bool:

@@ -19,6 +19,7 @@ from services.release.inspections.models import (
     InspectionKey,
     InspectionStatus,
 )
+from services.release.paging import keyset_page
 
 
 async def add_key_if_missing(session: AsyncSession, key_id: str, public_key: bytes) -> None:
@@ -60,12 +61,7 @@ async def draws_between(
     statement = select(Draw).where(col(Draw.drawn_at) >= since, col(Draw.drawn_at) < until)
     if purpose is not None:
         statement = statement.where(col(Draw.purpose) == purpose)
-    if after is not None:
-        at, draw_id = after
-        statement = statement.where(
-            (col(Draw.drawn_at) > at) | ((col(Draw.drawn_at) == at) & (col(Draw.id) > draw_id))
-        )
-    statement = statement.order_by(col(Draw.drawn_at), col(Draw.id)).limit(limit)
+    statement = keyset_page(statement, col(Draw.drawn_at), col(Draw.id), after, limit)
     return (await session.exec(statement)).all()
 
 

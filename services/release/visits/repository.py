@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.inspections.models import Draw
+from services.release.paging import keyset_page
 from services.release.visits.models import TeamMember, VisitSite, VisitSlot
 from shared.db import insert_once
 from shared.models import UTCDateTime
@@ -34,13 +35,7 @@ async def sites(
 ) -> Sequence[VisitSite]:
     """Sites in (created_at, id) order, after a page's last one."""
     statement = select(VisitSite)
-    if after is not None:
-        at, site_id = after
-        statement = statement.where(
-            (col(VisitSite.created_at) > at)
-            | ((col(VisitSite.created_at) == at) & (col(VisitSite.id) > site_id))
-        )
-    statement = statement.order_by(col(VisitSite.created_at), col(VisitSite.id)).limit(limit)
+    statement = keyset_page(statement, col(VisitSite.created_at), col(VisitSite.id), after, limit)
     return (await session.exec(statement)).all()
 
 
@@ -225,13 +220,7 @@ async def past_slots(
         statement = statement.where(col(VisitSlot.site_id) == site_id)
     if visits_only:
         statement = statement.where(col(VisitSlot.visit).is_(True))
-    if after is not None:
-        at, slot_id = after
-        statement = statement.where(
-            (col(VisitSlot.slot_start) > at)
-            | ((col(VisitSlot.slot_start) == at) & (col(VisitSlot.id) > slot_id))
-        )
-    statement = statement.order_by(col(VisitSlot.slot_start), col(VisitSlot.id)).limit(limit)
+    statement = keyset_page(statement, col(VisitSlot.slot_start), col(VisitSlot.id), after, limit)
     return (await session.exec(statement)).all()
 
 
