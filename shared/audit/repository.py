@@ -166,14 +166,18 @@ async def events_by_ids(
     return {event.event_id: event for event in result.all()}
 
 
+# Built once: every inspection draw reads it (a statement built per call costs SQLAlchemy a
+# fresh cache key each time).
+_LATEST_CHECKPOINT = (
+    select(AuditCheckpoint)
+    .order_by(col(AuditCheckpoint.size).desc(), col(AuditCheckpoint.id).desc())
+    .limit(1)
+)
+
+
 async def latest_checkpoint(session: AsyncSession) -> AuditCheckpoint | None:
     """The checkpoint over the largest tree."""
-    result = await session.exec(
-        select(AuditCheckpoint)
-        .order_by(col(AuditCheckpoint.size).desc(), col(AuditCheckpoint.id).desc())
-        .limit(1)
-    )
-    return result.one_or_none()
+    return (await session.exec(_LATEST_CHECKPOINT)).one_or_none()
 
 
 async def add_checkpoint(session: AsyncSession, size: int, root: bytes, note: str) -> None:

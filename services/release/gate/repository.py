@@ -180,26 +180,6 @@ async def used_at_gate(session: AsyncSession, release_id: uuid.UUID) -> bool:
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-async def visit_draw(
-    session: AsyncSession, release_id: uuid.UUID, decided_after: datetime
-) -> uuid.UUID | None:
-    """The draw of the release's gate visit under way: a fresh `release` decision not yet
-    completed (docs/inspections.md, what a visit is); None when no visit is under way."""
-    statement = (
-        select_models(GateDecision.draw_id)
-        .where(
-            col(GateDecision.release_id) == release_id,
-            col(GateDecision.decision) == Decision.release,
-            col(GateDecision.completed_at).is_(None),
-            col(GateDecision.decided_at) >= decided_after,
-            col(GateDecision.draw_id).is_not(None),
-        )
-        .order_by(col(GateDecision.decided_at).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()
-
-
 async def decisions_between(
     session: AsyncSession,
     *,

@@ -23,7 +23,8 @@ from services.release.gate.schemas import DecisionRequest, Reason
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.keys import DrawingKey
-from services.release.inspections.service import Pickup, select_at_gate
+from services.release.inspections.policy import Pickup
+from services.release.inspections.service import select_at_gate
 from services.release.releases import repository as releases
 from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
@@ -237,7 +238,7 @@ async def decide(
             decision_id=decision_id,
             pickup=pickup,
             settings=settings,
-            visit_draw=await repository.visit_draw(session, found.release.id, decided_after),
+            decided_after=decided_after,
             now=now,
         )
         outcome = Decision.inspect if selection.selected else Decision.release

@@ -52,17 +52,23 @@ def alpha_bytes(alpha: Mapping[str, Any]) -> bytes:
     return bytes(rfc8785.dumps(dict(alpha)))
 
 
-async def _checkpoint(session: AsyncSession) -> dict[str, Any]:
-    latest = await audit_log.latest_checkpoint(session)
-    if latest is None:
+def cited_checkpoint(size: int | None, root: bytes | None, note: str | None) -> dict[str, Any]:
+    """A checkpoint as a draw's alpha cites it; 503 when the log has signed none yet."""
+    if size is None or root is None or note is None:
         raise NoCheckpoint(
             "checkpoint_unavailable",
             "the audit log has no signed checkpoint yet: no draw can be made; try again",
             retry_after=1,
         )
-    origin = latest.note.split("\n", 1)[0]
-    root = base64.b64encode(latest.root_hash).decode("ascii")
-    return {"origin": origin, "size": latest.size, "root": root}
+    origin = note.split("\n", 1)[0]
+    return {"origin": origin, "size": size, "root": base64.b64encode(root).decode("ascii")}
+
+
+async def _checkpoint(session: AsyncSession) -> dict[str, Any]:
+    latest = await audit_log.latest_checkpoint(session)
+    if latest is None:
+        return cited_checkpoint(None, None, None)
+    return cited_checkpoint(latest.size, latest.root_hash, latest.note)
 
 
 async def draw(
@@ -76,8 +82,13 @@ async def draw(
     decision_id: uuid.UUID | None = None,
     release_id: uuid.UUID | None = None,
     container: str | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
 ) -> Draw:
-    """Draw for `subject`, store it and log it in the caller's transaction."""
+    """Draw for `subject`, store it and log it in the caller's transaction.
+
+    `checkpoint`: the latest signed checkpoint as `cited_checkpoint` gives it, when the
+    caller has just read it (the gate reads it with the rest of its state); else read here.
+    """
     if not 0.0 <= probability <= 1.0:
         raise ValueError("a probability lies in [0, 1]")
     draw_id = uuid.uuid4()
@@ -85,7 +96,7 @@ async def draw(
         "v": ALPHA_VERSION,
         "purpose": str(purpose),
         "subject": dict(subject),
-        "checkpoint": await _checkpoint(session),
+        "checkpoint": dict(checkpoint) if checkpoint is not None else await _checkpoint(session),
     }
     alpha_text = alpha_bytes(alpha)
     await key.register(session)

@@ -10,6 +10,7 @@ security changes the policy through the API, and the setting no longer moves it.
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.auth import Caller
 from services.release.inspections import policy_repository as repository
 from services.release.inspections.models import InspectionPolicy
+from services.release.inspections.policy_repository import PickupHistory
 from services.release.inspections.risk import RiskFactor, RiskPolicy
 from services.release.releases.models import Release
 from services.release.settings import ReleaseSettings
@@ -73,10 +75,40 @@ async def policy_with_use(
     return policy, stored, used
 
 
-async def policy_to_draw_under(
+@dataclass(frozen=True)
+class Pickup:
+    """What the gate knows of the pickup a decision is about."""
+
+    release: Release
+    chain_length: int  # links in the release's live chain, the assignment included
+    driver_party: str | None
+    driver_id: uuid.UUID | None
+    requested_by: str  # whoever asked for the decision: never its inspector
+
+
+async def weigh(
+    session: AsyncSession, pickup: Pickup, settings: ReleaseSettings, now: datetime
+) -> tuple[RiskPolicy, list[str]]:
+    """The policy the pickup is drawn under and the risk factors present, read in one
+    statement (two on a terminal's first draw, which stores and logs the default)."""
+    terminal_id = pickup.release.terminal_id
+    stored, history = await repository.policy_and_history(
+        session,
+        terminal_id=terminal_id,
+        release_id=pickup.release.id,
+        driver_party=pickup.driver_party,
+        driver_id=pickup.driver_id,
+    )
+    if stored is None:
+        stored = await _store_default(session, terminal_id, settings, now)
+    policy = _risk_policy(stored)
+    return policy, factors_of(policy, history, pickup, now)
+
+
+async def _store_default(
     session: AsyncSession, terminal_id: str, settings: ReleaseSettings, now: datetime
-) -> RiskPolicy:
-    """The terminal's policy now, stored and logged first if it is still the default."""
+) -> InspectionPolicy:
+    """The terminal's first version: the deployment's default, stored and logged."""
     stored = await repository.latest_policy(session, terminal_id)
     if stored is None:
         stored = await _store(
@@ -90,7 +122,7 @@ async def policy_to_draw_under(
             stored = await repository.latest_policy(session, terminal_id)
         if stored is None:
             raise Conflict("policy_changed", "the terminal's policy changed meanwhile; ask again")
-    return _risk_policy(stored)
+    return stored
 
 
 def check_policy(policy: RiskPolicy, settings: ReleaseSettings) -> None:
@@ -175,29 +207,23 @@ async def _store(
     return stored
 
 
-async def risk_factors(
-    session: AsyncSession,
-    policy: RiskPolicy,
-    *,
-    release: Release,
-    chain_length: int,
-    driver_party: str | None,
-    driver_id: uuid.UUID | None,
-    now: datetime,
+def factors_of(
+    policy: RiskPolicy, history: PickupHistory, pickup: Pickup, now: datetime
 ) -> list[str]:
     """The factors present for this pickup, sorted (they are part of the draw's input)."""
     present: list[str] = []
-    if driver_party is not None:
-        first = await repository.first_received(session, driver_party)
+    if pickup.driver_party is not None:
+        first = history.first_received
         if first is None or now - first < timedelta(days=policy.new_carrier_days):
             present.append(RiskFactor.new_carrier)
-    if chain_length > policy.long_chain_links:
+    if pickup.chain_length > policy.long_chain_links:
         present.append(RiskFactor.long_chain)
-    if await repository.assignment_withdrawn(session, release.id):
+    if history.withdrawn:
         present.append(RiskFactor.driver_reassigned)
-    if driver_id is not None and not await repository.has_picked_up(session, driver_id):
+    if pickup.driver_id is not None and not history.picked_up:
         present.append(RiskFactor.first_pickup)
-    if release.origin is not None and release.origin in policy.origins:
+    origin = pickup.release.origin
+    if origin is not None and origin in policy.origins:
         present.append(RiskFactor.declared_origin)
     return sorted(str(factor) for factor in present)
 

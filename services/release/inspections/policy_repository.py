@@ -7,9 +7,12 @@ carrier is new to the port, a driver has picked up before, or an assignment was 
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.chain.models import Link, LinkKind, LinkStatus
 from services.release.gate.models import GateDecision
 from services.release.inspections.models import CapacityDay, InspectionPolicy
+from shared.db import table_of
 
 
 async def latest_policy(session: AsyncSession, terminal_id: str) -> InspectionPolicy | None:
@@ -82,38 +86,82 @@ async def used_on(session: AsyncSession, terminal_id: str, day: str) -> int:
     return 0 if found is None else found.used
 
 
-async def first_received(session: AsyncSession, party_id: str) -> datetime | None:
-    """When the party first received a step of any chain (its first day in the port)."""
-    statement = (
-        select(col(Link.created_at))
-        .where(col(Link.receiver_party) == party_id)
-        .order_by(col(Link.created_at))
-        .limit(1)
+_policies = table_of(InspectionPolicy)
+_links = table_of(Link)
+_decisions = table_of(GateDecision)
+
+
+@dataclass(frozen=True)
+class PickupHistory:
+    """What the risk factors read of the past: when the driver's party first received a
+    step, whether an assignment of the release was withdrawn, whether the driver has
+    completed a gate-out before."""
+
+    first_received: datetime | None
+    withdrawn: bool
+    picked_up: bool
+
+
+_HISTORY = (
+    select_columns(_links.c.created_at)
+    .where(_links.c.receiver_party == bindparam("party"))
+    .order_by(_links.c.created_at)
+    .limit(1)
+    .scalar_subquery()
+    .label("first_received"),
+    exists()
+    .where(
+        _links.c.release_id == bindparam("release_id"),
+        _links.c.kind == LinkKind.assignment,
+        _links.c.status == LinkStatus.withdrawn,
     )
-    return (await session.exec(statement)).first()
-
-
-async def has_picked_up(session: AsyncSession, driver_id: uuid.UUID) -> bool:
-    """Whether the driver has completed a gate-out before."""
-    statement = (
-        select(col(GateDecision.id))
-        .where(
-            col(GateDecision.driver_id) == driver_id, col(GateDecision.completed_at).is_not(None)
-        )
-        .limit(1)
+    .label("withdrawn"),
+    exists()
+    .where(
+        _decisions.c.driver_id == bindparam("driver_id"),
+        _decisions.c.completed_at.is_not(None),
     )
-    return (await session.exec(statement)).first() is not None
+    .label("picked_up"),
+)
+# The terminal's latest policy with the pickup's history: one round trip at the gate.
+_POLICY_AND_HISTORY = (
+    select_columns(_policies, *_HISTORY)
+    .where(_policies.c.terminal_id == bindparam("terminal"))
+    .order_by(_policies.c.version.desc())
+    .limit(1)
+)
+_HISTORY_ONLY = select_columns(*_HISTORY)
 
 
-async def assignment_withdrawn(session: AsyncSession, release_id: uuid.UUID) -> bool:
-    """Whether an assignment of the release was withdrawn (its driver was replaced)."""
-    statement = (
-        select(col(Link.id))
-        .where(
-            col(Link.release_id) == release_id,
-            col(Link.kind) == LinkKind.assignment,
-            col(Link.status) == LinkStatus.withdrawn,
-        )
-        .limit(1)
+async def policy_and_history(
+    session: AsyncSession,
+    *,
+    terminal_id: str,
+    release_id: uuid.UUID,
+    driver_party: str | None,
+    driver_id: uuid.UUID | None,
+) -> tuple[InspectionPolicy | None, PickupHistory]:
+    """The terminal's latest policy (None if it has none yet) and the pickup's history."""
+    params = {
+        "terminal": terminal_id,
+        "release_id": release_id,
+        "party": driver_party,
+        "driver_id": driver_id,
+    }
+    statement: Any = _POLICY_AND_HISTORY
+    row = (await session.exec(statement, params=params)).first()
+    if row is None:
+        statement = _HISTORY_ONLY
+        row = (await session.exec(statement, params=params)).one()
+        return None, _history(row._mapping)
+    found = row._mapping
+    policy = InspectionPolicy(**{column.name: found[column] for column in _policies.columns})
+    return policy, _history(found)
+
+
+def _history(row: Any) -> PickupHistory:
+    return PickupHistory(
+        first_received=row["first_received"],
+        withdrawn=bool(row["withdrawn"]),
+        picked_up=bool(row["picked_up"]),
     )
-    return (await session.exec(statement)).first() is not None

@@ -1,18 +1,25 @@
 """The SQL of inspections: keys, draws and inspections.
 
 This module is the one that writes `inspection_keys`, `inspection_draws` and `inspections`.
+What a gate decision asks (`selection_state`) and the draw it stores are on the gate's hot
+path: one statement built once with bound parameters, and a direct insert, for the reasons
+`services.release.gate.repository` gives.
 """
 
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.gate.models import Decision, GateDecision
 from services.release.inspections.models import (
     Draw,
     Inspection,
@@ -20,6 +27,93 @@ from services.release.inspections.models import (
     InspectionStatus,
 )
 from services.release.paging import keyset_page
+from shared.audit.models import AuditCheckpoint
+from shared.db import table_of
+
+_inspections = table_of(Inspection)
+_decisions = table_of(GateDecision)
+_draws = table_of(Draw)
+_checkpoints = table_of(AuditCheckpoint)
+
+
+@dataclass(frozen=True)
+class SelectionState:
+    """What decides a gate decision before any draw: the container's open inspection, the
+    release's latest inspection, and the draw of the release's gate visit under way."""
+
+    open_id: uuid.UUID | None
+    open_draw: uuid.UUID | None
+    latest_id: uuid.UUID | None
+    latest_draw: uuid.UUID | None
+    latest_status: str | None
+    visit_draw: uuid.UUID | None
+    # The audit log's latest signed checkpoint, which a draw cites (None before the first).
+    checkpoint_size: int | None
+    checkpoint_root: bytes | None
+    checkpoint_note: str | None
+
+
+def _latest_inspection(column: Any, condition: Any) -> Any:
+    return (
+        select_columns(column)
+        .where(condition)
+        .order_by(_inspections.c.opened_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_CONTAINER: Any = bindparam("container")
+_RELEASE: Any = bindparam("release_id")
+_OPEN = and_(_inspections.c.container == _CONTAINER, _inspections.c.status == InspectionStatus.open)
+_OF_RELEASE = _inspections.c.release_id == _RELEASE
+# A visit is a fresh `release` decision not yet completed (docs/inspections.md).
+_VISIT_DRAW = (
+    select_columns(_decisions.c.draw_id)
+    .where(
+        _decisions.c.release_id == _RELEASE,
+        _decisions.c.decision == Decision.release,
+        _decisions.c.completed_at.is_(None),
+        _decisions.c.decided_at >= bindparam("decided_after"),
+        _decisions.c.draw_id.is_not(None),
+    )
+    .order_by(_decisions.c.decided_at.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+def _latest_checkpoint(column: Any) -> Any:
+    return (
+        select_columns(column)
+        .order_by(_checkpoints.c.size.desc(), _checkpoints.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_SELECTION_STATE = select_columns(
+    _latest_inspection(_inspections.c.id, _OPEN).label("open_id"),
+    _latest_inspection(_inspections.c.draw_id, _OPEN).label("open_draw"),
+    _latest_inspection(_inspections.c.id, _OF_RELEASE).label("latest_id"),
+    _latest_inspection(_inspections.c.draw_id, _OF_RELEASE).label("latest_draw"),
+    _latest_inspection(_inspections.c.status, _OF_RELEASE).label("latest_status"),
+    _VISIT_DRAW.label("visit_draw"),
+    _latest_checkpoint(_checkpoints.c.size).label("checkpoint_size"),
+    _latest_checkpoint(_checkpoints.c.root_hash).label("checkpoint_root"),
+    _latest_checkpoint(_checkpoints.c.note).label("checkpoint_note"),
+)
+
+
+async def selection_state(
+    session: AsyncSession, *, container: str, release_id: uuid.UUID, decided_after: datetime
+) -> SelectionState:
+    """Everything `select_at_gate` reads before it draws, the checkpoint a draw cites
+    included, in one round trip."""
+    statement: Any = _SELECTION_STATE
+    params = {"container": container, "release_id": release_id, "decided_after": decided_after}
+    row = (await session.exec(statement, params=params)).one()
+    return SelectionState(**row._mapping)
 
 
 async def add_key_if_missing(session: AsyncSession, key_id: str, public_key: bytes) -> None:
@@ -37,10 +131,13 @@ async def keys(session: AsyncSession) -> Sequence[InspectionKey]:
     return (await session.exec(statement)).all()
 
 
+_INSERT_DRAW = insert(_draws)
+
+
 async def add_draw(session: AsyncSession, draw: Draw) -> None:
-    """Store a draw (the caller appends its audit event in the same transaction)."""
-    session.add(draw)
-    await session.flush()
+    """Store a draw, one INSERT (the caller appends its audit event in the same transaction)."""
+    values = {column.name: getattr(draw, column.name) for column in _draws.columns}
+    await session.exec(_INSERT_DRAW, params=values)
 
 
 async def draw(session: AsyncSession, draw_id: uuid.UUID) -> Draw | None:
@@ -178,16 +275,3 @@ async def inspections(
         statement = statement.where(col(Inspection.status) == status)
     statement = statement.order_by(col(Inspection.opened_at).desc()).limit(limit)
     return (await session.exec(statement)).all()
-
-
-async def latest_inspection_of_release(
-    session: AsyncSession, release_id: uuid.UUID
-) -> Inspection | None:
-    """The most recent inspection of a release, open or closed."""
-    statement = (
-        select(Inspection)
-        .where(col(Inspection.release_id) == release_id)
-        .order_by(col(Inspection.opened_at).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.alerts.service import raise_alert
 from services.release.auth import Caller
 from services.release.inspections import repository
-from services.release.inspections.draws import draw
+from services.release.inspections.draws import cited_checkpoint, draw
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.models import (
     CancelReason,
@@ -29,11 +29,11 @@ from services.release.inspections.models import (
     InspectionStatus,
     Purpose,
 )
-from services.release.inspections.policy import policy_to_draw_under, port_day, risk_factors
+from services.release.inspections.policy import Pickup, port_day, weigh
 from services.release.inspections.policy_repository import claim_capacity
 from services.release.inspections.risk import RiskPolicy, probability_of
 from services.release.releases import service as releases
-from services.release.releases.models import HoldKind, Release
+from services.release.releases.models import HoldKind
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
 from shared.problems import Conflict, Forbidden, NotFound
@@ -54,17 +54,6 @@ class Selection:
     reason: str | None = None  # random_inspection, inspection_open
 
 
-@dataclass(frozen=True)
-class Pickup:
-    """What the gate knows of the pickup a decision is about."""
-
-    release: Release
-    chain_length: int  # links in the release's live chain, the assignment included
-    driver_party: str | None
-    driver_id: uuid.UUID | None
-    requested_by: str  # whoever asked for the decision: never its inspector
-
-
 async def select_at_gate(
     session: AsyncSession,
     *,
@@ -72,7 +61,7 @@ async def select_at_gate(
     decision_id: uuid.UUID,
     pickup: Pickup,
     settings: ReleaseSettings,
-    visit_draw: uuid.UUID | None,
+    decided_after: datetime,
     now: datetime,
 ) -> Selection:
     """Whether the container is inspected; opens the inspection when it is selected now.
@@ -84,26 +73,18 @@ async def select_at_gate(
     """
     release = pickup.release
     release_id, container, terminal_id = release.id, release.container, release.terminal_id
-    open_inspection = await repository.open_inspection(session, container)
-    if open_inspection is not None:
-        return _still_open(open_inspection)
-    latest = await repository.latest_inspection_of_release(session, release_id)
-    if latest is not None and latest.status in _LETS_GO:
+    state = await repository.selection_state(
+        session, container=container, release_id=release_id, decided_after=decided_after
+    )
+    if state.open_id is not None:
+        return _still_open(state.open_id, state.open_draw)
+    if state.latest_id is not None and state.latest_status in _LETS_GO:
         # Inspected and cleared, or the selection cancelled by two officers: this release
         # goes, under the draw that selected it.
-        return Selection(selected=False, draw_id=latest.draw_id, inspection_id=latest.id)
-    if visit_draw is not None:
-        return Selection(selected=False, draw_id=visit_draw)
-    policy = await policy_to_draw_under(session, terminal_id, settings, now)
-    factors = await risk_factors(
-        session,
-        policy,
-        release=release,
-        chain_length=pickup.chain_length,
-        driver_party=pickup.driver_party,
-        driver_id=pickup.driver_id,
-        now=now,
-    )
+        return Selection(selected=False, draw_id=state.latest_draw, inspection_id=state.latest_id)
+    if state.visit_draw is not None:
+        return Selection(selected=False, draw_id=state.visit_draw)
+    policy, factors = await weigh(session, pickup, settings, now)
     made = await draw(
         session,
         key=key,
@@ -117,6 +98,9 @@ async def select_at_gate(
             "factors": factors,
         },
         probability=probability_of(policy, factors),
+        checkpoint=cited_checkpoint(
+            state.checkpoint_size, state.checkpoint_root, state.checkpoint_note
+        ),
         now=now,
         decision_id=decision_id,
         release_id=release_id,
@@ -142,7 +126,7 @@ async def select_at_gate(
         # Another decision for the container opened one a moment ago: that one stands.
         raced = await repository.open_inspection(session, container)
         if raced is not None:
-            return _still_open(raced)
+            return _still_open(raced.id, raced.draw_id)
         raise Conflict("inspection_race", "the container's inspection changed; ask again")
     await append(
         session,
@@ -192,12 +176,9 @@ async def _over_capacity(
     return Selection(selected=False, draw_id=inspection.draw_id, inspection_id=inspection.id)
 
 
-def _still_open(inspection: Inspection) -> Selection:
+def _still_open(inspection_id: uuid.UUID, draw_id: uuid.UUID | None) -> Selection:
     return Selection(
-        selected=True,
-        draw_id=inspection.draw_id,
-        inspection_id=inspection.id,
-        reason="inspection_open",
+        selected=True, draw_id=draw_id, inspection_id=inspection_id, reason="inspection_open"
     )
 
 
