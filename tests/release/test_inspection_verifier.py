@@ -19,7 +19,11 @@ from services.release.inspections.draws import alpha_bytes, u_of
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.models import Draw, InspectionPolicy
 from services.release.inspections.risk import probability_of
-from services.release.inspections.verifier import DrawCheckFailed, verify_draws
+from services.release.inspections.verifier import (
+    DrawCheckFailed,
+    _check_release_visits,
+    verify_draws,
+)
 from shared import vrf
 from shared.audit import repository as audit_log
 from shared.db import transaction
@@ -203,3 +207,21 @@ async def test_a_policy_version_removed_from_the_table_is_caught(port: Port) -> 
     async with transaction(port.release.state.sessions) as session:
         await session.exec(delete(InspectionPolicy))
     await refused(port, decisions[0]["draw_id"], "does not publish")
+
+
+def container_draw(release: str, visit: int) -> dict[str, Any]:
+    return {
+        "purpose": "container",
+        "alpha_object": {"subject": {"release": release, "visit": visit}},
+    }
+
+
+def test_a_releases_visits_are_drawn_once_each_and_none_skipped() -> None:
+    honest = {f"d{n}": container_draw("r", n) for n in (1, 2, 3)}
+    _check_release_visits(honest)
+    with pytest.raises(DrawCheckFailed, match="drawn twice"):
+        _check_release_visits({**honest, "again": container_draw("r", 2)})
+    with pytest.raises(DrawCheckFailed, match="missing"):
+        _check_release_visits({"d1": container_draw("r", 1), "d4": container_draw("r", 4)})
+    # Other releases' numbers are their own.
+    _check_release_visits({**honest, "other": container_draw("s", 1)})

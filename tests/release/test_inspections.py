@@ -71,7 +71,8 @@ async def test_a_decision_names_a_draw_anyone_can_recompute(port: Port) -> None:
     assert published["selected"] is (published["u"] < published["probability"]) is False
     # alpha is the canonical JSON of its object, which names the subject and a checkpoint.
     assert rfc8785.dumps(published["alpha_object"]) == alpha
-    assert published["alpha_object"]["subject"]["decision"] == decision["decision_id"]
+    assert published["decision_id"] == decision["decision_id"]
+    assert published["alpha_object"]["subject"]["visit"] == 1
     assert published["alpha_object"]["subject"]["release"] == str(chain.release_id)
     async with transaction(port.release.state.sessions) as session:
         latest = await audit_log.latest_checkpoint(session)

@@ -201,8 +201,8 @@ def simulate_containers(
         probability = probability_of(policy, factors)
         # The subject as inspections.service.select_at_gate names it.
         subject = {
-            "decision": str(_uuid(rng)),
             "release": str(_uuid(rng)),
+            "visit": 1,
             "container": _container_number(rng),
             "terminal": str(TERMINALS[terminal]),
             "policy": policy.version,

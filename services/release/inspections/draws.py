@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import rfc8785
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.inspections import repository
@@ -30,7 +31,7 @@ from services.release.inspections.models import Draw, Purpose
 from shared import vrf
 from shared.audit import repository as audit_log
 from shared.audit.events import append
-from shared.problems import Problem
+from shared.problems import Conflict, Problem
 
 ALPHA_VERSION: Final = 1
 _TWO_TO_64: Final = float(1 << 64)
@@ -83,6 +84,7 @@ async def draw(
     release_id: uuid.UUID | None = None,
     container: str | None = None,
     checkpoint: Mapping[str, Any] | None = None,
+    visit: int | None = None,
 ) -> Draw:
     """Draw for `subject`, store it and log it in the caller's transaction.
 
@@ -134,6 +136,12 @@ async def draw(
         decision_id=decision_id,
         release_id=release_id,
         container=container,
+        visit=visit,
     )
-    await repository.add_draw(session, record)
+    try:
+        await repository.add_draw(session, record)
+    except IntegrityError:
+        # Another decision for the release drew this visit a moment ago (the transaction
+        # rolls back): asked again, the gate finds that visit's draw.
+        raise Conflict("draw_race", "the release was drawn for a moment ago; ask again") from None
     return record

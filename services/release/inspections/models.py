@@ -41,6 +41,15 @@ class Draw(SQLModel, table=True):
             postgresql_where=text("decision_id IS NOT NULL"),
             sqlite_where=text("decision_id IS NOT NULL"),
         ),
+        # A release's n-th container draw is drawn once: its input is fixed by the pickup.
+        Index(
+            "uq_inspection_draws_release_visit",
+            "release_id",
+            "visit",
+            unique=True,
+            postgresql_where=text("visit IS NOT NULL"),
+            sqlite_where=text("visit IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -58,6 +67,9 @@ class Draw(SQLModel, table=True):
     decision_id: uuid.UUID | None = Field(default=None)
     release_id: uuid.UUID | None = Field(default=None, index=True)
     container: str | None = Field(default=None, index=True, max_length=11)
+    # Which of its release's container draws this is (1, 2, ...): the draw's subject names
+    # it instead of anything the service could pick freely, such as the decision's id.
+    visit: int | None = Field(default=None)
 
 
 class InspectionStatus(StrEnum):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import and_, bindparam, func, insert, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -51,6 +51,8 @@ class SelectionState:
     checkpoint_size: int | None
     checkpoint_root: bytes | None
     checkpoint_note: str | None
+    # The release's last container draw's visit number (0: none yet).
+    last_visit: int
 
 
 def _latest_inspection(column: Any, condition: Any) -> Any:
@@ -102,6 +104,10 @@ _SELECTION_STATE = select_columns(
     _latest_checkpoint(_checkpoints.c.size).label("checkpoint_size"),
     _latest_checkpoint(_checkpoints.c.root_hash).label("checkpoint_root"),
     _latest_checkpoint(_checkpoints.c.note).label("checkpoint_note"),
+    select_columns(func.coalesce(func.max(_draws.c.visit), 0))
+    .where(_draws.c.release_id == _RELEASE)
+    .scalar_subquery()
+    .label("last_visit"),
 )
 
 

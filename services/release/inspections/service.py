@@ -90,8 +90,10 @@ async def select_at_gate(
         key=key,
         purpose=Purpose.container,
         subject={
-            "decision": str(decision_id),
+            # The release's visit number, not the decision's id: the service picks an id
+            # freely, so whoever holds the key could try ids until one draws `release`.
             "release": str(release_id),
+            "visit": state.last_visit + 1,
             "container": container,
             "terminal": terminal_id,
             "policy": policy.version,
@@ -105,6 +107,7 @@ async def select_at_gate(
         decision_id=decision_id,
         release_id=release_id,
         container=container,
+        visit=state.last_visit + 1,
     )
     if not made.selected:
         return Selection(selected=False, draw_id=made.id)

@@ -11,7 +11,9 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
 2. every checkpoint quoted in an ``alpha``: the log's origin, and the very root of the
    log at that size, recomputed from the whole log behind its signed checkpoint (so no
    draw can cite a checkpoint the log never had, or one from its future);
-3. every gate decision of the period that released or selected names exactly one draw
+3. a release's container draws are its visits 1, 2, 3, ..., none repeated or skipped (the
+   input names the visit, not the decision: the service could pick decision ids freely);
+   every gate decision of the period that released or selected names exactly one draw
    (of its own decision, or of the visit or cleared inspection of the same release), and
    every container draw belongs to the decision it names: none dropped, none redrawn;
 4. every visit slot of the period (every slot of every site, from the site's first slot
@@ -30,6 +32,7 @@ it fetches the period's draws and gate decisions and checks, naming the first ba
 
 import base64
 import binascii
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -137,8 +140,11 @@ def check_draw(draw: Mapping[str, Any], trusted: Mapping[str, bytes]) -> dict[st
         raise DrawCheckFailed("the result does not follow from u and the probability", name)
     if draw.get("purpose") == "container":
         subject = alpha_object.get("subject")
-        if not isinstance(subject, dict) or subject.get("decision") != draw.get("decision_id"):
-            raise DrawCheckFailed("the draw is not of the decision it names", name)
+        if not isinstance(subject, dict) or subject.get("release") != draw.get("release_id"):
+            raise DrawCheckFailed("the draw is not of the release it names", name)
+        visit = subject.get("visit")
+        if not isinstance(visit, int) or isinstance(visit, bool) or visit < 1:
+            raise DrawCheckFailed("the draw names no visit of its release", name)
     checkpoint = alpha_object.get("checkpoint")
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("size"), int):
         raise DrawCheckFailed("alpha holds no checkpoint", name)
@@ -185,6 +191,24 @@ def check_logged_decision(decision: Mapping[str, Any]) -> None:
 
 def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _check_release_visits(draws: Mapping[str, Mapping[str, Any]]) -> None:
+    """A release's container draws are its visits 1, 2, 3, ... each drawn once: a draw's
+    input is fixed by the pickup, so nobody can try inputs until one draws `release`.
+    Within what was fetched, numbers repeat nowhere and skip nowhere."""
+    by_release: dict[str, list[tuple[int, str]]] = {}
+    for draw_id, draw in draws.items():
+        if draw.get("purpose") == "container":
+            subject = draw["alpha_object"]["subject"]
+            by_release.setdefault(str(subject["release"]), []).append((subject["visit"], draw_id))
+    for visits in by_release.values():
+        visits.sort()
+        for (before, _), (number, draw_id) in itertools.pairwise(visits):
+            if number == before:
+                raise DrawCheckFailed(f"visit {number} of its release was drawn twice", draw_id)
+            if number != before + 1:
+                raise DrawCheckFailed(f"visits {before + 1} to {number - 1} are missing", draw_id)
 
 
 async def _receipt(
@@ -549,6 +573,7 @@ async def verify_draws(
             checkpoints[draw_id] = check_draw(draw, trusted)
             check_logged_draw(draw)
             report.selected += bool(draw.get("selected"))
+        _check_release_visits(draws)
         for decision in decisions:
             check_logged_decision(decision)
         _check_decisions(decisions, draws, in_period)
