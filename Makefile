@@ -116,7 +116,7 @@ fuzz: setup
 ## statistics: the statistics of the inspection draws on 100,000 draws of each kind, every figure printed
 STATISTICS_DRAWS ?= 100000
 statistics: setup
-	KETENPAS_STATISTICS_DRAWS=$(STATISTICS_DRAWS) $(PYTEST) -s tests/statistics
+	KETENPAS_TEST_BACKEND=embedded KETENPAS_STATISTICS_DRAWS=$(STATISTICS_DRAWS) $(PYTEST) -s tests/statistics
 
 ## bench: the benchmarks whose figures are in docs/benchmarks.md (each stops by itself)
 bench: setup-loadtest
