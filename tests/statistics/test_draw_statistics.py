@@ -185,7 +185,7 @@ def test_simulated_draws_pass_the_services_own_verifier() -> None:
             "u": d.u,
             "probability": d.probability,
             "selected": d.selected,
-            "decision_id": alpha_object["subject"].get("decision"),
+            "release_id": alpha_object["subject"].get("release"),
         }
         checkpoint = check_draw(published, trusted)
         assert set(checkpoint) == {"origin", "size", "root"}
