@@ -212,7 +212,10 @@ async def test_a_finding_raises_an_alert_with_its_facts(make_settings: SettingsF
         [alert] = await alerts(port)
         assert alert["kind"] == "inspection_seizure"
         assert alert["facts"]["inspection_id"] == first["inspection_id"]
-        assert json.dumps(alert["facts"])  # the facts are plain JSON, as logged
+        assert alert["severity"] == "high"
+        # The same facts are in the audit log, in the event that raised the alert.
+        types = await audit_types(port.release)
+        assert "alert.raised" in types and "inspection.closed" in types
 
 
 async def test_a_terminals_first_draw_logs_the_default_as_its_first_version(
