@@ -28,6 +28,7 @@ from services.identity.settings import IdentitySettings
 from services.identity.signing.cli import cli as signing_key_cli
 from services.registry import SERVICES, ServiceSpec, selected
 from services.release import app as release_app
+from services.release.evidence.cli import cli as evidence_cli
 from services.release.inspections.cli import cli as inspections_cli
 from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
@@ -63,6 +64,7 @@ app.add_typer(signing_key_cli, name="signing-key")
 # The terminal's yard entries (needs the release database; every change is audited).
 app.add_typer(yard_cli, name="yard")
 app.add_typer(inspections_cli, name="inspections")
+app.add_typer(evidence_cli, name="evidence")
 
 
 class Target(StrEnum):
