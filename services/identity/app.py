@@ -9,7 +9,9 @@ from services.identity.gatepass.endpoints import router as gatepass_router
 from services.identity.keys.endpoints import router as keys_router
 from services.identity.oauth.endpoints import router as oauth_router
 from services.identity.oauth.service import purge_used_assertions
+from services.identity.parties.endpoints import directory_router as party_search_router
 from services.identity.parties.endpoints import router as parties_router
+from services.identity.people.endpoints import party_people_router
 from services.identity.people.endpoints import router as people_router
 from services.identity.sessions.endpoints import router as sessions_router
 from services.identity.settings import IdentitySettings
@@ -43,7 +45,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             signing_router,
             oauth_router,
             parties_router,
+            party_search_router,
             people_router,
+            party_people_router,
             keys_router,
             credentials_router,
             sessions_router,

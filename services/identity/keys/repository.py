@@ -1,5 +1,6 @@
 """SQL of the party keys area."""
 
+import uuid
 from collections.abc import Sequence
 
 from sqlmodel import col, select
@@ -48,3 +49,27 @@ async def notices(session: AsyncSession, party_id: str, *, limit: int) -> Sequen
         .limit(limit)
     )
     return result.all()
+
+
+async def of_person(session: AsyncSession, person_id: uuid.UUID) -> Sequence[PartyKey]:
+    """Every device key of a person, oldest first, retired ones included."""
+    result = await session.exec(
+        select(PartyKey)
+        .where(col(PartyKey.person_id) == person_id)
+        .order_by(col(PartyKey.created_at), col(PartyKey.kid))
+    )
+    return result.all()
+
+
+async def people_with_active_device_keys(session: AsyncSession, party_id: str) -> set[uuid.UUID]:
+    """The people of the party who hold at least one active device key."""
+    result = await session.exec(
+        select(PartyKey.person_id)
+        .where(
+            col(PartyKey.party_id) == party_id,
+            col(PartyKey.person_id).is_not(None),
+            col(PartyKey.status) == KeyStatus.active,
+        )
+        .distinct()
+    )
+    return {person_id for person_id in result.all() if person_id is not None}

@@ -1,4 +1,5 @@
-"""Parties over HTTP: administrators register, list and change them; a party sees itself."""
+"""Parties over HTTP: administrators register, list and change them; a party sees itself;
+dispatchers search the directory for counterparties."""
 
 from typing import Annotated
 
@@ -6,11 +7,22 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from services.identity.deps import AdminPrincipal, CurrentPrincipal, UtcNowDep
 from services.identity.parties import service
-from services.identity.parties.models import Party
-from services.identity.parties.schemas import PartyCreate, PartyPage, PartyView
+from services.identity.parties.models import Party, PartyRole
+from services.identity.parties.schemas import (
+    PartyCreate,
+    PartyFound,
+    PartyPage,
+    PartySearchResult,
+    PartyView,
+)
 from shared.deps import SessionDep
+from shared.problems import PROBLEM
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"])
+# The search lives beside the public directory of parties (`/v1/directory/parties/{id}/…`),
+# not on `GET /v1/parties`, the administrators' list: a parameter never widens a route's
+# audience.
+directory_router = APIRouter(prefix="/v1/directory/parties", tags=["parties"])
 
 
 async def visible_party(party_id: str, principal: CurrentPrincipal, session: SessionDep) -> Party:
@@ -85,3 +97,48 @@ async def revoke_party(
     """Revoke a party; 409 `party_revoked` if it already is."""
     party = await service.revoke_party(session, party_id=party_id, actor=admin.actor, now=now)
     return PartyView.of(party)
+
+
+@directory_router.get(
+    "",
+    summary="Search active counterparties by name or EORI id (dispatchers)",
+    responses={
+        403: {
+            **PROBLEM,
+            "description": "`person_required` (an API client's token), `party_search_not_allowed`"
+            " (not a dispatcher of a shipping line, forwarder or carrier)",
+        },
+        422: {
+            **PROBLEM,
+            "description": f"`query_too_short` (under {service.MIN_QUERY_LENGTH} characters),"
+            " `query_too_long`, `invalid_query` (control characters), `role_not_searchable`,"
+            " `invalid_request` (no `q`, an unknown role)",
+        },
+    },
+)
+async def search_parties(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(
+            description=f"{service.MIN_QUERY_LENGTH} to {service.MAX_QUERY_LENGTH} characters:"
+            " part of the name (any case), or the start of an EORI id (`NL123`, `EU.EORI.NL123`)",
+            examples=["haulier"],
+        ),
+    ],
+    role: Annotated[
+        PartyRole | None,
+        Query(
+            description="only parties with this role: shipping_line, forwarder, carrier, terminal"
+        ),
+    ] = None,
+) -> PartySearchResult:
+    """Active parties with the role shipping_line, forwarder, carrier or terminal whose name
+    holds `q` or whose id starts with it, at most 20 and no next page; for signed-in
+    dispatchers of shipping lines, forwarders and carriers (and administrators). Each search
+    is logged with its caller and query."""
+    found = await service.search_parties(session, principal=principal, query=q, role=role)
+    return PartySearchResult(
+        items=[PartyFound.of(party) for party in found.parties], truncated=found.truncated
+    )

@@ -63,3 +63,26 @@ class PartyPage(BaseModel):
 
     items: list[PartyView]
     next_after: str | None
+
+
+class PartyFound(BaseModel):
+    """A party as a search shows it: enough to name it in a release or a handover."""
+
+    id: str = Field(examples=["EU.EORI.NL100000002"])
+    name: str = Field(examples=["Haulier BV"])
+    roles: list[str] = Field(examples=[["carrier"]])
+
+    @classmethod
+    def of(cls, party: Party) -> "PartyFound":
+        """The search view of a stored party."""
+        return cls(id=party.id, name=party.name, roles=list(party.roles))
+
+
+class PartySearchResult(BaseModel):
+    """What a party search found, names starting with the query first, then by name."""
+
+    items: list[PartyFound]
+    truncated: bool = Field(
+        description="more parties matched than are answered: refine the query (there is no"
+        " next page)"
+    )

@@ -1,19 +1,26 @@
-"""Parties: registration, who may see one, and the status changes (revocation is final)."""
+"""Parties: registration, who may see one, the dispatchers' search, and the status changes
+(revocation is final)."""
 
+import re
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.identity.auth import is_admin
+from services.identity.auth import is_admin, may_search_parties
 from services.identity.credentials import service as credentials_service
 from services.identity.parties import repository
 from services.identity.parties.models import Party, PartyRole, PartyStatus
 from shared.audit.events import append
 from shared.auth import Principal
-from shared.eori import InvalidEori, parse_eori
-from shared.problems import Conflict, InvalidInput, NotFound
+from shared.eori import COUNTRY_CODES, PREFIX, InvalidEori, parse_eori
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+
+logger = structlog.get_logger(__name__)
 
 MAX_PAGE_SIZE = 200
 
@@ -101,6 +108,98 @@ async def list_parties(
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].id
     return rows, None
+
+
+#: A search names at least this many characters: enough to look for a counterparty one knows,
+#: too few to list the port a letter or two at a time.
+MIN_QUERY_LENGTH = 3
+MAX_QUERY_LENGTH = 100
+#: At most this many parties per search, and no next page: refine the query instead.
+MAX_SEARCH_RESULTS = 20
+#: The parties a search finds: those a release or a handover names (the shipping line, its
+#: first party, a forwarder or carrier handed to, the terminal). Customs, port security and
+#: the port's administration are nobody's counterparty, and are not listed.
+SEARCHABLE_ROLES: tuple[PartyRole, ...] = (
+    PartyRole.shipping_line,
+    PartyRole.forwarder,
+    PartyRole.carrier,
+    PartyRole.terminal,
+)
+# An EORI id typed whole or from its start: `EU.EORI.` (optional), the country code and at
+# least three characters of the national number, so that `NL` alone lists nobody.
+_ID_PREFIX = re.compile(r"(?:EU\.EORI\.)?([A-Z]{2})([A-Z0-9]{3,15})")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The parties a search found, and whether more matched than were answered."""
+
+    parties: list[Party]
+    truncated: bool
+
+
+def _search_query(query: str) -> str:
+    text = query.strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
+        raise InvalidInput("invalid_query", "the query holds control or unassigned characters")
+    if len(text) < MIN_QUERY_LENGTH:
+        raise InvalidInput(
+            "query_too_short", f"a search names at least {MIN_QUERY_LENGTH} characters"
+        )
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidInput(
+            "query_too_long", f"a search names at most {MAX_QUERY_LENGTH} characters"
+        )
+    return text
+
+
+def _id_prefix(text: str) -> str | None:
+    """The party id prefix the query spells, if it spells one (`NL123`, `eu.eori.nl123`)."""
+    match = _ID_PREFIX.fullmatch(text.upper())
+    if match is None or match.group(1) not in COUNTRY_CODES:
+        return None
+    return PREFIX + match.group(1) + match.group(2)
+
+
+async def search_parties(
+    session: AsyncSession, *, principal: Principal, query: str, role: PartyRole | None
+) -> SearchResult:
+    """Active counterparties by name (case-insensitive substring) or by id prefix, at most
+    MAX_SEARCH_RESULTS: for the dispatchers of shipping lines, forwarders and carriers, and
+    for administrators."""
+    caller_party = await repository.get(session, principal.party_id)
+    caller_roles = frozenset(caller_party.roles) if caller_party is not None else frozenset()
+    if not may_search_parties(principal, caller_roles):
+        logger.warning("party_search_refused", actor=principal.actor, caller=principal.party_id)
+        if principal.person_id is None:
+            raise Forbidden("person_required", "the party search is for signed-in dispatchers")
+        raise Forbidden(
+            "party_search_not_allowed",
+            "the party search is for dispatchers of shipping lines, forwarders and carriers",
+        )
+    text = _search_query(query)
+    if role is not None and role not in SEARCHABLE_ROLES:
+        raise InvalidInput("role_not_searchable", f"parties with role {role} are not listed")
+    rows = list(
+        await repository.search_active(
+            session,
+            name_part=text,
+            id_prefix=_id_prefix(text),
+            roles=[role] if role is not None else SEARCHABLE_ROLES,
+            limit=MAX_SEARCH_RESULTS + 1,
+        )
+    )
+    # Identity keeps no read log in a table (its audit log, public, holds changes only): the
+    # structured log line is the record of who looked for what (docs/identity.md).
+    logger.info(
+        "party_search",
+        actor=principal.actor,
+        caller=principal.party_id,
+        query=text,
+        role=role,
+        results=min(len(rows), MAX_SEARCH_RESULTS),
+    )
+    return SearchResult(parties=rows[:MAX_SEARCH_RESULTS], truncated=len(rows) > MAX_SEARCH_RESULTS)
 
 
 # action -> (statuses it may start from, status it leads to)

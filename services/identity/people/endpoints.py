@@ -3,16 +3,27 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from services.identity.deps import AdminPrincipal, CurrentPrincipal, UtcNowDep
 from services.identity.people import service
 from services.identity.people.models import Person
-from services.identity.people.schemas import PersonCreate, PersonUpdate, PersonView
+from services.identity.people.schemas import (
+    AssignableDriverList,
+    AssignableDriverView,
+    PersonCreate,
+    PersonUpdate,
+    PersonView,
+)
 from shared.deps import SessionDep
-from shared.problems import InvalidInput
+from shared.problems import PROBLEM, InvalidInput
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
+# The people of one party, under the party's path.
+party_people_router = APIRouter(prefix="/v1/parties/{party_id}", tags=["people"])
+
+# Longer than any party id: refused as input (422) rather than looked up.
+PartyIdPath = Annotated[str, Path(max_length=64)]
 
 
 async def visible_person(
@@ -94,3 +105,39 @@ async def reinstate_person(
         session, person_id=person_id, actor=admin.actor, now=now
     )
     return PersonView.of(person)
+
+
+@party_people_router.get(
+    "/drivers",
+    summary="The party's drivers that may be assigned now (its dispatchers, admins)",
+    responses={
+        403: {
+            **PROBLEM,
+            "description": "`driver_list_not_allowed`: a driver or operator of the party itself",
+        },
+        404: {**PROBLEM, "description": "`party_not_found`: unknown, or another party's"},
+    },
+)
+async def list_assignable_drivers(
+    party_id: PartyIdPath, principal: CurrentPrincipal, session: SessionDep, now: UtcNowDep
+) -> AssignableDriverList:
+    """Active drivers of the party whose screening runs at least through today (UTC), by
+    name, each with whether he holds an active device key. For the party's dispatchers,
+    administrators and API client, and the port's administrators; a caller of another party
+    gets 404 `party_not_found` (as for an unknown id), the party's own drivers and operators
+    403 `driver_list_not_allowed`."""
+    drivers = await service.assignable_drivers(
+        session, party_id=party_id, principal=principal, today=now.date()
+    )
+    return AssignableDriverList(
+        party_id=party_id,
+        items=[
+            AssignableDriverView(
+                person_id=d.person_id,
+                name=d.name,
+                screened_until=d.screened_until,
+                has_device_key=d.has_device_key,
+            )
+            for d in drivers
+        ],
+    )

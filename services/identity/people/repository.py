@@ -1,11 +1,13 @@
 """SQL of the people area."""
 
 import uuid
+from collections.abc import Sequence
+from datetime import date
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.identity.people.models import Person
+from services.identity.people.models import Person, PersonRole, PersonStatus
 
 
 async def get(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
@@ -28,3 +30,19 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
     """Whether some person already has this username."""
     result = await session.exec(select(Person.id).where(Person.username == username).limit(1))
     return result.first() is not None
+
+
+async def screened_drivers(session: AsyncSession, party_id: str, *, on: date) -> Sequence[Person]:
+    """The party's active drivers whose screening runs at least through `on`, by name."""
+    result = await session.exec(
+        select(Person)
+        .where(
+            col(Person.party_id) == party_id,
+            col(Person.role) == PersonRole.driver,
+            col(Person.status) == PersonStatus.active,
+            # NULL (never screened) compares as unknown, and is left out with the expired.
+            col(Person.screened_until) >= on,
+        )
+        .order_by(col(Person.name), col(Person.id))
+    )
+    return result.all()

@@ -97,3 +97,21 @@ class PersonView(BaseModel):
             created_at=person.created_at,
             updated_at=person.updated_at,
         )
+
+
+class AssignableDriverView(BaseModel):
+    """A driver his party's dispatcher may assign now (active, screening valid)."""
+
+    person_id: uuid.UUID
+    name: str
+    screened_until: date = Field(description="the last day his screening is valid (UTC date)")
+    has_device_key: bool = Field(
+        description="he holds an active device key, with which he accepts his assignments"
+    )
+
+
+class AssignableDriverList(BaseModel):
+    """The drivers of one party that may be assigned now, by name."""
+
+    party_id: str
+    items: list[AssignableDriverView]

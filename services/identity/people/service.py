@@ -2,23 +2,29 @@
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.identity.auth import is_admin
+from services.identity.auth import may_see_people_of
 from services.identity.credentials import service as credentials
 from services.identity.credentials.models import CredentialStatus
 from services.identity.credentials.statuslist import status_list_uri
+from services.identity.keys import repository as keys
 from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
+from services.identity.parties.service import party_not_found
 from services.identity.people import repository
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
 from shared.audit.events import append
 from shared.auth import Principal, StatusReference
-from shared.problems import Conflict, InvalidInput, NotFound
+from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
+
+logger = structlog.get_logger(__name__)
 
 # Lower case only: "J.Jansen" and "j.jansen" must not be two people, and rather than
 # folding case silently (the sign-in looks usernames up as typed) mixed case is refused.
@@ -118,17 +124,65 @@ async def get_visible_person(
     return person
 
 
-#: The person roles that see every person of their own party.
-PARTY_VIEWER_ROLES = frozenset({PersonRole.dispatcher, PersonRole.admin})
-
-
 def may_see(principal: Principal, person: Person) -> bool:
     """Whether the caller may see this person (need-to-know inside a party, too)."""
-    if is_admin(principal) or principal.person_id == person.id:
-        return True
-    if person.party_id != principal.party_id:
-        return False
-    return principal.person_id is None or principal.person_role in PARTY_VIEWER_ROLES
+    return principal.person_id == person.id or may_see_people_of(principal, person.party_id)
+
+
+@dataclass(frozen=True)
+class AssignableDriver:
+    """A driver his party's dispatcher may assign now, and whether his phone holds a key."""
+
+    person_id: uuid.UUID
+    name: str
+    screened_until: date
+    has_device_key: bool
+
+
+async def assignable_drivers(
+    session: AsyncSession, *, party_id: str, principal: Principal, today: date
+) -> list[AssignableDriver]:
+    """The party's active drivers screened at least through `today`, by name: for the
+    party's dispatchers, administrators and API client and the port's administrators.
+
+    A caller of another party gets the 404 of an unknown party, so the list does not even
+    confirm that the party has people; the party's own drivers and operators get 403.
+    """
+    if not may_see_people_of(principal, party_id):
+        logger.warning(
+            "drivers_list_refused",
+            actor=principal.actor,
+            party_id=party_id,
+            caller=principal.party_id,
+        )
+        if principal.party_id != party_id:
+            raise party_not_found()
+        raise Forbidden(
+            "driver_list_not_allowed", "the party's drivers are listed for its dispatchers"
+        )
+    if await parties.get(session, party_id) is None:
+        raise party_not_found()
+    drivers = await repository.screened_drivers(session, party_id, on=today)
+    holders = await keys.people_with_active_device_keys(session, party_id) if drivers else set()
+    # Identity records no reads in a table (only changes, in the public audit log): the
+    # structured log line is where this read is kept (docs/identity.md).
+    logger.info(
+        "drivers_listed",
+        actor=principal.actor,
+        caller=principal.party_id,
+        party_id=party_id,
+        results=len(drivers),
+    )
+    return [
+        AssignableDriver(
+            person_id=d.id,
+            name=d.name,
+            screened_until=d.screened_until,
+            has_device_key=d.id in holders,
+        )
+        for d in drivers
+        if d.screened_until is not None  # the query has left out the unscreened
+    ]
 
 
 async def get_person(session: AsyncSession, *, person_id: uuid.UUID) -> Person:

@@ -16,12 +16,15 @@ from services.identity.deps import (
     NowDep,
     SettingsDep,
     UtcNowDep,
+    require_person,
 )
 from services.identity.people.models import Person
 from services.identity.people.service import person_not_found
 from services.identity.sessions import repository, service
 from services.identity.sessions.ratelimit import TooManyAttempts, rate_limited_response
 from services.identity.sessions.schemas import (
+    CurrentSessionView,
+    DeviceKeyState,
     SignInRequest,
     TokenResponse,
     TotpConfirmed,
@@ -30,7 +33,7 @@ from services.identity.sessions.schemas import (
 )
 from shared.auth import Principal
 from shared.deps import SessionDep
-from shared.problems import Forbidden, problem_response, problem_responses
+from shared.problems import PROBLEM, Forbidden, problem_response, problem_responses
 
 router = APIRouter(tags=["sessions"])
 
@@ -111,6 +114,48 @@ async def sign_in(
         return TokenResponse(access_token=signed_in.access_token, expires_in=signed_in.expires_in)
     _no_store(refused)
     return refused
+
+
+@router.get(
+    "/v1/sessions/current",
+    summary="Who the person token's holder is: person, party, second factor, device keys",
+    responses={
+        403: {**PROBLEM, "description": "`person_required`: an API client's token"},
+    },
+)
+async def current_session(
+    person: Annotated[Principal, Depends(require_person())],
+    response: Response,
+    session: SessionDep,
+    now: UtcNowDep,
+) -> CurrentSessionView:
+    """The signed-in person (read now, not from the token), his party, whether his second
+    factor is active and his screening valid, and a driver's device keys; what the web front
+    end shows and decides its next step by. Any signed-in person; an API client's token gets
+    403 `person_required`."""
+    current = await service.current_session(session, principal=person, today=now.date())
+    _no_store(response)
+    who, party = current.person, current.party
+    return CurrentSessionView(
+        person_id=who.id,
+        username=who.username,
+        name=who.name,
+        role=who.role,
+        screened_until=who.screened_until,
+        screening_valid=current.screening_valid,
+        totp_confirmed=who.totp_confirmed_at is not None,
+        party_id=party.id,
+        party_name=party.name,
+        party_roles=list(party.roles),
+        device_keys=[
+            DeviceKeyState(kid=key.kid, status=key.status, created_at=key.created_at)
+            for key in current.device_keys
+        ],
+        needs_device_key=current.needs_device_key,
+        auth_time=person.auth_time or 0,
+        expires_at=int(person.claims.get("exp", 0)),
+        amr=list(person.amr),
+    )
 
 
 @router.post(

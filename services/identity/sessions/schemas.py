@@ -1,7 +1,7 @@
 """API models of signing in and TOTP enrolment (apart from the table models)."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -64,3 +64,36 @@ class TotpConfirmed(BaseModel):
 
     person_id: uuid.UUID
     confirmed_at: datetime
+
+
+class DeviceKeyState(BaseModel):
+    """One of a driver's device keys: whether his phone still holds a usable one."""
+
+    kid: str
+    status: str = Field(examples=["active"], description="`active` or `retired`")
+    created_at: datetime
+
+
+class CurrentSessionView(BaseModel):
+    """The signed-in person behind a person token, as the service knows him now."""
+
+    person_id: uuid.UUID
+    username: str
+    name: str
+    role: str = Field(description="the person's role: driver, dispatcher, operator, ...")
+    screened_until: date | None = Field(description="the last day his screening is valid")
+    screening_valid: bool = Field(description="screened at least through today (UTC)")
+    totp_confirmed: bool = Field(description="his second factor is active")
+    party_id: str
+    party_name: str
+    party_roles: list[str]
+    device_keys: list[DeviceKeyState] = Field(
+        description="a driver's device keys, oldest first, retired ones included; empty for"
+        " everyone else"
+    )
+    needs_device_key: bool = Field(
+        description="a driver without an active device key: his phone must register one"
+    )
+    auth_time: int = Field(description="when he signed in (seconds since the epoch)")
+    expires_at: int = Field(description="when this token expires (seconds since the epoch)")
+    amr: list[str] = Field(description="how he signed in (RFC 8176), e.g. pwd and otp")

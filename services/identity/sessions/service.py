@@ -10,23 +10,25 @@ suspended. Refusals are raised as `Refused`, which the endpoint records in the a
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import structlog
 from joserfc.jwk import OKPKey
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.keys import repository as keys
+from services.identity.keys.models import KeyStatus, PartyKey
 from services.identity.parties.models import Party, PartyStatus
 from services.identity.people import service as people
-from services.identity.people.models import Person, PersonStatus
+from services.identity.people.models import Person, PersonRole, PersonStatus
 from services.identity.people.passwords import verify_password
 from services.identity.sealing import SealError, seal, unseal
 from services.identity.sessions import repository, totp
 from services.identity.sessions.ratelimit import SignInLimiter, Source
 from services.identity.settings import IdentitySettings
 from shared.audit.events import append
-from shared.auth import issue_access_token
-from shared.problems import Conflict, Problem
+from shared.auth import Principal, issue_access_token
+from shared.problems import Conflict, Forbidden, Problem, Unauthorised
 
 logger = structlog.get_logger(__name__)
 
@@ -69,6 +71,43 @@ class Enrolment:
     provisioning_uri: str
     qr_svg: str
     replaced_confirmed: bool
+
+
+@dataclass(frozen=True)
+class CurrentSession:
+    """Who a person token's holder is, as the database says now (not as the token said)."""
+
+    person: Person
+    party: Party
+    device_keys: list[PartyKey]  # a driver's; nobody else has any
+    screening_valid: bool
+    needs_device_key: bool
+
+
+async def current_session(
+    session: AsyncSession, *, principal: Principal, today: date
+) -> CurrentSession:
+    """The signed-in person of a person token, his party and (a driver's) device keys."""
+    if principal.person_id is None:
+        raise Forbidden(
+            "person_required", "an API client's token names no person: sign a person in"
+        )
+    person = await repository.get_person(session, principal.person_id)
+    party = await repository.get_party(session, principal.party_id)
+    if person is None or party is None or person.party_id != party.id:
+        # The caller's standing was checked before: only a token naming a person of
+        # another party (which the service never signs) comes here.
+        raise Unauthorised("token_claims_invalid", "the token names no person of its party")
+    is_driver = person.role == PersonRole.driver
+    device_keys = list(await keys.of_person(session, person.id)) if is_driver else []
+    return CurrentSession(
+        person=person,
+        party=party,
+        device_keys=device_keys,
+        screening_valid=person.screened_until is not None and person.screened_until >= today,
+        needs_device_key=is_driver
+        and not any(key.status == KeyStatus.active for key in device_keys),
+    )
 
 
 def totp_binding(person_id: uuid.UUID) -> str:
