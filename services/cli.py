@@ -32,6 +32,8 @@ from services.release.evidence.cli import cli as evidence_cli
 from services.release.inspections.cli import cli as inspections_cli
 from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
+from services.web.app import create_app as create_web_app
+from services.web.settings import WebSettings
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
 from shared.audit.sequencer import drain
@@ -82,9 +84,33 @@ class One(StrEnum):
     release = "release"
 
 
+class Served(StrEnum):
+    """What `serve` runs: a service, the web front end, or all three."""
+
+    all = "all"
+    identity = "identity"
+    release = "release"
+    web = "web"
+
+
+def _serve_web() -> None:
+    settings = WebSettings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_web_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
 @app.command()
-def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
-    """Run one service, or both (each in its own process)."""
+def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
+    """Run one service or the web front end, or all three (each in its own process)."""
+    if target == Served.web:
+        _serve_web()
+        return
     specs = selected(target)
     if len(specs) == 1:
         settings = specs[0].settings()
@@ -114,10 +140,12 @@ def serve(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
             proxy_headers=False,  # see above: the app judges forwarded addresses
         )
         return
+    names = [spec.name for spec in specs] + ["web"]
     children = [
-        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", spec.name])  # noqa: S603
-        for spec in specs
+        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name])  # noqa: S603
+        for name in names
     ]
+    typer.echo(f"     web: {WebSettings().public_url}  (open this first)")
     for spec in specs:
         settings = spec.settings()
         docs = "/docs" if settings.environment == "development" else "/openapi.json"

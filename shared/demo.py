@@ -23,8 +23,18 @@ DEMO_RELEASE_VRF_KEY = "128lnSuqOyC5HDzSKgb96orxxgKgZ1coTr+fjLVQKaU="
 # custodial party keys, TOTP secrets and the service's own signing keys at rest.
 DEMO_IDENTITY_KEK = "OAUlu92221KbDOb/8we9qdkQHo9LyVZEFXnpY6M/KQw="
 
+# DEMO ONLY: the web front end's session key (AES-256-GCM, base64), which seals the
+# signed-in person's access token in his session cookie.
+DEMO_WEB_SESSION_KEY = "rKq1b0Yd3k8V2qXbq2b3m9iN9y7cQyq0rA6v2d3p4ZE="
+
 DEMO_SECRETS = frozenset(
-    {DEMO_IDENTITY_LOG_KEY, DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY, DEMO_IDENTITY_KEK}
+    {
+        DEMO_IDENTITY_LOG_KEY,
+        DEMO_RELEASE_LOG_KEY,
+        DEMO_RELEASE_VRF_KEY,
+        DEMO_IDENTITY_KEK,
+        DEMO_WEB_SESSION_KEY,
+    }
 )
 
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]")

@@ -1,0 +1,145 @@
+"""The driver's pages: his jobs, accepting one with his phone's own key, and the gate pass.
+
+The driver's acceptance of an assignment is signed in his browser with a key that never
+leaves his phone (WebCrypto Ed25519, not extractable, kept in IndexedDB: static/driver.js);
+the front end only carries the signed acceptance to the release service, so nobody at the
+carrier, nor the front end, can accept in his name.
+"""
+
+import base64
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.web import core
+from services.web.api import ApiProblem
+
+router = APIRouter(prefix="/driver")
+
+# The release service's list of the caller's work (docs/release.md).
+WORK = "/v1/releases/work"
+
+
+def _me(request: Request) -> Any:
+    person = core.who(request)
+    if person.role != "driver":
+        raise ApiProblem(403, "forbidden", "these pages are for drivers", "web")
+    return person
+
+
+def link_hash(jws: str) -> str:
+    """base64url SHA-256 of a link's compact JWS: what an acceptance names (docs/chain.md)."""
+    digest = hashlib.sha256(jws.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@router.get("")
+async def jobs(request: Request) -> Response:
+    """My jobs: containers assigned to me, with the release lights and what awaits me."""
+    person = _me(request)
+    work = await core.api(request, "release").get(WORK, limit=50)
+    device = await core.api(request, "identity").get(f"/v1/people/{person.person_id}/device-keys")
+    return core.render(
+        request, "driver/jobs.html", jobs=work.get("items", []), device_keys=_keys(device)
+    )
+
+
+def _keys(answer: Any) -> list[dict[str, Any]]:
+    items = answer.get("keys", answer) if isinstance(answer, dict) else answer
+    return [key for key in items or [] if isinstance(key, dict)]
+
+
+@router.get("/jobs/{release_id}")
+async def job(request: Request, release_id: uuid.UUID) -> Response:
+    """One job: its chain, and the assignment to accept or decline when it awaits me."""
+    person = _me(request)
+    release = core.api(request, "release")
+    chain = await release.get(f"/v1/releases/{release_id}/links")
+    pending = next(
+        (
+            link
+            for link in chain.get("links", [])
+            if link.get("kind") == "assignment"
+            and link.get("to") == person.person_id
+            and link.get("status") == "pending"
+        ),
+        None,
+    )
+    to_sign = link_hash(pending["jws"]) if pending and pending.get("jws") else None
+    return core.render(request, "driver/job.html", chain=chain, pending=pending, to_sign=to_sign)
+
+
+@router.post("/jobs/{release_id}/links/{seq}/accept")
+async def accept(request: Request, release_id: uuid.UUID, seq: int) -> Response:
+    """Carry the acceptance the phone signed to the release service."""
+    _me(request)
+    form = await core.checked_form(request)
+    ack = str(form.get("ack") or "")
+    if not ack:
+        raise ApiProblem(422, "ack_missing", "this phone did not sign the acceptance", "web")
+    await core.api(request, "release").post(
+        f"/v1/releases/{release_id}/links/{seq}/accept", {"ack": ack}
+    )
+    core.session_of(request).notice = "accepted"
+    return core.redirect(f"/driver/jobs/{release_id}")
+
+
+@router.post("/jobs/{release_id}/links/{seq}/decline")
+async def decline(request: Request, release_id: uuid.UUID, seq: int) -> Response:
+    """Decline an assignment."""
+    _me(request)
+    await core.checked_form(request)
+    await core.api(request, "release").post(f"/v1/releases/{release_id}/links/{seq}/decline")
+    core.session_of(request).notice = "declined"
+    return core.redirect("/driver")
+
+
+@router.get("/device")
+async def device_page(request: Request) -> Response:
+    """Register this phone's key (made and kept in the browser)."""
+    _me(request)
+    return core.render(request, "driver/device.html")
+
+
+@router.post("/device")
+async def register_device(request: Request) -> Response:
+    """Register the public half of the key the browser made."""
+    person = _me(request)
+    form = await core.checked_form(request)
+    try:
+        jwk = json.loads(str(form.get("jwk") or ""))
+    except ValueError:
+        raise ApiProblem(422, "jwk_invalid", "the phone sent no public key", "web") from None
+    await core.api(request, "identity").post(
+        f"/v1/people/{person.person_id}/device-keys", {"jwk": jwk}
+    )
+    core.session_of(request).notice = "device_registered"
+    return core.redirect("/driver")
+
+
+@router.get("/pass")
+async def gate_pass_page(request: Request) -> Response:
+    """The gate pass as a QR code; the page asks for a fresh one before it expires."""
+    person = _me(request)
+    answer = await _gate_pass(request, person.person_id)
+    return core.render(request, "driver/pass.html", **answer)
+
+
+@router.post("/pass")
+async def fresh_gate_pass(request: Request) -> Response:
+    """A fresh gate pass for the page's script (CSRF token in a header, as it posts no form)."""
+    person = _me(request)
+    core.check_csrf_header(request)
+    return JSONResponse(await _gate_pass(request, person.person_id))
+
+
+async def _gate_pass(request: Request, person_id: str) -> dict[str, Any]:
+    answer = await core.api(request, "identity").post(f"/v1/people/{person_id}/gate-pass")
+    gate_pass = str(answer["gate_pass"])
+    svg = segno.make(gate_pass, error="m").svg_inline(scale=3, border=2, omitsize=True)
+    return {"qr_svg": svg, "expires_in": int(answer["expires_in"]), "gate_pass": gate_pass}

@@ -1,0 +1,59 @@
+"""The web front end's settings (`KETENPAS_WEB_*`)."""
+
+import base64
+import binascii
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.demo import DEMO_WEB_SESSION_KEY, is_demo_secret
+
+Language = Literal["en", "nl"]
+LANGUAGES: tuple[Language, ...] = ("en", "nl")
+
+
+class WebSettings(BaseSettings):
+    """Where the front end listens, which services it calls, and how sessions behave."""
+
+    model_config = SettingsConfigDict(env_prefix="KETENPAS_WEB_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+    identity_url: str = "http://127.0.0.1:8001"
+    release_url: str = "http://127.0.0.1:8002"
+    # Seals the session cookie (AES-256-GCM); the demo key is refused outside development.
+    session_key: SecretStr = SecretStr(DEMO_WEB_SESSION_KEY)
+    # A session ends after this long without a request, whatever its token's lifetime.
+    session_idle_seconds: int = Field(default=15 * 60, ge=60, le=12 * 3600)
+    # Seconds the front end waits for a service before it shows "try again".
+    api_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    default_language: Language = "en"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check(self) -> "WebSettings":
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        key = self.session_key.get_secret_value()
+        if self.environment != "development" and is_demo_secret(key):
+            raise ValueError("session_key: a demo secret is refused outside development mode")
+        self.session_key_bytes()
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS outside development (the demo runs on plain http)."""
+        return self.environment != "development"
+
+    def session_key_bytes(self) -> bytes:
+        """The 32-byte AES key of the session cookie."""
+        try:
+            raw = base64.b64decode(self.session_key.get_secret_value(), validate=True)
+        except binascii.Error as exc:
+            raise ValueError("session_key must be base64 of 32 bytes") from exc
+        if len(raw) != 32:
+            raise ValueError("session_key must be base64 of 32 bytes")
+        return raw
