@@ -21,6 +21,23 @@ async def live_links(session: AsyncSession, release_id: uuid.UUID) -> list[Link]
     return list((await session.exec(statement)).all())
 
 
+async def live_links_of(
+    session: AsyncSession, release_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Link]]:
+    """The chains of several releases as they stand, in one statement (a page of them)."""
+    chains: dict[uuid.UUID, list[Link]] = {release_id: [] for release_id in release_ids}
+    if not chains:
+        return chains
+    statement = (
+        select(Link)
+        .where(col(Link.release_id).in_(chains), col(Link.status).in_(LIVE_STATUSES))
+        .order_by(col(Link.release_id), col(Link.seq))
+    )
+    for link in (await session.exec(statement)).all():
+        chains[link.release_id].append(link)
+    return chains
+
+
 async def jti_used(session: AsyncSession, jti: str) -> bool:
     """Whether a link or an acceptance already carried this jti."""
     statement = select(Link.id).where((col(Link.jti) == jti) | (col(Link.ack_jti) == jti))

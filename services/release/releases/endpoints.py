@@ -1,7 +1,7 @@
-"""Releases over HTTP: make, read, search, cancel, hold."""
+"""Releases over HTTP: make, read, search, list the caller's work, cancel, hold."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -19,11 +19,21 @@ from services.release.deps import (
     SettingsDep,
     ShippingLine,
 )
+from services.release.paging import next_cursor, read_cursor
 from services.release.releases import repository, service
 from services.release.releases.models import HoldKind, Release
-from services.release.releases.schemas import HoldPlace, ReleaseCreate, ReleaseList, ReleaseView
+from services.release.releases.schemas import (
+    HoldPlace,
+    ReleaseCreate,
+    ReleaseList,
+    ReleaseView,
+    WorkItem,
+    WorkPage,
+    WorkState,
+)
+from shared.db import transaction
 from shared.deps import ReadSessionDep, SessionDep
-from shared.problems import problem_responses
+from shared.problems import InvalidInput, problem_responses
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
@@ -161,6 +171,77 @@ async def search_releases(
     )
     return ReleaseList(
         releases=[await service.load_view(session, caller, r, now=now) for r in releases]
+    )
+
+
+def _work_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The cursor of a work page; 422 `cursor_invalid` also for a moment that has no UTC
+    equivalent (year 1 east of Greenwich), which the database could not be asked about."""
+    after = read_cursor(text)
+    if after is not None:
+        try:
+            after[0].astimezone(UTC)
+        except OverflowError:
+            raise InvalidInput(
+                "cursor_invalid", "the cursor is not one this service gave"
+            ) from None
+    return after
+
+
+async def _record_work_read(
+    request: Request, caller: Caller, items: list[WorkItem], *, now: datetime
+) -> None:
+    """One `release.work` entry per release shown, so that "who saw this container" finds a
+    listing as it finds a read; an empty page is one `not_found` entry, as a search is."""
+    if not items:
+        await record_read(
+            request.app.state.sessions, caller, action="release.work", outcome="not_found", now=now
+        )
+        return
+    async with transaction(request.app.state.sessions) as session:
+        for item in items:
+            add_read(
+                session,
+                caller,
+                action="release.work",
+                release_id=item.release_id,
+                container=item.container,
+                now=now,
+            )
+
+
+# Declared before `/{release_id}`: Starlette takes the first route whose path matches, and
+# `/{release_id}` would take `work` and refuse it as no UUID (tests/release/test_work_list.py).
+@router.get(
+    "/work",
+    summary="The caller's work: the releases whose chain he is part of, newest first",
+    responses=problem_responses(401, 403, 422, 503),
+)
+async def list_work(
+    request: Request,
+    caller: Reader,
+    session: ReadSessionDep,
+    now: NowDep,
+    state: WorkState = "open",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> WorkPage:
+    """The releases the caller may read, with their lights, chain and `awaiting_me`.
+
+    A party's people and clients see the releases it made, received or handed on; a driver
+    those with a live assignment to him; a terminal those at its terminal. `state=open`
+    (the default) keeps the open ones, `all` adds those that ended. Problems: 403
+    `overseer_not_allowed` (customs and port security), `role_required`, `scope_required`;
+    422 `cursor_invalid`, `invalid_request` (a `state` or `limit` out of range).
+    """
+    after = _work_cursor(cursor)
+    items, more = await service.work(
+        session, caller=caller, state=state, after=after, limit=limit, now=now
+    )
+    await _record_work_read(request, caller, items, now=now)
+    last = items[-1] if more else None
+    return WorkPage(
+        releases=items, next=next_cursor(last.created_at, last.release_id) if last else None
     )
 
 

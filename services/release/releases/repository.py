@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
 from services.release.chain.models import LIVE_STATUSES, Link, LinkKind
-from services.release.releases.models import Hold, Release, ReleaseStatus
+from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from shared.db import table_of
 
 # Parties that oversee the whole port: they see every release.
@@ -69,6 +69,43 @@ async def search_visible(
         .limit(limit)
     )
     return (await session.exec(statement)).all()
+
+
+def _held(kind: HoldKind) -> ColumnElement[bool]:
+    return exists().where(col(Hold.release_id) == col(Release.id), col(Hold.kind) == kind)
+
+
+async def work_page(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    open_only: bool,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    now: datetime,
+) -> Sequence[tuple[Release, bool, bool]]:
+    """The caller's visible releases, newest first in (created_at, id) order after the row
+    `after`, each with whether it has a customs and a terminal hold: one statement.
+
+    Newest first is the reverse of `paging.keyset_page`'s order, so the keyset is written
+    here; `open_only` keeps the releases still open now (not past their validity).
+    """
+    statement = select(
+        Release, _held(HoldKind.customs).label("customs"), _held(HoldKind.terminal).label("term")
+    ).where(visible_to(caller))
+    if open_only:
+        statement = statement.where(
+            col(Release.status) == ReleaseStatus.open, col(Release.valid_until) > now
+        )
+    if after is not None:
+        at, last_id = after
+        statement = statement.where(
+            (col(Release.created_at) < at)
+            | ((col(Release.created_at) == at) & (col(Release.id) < last_id))
+        )
+    statement = statement.order_by(col(Release.created_at).desc(), col(Release.id).desc())
+    rows = (await session.exec(statement.limit(limit))).all()
+    return [(release, bool(customs), bool(term)) for release, customs, term in rows]
 
 
 async def open_for_container(session: AsyncSession, container: str) -> Release | None:

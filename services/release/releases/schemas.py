@@ -90,3 +90,40 @@ class ReleaseList(BaseModel):
     """The releases of a container the caller may see."""
 
     releases: list[ReleaseView]
+
+
+class WorkLink(BaseModel):
+    """One live step of a release's chain, as the work list shows it."""
+
+    seq: int
+    kind: str
+    from_party: str = Field(serialization_alias="from")
+    to: str
+    status: str
+
+
+class WorkItem(BaseModel):
+    """A release on the caller's work list: its lights, its chain, and what awaits him."""
+
+    release_id: uuid.UUID
+    container: str
+    terminal: str
+    status: str
+    valid_until: datetime
+    created_at: datetime
+    lights: Lights
+    chain: list[WorkLink]
+    # The `seq` of each pending link whose receiver is the caller (his party, or the driver
+    # himself for an assignment): the steps he may accept or decline now.
+    awaiting_me: list[int]
+
+
+class WorkPage(BaseModel):
+    """One page of the caller's work, newest first; `next` is the following page's cursor,
+    None at the end."""
+
+    releases: list[WorkItem]
+    next: str | None
+
+
+WorkState = Literal["open", "all"]

@@ -25,6 +25,9 @@ from services.release.releases.schemas import (
     LinkSummary,
     ReleaseCreate,
     ReleaseView,
+    WorkItem,
+    WorkLink,
+    WorkState,
 )
 from services.release.settings import ReleaseSettings
 from services.release.yard import repository as yard_repository
@@ -370,6 +373,22 @@ def _hold_view(caller: Caller, hold: Hold) -> HoldView:
     return HoldView(kind=hold.kind, placed_at=hold.placed_at)
 
 
+def shown_links(caller: Caller, links: Sequence[Link]) -> list[Link]:
+    """The live links this caller is shown: a driver his own assignment, not who passed the
+    release on before him; everyone else who may read the release, the whole chain."""
+    if caller.is_driver:
+        return [link for link in links if link.to == str(caller.principal.person_id)]
+    return list(links)
+
+
+def _lights(status: str, *, customs_hold: bool, terminal_hold: bool) -> Lights:
+    return Lights(
+        commercial="green" if status == ReleaseStatus.open else "red",
+        customs="red" if customs_hold else "green",
+        terminal="red" if terminal_hold else "green",
+    )
+
+
 def view(
     caller: Caller,
     release: Release,
@@ -383,11 +402,7 @@ def view(
     kinds = {hold.kind for hold in holds}
     holder = holder_of(links)
     driver = holder.to if holder and holder.kind == LinkKind.assignment else None
-    holder_id = holder.to if holder else None
-    if caller.is_driver:
-        # A driver sees his own assignment, not who passed the release on before him.
-        links = [link for link in links if link.to == str(caller.principal.person_id)]
-        holder_id = None
+    holder_id = holder.to if holder and not caller.is_driver else None
     return ReleaseView(
         release_id=release.id,
         container=release.container,
@@ -398,10 +413,10 @@ def view(
         reference=release.reference if shows_reference(caller, release) else None,
         origin=release.origin if shows_reference(caller, release) else None,
         status=status,
-        lights=Lights(
-            commercial="green" if status == ReleaseStatus.open else "red",
-            customs="red" if HoldKind.customs in kinds else "green",
-            terminal="red" if HoldKind.terminal in kinds else "green",
+        lights=_lights(
+            status,
+            customs_hold=HoldKind.customs in kinds,
+            terminal_hold=HoldKind.terminal in kinds,
         ),
         holds=[_hold_view(caller, hold) for hold in holds],
         holder=holder_id,
@@ -417,11 +432,100 @@ def view(
                 created_at=link.created_at,
                 decided_at=link.decided_at,
             )
-            for link in links
+            for link in shown_links(caller, links)
         ],
         created_at=release.created_at,
         closed_at=release.closed_at,
     )
+
+
+def awaits(caller: Caller, link: Link) -> bool:
+    """Whether the link is pending with the caller as its receiver: his party for a release
+    or handover, the driver himself for an assignment (never his carrier's dispatcher)."""
+    if link.status != LinkStatus.pending:
+        return False
+    if caller.is_driver:
+        return link.kind == LinkKind.assignment and link.to == str(caller.principal.person_id)
+    return link.kind != LinkKind.assignment and link.to == caller.party_id
+
+
+def work_item(
+    caller: Caller,
+    release: Release,
+    *,
+    links: Sequence[Link],
+    customs_hold: bool,
+    terminal_hold: bool,
+    now: datetime,
+) -> WorkItem:
+    """A release on the caller's work list: no more than `view` shows him of it."""
+    status = effective_status(release, now)
+    shown = shown_links(caller, links)
+    return WorkItem(
+        release_id=release.id,
+        container=release.container,
+        terminal=release.terminal_id,
+        status=status,
+        valid_until=release.valid_until,
+        created_at=release.created_at,
+        lights=_lights(status, customs_hold=customs_hold, terminal_hold=terminal_hold),
+        chain=[
+            WorkLink(
+                seq=link.seq,
+                kind=link.kind,
+                from_party=link.from_party,
+                to=link.to,
+                status=link.status,
+            )
+            for link in shown
+        ],
+        # A step of a release that is no longer open cannot be accepted (409): not work.
+        awaiting_me=[link.seq for link in shown if awaits(caller, link)]
+        if status == ReleaseStatus.open
+        else [],
+    )
+
+
+async def work(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    state: WorkState,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    now: datetime,
+) -> tuple[list[WorkItem], bool]:
+    """A page of the caller's work, newest first, and whether another page follows: two
+    statements, whatever the page's size.
+
+    The releases are those `repository.visible_to` lets the caller read, so the list never
+    shows a release a read would refuse. Customs and port security see every release: a
+    list of them all is a bulk export no read offers, and no step of a chain waits for
+    them, so they are refused (403 `overseer_not_allowed`).
+    """
+    if _oversees(caller):
+        raise Forbidden(
+            "overseer_not_allowed",
+            "customs and port security look releases up by id or container, not as a list",
+        )
+    rows = await repository.work_page(
+        session, caller, open_only=state == "open", after=after, limit=limit + 1, now=now
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    chains = await chain_repository.live_links_of(session, [release.id for release, *_ in rows])
+    items = [
+        work_item(
+            caller,
+            release,
+            links=chains[release.id],
+            customs_hold=customs,
+            terminal_hold=terminal,
+            now=now,
+        )
+        for release, customs, terminal in rows
+    ]
+    return items, more
 
 
 async def load_view(
