@@ -1,6 +1,6 @@
 """`GET /v1/sessions/current`: who a person token's holder is, read from the database now."""
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import jose
@@ -68,7 +68,11 @@ async def test_an_unconfirmed_second_factor_and_a_lapsed_screening_show(
     app, client = identity_app
     carrier = await make_party(app, "carrier")
     driver = await make_person(
-        app, carrier, "driver", totp=False, screened_until=date.today() - timedelta(days=2)
+        app,
+        carrier,
+        "driver",
+        totp=False,
+        screened_until=datetime.now(UTC).date() - timedelta(days=2),
     )
 
     body = (
@@ -77,7 +81,7 @@ async def test_an_unconfirmed_second_factor_and_a_lapsed_screening_show(
 
     assert body["totp_confirmed"] is False
     assert body["screening_valid"] is False
-    assert body["screened_until"] == (date.today() - timedelta(days=2)).isoformat()
+    assert body["screened_until"] == (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
 
 
 async def test_an_api_client_token_names_no_person(identity_app: Any) -> None:
