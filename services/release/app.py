@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.release.alerts.endpoints import router as alerts_router
 from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
+from services.release.evidence.endpoints import router as evidence_router
 from services.release.gate.endpoints import router as gate_router
 from services.release.gate.passes import forget_expired
 from services.release.identity_api import IdentityApi
@@ -82,6 +83,7 @@ def create_app(
             policies_router,
             alerts_router,
             visits_router,
+            evidence_router,
         ],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,

@@ -1,0 +1,139 @@
+"""Exporting a release's evidence bundle (docs/evidence.md): one file for police and court.
+
+The bundle holds what the release service judged and recorded about one release, each value
+either signed by whoever made it or committed to the audit log with a proof, so that
+`verify.verify_bundle` can check it offline against trust anchors the reader supplies. The
+export waits for the log: while an event of the release is not yet under a signed
+checkpoint it answers `503 evidence_not_sequenced` (the sequencer signs within about a
+second), because an event without an inclusion proof is a value nobody could check. The
+export itself is appended to the log, naming who exported which bundle (its SHA-256); that
+event goes into the next export of the release, not this one.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+import rfc8785
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.auth import Caller
+from services.release.chain import repository as chain_repository
+from services.release.chain.models import LinkKind
+from services.release.chain.verification import facts_of, stored
+from services.release.chain.verify import parties_needed
+from services.release.evidence import documents, repository
+from services.release.evidence.verify import BUNDLE_TYPE, BUNDLE_VERSION
+from services.release.releases.models import Release
+from shared.audit import repository as audit_repository
+from shared.audit import service as audit_log
+from shared.audit.events import append
+from shared.audit.models import AuditEvent
+from shared.problems import Problem
+
+DRAWN = "inspection.drawn"
+
+
+class NotSequenced(Problem):
+    """503: an event of the release is not yet under a signed checkpoint; ask again soon."""
+
+    status = 503
+
+
+def _not_sequenced() -> NotSequenced:
+    return NotSequenced(
+        "evidence_not_sequenced",
+        "an event of the release is not yet under a signed checkpoint; try again shortly",
+        retry_after=1,
+    )
+
+
+def _cited_size(event: AuditEvent) -> int:
+    """The size of the checkpoint a draw's input cites."""
+    alpha = json.loads(json.loads(event.event)["alpha"])
+    size: int = alpha["checkpoint"]["size"]
+    return size
+
+
+async def build(
+    session: AsyncSession,
+    *,
+    release: Release,
+    log: audit_log.AuditLog,
+    identity: httpx.AsyncClient,
+    issuer: str,
+) -> bytes:
+    """The release's evidence bundle, as RFC 8785 canonical JSON."""
+    checkpoint = await audit_repository.latest_checkpoint(session)
+    events = await repository.events_naming(session, release.id)
+    if checkpoint is None or any(
+        event.log_index is None or event.log_index >= checkpoint.size for event in events
+    ):
+        raise _not_sequenced()
+    events.sort(key=lambda event: event.log_index or 0)
+    size = checkpoint.size
+
+    logged = []
+    draws = []
+    for event in events:
+        index = event.log_index or 0
+        proof = await audit_log.inclusion_proof(session, log, index=index, size=size)
+        logged.append(
+            {
+                "event": event.event,
+                "salt": audit_log.encode_hashes([bytes(event.salt)])[0],
+                "index": index,
+                "proof": audit_log.encode_hashes(proof),
+            }
+        )
+        if event.event_type == DRAWN:
+            cited = _cited_size(event)
+            consistency = (
+                await audit_log.consistency_proof(session, log, old=cited, new=size)
+                if 0 < cited < size
+                else []  # an empty tree is a prefix of every tree; an equal one is the tree
+            )
+            draws.append(
+                {
+                    "event_id": str(event.event_id),
+                    "consistency": audit_log.encode_hashes(consistency),
+                }
+            )
+
+    links = await chain_repository.live_links(session, release.id)
+    holders = parties_needed(facts_of(release), [stored(link) for link in links])
+    # A driver named by an assignment not yet accepted: his device credentials too.
+    holders |= {link.to for link in links if link.kind == LinkKind.assignment}
+    held = await documents.fetch(identity, holders=holders, issuer=issuer)
+
+    bundle: dict[str, Any] = {
+        "type": BUNDLE_TYPE,
+        "v": BUNDLE_VERSION,
+        "release_id": str(release.id),
+        "checkpoint": checkpoint.note,
+        "events": logged,
+        "links": [{"jws": link.jws, "ack": link.ack} for link in links],
+        "credentials": held.credentials,
+        "status_lists": held.status_lists,
+        "identity_keys": held.keys,
+        "draws": draws,
+    }
+    return bytes(rfc8785.dumps(bundle))
+
+
+async def log_export(
+    session: AsyncSession, *, caller: Caller, release: Release, bundle: bytes
+) -> None:
+    """Append who exported which bundle of the release, in the caller's transaction."""
+    await append(
+        session,
+        "evidence.exported",
+        {
+            "release_id": str(release.id),
+            "container": release.container,
+            "actor": caller.principal.actor,
+            "party_id": caller.party_id,
+            "bundle_sha256": hashlib.sha256(bundle).hexdigest(),
+        },
+    )
