@@ -33,6 +33,7 @@ def problem_statuses(document: dict[str, Any], method: str, path: str) -> set[in
     [
         ("get", "/v1/releases", {401, 403, 422, 503}),
         ("get", "/v1/releases/{release_id}", {401, 403, 404, 422, 503}),
+        ("get", "/v1/releases/work", {401, 403, 422, 503}),
         ("post", "/v1/releases", {401, 403, 409, 413, 422, 503}),
         ("delete", "/v1/releases/{release_id}/holds/{kind}", {401, 403, 404, 409, 422, 503}),
         ("get", "/v1/releases/{release_id}/chain", {401, 403, 404, 422, 503}),

@@ -2,8 +2,10 @@
 lights, their chain and the steps awaiting him; a page at a time; every listing logged."""
 
 import base64
+import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,3 +275,20 @@ async def test_a_page_reads_in_two_statements_however_long(port: Port) -> None:
         # The access log's entries, in one transaction: one INSERT on PostgreSQL; SQLite
         # writes a row per statement (its RETURNING keeps no order for the ORM to batch on).
         assert len([s for s in statements if s == "INSERT"]) in (1, limit), statements
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_codes_in_docs_are_those_the_work_list_answers() -> None:
+    page = (ROOT / "docs" / "release.md").read_text(encoding="utf-8")
+    section = page.split("\n## The work list\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if re.match(r"^\| `[a-z_]+`", line)]
+    named = {code for row in rows for code in re.findall(r"`([a-z]+(?:_[a-z]+)+)`", row)}
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for folder in ("services/release", "shared")
+        for path in (ROOT / folder).rglob("*.py")
+    )
+    assert {"overseer_not_allowed", "cursor_invalid", "invalid_request"} <= named
+    assert sorted(code for code in named if f'"{code}"' not in source) == []
