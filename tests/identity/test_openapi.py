@@ -27,6 +27,25 @@ DECLARED: dict[tuple[str, str], set[str]] = {
     ("get", "/v1/directory/people/{person_id}/credentials"): {"404", "422"},
     ("post", "/v1/parties/{party_id}/keys"): {"401", "403", "404", "409", "422"},
     ("post", "/v1/sign"): {"401", "403", "409", "422"},
+    # Refusals the web front end tells apart (their codes are in each description).
+    ("get", "/v1/sessions/current"): {"401", "403"},
+    ("get", "/v1/directory/parties"): {"401", "403", "422"},
+    ("get", "/v1/parties/{party_id}/drivers"): {"401", "403", "404", "422"},
+}
+
+# (method, path): the problem codes a route's OpenAPI descriptions must name.
+CODES: dict[tuple[str, str], set[str]] = {
+    ("get", "/v1/sessions/current"): {"person_required"},
+    ("get", "/v1/directory/parties"): {
+        "person_required",
+        "party_search_not_allowed",
+        "query_too_short",
+        "query_too_long",
+        "invalid_query",
+        "role_not_searchable",
+        "invalid_request",
+    },
+    ("get", "/v1/parties/{party_id}/drivers"): {"driver_list_not_allowed", "party_not_found"},
 }
 
 
@@ -54,3 +73,12 @@ def test_the_token_endpoint_names_the_oauth_error_of_each_status(
     description = document["paths"]["/v1/token"]["post"]["description"]
     for error in ("invalid_request", "invalid_grant", "invalid_client", "invalid_scope"):
         assert f"`{error}`" in description
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CODES))
+def test_a_route_names_the_codes_of_its_refusals(
+    document: dict[str, Any], method: str, path: str
+) -> None:
+    responses = document["paths"][path][method]["responses"]
+    named = " ".join(str(answer.get("description", "")) for answer in responses.values())
+    assert {code for code in CODES[(method, path)] if f"`{code}`" not in named} == set()
