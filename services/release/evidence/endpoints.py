@@ -42,9 +42,9 @@ async def export_evidence(
     `ketenpas evidence verify FILE --log-key ... --identity-jwks ...`.
 
     Problems: 404 `release_not_found`; 503 `evidence_not_sequenced` (an event of the
-    release is not yet under a signed checkpoint: retry after the `Retry-After`) and
-    `identity_unavailable`. The export is appended to the audit log (`evidence.exported`)
-    and recorded in the access log (`evidence.export`).
+    release is not yet under a signed checkpoint: ask again after its `retry_after`, a
+    second) and `identity_unavailable`. The export is appended to the audit log
+    (`evidence.exported`) and recorded in the access log (`evidence.export`).
     """
     release = await releases.get_visible(session, caller, release_id)
 
