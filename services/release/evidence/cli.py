@@ -20,12 +20,22 @@ def _text_or_file(value: str) -> str:
 
 @cli.command("verify")
 def verify(
-    file: Annotated[Path, typer.Argument(help="The bundle (GET /v1/releases/{id}/evidence).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The bundle (GET /v1/releases/{id}/evidence).", exists=True, dir_okay=False
+        ),
+    ],
     log_key: Annotated[
         str, typer.Option(help="The release log's note verifier key, or a file holding it.")
     ],
     identity_jwks: Annotated[
-        Path, typer.Option(help="The identity service's JWKS (/.well-known/jwks.json), a file.")
+        Path,
+        typer.Option(
+            help="The identity service's JWKS (/.well-known/jwks.json), a file.",
+            exists=True,
+            dir_okay=False,
+        ),
     ],
     inspection_key: Annotated[
         list[str] | None,
@@ -41,7 +51,9 @@ def verify(
             inspection_keys=[_text_or_file(key).encode() for key in inspection_key or []],
         )
     except EvidenceFailed as failure:
-        typer.echo(f"FAILED {failure.check}: {failure.reason}", err=True)
+        for check in failure.passed:
+            typer.echo(f"ok       {check}")
+        typer.echo(f"FAILED   {failure.check}: {failure.reason}", err=True)
         raise typer.Exit(1) from failure
     for check in report.passed:
         typer.echo(f"ok       {check}")

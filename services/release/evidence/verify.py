@@ -101,12 +101,14 @@ _LETTING_GO: Final = frozenset({"release", "inspect"})
 
 
 class EvidenceFailed(Exception):
-    """The bundle does not verify: `check` names the check that failed first."""
+    """The bundle does not verify: `check` names the check that failed first, `passed` the
+    checks that passed before it."""
 
     def __init__(self, check: str, reason: str) -> None:
         super().__init__(f"{check}: {reason}")
         self.check = check
         self.reason = reason
+        self.passed: list[str] = []
 
 
 @dataclass
@@ -667,6 +669,22 @@ def verify_bundle(
 ) -> EvidenceReport:
     """Check a bundle against the trust anchors; EvidenceFailed at the first failure."""
     report = EvidenceReport()
+    try:
+        _verify(report, data, log_key, identity_jwks, inspection_keys)
+    except EvidenceFailed as failure:
+        failure.passed = list(report.passed)
+        raise
+    return report
+
+
+def _verify(
+    report: EvidenceReport,
+    data: bytes,
+    log_key: str,
+    identity_jwks: bytes,
+    inspection_keys: Sequence[bytes],
+) -> None:
+    """The checks in order, each appended to `report` as it passes."""
     bundle = _members(_canonical_object(data, "format", "the bundle"), _TOP, "format", "the bundle")
     if bundle["type"] != BUNDLE_TYPE or bundle["v"] != BUNDLE_VERSION:
         raise EvidenceFailed("format", f"not a {BUNDLE_TYPE} bundle of version {BUNDLE_VERSION}")
@@ -762,4 +780,3 @@ def verify_bundle(
     report.passed.append(
         f"gate: {decisions} decisions and {completions} gate-outs, each with what it names"
     )
-    return report
