@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web import core, problems
 from services.web.api import ApiProblem
 from services.web.i18n import choose
-from services.web.pages import auth, driver
+from services.web.pages import auth, dispatch, driver, gate, security
 from services.web.session import Session, SessionCookie
 from services.web.settings import WebSettings
 
@@ -72,9 +72,11 @@ def create_app(
     app.state.settings = settings
     app.state.cookie = cookie
     app.state.clock = clock
+    app.state.transport = transport
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth.router)
-    app.include_router(driver.router)
+    for pages in (driver, dispatch, gate, security):
+        app.include_router(pages.router)
 
     @app.middleware("http")
     async def session_and_headers(

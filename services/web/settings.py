@@ -30,6 +30,10 @@ class WebSettings(BaseSettings):
     session_idle_seconds: int = Field(default=15 * 60, ge=60, le=12 * 3600)
     # Seconds the front end waits for a service before it shows "try again".
     api_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The release service's audit-log verifier key (a C2SP note key, public): what port
+    # security's "verify the log" trusts. Required outside development; in development the
+    # key the service publishes is taken, and the page says so.
+    release_log_key: str = ""
     default_language: Language = "en"
     log_level: str = "INFO"
 
@@ -38,8 +42,11 @@ class WebSettings(BaseSettings):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         key = self.session_key.get_secret_value()
-        if self.environment != "development" and is_demo_secret(key):
-            raise ValueError("session_key: a demo secret is refused outside development mode")
+        if self.environment != "development":
+            if is_demo_secret(key):
+                raise ValueError("session_key: a demo secret is refused outside development mode")
+            if not self.release_log_key:
+                raise ValueError("release_log_key must be set outside development mode")
         self.session_key_bytes()
         return self
 

@@ -45,7 +45,7 @@ async def jobs(request: Request) -> Response:
     work = await core.api(request, "release").get(WORK, limit=50)
     device = await core.api(request, "identity").get(f"/v1/people/{person.person_id}/device-keys")
     return core.render(
-        request, "driver/jobs.html", jobs=work.get("items", []), device_keys=_keys(device)
+        request, "driver/jobs.html", jobs=work.get("releases", []), device_keys=_keys(device)
     )
 
 
@@ -59,7 +59,7 @@ async def job(request: Request, release_id: uuid.UUID) -> Response:
     """One job: its chain, and the assignment to accept or decline when it awaits me."""
     person = _me(request)
     release = core.api(request, "release")
-    chain = await release.get(f"/v1/releases/{release_id}/links")
+    chain = await release.get(f"/v1/releases/{release_id}/chain")
     pending = next(
         (
             link
