@@ -111,7 +111,7 @@ async def test_events_not_yet_under_a_checkpoint_make_the_export_wait(port: Port
     assert assert_problem(response, 503, "evidence_not_sequenced")["retry_after"] == 1
     assert await logged(port, "evidence.exported") == []
     reads = [e.outcome for e in await access_log(port.release) if e.action == "evidence.export"]
-    assert reads == ["evidence_not_sequenced"]
+    assert reads == ["not_sequenced"]
 
 
 async def test_an_unknown_release_is_404_and_recorded(port: Port) -> None:

@@ -73,7 +73,7 @@ async def export_evidence(
             issuer=settings.identity_issuer,
         )
     except Problem as refusal:
-        await record(refusal.code)
+        await record("not_sequenced" if isinstance(refusal, service.NotSequenced) else "failed")
         raise
     await record("shown")
     # The bundle is read in one snapshot; the export is logged in a transaction of its own
