@@ -19,6 +19,8 @@ from services.web.pages.driver import WORK
 router = APIRouter(prefix="/dispatch")
 
 _DISPATCHING_ROLES = ("shipping_line", "forwarder", "carrier")
+# The identity service's party search wants at least this many characters (docs/identity.md).
+_SHORTEST_QUERY = 3
 
 
 def _dispatcher(request: Request) -> Any:
@@ -56,12 +58,13 @@ async def release_page(request: Request, release_id: uuid.UUID) -> Response:
     holder = chain.get("holder") == mine
     query = (request.query_params.get("q") or "").strip()
     found: list[dict[str, Any]] = []
-    if holder and len(query) >= 2:
+    if holder and len(query) >= _SHORTEST_QUERY:
         answer = await core.api(request, "identity").get("/v1/directory/parties", q=query)
-        found = [party for party in _items(answer) if party.get("id") != mine]
+        found = [party for party in answer.get("items", []) if party.get("id") != mine]
     drivers: list[dict[str, Any]] = []
     if holder and person.has_party_role("carrier"):
-        drivers = _items(await core.api(request, "identity").get(f"/v1/parties/{mine}/drivers"))
+        answer = await core.api(request, "identity").get(f"/v1/parties/{mine}/drivers")
+        drivers = list(answer.get("items", []))
     return core.render(
         request,
         "dispatch/release.html",
@@ -73,15 +76,6 @@ async def release_page(request: Request, release_id: uuid.UUID) -> Response:
         found=found,
         drivers=drivers,
     )
-
-
-def _items(answer: Any) -> list[dict[str, Any]]:
-    if isinstance(answer, dict):
-        for key in ("items", "parties", "drivers"):
-            if isinstance(answer.get(key), list):
-                return [item for item in answer[key] if isinstance(item, dict)]
-        return []
-    return [item for item in answer or [] if isinstance(item, dict)]
 
 
 def _withdrawable(link: dict[str, Any], party: str) -> bool:

@@ -41,17 +41,15 @@ def link_hash(jws: str) -> str:
 @router.get("")
 async def jobs(request: Request) -> Response:
     """My jobs: containers assigned to me, with the release lights and what awaits me."""
-    person = _me(request)
+    _me(request)
     work = await core.api(request, "release").get(WORK, limit=50)
-    device = await core.api(request, "identity").get(f"/v1/people/{person.person_id}/device-keys")
+    me = await core.api(request, "identity").get("/v1/sessions/current")
     return core.render(
-        request, "driver/jobs.html", jobs=work.get("releases", []), device_keys=_keys(device)
+        request,
+        "driver/jobs.html",
+        jobs=work.get("releases", []),
+        needs_device_key=bool(me.get("needs_device_key")),
     )
-
-
-def _keys(answer: Any) -> list[dict[str, Any]]:
-    items = answer.get("keys", answer) if isinstance(answer, dict) else answer
-    return [key for key in items or [] if isinstance(key, dict)]
 
 
 @router.get("/jobs/{release_id}")
