@@ -1,6 +1,7 @@
 """What every browser test does with a page: screenshot it, let axe judge it, sign in."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +16,24 @@ ARTIFACTS = ROOT / "artifacts" / "web"
 # axe-core impacts that fail a page; minor and moderate ones are only written to the report.
 FAILING_IMPACTS = frozenset({"serious", "critical"})
 
+# Opens a fresh phone (the `new_phone` fixture): `locale` sets its Accept-Language.
+PhoneFactory = Callable[..., Page]
+
 
 @dataclass
 class Watch:
     """What went wrong on the test's pages, and which HTTP error statuses it expects."""
 
     problems: list[str] = field(default_factory=list)
-    expected: dict[int, int] = field(default_factory=dict)
+    # Each group of statuses the test expects, and how many responses had one of them.
+    expected: dict[frozenset[int], int] = field(default_factory=dict)
 
-    def expect_status(self, status: int) -> None:
-        """This test means to meet `status` (a refusal); it must meet it at least once."""
-        self.expected.setdefault(status, 0)
+    def expect_status(self, *statuses: int) -> None:
+        """This test means to meet one of `statuses` (a refusal), at least once."""
+        self.expected.setdefault(frozenset(statuses), 0)
+
+    def _expects(self, status: int) -> frozenset[int] | None:
+        return next((group for group in self.expected if status in group), None)
 
     def attach(self, context: BrowserContext) -> None:
         """Record the context's console errors, script errors and failed requests."""
@@ -39,9 +47,10 @@ class Watch:
             return
         # Chromium reports every 4xx/5xx document as a console error too; an expected
         # status is judged by its response below, not twice.
-        for status in self.expected:
-            if f"the server responded with a status of {status} " in message.text:
-                return
+        for group in self.expected:
+            for status in group:
+                if f"the server responded with a status of {status} " in message.text:
+                    return
         self.problems.append(
             f"console error on {message.page.url if message.page else '?'}: {message.text}"
         )
@@ -53,14 +62,19 @@ class Watch:
         status = response.status
         if status < 400:
             return
-        if status in self.expected:
-            self.expected[status] += 1
+        group = self._expects(status)
+        if group is not None:
+            self.expected[group] += 1
             return
         self.problems.append(f"HTTP {status}: {response.request.method} {response.url}")
 
     def verdict(self) -> list[str]:
         """Every problem, and every expected status never met."""
-        unmet = [f"expected an HTTP {s} that never came" for s, n in self.expected.items() if not n]
+        unmet = [
+            f"expected an HTTP {' or '.join(map(str, sorted(group)))} that never came"
+            for group, seen in self.expected.items()
+            if not seen
+        ]
         return self.problems + unmet
 
 

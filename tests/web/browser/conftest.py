@@ -12,7 +12,7 @@ would see the same pages twice (docs/testing.md).
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.web.browser.checks import ARTIFACTS, Watch
+from tests.web.browser.checks import ARTIFACTS, PhoneFactory, Watch
 from tests.web.browser.harness import Stack, serving, start_clocked_web
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,6 +65,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember whether the test itself failed (`new_phone` then reports, not fails)."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed or hasattr(report, "wasxfail")
+    return report
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The three services, migrated, seeded with the demo port and serving."""
@@ -100,11 +114,10 @@ def watch() -> Watch:
     return Watch()
 
 
-PhoneFactory = Callable[..., Page]
-
-
 @pytest.fixture
-def new_phone(browser: Browser, watch: Watch) -> Iterator[PhoneFactory]:
+def new_phone(
+    browser: Browser, watch: Watch, request: pytest.FixtureRequest
+) -> Iterator[PhoneFactory]:
     """Open a fresh phone (browser context at 390x844, its own cookies and storage); at the
     end of the test no page of any phone may have shown a console error or failed request."""
     contexts: list[BrowserContext] = []
@@ -126,8 +139,12 @@ def new_phone(browser: Browser, watch: Watch) -> Iterator[PhoneFactory]:
     yield open_phone
     for context in contexts:
         context.close()
-    problems = watch.verdict()
-    assert not problems, "the pages were not clean:\n" + "\n".join(problems)
+    problems = "\n".join(watch.verdict())
+    if request.node.stash.get(CALL_FAILED, False):
+        # The test failed already: what the pages showed explains it, as a report section.
+        request.node.add_report_section("teardown", "pages", problems)
+        return
+    assert not problems, "the pages were not clean:\n" + problems
 
 
 @pytest.fixture
