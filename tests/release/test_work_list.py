@@ -82,6 +82,9 @@ async def test_a_forwarder_lists_what_it_received_newest_first_with_what_awaits_
         }
     ]
     assert item["awaiting_me"] == [0]
+    # Only who may answer the step is awaited: not a person of the party in another role.
+    operator = await work(port, await port.person_headers("forwarder", "operator"))
+    assert ids(operator) == ids(page) and operator["releases"][0]["awaiting_me"] == []
     # The line made it: on its list, but nothing awaits the line.
     line = await work(port, await port.person_headers("line"))
     assert str(newer.release_id) in ids(line)
@@ -206,6 +209,24 @@ async def test_pages_neither_repeat_nor_skip_while_releases_are_made(port: Port)
     assert ids(third) == newest_first[4:] and third["next"] is None
     again = await work(port, port["forwarder"].headers, limit=2, cursor=first["next"])
     assert again == second
+
+
+async def test_releases_made_at_one_instant_page_by_their_id(port: Port) -> None:
+    instant = (utcnow() + timedelta(minutes=1)).replace(microsecond=250_000)
+    port.release.dependency_overrides[current_time] = lambda: instant
+    made = sorted([str((await create_release(port)).release_id) for _ in range(3)], reverse=True)
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 1}
+    while True:
+        page = await work(port, port["forwarder"].headers, **params)
+        assert [item["created_at"] for item in page["releases"]] == [
+            instant.isoformat().replace("+00:00", "Z")
+        ]
+        seen += ids(page)
+        if page["next"] is None:
+            break
+        params["cursor"] = page["next"]
+    assert seen == made
 
 
 def cursor_of(raw: str) -> str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.auth import Caller
+from services.release.auth import Caller, allows
 from services.release.chain import repository as chain_repository
 from services.release.chain import service as chain
 from services.release.chain.models import Link, LinkKind, LinkStatus
@@ -440,13 +440,14 @@ def view(
 
 
 def awaits(caller: Caller, link: Link) -> bool:
-    """Whether the link is pending with the caller as its receiver: his party for a release
-    or handover, the driver himself for an assignment (never his carrier's dispatcher)."""
+    """Whether the link is pending with the caller as the one who may answer it, as the
+    chain's `accept` judges him: the driver himself for an assignment (never his carrier's
+    dispatcher), a person or client of the receiving party acting under `chain:write`."""
     if link.status != LinkStatus.pending:
         return False
-    if caller.is_driver:
-        return link.kind == LinkKind.assignment and link.to == str(caller.principal.person_id)
-    return link.kind != LinkKind.assignment and link.to == caller.party_id
+    if link.kind == LinkKind.assignment:
+        return link.to == str(caller.principal.person_id)
+    return link.to == caller.party_id and allows(caller, "chain:write")
 
 
 def work_item(
