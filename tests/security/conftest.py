@@ -2,7 +2,8 @@
 
 `port` is the release port (both services, a chain's members, the terminal and the
 overseers); `identity_port` is the identity service alone with an administrator and a
-carrier holding its own key; `clock` moves the identity service's time.
+carrier holding its own key; `clock` moves the identity service's time; `web_port` is the
+port with the web front end in front of it (tests/web/port.py).
 """
 
 from collections.abc import AsyncIterator
@@ -14,8 +15,9 @@ from tests.identity.conftest import Clock
 from tests.identity.conftest import clock as clock  # re-exported fixture
 from tests.identity.conftest import identity_port as identity_port  # re-exported fixture
 from tests.release.port import Port, make_port
+from tests.web.port import web_port as web_port  # re-exported fixture
 
-__all__ = ["Clock", "clock", "identity_port"]
+__all__ = ["Clock", "clock", "identity_port", "web_port"]
 
 
 @pytest.fixture

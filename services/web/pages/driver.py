@@ -6,8 +6,6 @@ the front end only carries the signed acceptance to the release service, so nobo
 carrier, nor the front end, can accept in his name.
 """
 
-import base64
-import hashlib
 import json
 import uuid
 from typing import Any
@@ -32,12 +30,6 @@ def _me(request: Request) -> Any:
     return person
 
 
-def link_hash(jws: str) -> str:
-    """base64url SHA-256 of a link's compact JWS: what an acceptance names (docs/chain.md)."""
-    digest = hashlib.sha256(jws.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 @router.get("")
 async def jobs(request: Request) -> Response:
     """My jobs: containers assigned to me, with the release lights and what awaits me."""
@@ -54,22 +46,20 @@ async def jobs(request: Request) -> Response:
 
 @router.get("/jobs/{release_id}")
 async def job(request: Request, release_id: uuid.UUID) -> Response:
-    """One job: its chain, and the assignment to accept or decline when it awaits me."""
+    """One job: its release and chain, and the assignment to answer when it awaits me."""
     person = _me(request)
-    release = core.api(request, "release")
-    chain = await release.get(f"/v1/releases/{release_id}/chain")
+    release = await core.api(request, "release").get(f"/v1/releases/{release_id}")
     pending = next(
         (
             link
-            for link in chain.get("links", [])
+            for link in release.get("links", [])
             if link.get("kind") == "assignment"
             and link.get("to") == person.person_id
             and link.get("status") == "pending"
         ),
         None,
     )
-    to_sign = link_hash(pending["jws"]) if pending and pending.get("jws") else None
-    return core.render(request, "driver/job.html", chain=chain, pending=pending, to_sign=to_sign)
+    return core.render(request, "driver/job.html", release=release, job=release, pending=pending)
 
 
 @router.post("/jobs/{release_id}/links/{seq}/accept")
