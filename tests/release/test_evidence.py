@@ -11,7 +11,7 @@ from shared.audit.models import AuditEvent
 from shared.db import transaction
 from tests.audit_helpers import integrate_all
 from tests.helpers import assert_problem, invoke_cli
-from tests.release.chains import create_release
+from tests.release.chains import accept, create_release, hand_over, ok
 from tests.release.evidence_bundles import anchors, export, picked_up
 from tests.release.port import Port, access_log
 
@@ -108,7 +108,7 @@ async def test_events_not_yet_under_a_checkpoint_make_the_export_wait(port: Port
     response = await port.client.get(
         f"/v1/releases/{chain.release_id}/evidence", headers=port["security"].headers
     )
-    assert assert_problem(response, 503, "evidence_not_sequenced")["retry_after"] == 1
+    assert assert_problem(response, 409, "evidence_not_sequenced")["retry_after"] == 1
     assert await logged(port, "evidence.exported") == []
     reads = [e.outcome for e in await access_log(port.release) if e.action == "evidence.export"]
     assert reads == ["not_sequenced"]
@@ -134,7 +134,7 @@ async def test_the_route_documents_its_media_type_and_problems(port: Port) -> No
     operation = port.release.openapi()["paths"]["/v1/releases/{release_id}/evidence"]["get"]
     responses = operation["responses"]
     assert set(responses["200"]["content"]) == {MEDIA_TYPE}
-    assert {int(s) for s in responses if s[0] in "45"} == {401, 403, 404, 422, 503}
+    assert {int(s) for s in responses if s[0] in "45"} == {401, 403, 404, 409, 422, 503}
     assert "evidence_not_sequenced" in operation["description"]
 
 
@@ -172,3 +172,35 @@ async def test_the_command_line_prints_each_check_and_fails_naming_the_first(
     result = await invoke_cli(cli, args)
     assert result.exit_code == 1
     assert "FAILED" in result.output
+
+
+async def test_declined_and_withdrawn_links_are_kept_and_checked(port: Port) -> None:
+    chain = await create_release(port, to="forwarder")
+    await accept(port, chain, 0, "forwarder")
+    base = f"/v1/releases/{chain.release_id}/links"
+    await hand_over(port, chain, "forwarder", "carrier")
+    ok(await port.client.post(f"{base}/1/decline", headers=port["carrier"].headers))
+    chain.links.pop()
+    await hand_over(port, chain, "forwarder", "forwarder2")
+    await accept(port, chain, 1, "forwarder2")
+    await hand_over(port, chain, "forwarder2", "sub")
+    ok(await port.client.post(f"{base}/2/withdraw", headers=port["forwarder2"].headers))
+    chain.links.pop()
+    await hand_over(port, chain, "forwarder2", "carrier")
+    bundle = await export(port, chain)
+    report = (await anchors(port)).verify(bundle)
+    assert report.chain is not None and len(report.chain.links) == 3
+    assert any("3 live and 2 declined or withdrawn links" in line for line in report.passed)
+    assert len(json.loads(bundle)["links"]) == 5
+
+
+async def test_a_cancelled_release_verifies_with_no_live_chain(port: Port) -> None:
+    chain = await create_release(port)
+    await accept(port, chain, 0, "forwarder")
+    ok(
+        await port.client.post(
+            f"/v1/releases/{chain.release_id}/cancel", headers=port["line"].headers
+        )
+    )
+    report = (await anchors(port)).verify(await export(port, chain))
+    assert "chain: none live, the release was cancelled" in report.passed

@@ -26,7 +26,7 @@ PortSecurity = Annotated[Caller, Depends(require("releases:read", "port_security
     summary="A release's evidence bundle (port security)",
     responses={
         200: {"content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-        **problem_responses(401, 403, 404, 422, 503),
+        **problem_responses(401, 403, 404, 409, 422, 503),
     },
 )
 async def export_evidence(
@@ -41,9 +41,9 @@ async def export_evidence(
     """One file with everything needed to check the release offline (docs/evidence.md):
     `ketenpas evidence verify FILE --log-key ... --identity-jwks ...`.
 
-    Problems: 404 `release_not_found`; 503 `evidence_not_sequenced` (an event of the
+    Problems: 404 `release_not_found`; 409 `evidence_not_sequenced` (an event of the
     release is not yet under a signed checkpoint: ask again after its `retry_after`, a
-    second) and `identity_unavailable`. The export is appended to the audit log
+    second); 503 `identity_unavailable`. The export is appended to the audit log
     (`evidence.exported`) and recorded in the access log (`evidence.export`).
     """
     release = await releases.get_visible(session, caller, release_id)

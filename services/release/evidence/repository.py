@@ -1,10 +1,11 @@
-"""SQL of evidence bundles: the audit events that name a release (reads only)."""
+"""SQL of evidence bundles: a release's audit events and links (reads only)."""
 
 import uuid
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.chain.models import Link
 from shared.audit.models import AuditEvent
 
 
@@ -20,4 +21,10 @@ async def events_naming(session: AsyncSession, release_id: uuid.UUID) -> list[Au
         .where(col(AuditEvent.event).contains(str(release_id), autoescape=True))
         .order_by(col(AuditEvent.id))
     )
+    return list((await session.exec(statement)).all())
+
+
+async def links_of(session: AsyncSession, release_id: uuid.UUID) -> list[Link]:
+    """Every link of the release, live, declined or withdrawn (they stay, as evidence)."""
+    statement = select(Link).where(col(Link.release_id) == release_id)
     return list((await session.exec(statement)).all())

@@ -4,10 +4,11 @@ The bundle holds what the release service judged and recorded about one release,
 either signed by whoever made it or committed to the audit log with a proof, so that
 `verify.verify_bundle` can check it offline against trust anchors the reader supplies. The
 export waits for the log: while an event of the release is not yet under a signed
-checkpoint it answers `503 evidence_not_sequenced` (the sequencer signs within about a
-second), because an event without an inclusion proof is a value nobody could check. The
-export itself is appended to the log, naming who exported which bundle (its SHA-256); that
-event goes into the next export of the release, not this one.
+checkpoint it answers `409 evidence_not_sequenced` (a state the log leaves within about a
+second, once the sequencer has integrated the event), because an event without an
+inclusion proof is a value nobody could check. The export itself is appended to the log,
+naming who exported which bundle (its SHA-256); that event goes into the next export of
+the release, not this one.
 """
 
 import hashlib
@@ -19,7 +20,6 @@ import rfc8785
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
-from services.release.chain import repository as chain_repository
 from services.release.chain.models import LinkKind
 from services.release.chain.verification import facts_of, stored
 from services.release.chain.verify import parties_needed
@@ -33,12 +33,17 @@ from shared.audit.models import AuditEvent
 from shared.problems import Problem
 
 DRAWN = "inspection.drawn"
+# The events that name a link's hash when it is received.
+SUBMITTED = frozenset({"release.created", "link.submitted"})
 
 
 class NotSequenced(Problem):
-    """503: an event of the release is not yet under a signed checkpoint; ask again soon."""
+    """409: an event of the release is not yet under a signed checkpoint; ask again soon.
 
-    status = 503
+    A state of the log, not an outage and not bad input: the same request succeeds once
+    the sequencer has caught up (`retry_after`, in seconds, says when to ask again)."""
+
+    status = 409
 
 
 def _not_sequenced() -> NotSequenced:
@@ -101,9 +106,20 @@ async def build(
                 }
             )
 
-    links = await chain_repository.live_links(session, release.id)
+    # Every link, in the order the log received them (their submission events' order).
+    received = {}
+    for event in events:
+        body = json.loads(event.event)
+        if event.event_type in SUBMITTED and body.get("release_id") == str(release.id):
+            received[body["link_hash"]] = event.log_index or 0
+    links = sorted(
+        await repository.links_of(session, release.id),
+        key=lambda link: received.get(link.jws_hash, -1),
+    )
     holders = parties_needed(facts_of(release), [stored(link) for link in links])
-    # A driver named by an assignment not yet accepted: his device credentials too.
+    # The signers and receivers of every link, and the driver an assignment names (his
+    # device credentials), whether or not the link is live or accepted.
+    holders |= {link.from_party for link in links} | {link.receiver_party for link in links}
     holders |= {link.to for link in links if link.kind == LinkKind.assignment}
     held = await documents.fetch(identity, holders=holders, issuer=issuer)
 

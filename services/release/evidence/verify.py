@@ -40,6 +40,7 @@ from services.release.chain.verify import (
     ASSIGNMENT,
     DEFAULT_MAX_IAT_AGE,
     DEFAULT_MAX_LIFETIME,
+    LINK_TYP,
     PENDING,
     ChainReport,
     Evidence,
@@ -481,30 +482,34 @@ def _stored_links(
     live: Sequence[str],
     submitted: Mapping[str, _Submitted],
     parties_of_people: Mapping[str, str],
-) -> list[StoredLink]:
+) -> tuple[list[StoredLink], list[StoredLink]]:
+    """Every link of the release, in the order the log received them: (the live chain in
+    seq order, the links declined or withdrawn)."""
     check = "links"
     links = _list(items, check, "links")
-    if len(links) != len(live):
+    order = list(submitted)
+    if len(links) != len(order):
         raise EvidenceFailed(
-            check, f"the bundle holds {len(links)} links, the log says {len(live)} are live"
+            check, f"the bundle holds {len(links)} links, the log names {len(order)}"
         )
-    stored: list[StoredLink] = []
-    for seq, (item, digest) in enumerate(zip(links, live, strict=True)):
-        member = _members(item, _LINK, check, f"link {seq}")
-        jws = _text(member["jws"], check, f"link {seq}: jws")
+    by_hash: dict[str, StoredLink] = {}
+    for position, (item, digest) in enumerate(zip(links, order, strict=True)):
+        where = f"link {position} (in the log's order)"
+        member = _members(item, _LINK, check, where)
+        jws = _text(member["jws"], check, f"{where}: jws")
         if link_hash(jws) != digest:
-            raise EvidenceFailed(check, f"link {seq} is not the link the log names at {seq}")
+            raise EvidenceFailed(check, f"{where} is not the link the log names there")
         record = submitted[digest]
         ack = member["ack"]
         ack_received: float | None = None
         if record.accepted is None:
             if ack is not None:
-                raise EvidenceFailed(check, f"link {seq}: an acceptance the log does not hold")
+                raise EvidenceFailed(check, f"{where}: an acceptance the log does not hold")
             status = PENDING
         else:
-            ack = _text(ack, check, f"link {seq}: ack")
+            ack = _text(ack, check, f"{where}: ack")
             if link_hash(ack) != _field(record.accepted, "ack_hash", check):
-                raise EvidenceFailed(check, f"link {seq}: the acceptance is not the one logged")
+                raise EvidenceFailed(check, f"{where}: the acceptance is not the one logged")
             status, ack_received = ACCEPTED, record.accepted.at
         try:
             _, claims = jose.peek(jws)
@@ -515,18 +520,47 @@ def _stored_links(
         if claims.get("kind") == ASSIGNMENT:
             # The driver's party, as his device credential (signed) says.
             receiver = parties_of_people.get(receiver, "")
-        stored.append(
-            StoredLink(
-                seq=seq,
-                jws=jws,
-                status=status,
-                ack=ack,
-                receiver_party=receiver,
-                received_at=record.received_at,
-                ack_received_at=ack_received,
-            )
+        by_hash[digest] = StoredLink(
+            seq=record.seq,
+            jws=jws,
+            status=status,
+            ack=ack,
+            receiver_party=receiver,
+            received_at=record.received_at,
+            ack_received_at=ack_received,
         )
-    return stored
+    chain = [by_hash[digest] for digest in live]
+    dead = [by_hash[digest] for digest in order if digest not in set(live)]
+    return chain, dead
+
+
+def _check_dead_links(
+    dead: Sequence[StoredLink],
+    release_id: str,
+    held: Mapping[str, Sequence[VerifiedCredential]],
+    cache: VerifierCache,
+) -> None:
+    """A declined or withdrawn link is kept as evidence: it must be of this release and
+    signed by a key a credential of the party it claims to be from binds (its times and
+    roles mattered only while it was live)."""
+    check = "links"
+    for link in dead:
+        where = f"the declined or withdrawn link at seq {link.seq}"
+        try:
+            header, claims = cache.peek(link.jws)
+        except jose.TokenError as exc:
+            raise EvidenceFailed(check, f"{where} is malformed ({exc.code})") from None
+        if claims.get("release_id") != release_id:
+            raise EvidenceFailed(check, f"{where} is of another release")
+        kid = header.get("kid")
+        signer = claims.get("from")
+        keys = [c.key for c in held.get(str(signer), ()) if c.kid == kid and c.party_id == signer]
+        try:
+            cache.verify_under(link.jws, typ=LINK_TYP, kid=kid, key=keys[0] if keys else None)
+        except jose.TokenError as exc:
+            raise EvidenceFailed(
+                check, f"{where} is not signed by its signer ({exc.code})"
+            ) from None
 
 
 def _judged_at(events: Sequence[_Event], release_id: str) -> tuple[float, bool]:
@@ -735,12 +769,21 @@ def _verify(
         f"release: {facts.container} at {facts.terminal}, by {facts.shipping_line}"
     )
     live, submitted = _live_chain(events, release_id, created)
-    stored = _stored_links(bundle["links"], live, submitted, parties_of_people)
+    stored, dead = _stored_links(bundle["links"], live, submitted, parties_of_people)
+    _check_dead_links(dead, release_id, held, cache)
     report.passed.append(
-        f"links: the {len(stored)} live links the log names, acceptances as logged"
+        f"links: the {len(stored)} live and {len(dead)} declined or withdrawn links the log"
+        " names, in its order, acceptances as logged"
     )
 
     judged_at, let_go = _judged_at(events, release_id)
+    cancelled = any(
+        e.type == "release.cancelled" and e.body.get("release_id") == release_id for e in events
+    )
+    if not stored and cancelled:
+        report.passed.append("chain: none live, the release was cancelled")
+        _finish(report, bundle, events, release_id, checkpoint, inspection_keys)
+        return
     holders = parties_needed(facts, stored) | set(held)
     chain = verify_chain(
         facts,
@@ -767,6 +810,18 @@ def _verify(
         + (f", ending at driver {chain.driver}" if chain.driver else ", incomplete")
     )
 
+    _finish(report, bundle, events, release_id, checkpoint, inspection_keys)
+
+
+def _finish(
+    report: EvidenceReport,
+    bundle: Mapping[str, Any],
+    events: Sequence[_Event],
+    release_id: str,
+    checkpoint: Checkpoint,
+    inspection_keys: Sequence[bytes],
+) -> None:
+    """The checks after the chain's: the draws, then the gate's events."""
     trusted = _inspection_keys(inspection_keys)
     count = _check_draws(bundle["draws"], events, release_id, checkpoint, trusted)
     report.passed.append(f"draws: {count}, each citing a checkpoint of this log")
