@@ -194,6 +194,7 @@ def demo_seed(
         typer.echo("identity: not empty, left as it is")
     else:
         document["release_url"] = settings["release"].public_url
+        document["web_url"] = WebSettings().public_url
         write_credentials(credentials_file, document)
         typer.echo("identity: demo port seeded; logins (password, then TOTP secret):")
         for person in document["people"]:

@@ -10,7 +10,8 @@ drawn more often); the driver fetches a gate pass, the terminal asks the gate (i
 selected for inspection, the customs officer records it clear and the gate is asked again)
 and records the gate-out; port security then recomputes the decision's verifiable draw
 with the published key, and puts the customs officer on a site's dog team, who reads its
-dispatch (visits already drawn, a few minutes ahead at most). Every step uses the
+dispatch (visits already drawn, a few minutes ahead at most), and opens the container's
+chain in the web front end (when it runs), where every link shows verified. Every step uses the
 custodial keys, so it is the web flow's path, but the driver's acceptance: he signs it with
 his own device key (demo key in credentials.json), as his phone would; each answer is
 printed.
@@ -18,6 +19,7 @@ printed.
 
 import base64
 import json
+import re
 import secrets
 import time
 import uuid
@@ -170,6 +172,8 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
             w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
         _check_draw(w, "security.officer", decision)
         _visits(w, "security.officer", "douane.officer")
+        if document.get("web_url"):
+            _in_the_browser(w, "security.officer", container)
         return decision
 
 
@@ -285,6 +289,37 @@ def _check_draw(w: Walk, officer: str, decision: dict[str, Any]) -> None:
         f"{verdict}; proof verified under key {draw['key_id'][:12]}…, drawn after the log's "
         f"checkpoint at size {checkpoint['size']}"
     )
+
+
+def _in_the_browser(w: Walk, officer: str, container: str) -> None:
+    """Port security signs in to the web front end and opens the container's chain there,
+    as an officer would in a browser (the page a newcomer opens next)."""
+    web = w.document["web_url"]
+    person = w.person(officer)
+    with httpx.Client(base_url=web, timeout=30) as browser:
+        form = browser.get("/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        if csrf is None:
+            raise RuntimeError("the web front end's sign-in page has no form")
+        signed_in = browser.post(
+            "/signin",
+            data={
+                "csrf": csrf.group(1),
+                "username": officer,
+                "password": person["password"],
+                # The next step's code: the API sign-in above spent this step's.
+                "otp": pyotp.TOTP(person["totp_secret"]).at(int(time.time()) + 30),
+            },
+        )
+        w.say(f"{signed_in.status_code}  {officer} signs in to the web front end at {web}")
+        if signed_in.status_code != 303:
+            raise RuntimeError(f"web sign-in refused: {signed_in.text[:500]}")
+        page = browser.get("/security", params={"container": container})
+        w.say(f"{page.status_code}  {officer} opens {container} in the browser")
+        if page.status_code != 200:
+            raise RuntimeError(f"web page refused: {page.text[:500]}")
+    verdict = "every link verified" if "every link verified" in page.text else "NOT verified"
+    w.say(f"     {verdict}; open {web}/security?container={container} to see it yourself")
 
 
 def _unb64(text: str) -> bytes:

@@ -3,7 +3,7 @@
 Both services are served by uvicorn on free local ports (the walk talks HTTP to real
 servers, as it does after `make run`), with every decision selecting its container, so
 the walk shows the whole path: the chain, the gate, the inspection cleared by the customs
-officer, the gate-out, and port security recomputing the draw.
+officer, the gate-out, port security recomputing the draw, and the chain in the web front end.
 """
 
 import asyncio
@@ -23,6 +23,8 @@ from services.identity import demo
 from services.identity.demo import write_credentials
 from services.identity.settings import IdentitySettings
 from services.registry import SERVICES
+from services.web.app import create_app as create_web_app
+from services.web.settings import WebSettings
 from shared.db import create_engine, session_factory, transaction
 from shared.models import utcnow
 from tests.conftest import SettingsFactory
@@ -74,6 +76,7 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
 ) -> None:
     identity_url = f"http://127.0.0.1:{(identity_port := free_port())}"
     release_url = f"http://127.0.0.1:{(release_port := free_port())}"
+    web_url = f"http://127.0.0.1:{(web_port := free_port())}"
     identity_settings = make_settings("identity", public_url=identity_url, issuer=identity_url)
     release_settings = make_settings(
         "release",
@@ -86,6 +89,7 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
     assert isinstance(identity_settings, IdentitySettings)
     document = await seed(identity_settings)
     document["release_url"] = release_url
+    document["web_url"] = web_url
     credentials = tmp_path / "credentials.json"
     write_credentials(credentials, document)
 
@@ -93,6 +97,12 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
     with (
         serving(SERVICES["identity"].create_app(identity_settings), identity_port),
         serving(SERVICES["release"].create_app(release_settings), release_port),
+        serving(
+            create_web_app(
+                WebSettings(identity_url=identity_url, release_url=release_url, public_url=web_url)
+            ),
+            web_port,
+        ),
     ):
         decision = await asyncio.to_thread(walk, credentials, said.append)
 
@@ -111,7 +121,9 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "proof verified under key",
         "reads the site's dispatch",
         "none earlier",
+        "signs in to the web front end",
+        "every link verified; open",
     ):
         assert step in story, story
-    # Every request of the walk succeeded.
-    assert all(line.startswith(("2", "     ")) for line in said), story
+    # Every request of the walk succeeded (the web's sign-in form answers 303 to the page).
+    assert all(line.startswith(("2", "303", "     ")) for line in said), story
