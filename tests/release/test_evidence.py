@@ -204,3 +204,17 @@ async def test_a_cancelled_release_verifies_with_no_live_chain(port: Port) -> No
     )
     report = (await anchors(port)).verify(await export(port, chain))
     assert "chain: none live, the release was cancelled" in report.passed
+
+
+async def test_without_the_identity_service_the_export_is_503_and_recorded(port: Port) -> None:
+    chain = await picked_up(port)
+    await integrate_all(port.release)
+    path = f"/v1/releases/{chain.release_id}/evidence"
+    await port.client.get(path, headers=port["security"].headers)  # the caller is cached
+    await integrate_all(port.release)
+    port.identity_line.up = False
+    response = await port.client.get(path, headers=port["security"].headers)
+    assert_problem(response, 503, "identity_unavailable")
+    outcomes = [e.outcome for e in await access_log(port.release) if e.action == "evidence.export"]
+    assert outcomes == ["shown", "failed"]
+    assert len(await logged(port, "evidence.exported")) == 1
