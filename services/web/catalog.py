@@ -29,17 +29,24 @@ def extract() -> set[str]:
     return found
 
 
+def _read() -> Catalog:
+    with DUTCH.open("rb") as po:
+        return read_po(po, locale="nl")
+
+
 def dutch() -> dict[str, str]:
     """The Dutch catalog: English message → Dutch (empty where not translated yet)."""
-    with DUTCH.open("rb") as po:
-        catalog = read_po(po, locale="nl")
-    return {str(m.id): str(m.string or "") for m in catalog if m.id}
+    return {str(m.id): str(m.string or "") for m in _read() if m.id}
 
 
 def update() -> None:
-    """Rewrite the Dutch catalog for the current messages."""
+    """Rewrite the Dutch catalog for the current messages (its dates kept: no churn)."""
     known = dutch() if DUTCH.exists() else {}
     catalog = Catalog(locale="nl", project="Ketenpas web", charset="utf-8", fuzzy=False)
+    if DUTCH.exists():
+        previous = _read()
+        catalog.creation_date = previous.creation_date
+        catalog.revision_date = previous.revision_date
     for message in sorted(extract()):
         catalog.add(message, known.get(message, ""))
     DUTCH.parent.mkdir(parents=True, exist_ok=True)
