@@ -1,7 +1,11 @@
 """Browser tests: Debian's chromium, headless, at a phone's size, against the real stack.
 
 One stack (identity, release and web as real processes, `harness.serving`) and one browser
-serve the whole session; each test gets a fresh browser context (its own cookies and
+serve all the tests of this folder, and stop once they are done: package scope, not
+session, because between its calls Playwright's sync API marks its event loop as running
+in the main thread (`asyncio.run` and pytest-asyncio then refuse to start, seen in a run
+with the suite's async tests after these), and the stack's processes should not take CPU
+from the rest of the suite; each test gets a fresh browser context (its own cookies and
 IndexedDB, so its own phone). Every page a test opens is watched: a console error, an
 uncaught script error, a failed request or an HTTP error status fails the test at its end,
 unless the test said it expects that status (a refused form, another driver's job).
@@ -79,14 +83,14 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The three services, migrated, seeded with the demo port and serving."""
     with serving(tmp_path_factory.mktemp("web-stack")) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def clocked_web(stack: Stack) -> Iterator[str]:
     """A second web process on the same services whose clock the test sets
     (`harness.set_clock`), with the shortest idle time a session may have."""
@@ -94,7 +98,7 @@ def clocked_web(stack: Stack) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Debian's chromium, headless; never a downloaded browser."""
     if not CHROMIUM.exists():
