@@ -8,7 +8,7 @@ so a page never repeats or skips a row that was there when the first page was re
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select
@@ -36,8 +36,10 @@ def read_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None:
             raise ValueError("naive")
-        return moment, uuid.UUID(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        # In UTC here, so that a moment with no UTC equivalent (year 1 at +01:00) is refused
+        # now rather than by the database driver later (a 500).
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
 
 
