@@ -31,6 +31,10 @@ MESSAGES: dict[str, str] = {
     "release_not_found": _("There is no such release, or it is not yours to see."),
     "not_receiver": _("Only the party or driver this step names can answer it."),
     "forbidden": _("Your role may not do this."),
+    "evidence_not_sequenced": _(
+        "The latest events of this release are still being added to the audit log. Try again "
+        "in a moment."
+    ),
 }
 
 

@@ -9,7 +9,9 @@ import re
 import httpx
 
 from services.release.chain.verify import link_hash
+from tests.audit_helpers import integrate_all
 from tests.release.chains import create_release
+from tests.release.evidence_bundles import anchors
 from tests.web.port import WebPort, csrf_of
 
 
@@ -88,6 +90,16 @@ async def test_the_whole_path(web_port: WebPort) -> None:
     found_page = (await officer.get("/security", params={"container": chain.container})).text
     assert "every link verified" in found_page and "picked_up" in found_page
     assert found_page.count("result-ok") == 3
+    # The evidence bundle, downloaded from the page, verifies offline against the anchors.
+    download = f"/security/releases/{chain.release_id}/evidence"
+    assert f'href="{download}"' in found_page
+    await integrate_all(port.release)
+    bundle = await officer.get(download)
+    assert bundle.status_code == 200, bundle.text
+    assert bundle.headers["content-disposition"].startswith("attachment")
+    report = (await anchors(port)).verify(bundle.content)
+    assert any(check.startswith("chain") for check in report.passed), report
+    assert report.skipped == [], report
 
 
 async def test_the_link_hash_the_page_offers_is_the_chains(web_port: WebPort) -> None:
