@@ -30,6 +30,8 @@ from joserfc.jwk import import_key as _joserfc_import_key
 from joserfc.jwk import thumbprint as _rfc7638_thumbprint
 from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
+from shared import strict_json
+
 __all__ = [
     "ALLOWED_ALGS",
     "DEFAULT_ALLOWED_ALGS",
@@ -312,26 +314,9 @@ def _b64decode(segment: str, what: str) -> bytes:
         raise TokenError("token_malformed", f"{what} is not canonical base64url") from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        # RFC 7515 §5.2 allows "last one wins"; two parsers disagreeing on a
-        # duplicated alg or kid is exactly how signature checks get bypassed.
-        raise ValueError("duplicate member")
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder for every token: `json.loads` with hooks would build a new one per call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
 def _loads_object(data: bytes, *, what: str) -> dict[str, Any]:
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        value = strict_json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
         raise TokenError("token_malformed", f"{what} is not valid JSON") from None
     if not isinstance(value, dict):

@@ -170,6 +170,21 @@ async def assign(
     return seq
 
 
+async def assign_pending(port: Port, chain: Chain, carrier: str, driver: Person) -> int:
+    """The carrier's dispatcher assigns the driver (custodially); he has not accepted yet."""
+    seq = len(chain.links)
+    view = ok(
+        await port.client.post(
+            f"/v1/releases/{chain.release_id}/links",
+            json={"kind": "assignment", "to": str(driver.id)},
+            headers=await port.person_headers(carrier),
+        ),
+        201,
+    )
+    chain.links.append(view["link_hash"])
+    return seq
+
+
 FULL_PATH = ("forwarder", "forwarder2", "carrier", "sub")
 
 

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from services.identity.people.models import Person
 from services.release.deps import current_time
 from shared.models import utcnow
 from tests.helpers import assert_problem
-from tests.release.chains import Chain, accept, create_release, hand_over, ok
+from tests.release.chains import accept, assign_pending, create_release, hand_over, ok
 from tests.release.port import Port, access_log, in_days
 from tests.release.test_gate_statements import counted
 
@@ -28,21 +27,6 @@ async def work(port: Port, headers: dict[str, str], **params: Any) -> dict[str, 
 
 def ids(page: dict[str, Any]) -> list[str]:
     return [item["release_id"] for item in page["releases"]]
-
-
-async def assign_pending(port: Port, chain: Chain, carrier: str, driver: Person) -> int:
-    """The carrier's dispatcher assigns the driver; the driver has not accepted yet."""
-    seq = len(chain.links)
-    view = ok(
-        await port.client.post(
-            f"/v1/releases/{chain.release_id}/links",
-            json={"kind": "assignment", "to": str(driver.id)},
-            headers=await port.person_headers(carrier),
-        ),
-        201,
-    )
-    chain.links.append(view["link_hash"])
-    return seq
 
 
 async def test_a_forwarder_lists_what_it_received_newest_first_with_what_awaits_it(

@@ -10,8 +10,16 @@ a position, carries no right.
 
 from typing import Any
 
-from services.identity.people.models import Person
-from tests.release.chains import Chain, accept, assign, create_release, full_chain, hand_over, ok
+from tests.release.chains import (
+    Chain,
+    accept,
+    assign,
+    assign_pending,
+    create_release,
+    full_chain,
+    hand_over,
+    ok,
+)
 from tests.release.port import Port
 
 WORK = "/v1/releases/work"
@@ -32,21 +40,6 @@ async def listed(port: Port, headers: dict[str, str], state: str = "open") -> li
 
 async def listed_ids(port: Port, headers: dict[str, str], state: str = "open") -> set[str]:
     return {item["release_id"] for item in await listed(port, headers, state)}
-
-
-async def assign_pending(port: Port, chain: Chain, carrier: str, driver: Person) -> int:
-    """The carrier's client assigns its driver, who has not accepted yet."""
-    seq = len(chain.links)
-    view = ok(
-        await port.client.post(
-            f"/v1/releases/{chain.release_id}/links",
-            json={"kind": "assignment", "to": str(driver.id)},
-            headers=await port.person_headers(carrier),
-        ),
-        201,
-    )
-    chain.links.append(view["link_hash"])
-    return seq
 
 
 async def withdraw(port: Port, chain: Chain, seq: int, name: str) -> None:

@@ -52,7 +52,7 @@ from services.release.chain.verify import (
 )
 from services.release.inspections.keys import key_id_of
 from services.release.inspections.verifier import DrawCheckFailed, check_draw
-from shared import jose
+from shared import jose, strict_json
 from shared.audit.events import commitment
 from shared.credentials import (
     CredentialError,
@@ -124,24 +124,10 @@ class EvidenceReport:
 # --- reading the file ----------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member")
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
 def _canonical_object(data: bytes, check: str, what: str) -> dict[str, Any]:
     """A JSON object whose bytes are its own RFC 8785 form; EvidenceFailed otherwise."""
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        value = strict_json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
         raise EvidenceFailed(check, f"{what} is not JSON (UTF-8, no duplicate members)") from None
     if not isinstance(value, dict):
@@ -291,7 +277,7 @@ def _read_events(items: object, release_id: str, checkpoint: Checkpoint) -> dict
 def _anchor_keys(identity_jwks: bytes) -> dict[str, dict[str, Any]]:
     check = "identity keys"
     try:
-        document = _DECODER.decode(identity_jwks.decode("utf-8"))
+        document = strict_json.loads(identity_jwks.decode("utf-8"))
         keys = document["keys"]
         anchored = {jwk["kid"]: jwk for jwk in keys if isinstance(jwk, dict)}
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):

@@ -115,28 +115,28 @@ async def withdraw(request: Request, release_id: uuid.UUID, seq: int) -> Respons
 @router.post("/releases/{release_id}/handover")
 async def hand_over(request: Request, release_id: uuid.UUID) -> Response:
     """Nominate the next party (a forwarder or carrier), or subcontract to another carrier."""
-    _dispatcher(request)
-    form = await core.checked_form(request)
-    to = str(form.get("to") or "")
-    if not to:
-        raise ApiProblem(422, "party_not_chosen", "choose the party to hand over to", "web")
-    await core.api(request, "release").post(
-        f"/v1/releases/{release_id}/links", {"kind": "handover", "to": to}
-    )
-    core.session_of(request).notice = "handed_over"
-    return core.redirect(f"/dispatch/releases/{release_id}")
+    return await _new_link(request, release_id, kind="handover", field="to", notice="handed_over")
 
 
 @router.post("/releases/{release_id}/assign")
 async def assign(request: Request, release_id: uuid.UUID) -> Response:
     """Assign one of the party's screened drivers."""
+    return await _new_link(
+        request, release_id, kind="assignment", field="driver", notice="assigned"
+    )
+
+
+async def _new_link(
+    request: Request, release_id: uuid.UUID, *, kind: str, field: str, notice: str
+) -> Response:
+    """The next link to the party or driver the form chose, signed custodially for the person."""
     _dispatcher(request)
     form = await core.checked_form(request)
-    driver = str(form.get("driver") or "")
-    if not driver:
-        raise ApiProblem(422, "driver_not_chosen", "choose the driver to assign", "web")
+    to = str(form.get(field) or "")
+    if not to:
+        raise ApiProblem(422, f"{field}_not_chosen", f"choose the {field} of the {kind}", "web")
     await core.api(request, "release").post(
-        f"/v1/releases/{release_id}/links", {"kind": "assignment", "to": driver}
+        f"/v1/releases/{release_id}/links", {"kind": kind, "to": to}
     )
-    core.session_of(request).notice = "assigned"
+    core.session_of(request).notice = notice
     return core.redirect(f"/dispatch/releases/{release_id}")
