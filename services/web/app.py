@@ -122,7 +122,11 @@ def create_app(
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> Response:
-        if exc.status == 401 and core.session_of(request).signed_in:
+        if (
+            exc.status == 401
+            and exc.code not in driver.NEEDS_CODE
+            and core.session_of(request).signed_in
+        ):
             # The token was refused (expired, revoked, the person suspended): sign in again.
             session = core.session_of(request)
             session.sign_out()

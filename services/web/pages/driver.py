@@ -110,11 +110,36 @@ async def register_device(request: Request) -> Response:
     return core.redirect("/driver")
 
 
+# The identity service's answers when a gate pass needs a fresh TOTP code (the sign-in's
+# second factor is too old); the page then asks for one instead of failing.
+NEEDS_CODE = frozenset({"second_factor_too_old", "second_factor_required"})
+
+
 @router.get("/pass")
 async def gate_pass_page(request: Request) -> Response:
     """The gate pass as a QR code; the page asks for a fresh one before it expires."""
     person = _me(request)
-    answer = await _gate_pass(request, person.person_id)
+    try:
+        answer = await _gate_pass(request, person.person_id)
+    except ApiProblem as problem:
+        if problem.code not in NEEDS_CODE:
+            raise
+        return core.render(request, "driver/pass_code.html", status=401)
+    return core.render(request, "driver/pass.html", **answer)
+
+
+@router.post("/pass/code")
+async def gate_pass_with_code(request: Request) -> Response:
+    """A gate pass for a fresh TOTP code, when the sign-in is too old to vouch for him."""
+    person = _me(request)
+    form = await core.checked_form(request)
+    otp = str(form.get("otp") or "").strip().replace(" ", "")
+    try:
+        answer = await _gate_pass(request, person.person_id, otp=otp)
+    except ApiProblem as problem:
+        if problem.status >= 500 or problem.code == "rate_limited":
+            raise
+        return core.render(request, "driver/pass_code.html", status=401, error=problem.code)
     return core.render(request, "driver/pass.html", **answer)
 
 
@@ -126,8 +151,9 @@ async def fresh_gate_pass(request: Request) -> Response:
     return JSONResponse(await _gate_pass(request, person.person_id))
 
 
-async def _gate_pass(request: Request, person_id: str) -> dict[str, Any]:
-    answer = await core.api(request, "identity").post(f"/v1/people/{person_id}/gate-pass")
+async def _gate_pass(request: Request, person_id: str, otp: str | None = None) -> dict[str, Any]:
+    body = {"otp": otp} if otp else None
+    answer = await core.api(request, "identity").post(f"/v1/people/{person_id}/gate-pass", body)
     gate_pass = str(answer["gate_pass"])
     svg = segno.make(gate_pass, error="m").svg_inline(scale=3, border=2, omitsize=True)
     return {"qr_svg": svg, "expires_in": int(answer["expires_in"]), "gate_pass": gate_pass}
