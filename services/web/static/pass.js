@@ -25,7 +25,7 @@
       figure.dataset.expiresIn = String(fresh.expires_in);
       schedule(fresh.expires_in);
     } catch (error) {
-      if (state) { state.textContent = state.dataset.failed || "Reload the page for a new code."; }
+      if (state) { state.textContent = state.dataset.failed; }
     }
   }
 
