@@ -327,6 +327,14 @@ def assign_to_driver(stack: Stack, *, carrier: str, driver: str) -> str:
     return str(release["release_id"])
 
 
+def container_of(stack: Stack, release_id: str, reader: str) -> str:
+    """The container a release is for, as `reader` (a person who may read it) sees it."""
+    release = api_call(
+        "get", f"{stack.release}/v1/releases/{release_id}", token=stack.token(reader)
+    )
+    return str(release["container"])
+
+
 # The shortest idle time a session may have (WebSettings.session_idle_seconds).
 IDLE_SECONDS = 60
 

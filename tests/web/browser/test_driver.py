@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.web.browser.checks import PhoneFactory, Watch, check_page, sign_in
-from tests.web.browser.harness import Stack, api_call, assign_to_driver
+from tests.web.browser.harness import Stack, api_call, assign_to_driver, container_of
 
 DRIVER = "maasvlakte.driver1"
 CARRIER = "maasvlakte.dispatch"
@@ -104,7 +104,7 @@ def test_driver_accepts_his_job_signed_on_his_phone(page: Page, stack: Stack) ->
     check_page(page, "driver-jobs-assigned")
     job.click()
     expect(page).to_have_url(f"{stack.web}/driver/jobs/{release_id}")
-    container = container_of(stack, release_id)
+    container = container_of(stack, release_id, CARRIER)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Job: {container}")
     check_page(page, "driver-job")
 
@@ -145,7 +145,7 @@ def test_a_driver_cannot_open_another_drivers_job(
     # Refused, and nothing of the job shown: neither its container nor its chain.
     expect(page.get_by_role("heading", level=1)).to_have_text("Something is not right")
     expect(page.get_by_role("alert")).to_be_visible()
-    expect(page.locator("main")).not_to_contain_text(container_of(stack, release_id))
+    expect(page.locator("main")).not_to_contain_text(container_of(stack, release_id, CARRIER))
     expect(page.locator("ol.chain")).to_have_count(0)
     expect(page.locator("form.js-ack")).to_have_count(0)
     expect(page.get_by_role("button", name="Decline")).to_have_count(0)
@@ -159,11 +159,3 @@ def _post_to(suffix: str) -> Callable[[Request], bool]:
 def _fields(request: Request) -> dict[str, str]:
     """The fields of a posted form."""
     return dict(parse_qsl(request.post_data or "", keep_blank_values=True))
-
-
-def container_of(stack: Stack, release_id: str) -> str:
-    """The container a release is for, as its carrier reads it."""
-    release = api_call(
-        "get", f"{stack.release}/v1/releases/{release_id}", token=stack.token(CARRIER)
-    )
-    return str(release["container"])
