@@ -7,6 +7,7 @@ databases of its own, migrated and seeded with the demo port (`ketenpas db upgra
 and the tests see them only over HTTP, as a person would.
 """
 
+import ctypes
 import json
 import os
 import secrets
@@ -39,6 +40,7 @@ STOP_SECONDS = 15.0
 HTTP_SECONDS = 30.0
 
 TOTP_STEP = 30
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -137,8 +139,19 @@ def start(
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_end_with_parent,
         )
     return Process(name, url, popen, log)
+
+
+def _end_with_parent() -> None:
+    """In the child: SIGTERM when pytest goes, however it goes (killed by a CI timeout too),
+    so that no served process outlives the run (Linux's PR_SET_PDEATHSIG; elsewhere the
+    fixture's own stop is all there is)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_healthy(processes: list[Process], deadline_seconds: float = START_SECONDS) -> None:
