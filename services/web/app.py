@@ -16,6 +16,7 @@ from services.web.i18n import choose
 from services.web.pages import auth, dispatch, driver, gate, security
 from services.web.session import Session, SessionCookie
 from services.web.settings import WebSettings
+from shared.cache import cache_from_url
 
 logger = structlog.get_logger(__name__)
 
@@ -58,11 +59,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(settings.api_timeout_seconds)
-        async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=transport
-        ) as client:
-            app.state.http = client
-            yield
+        app.state.cache = cache_from_url(settings.cache_url, settings.cache_prefix)
+        try:
+            async with httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, transport=transport
+            ) as client:
+                app.state.http = client
+                yield
+        finally:
+            await app.state.cache.close()
 
     app = FastAPI(
         title="Ketenpas web",
@@ -86,7 +91,9 @@ def create_app(
     ) -> Response:
         session = cookie.open(request.cookies.get(cookie.name)) or Session()
         now = core.now(request)
-        if session.expired(now, settings.session_idle_seconds):
+        if session.expired(now, settings.session_idle_seconds) or (
+            session.signed_in and await request.app.state.cache.get(session.ended_key)
+        ):
             session.sign_out()
             session.notice = "expired"
         elif session.signed_in:

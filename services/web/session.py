@@ -6,7 +6,8 @@ under the front end's session key (`cryptography`'s AESGCM; the cookie's name is
 associated data). Nobody can read the token out of the cookie or change a byte of it; a
 stolen cookie still works until the token expires or the session idles out, as any bearer
 credential would, which is why the cookie is HttpOnly, SameSite=Lax, Secure outside
-development, and `__Host-` prefixed there.
+development, and `__Host-` prefixed there. Signing out remembers the session's id in the
+cache until its token expires, so a copy of the cookie is signed out as well.
 """
 
 import base64
@@ -45,6 +46,9 @@ class Session:
     """What the cookie carries; `changed` says whether it must be written back."""
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Names one signed-in session: signing out remembers it as ended (`ended_key`), so a
+    # copy of the cookie taken before is signed out too.
+    sid: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     seen: int = 0
     language: str | None = None
     token: str | None = None
@@ -60,13 +64,18 @@ class Session:
 
     def sign_in(self, token: str, expires_at: int, who: Who, now: int) -> None:
         """A new signed-in session: a fresh CSRF token, so one from before does not carry over."""
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf, self.sid = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
         self.token, self.token_expires, self.who, self.seen = token, expires_at, who, now
         self.changed = True
 
+    @property
+    def ended_key(self) -> str:
+        """The cache key that says this signed-in session has been signed out."""
+        return f"ended:{self.sid}"
+
     def sign_out(self) -> None:
         """Forget the person and his token (the language stays)."""
-        self.csrf = secrets.token_urlsafe(24)
+        self.csrf, self.sid = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
         self.token, self.token_expires, self.who = None, 0, None
         self.changed = True
 
@@ -87,6 +96,7 @@ class Session:
             {
                 "v": _VERSION,
                 "csrf": self.csrf,
+                "sid": self.sid,
                 "seen": self.seen,
                 "lang": self.language,
                 "token": self.token,
@@ -107,6 +117,7 @@ class Session:
             who = Who(**raw["who"]) if raw.get("who") else None
             return cls(
                 csrf=str(raw["csrf"]),
+                sid=str(raw["sid"]),
                 seen=int(raw["seen"]),
                 language=raw.get("lang"),
                 token=raw.get("token"),

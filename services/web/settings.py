@@ -26,6 +26,10 @@ class WebSettings(BaseSettings):
     release_url: str = "http://127.0.0.1:8002"
     # Seals the session cookie (AES-256-GCM); the demo key is refused outside development.
     session_key: SecretStr = SecretStr(DEMO_WEB_SESSION_KEY)
+    # Where signed-out sessions are remembered until their tokens expire (Redis outside
+    # development, so that every replica knows; the front end keeps nothing else).
+    cache_url: str = "memory://"
+    cache_prefix: str = "ketenpas:web:"
     # A session ends after this long without a request, whatever its token's lifetime.
     session_idle_seconds: int = Field(default=15 * 60, ge=60, le=12 * 3600)
     # Seconds the front end waits for a service before it shows "try again".
@@ -47,6 +51,11 @@ class WebSettings(BaseSettings):
                 raise ValueError("session_key: a demo secret is refused outside development mode")
             if not self.release_log_key:
                 raise ValueError("release_log_key must be set outside development mode")
+            if self.cache_url.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
+                raise ValueError(
+                    "cache_url must be Redis outside development mode, so that a session "
+                    "signed out on one replica is signed out on all"
+                )
         self.session_key_bytes()
         return self
 

@@ -1,5 +1,6 @@
 """A browser left open at a gate office, or a copied cookie: an idle session ends, a cookie
-changed by one byte is no session, and signing out forgets the token in that browser."""
+changed by one byte is no session, and signing out ends the session everywhere, a copy of
+its cookie included."""
 
 from tests.web.port import WebPort, csrf_of
 
@@ -32,6 +33,19 @@ async def test_an_altered_cookie_is_no_session(web_port: WebPort) -> None:
     flipped = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
     browser.cookies.set(name, flipped, domain="web.test")
     assert (await browser.get("/dispatch")).headers["location"] == "/signin"
+
+
+async def test_a_cookie_copied_before_sign_out_is_signed_out_too(web_port: WebPort) -> None:
+    browser = await web_port.browser()
+    await web_port.sign_in(browser, await web_port.person("carrier", "dispatcher"))
+    name = web_port.app.state.cookie.name
+    copied = browser.cookies[name]
+    token = csrf_of((await browser.get("/dispatch")).text)
+    await browser.post("/signout", data={"csrf": token})
+    thief = await web_port.browser()
+    thief.cookies.set(name, copied, domain="web.test")
+    answer = await thief.get("/dispatch")
+    assert answer.status_code == 303 and answer.headers["location"] == "/signin"
 
 
 async def test_signing_out_forgets_the_person(web_port: WebPort) -> None:

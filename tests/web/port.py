@@ -93,11 +93,19 @@ def csrf_of(page: str) -> str:
 
 
 @pytest.fixture
-async def web_port(make_settings: SettingsFactory) -> AsyncIterator[WebPort]:
+async def web_port(
+    make_settings: SettingsFactory, cache_url: tuple[str, str]
+) -> AsyncIterator[WebPort]:
     """The two-service port with the web front end in front of it."""
     async with make_port(make_settings) as port, AsyncExitStack() as stack:
+        url, prefix = cache_url
         settings = WebSettings(
-            identity_url=IDENTITY, release_url=RELEASE, public_url=WEB, session_idle_seconds=600
+            identity_url=IDENTITY,
+            release_url=RELEASE,
+            public_url=WEB,
+            session_idle_seconds=600,
+            cache_url=url,
+            cache_prefix=prefix + "web:",
         )
         clock = WebClock()
         transport = Services({"identity.test": port.identity, "release.test": port.release})

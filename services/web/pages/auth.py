@@ -103,6 +103,10 @@ async def sign_out(request: Request) -> Response:
     """Forget the token; the cookie is rewritten without it."""
     await core.checked_form(request)
     session = core.session_of(request)
+    if session.signed_in:
+        # Remembered until the token expires: a copy of this cookie is signed out too.
+        lifetime = max(1, session.token_expires - core.now(request))
+        await request.app.state.cache.set_if_absent(session.ended_key, "1", lifetime)
     session.sign_out()
     session.notice = "signed_out"
     return core.redirect("/signin")

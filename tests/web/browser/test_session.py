@@ -1,7 +1,6 @@
 """The session on a phone: signing out, a form without its CSRF token, a session that idles
 out (on a web process whose clock the test moves)."""
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.browser.checks import PhoneFactory, Watch, check_page, sign_in
@@ -30,14 +29,6 @@ def test_signing_out_ends_the_session(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(f"{stack.web}/signin")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sign-out forgets the token in the browser's cookie only (services/web/pages/auth.py "
-        "sign_out): a copy of the sealed cookie taken before stays signed in until it idles "
-        "out or its token expires, and the identity service cannot revoke a person token"
-    ),
-)
 def test_a_cookie_copied_before_sign_out_is_signed_out_too(
     new_phone: PhoneFactory, stack: Stack
 ) -> None:
