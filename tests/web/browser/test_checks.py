@@ -1,11 +1,12 @@
-"""The checks themselves can fail: axe refuses a page with a critical violation, and the
-watch catches a console error, an uncaught script error, a failed request and an expected
-refusal that never came. No stack is needed: the pages are written here."""
+"""The checks themselves can fail: axe refuses a page with a critical violation, a page
+wider than the phone is refused, and the watch catches a console error, an uncaught script
+error, a failed request and an expected refusal that never came. No stack is needed: the
+pages are written here."""
 
 import pytest
 from playwright.sync_api import Browser
 
-from tests.web.browser.checks import Watch, axe_check
+from tests.web.browser.checks import Watch, axe_check, fits_the_phone
 from tests.web.browser.harness import free_port
 
 UNLABELLED = (
@@ -47,3 +48,18 @@ def test_the_watch_sees_what_goes_wrong_on_a_page(browser: Browser) -> None:
     assert "script error" in verdict and "thrown" in verdict
     assert "request failed" in verdict and closed in verdict
     assert "expected an HTTP 403 that never came" in verdict
+
+
+def test_a_page_wider_than_the_phone_is_refused(browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.set_content(
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<main><table><tr><td>{'EUEORINL100000001' * 4}</td>"
+            "<td>more</td></tr></table></main>"
+        )
+        with pytest.raises(AssertionError, match="px wide on a 390 px screen: table"):
+            fits_the_phone(page, "harness-wide")
+    finally:
+        context.close()

@@ -26,6 +26,15 @@ ROLES = {
     ),
 }
 
+# Pages known not to fit a phone yet, and why (each must still not fit: see check_page).
+TOO_WIDE = {
+    "security-container-nl": (
+        "services/web/templates/chain.html: the detailed chain table has five columns, and "
+        "at 390 px the Dutch headers and signer lines do not fit (406 px); it needs a phone "
+        "layout (the signature under its link, or rows stacked)"
+    ),
+}
+
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_page_of_a_role_in_both_languages(page: Page, stack: Stack, role: str) -> None:
@@ -47,4 +56,5 @@ def test_each_page_of_a_role_in_both_languages(page: Page, stack: Stack, role: s
                 expect(page.locator("main")).to_contain_text(container)
             name = path.strip("/").replace("/", "-").replace(RELEASE, "release")
             name = name.replace(f"?container={CONTAINER}", "-container")
-            check_page(page, f"{name}-{language}")
+            name = f"{name}-{language}"
+            check_page(page, name, too_wide=TOO_WIDE.get(name))
