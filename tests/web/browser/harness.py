@@ -205,9 +205,10 @@ class Codes:
         """A code of the earliest step still usable for this person (no waiting while one is)."""
         now = time.time()
         current = int(now // TOTP_STEP)
-        # The previous step is still accepted, but not near the end of this one: the server's
-        # clock may have moved on by the time the code arrives.
-        earliest = current - 1 if now % TOTP_STEP < TOTP_STEP - 5 else current
+        # The previous step is still accepted, but only in the first half of this one: on a
+        # busy machine the code may take seconds to be checked (typing, argon2), and by then
+        # the service's clock may be a step further.
+        earliest = current - 1 if now % TOTP_STEP < TOTP_STEP / 2 else current
         step = max(earliest, self._last.get(username, -1) + 1)
         if step > current + 1:
             raise RuntimeError(
