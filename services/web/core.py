@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.datastructures import FormData
 
 from services.web.api import Api
@@ -25,6 +26,47 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalog; translated when the page is rendered."""
+    return message
+
+
+# The services' status and kind words, as a person reads them (`{{ value | words }}`).
+WORDS: dict[str, str] = {
+    "open": _("open"),
+    "picked_up": _("picked up"),
+    "cancelled": _("cancelled"),
+    "expired": _("expired"),
+    "pending": _("pending"),
+    "accepted": _("accepted"),
+    "declined": _("declined"),
+    "withdrawn": _("withdrawn"),
+    "release": _("release"),
+    "handover": _("handover"),
+    "assignment": _("assignment"),
+    "clear": _("clear"),
+    "finding": _("finding"),
+    "seizure": _("seizure"),
+    "over_capacity": _("selected, over capacity"),
+    "valid": _("valid"),
+    "suspended": _("suspended"),
+    "revoked": _("revoked"),
+    "ok": _("verified"),
+}
+
+
+@pass_context
+def words(context: Context, value: object) -> str:
+    """A status or kind in the page's language (unknown ones as the service wrote them)."""
+    text = str(value)
+    if text not in WORDS:
+        return text
+    return translations(str(context.get("language", "en"))).gettext(WORDS[text])
+
+
+templates.filters["words"] = words
 
 
 class SignInNeeded(Exception):

@@ -19,7 +19,7 @@ PRODUCTION = {
 
 
 def test_production_settings_that_are_complete_are_taken() -> None:
-    settings = WebSettings(**PRODUCTION)
+    settings = WebSettings.model_validate(PRODUCTION)
     assert settings.secure_cookies
 
 
@@ -34,7 +34,7 @@ def test_production_settings_that_are_complete_are_taken() -> None:
 )
 def test_production_refuses(name: str, value: str, says: str) -> None:
     with pytest.raises(ValidationError, match=says):
-        WebSettings(**{**PRODUCTION, name: value})
+        WebSettings.model_validate({**PRODUCTION, name: value})
 
 
 @pytest.mark.parametrize("key", ["", "not base64!", base64.b64encode(b"short").decode()])

@@ -88,7 +88,7 @@ async def test_the_whole_path(web_port: WebPort) -> None:
     officer = await web_port.browser()
     await web_port.sign_in(officer, await web_port.person("security", "officer"))
     found_page = (await officer.get("/security", params={"container": chain.container})).text
-    assert "every link verified" in found_page and "picked_up" in found_page
+    assert "every link verified" in found_page and "picked up" in found_page
     assert found_page.count("result-ok") == 3
     # The evidence bundle, downloaded from the page, verifies offline against the anchors.
     download = f"/security/releases/{chain.release_id}/evidence"
