@@ -49,6 +49,7 @@ async def release_page(request: Request, release_id: uuid.UUID) -> Response:
     """One release's chain, and what the party may do next with it."""
     person = _dispatcher(request)
     release_api = core.api(request, "release")
+    release = await release_api.get(f"/v1/releases/{release_id}")
     chain = await release_api.get(f"/v1/releases/{release_id}/chain")
     links = chain.get("links", [])
     mine = person.party_id
@@ -68,6 +69,8 @@ async def release_page(request: Request, release_id: uuid.UUID) -> Response:
     return core.render(
         request,
         "dispatch/release.html",
+        release=release,
+        job=release,
         chain=chain,
         incoming=incoming,
         holder=holder,
