@@ -97,20 +97,21 @@ async def verify(request: Request) -> Response:
 
 @router.get("/inspections")
 async def inspections(request: Request) -> Response:
-    """The last day's draws (containers and dog visits), the open inspections, the visits."""
+    """The last day's draws (containers and dog visits), the latest inspections with their
+    outcomes, the visits."""
     _officer(request)
     until = datetime.now(UTC).replace(microsecond=0)
     since = until - timedelta(days=1)
     release_api = core.api(request, "release")
     period = {"since": since.isoformat(), "until": until.isoformat()}
     draws = await release_api.get("/v1/inspections/draws", limit=50, **period)
-    open_inspections = await release_api.get("/v1/inspections", status="open")
+    recent_inspections = await release_api.get("/v1/inspections", limit=50)
     slots = await release_api.get("/v1/sites/slots", limit=50, **period)
     return core.render(
         request,
         "security/inspections.html",
         draws=draws.get("draws", []),
-        inspections=open_inspections.get("inspections", []),
+        inspections=recent_inspections.get("inspections", []),
         slots=[slot for slot in slots.get("slots", []) if slot.get("visit")],
         since=since,
         until=until,
