@@ -300,10 +300,9 @@ def fresh_container() -> str:
     return body + str(iso6346.check_digit(body))
 
 
-def assign_to_driver(stack: Stack, *, carrier: str, driver: str) -> str:
-    """A container released to the carrier and assigned by its dispatcher to the driver,
-    through the APIs with custodial signing (as the dispatcher's own screens would do it);
-    the release's id."""
+def release_to(stack: Stack, receiver: str) -> tuple[str, str]:
+    """A fresh container, announced by the terminal and released by the shipping line to
+    the party of the demo person `receiver`; (the release's id, the container)."""
     gate, line = "ect.gate", "noordzee.planner"
     container = fresh_container()
     until = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
@@ -324,12 +323,20 @@ def assign_to_driver(stack: Stack, *, carrier: str, driver: str) -> str:
         json={
             "container": container,
             "terminal": stack.person(gate)["party_id"],
-            "release_to": stack.person(carrier)["party_id"],
+            "release_to": stack.person(receiver)["party_id"],
             "valid_until": until.isoformat(),
             "reference": "BL-BROWSER-1",
         },
     )
-    links = f"{stack.release}/v1/releases/{release['release_id']}/links"
+    return str(release["release_id"]), container
+
+
+def assign_to_driver(stack: Stack, *, carrier: str, driver: str) -> str:
+    """A container released to the carrier and assigned by its dispatcher to the driver,
+    through the APIs with custodial signing (as the dispatcher's own screens would do it);
+    the release's id."""
+    release_id, _ = release_to(stack, carrier)
+    links = f"{stack.release}/v1/releases/{release_id}/links"
     dispatcher = stack.token(carrier)
     api_call("post", f"{links}/0/accept", token=dispatcher)
     api_call(
@@ -338,7 +345,7 @@ def assign_to_driver(stack: Stack, *, carrier: str, driver: str) -> str:
         token=dispatcher,
         json={"kind": "assignment", "to": stack.person(driver)["person_id"]},
     )
-    return str(release["release_id"])
+    return release_id
 
 
 def container_of(stack: Stack, release_id: str, reader: str) -> str:

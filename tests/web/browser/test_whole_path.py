@@ -7,47 +7,19 @@ container with every link verified, downloads the evidence bundle and it verifie
 against the anchors the services publish."""
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from services.release.evidence.verify import verify_bundle
 from tests.web.browser.checks import PhoneFactory, check_page, sign_in
-from tests.web.browser.harness import Stack, api_call, fresh_container
+from tests.web.browser.harness import Stack, release_to
 from tests.web.browser.test_driver import register_phone
 
-LINE, GATE = "noordzee.planner", "ect.gate"
+GATE = "ect.gate"
 FORWARDER, CARRIER, SUBCONTRACTOR = "rijnmond.desk", "waalhaven.dispatch", "botlek.dispatch"
 DRIVER, SECURITY = "botlek.driver1", "security.officer"
 SEQUENCED_SECONDS = 30
-
-
-def _released_to_forwarder(stack: Stack) -> str:
-    """The terminal announces a fresh container and the line releases it to the forwarder."""
-    container = fresh_container()
-    line = stack.person(LINE)["party_id"]
-    api_call(
-        "post",
-        f"{stack.release}/v1/yard/entries",
-        token=stack.token(GATE),
-        json={"container": container, "shipping_line": line, "state": "in_yard"},
-    )
-    api_call(
-        "post",
-        f"{stack.release}/v1/releases",
-        token=stack.token(LINE),
-        json={
-            "container": container,
-            "terminal": stack.person(GATE)["party_id"],
-            "release_to": stack.person(FORWARDER)["party_id"],
-            "valid_until": (datetime.now(UTC) + timedelta(days=2))
-            .replace(microsecond=0)
-            .isoformat(),
-            "reference": "BL-BROWSER-PATH",
-        },
-    )
-    return container
 
 
 def _party_name(stack: Stack, username: str) -> str:
@@ -81,7 +53,7 @@ def _accept_and_hand_over(page: Page, stack: Stack, who: str, container: str, to
 
 
 def test_the_whole_path_in_the_browser(new_phone: PhoneFactory, stack: Stack) -> None:
-    container = _released_to_forwarder(stack)
+    _, container = release_to(stack, FORWARDER)
     _accept_and_hand_over(new_phone(), stack, FORWARDER, container, CARRIER)
     _accept_and_hand_over(new_phone(), stack, CARRIER, container, SUBCONTRACTOR)
 
