@@ -26,9 +26,11 @@ text; the checks that depend on the caller (issuer, time, status) run on every c
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from joserfc.jwk import Key, OKPKey
@@ -55,6 +57,7 @@ __all__ = [
     "check_credential",
     "decode_status_list_token",
     "read_credential",
+    "token_sha256",
     "verify_credential",
 ]
 
@@ -104,6 +107,9 @@ class StatusListView:
     issued_at: float
     expires_at: float
     ttl: int | None
+    # The compact JWS it was read from, byte for byte: what an evidence bundle carries to
+    # show which list a decision was judged with.
+    token: str = field(default="", repr=False)
 
     @property
     def size(self) -> int:
@@ -115,6 +121,11 @@ class StatusListView:
         if idx < 0 or idx >= len(self.statuses):
             raise CredentialError("status_index_out_of_range", "the index is outside the list")
         return self.statuses[idx]
+
+
+def token_sha256(token: str) -> str:
+    """SHA-256 of a token's text, base64url without padding: how a decision names a list."""
+    return base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).decode().rstrip("=")
 
 
 def decode_status_list_token(
@@ -158,6 +169,7 @@ def decode_status_list_token(
         issued_at=float(claims["iat"]),
         expires_at=float(claims["exp"]),
         ttl=ttl,
+        token=token,
     )
 
 

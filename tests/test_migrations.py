@@ -19,6 +19,7 @@ RELEASE_TABLES = {
     "links",
     "gate_decisions",
     "gate_outs",
+    "judged_status_lists",
     "access_log",
     "yard_entries",
     "inspection_keys",

@@ -24,6 +24,7 @@ How documents are held (refresh-ahead, staleness, bounds, rechecks) is
 `services.release.fetched_documents`; calls made for a caller are `services.release.identity_api`.
 """
 
+import copy
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -93,6 +94,30 @@ class IdentityDirectory:
             max_entries=max_entries,
             clock=clock,
         )
+        self._max_entries = max_entries
+        # The status lists the last `evidence` call of a `judging()` view gave, by URI.
+        self._judged: dict[str, StatusListView] | None = None
+        # Hashes of status-list tokens committed to the database as judged at the gate
+        # (`services.release.gate.repository.keep_judged`): a warm gate writes none.
+        self.kept_status_lists: set[str] = set()
+
+    def judging(self) -> "IdentityDirectory":
+        """A view sharing everything held that also remembers the status lists its last
+        `evidence` call gave (`judged_status_lists`): those a verification judged with."""
+        view = copy.copy(self)
+        view._judged = {}
+        return view
+
+    @property
+    def judged_status_lists(self) -> tuple[StatusListView, ...]:
+        """The status lists the last `evidence` call of this `judging()` view gave."""
+        return tuple(self._judged.values()) if self._judged is not None else ()
+
+    def remember_kept(self, hashes: Iterable[str]) -> None:
+        """Note status-list tokens the database holds now (bounded: forgotten at the bound)."""
+        if len(self.kept_status_lists) >= self._max_entries:
+            self.kept_status_lists.clear()
+        self.kept_status_lists.update(hashes)
 
     def __len__(self) -> int:
         """How many documents are held."""
@@ -101,6 +126,7 @@ class IdentityDirectory:
     def clear(self) -> None:
         """Forget everything held (tests; an operator's reset)."""
         self._documents.clear()
+        self.kept_status_lists.clear()
 
     async def settled(self) -> None:
         """Wait for the refreshes running beside requests."""
@@ -196,6 +222,8 @@ class IdentityDirectory:
                         credential.status_uri
                     )
             credentials[party_id] = held
+        if self._judged is not None:
+            self._judged = dict(status_lists)
         return Evidence(credentials=credentials, status_lists=status_lists)
 
     def _status_list_path(self, uri: str) -> str | None:

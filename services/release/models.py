@@ -3,7 +3,7 @@
 from services.release.access.models import AccessLogEntry
 from services.release.alerts.models import Alert
 from services.release.chain.models import Link
-from services.release.gate.models import GateDecision, GateOut, UsedGatePass
+from services.release.gate.models import GateDecision, GateOut, JudgedStatusList, UsedGatePass
 from services.release.inspections.models import (
     CapacityDay,
     Draw,
@@ -31,6 +31,7 @@ __all__ = [
     "Inspection",
     "InspectionKey",
     "InspectionPolicy",
+    "JudgedStatusList",
     "Link",
     "Release",
     "TeamMember",

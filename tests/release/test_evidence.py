@@ -2,17 +2,23 @@
 
 import hashlib
 import json
+from typing import Any
 
+import pytest
 from sqlmodel import col, select
 
 from services.cli import app as cli
-from services.release.evidence.verify import MEDIA_TYPE
+from services.identity.parties import service as parties
+from services.release.evidence.verify import MEDIA_TYPE, EvidenceFailed
+from shared import jose
 from shared.audit.models import AuditEvent
+from shared.credentials import token_sha256
 from shared.db import transaction
+from shared.models import utcnow
 from tests.audit_helpers import integrate_all
 from tests.helpers import assert_problem, invoke_cli
 from tests.release.chains import accept, create_release, hand_over, ok
-from tests.release.evidence_bundles import anchors, export, picked_up
+from tests.release.evidence_bundles import anchors, edited, export, picked_up
 from tests.release.port import Port, access_log
 
 
@@ -218,3 +224,78 @@ async def test_without_the_identity_service_the_export_is_503_and_recorded(port:
     outcomes = [e.outcome for e in await access_log(port.release) if e.action == "evidence.export"]
     assert outcomes == ["shown", "failed"]
     assert len(await logged(port, "evidence.exported")) == 1
+
+
+async def revoked_after_pickup(port: Port) -> tuple[bytes, dict[str, Any]]:
+    """The bundle of a container picked up, exported after the forwarder was revoked; and the
+    gate's decision as logged."""
+    chain = await picked_up(port)
+    async with transaction(port.identity.state.sessions) as session:
+        await parties.revoke_party(
+            session, party_id=port["forwarder"].id, actor="test", now=utcnow()
+        )
+    bundle = await export(port, chain)
+    (decided,) = await logged(port, "gate.decided")
+    return bundle, decided
+
+
+async def test_a_party_revoked_after_the_pickup_leaves_the_bundle_valid_as_judged(
+    port: Port,
+) -> None:
+    bundle, decided = await revoked_after_pickup(port)
+    document = json.loads(bundle)
+    judged = document["judged_status_lists"]
+    named = decided["status_lists"]
+    assert isinstance(named, list) and named
+    assert sorted(token_sha256(token) for token in judged) == sorted(named)
+    # The lists fetched at the export say revoked; the gate judged with the earlier ones.
+    assert set(judged) != set(document["status_lists"])
+    report = (await anchors(port)).verify(bundle)
+    assert report.chain is not None and report.chain.failure is None
+    assert any(
+        line.startswith("chain:") and "statuses as the gate judged them" in line
+        for line in report.passed
+    ), report.passed
+    assert any(line.startswith("judged status lists:") for line in report.passed)
+
+
+async def test_a_judged_status_list_swapped_for_a_later_one_fails(port: Port) -> None:
+    bundle, _ = await revoked_after_pickup(port)
+    reader = await anchors(port)
+
+    def swap(document: dict[str, Any]) -> None:
+        later = {_uri(token): token for token in document["status_lists"]}
+        document["judged_status_lists"] = sorted(
+            later[_uri(token)] for token in document["judged_status_lists"]
+        )
+
+    with pytest.raises(EvidenceFailed) as failed:
+        reader.verify(edited(bundle, swap))
+    assert failed.value.check == "judged status lists"
+    assert "is not in the bundle" in failed.value.reason
+
+
+async def test_a_bundle_without_the_judged_lists_fails_even_as_version_1(port: Port) -> None:
+    bundle, _ = await revoked_after_pickup(port)
+    reader = await anchors(port)
+
+    def drop(document: dict[str, Any]) -> None:
+        del document["judged_status_lists"]
+
+    with pytest.raises(EvidenceFailed) as failed:
+        reader.verify(edited(bundle, drop))
+    assert failed.value.check == "format"
+
+    def downgrade(document: dict[str, Any]) -> None:
+        drop(document)
+        document["v"] = 1
+
+    # The logged decision names its lists: a version 1 bundle cannot hide them.
+    with pytest.raises(EvidenceFailed) as failed:
+        reader.verify(edited(bundle, downgrade))
+    assert failed.value.check == "judged status lists"
+
+
+def _uri(token: str) -> str:
+    _, claims = jose.peek(token)
+    return str(claims["sub"])

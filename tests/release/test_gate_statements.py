@@ -6,6 +6,10 @@ what the inspections know with the log's latest checkpoint (one statement) and t
 terminal's policy with the pickup's history (one), and writes two audit events, the draw
 and the decision: 8 (4 before inspections). If a change adds a statement here, it should
 say why in this number.
+
+A decision also stores each status-list token it judged with, once: an `INSERT … ON
+CONFLICT DO NOTHING` per token the app has not seen committed yet (the first decision here,
+and after the identity service re-signs a list). The warm path counted here writes none.
 """
 
 from collections.abc import Iterator

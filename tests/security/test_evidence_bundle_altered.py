@@ -111,7 +111,8 @@ def move_the_verdict_moment(document: dict[str, Any]) -> None:
         (swap_links(1, 2), "links"),
         (swap_links(3, 4), "links"),
         (forget_ack, "links"),
-        (drop_event("gate.decided"), "gate"),
+        # The decision named the status lists it judged with: without it they are orphans.
+        (drop_event("gate.decided"), "judged status lists"),
         (drop_event("inspection.drawn"), "draws"),
         (drop_event("link.accepted"), "links"),
         (drop_event("release.created"), "release"),
@@ -147,8 +148,8 @@ async def test_a_bundle_that_is_not_canonical_json_is_refused(port: Port) -> Non
         json.dumps(json.loads(bundle), indent=2).encode(),
         bundle + b"\n",
         b" " + bundle,
-        bundle.replace(b'"v":1', b'"v":1.0'),
-        bundle[:-1] + b',"v":1}',
+        bundle.replace(b'"v":2', b'"v":2.0'),
+        bundle[:-1] + b',"v":2}',
     ):
         with pytest.raises(EvidenceFailed) as refusal:
             trusted.verify(variant)

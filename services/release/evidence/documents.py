@@ -75,9 +75,10 @@ def _kid(token: str) -> object:
 
 
 async def fetch(
-    client: httpx.AsyncClient, *, holders: Iterable[str], issuer: str
+    client: httpx.AsyncClient, *, holders: Iterable[str], issuer: str, judged: Iterable[str] = ()
 ) -> IdentityDocuments:
-    """The signed credentials of these parties and people, their status lists and keys."""
+    """The signed credentials of these parties and people, their status lists and keys (also
+    the keys of the `judged` status-list tokens, those the gate decided with)."""
     answer = await _get(client, "/.well-known/jwks.json")
     try:
         published = {jwk["kid"]: jwk for jwk in answer.json()["keys"]} if answer else {}
@@ -110,7 +111,7 @@ async def fetch(
         path = uri.removeprefix(issuer.rstrip("/"))
         answer = await _get(client, path)
         status_lists.append(answer.text.strip() if answer else "")
-    used = {_kid(token) for token in (*credentials, *status_lists)}
+    used = {_kid(token) for token in (*credentials, *status_lists, *judged)}
     return IdentityDocuments(
         credentials=sorted(credentials),
         status_lists=sorted(status_lists),

@@ -13,6 +13,7 @@ the release, not this one.
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from services.release.chain.verification import facts_of, stored
 from services.release.chain.verify import parties_needed
 from services.release.evidence import documents, repository
 from services.release.evidence.verify import BUNDLE_TYPE, BUNDLE_VERSION
+from services.release.gate import repository as gate_repository
 from services.release.releases.models import Release
 from shared.audit import repository as audit_repository
 from shared.audit import service as audit_log
@@ -33,6 +35,7 @@ from shared.audit.models import AuditEvent
 from shared.problems import Problem
 
 DRAWN = "inspection.drawn"
+DECIDED = "gate.decided"
 # The events that name a link's hash when it is received.
 SUBMITTED = frozenset({"release.created", "link.submitted"})
 
@@ -121,7 +124,8 @@ async def build(
     # device credentials), whether or not the link is live or accepted.
     holders |= {link.from_party for link in links} | {link.receiver_party for link in links}
     holders |= {link.to for link in links if link.kind == LinkKind.assignment}
-    held = await documents.fetch(identity, holders=holders, issuer=issuer)
+    judged = await _judged_status_lists(session, events, release)
+    held = await documents.fetch(identity, holders=holders, issuer=issuer, judged=judged)
 
     bundle: dict[str, Any] = {
         "type": BUNDLE_TYPE,
@@ -132,10 +136,29 @@ async def build(
         "links": [{"jws": link.jws, "ack": link.ack} for link in links],
         "credentials": held.credentials,
         "status_lists": held.status_lists,
+        "judged_status_lists": judged,
         "identity_keys": held.keys,
         "draws": draws,
     }
     return bytes(rfc8785.dumps(bundle))
+
+
+async def _judged_status_lists(
+    session: AsyncSession, events: Sequence[AuditEvent], release: Release
+) -> list[str]:
+    """The status-list tokens the release's gate decisions were judged with, sorted.
+
+    A hash a decision names whose token is not stored (it cannot be, unless the table was
+    tampered with) is left out: the verifier then names the decision that lacks it."""
+    hashes: set[str] = set()
+    for event in events:
+        if event.event_type != DECIDED:
+            continue
+        body = json.loads(event.event)
+        if body.get("release_id") == str(release.id):
+            hashes.update(body.get("status_lists") or ())
+    stored = await gate_repository.judged_status_lists(session, hashes) if hashes else {}
+    return sorted(stored.values())
 
 
 async def log_export(

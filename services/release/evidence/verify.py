@@ -55,11 +55,13 @@ from services.release.inspections.verifier import DrawCheckFailed, check_draw
 from shared import jose, strict_json
 from shared.audit.events import commitment
 from shared.credentials import (
+    LEEWAY,
     CredentialError,
     StatusListView,
     VerifiedCredential,
     decode_status_list_token,
     read_credential,
+    token_sha256,
 )
 from shared.tlog import merkle
 from shared.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
@@ -76,7 +78,9 @@ __all__ = [
 ]
 
 BUNDLE_TYPE: Final = "ketenpas-evidence"
-BUNDLE_VERSION: Final = 1
+# Version 2 added `judged_status_lists`; a version 1 bundle (without it) still verifies,
+# but no decision of it may name a status list (its chain is judged with the export's lists).
+BUNDLE_VERSION: Final = 2
 MEDIA_TYPE: Final = "application/vnd.ketenpas.evidence+json"
 
 _TOP: Final = frozenset(
@@ -93,6 +97,7 @@ _TOP: Final = frozenset(
         "draws",
     }
 )
+_TOP_V2: Final = _TOP | {"judged_status_lists"}
 _EVENT: Final = frozenset({"event", "salt", "index", "proof"})
 _LINK: Final = frozenset({"jws", "ack"})
 _DRAW: Final = frozenset({"event_id", "consistency"})
@@ -330,29 +335,86 @@ def _issuer(tokens: Sequence[str], check: str) -> str:
     return str(next(iter(issuers)))
 
 
+def _status_list(
+    token: str, *, resolve: Callable[[str], Key | None], issuer: str, check: str
+) -> StatusListView:
+    """A status-list token, verified as of its own issue: the signature, issuer and form hold
+    whenever it is read; when its statuses count is the caller's matter."""
+    try:
+        _, claims = jose.peek(token)
+        issued = claims.get("iat")
+        if not isinstance(issued, int | float) or isinstance(issued, bool):
+            raise EvidenceFailed(check, "a status list has no iat")
+        return decode_status_list_token(
+            token, resolve_key=resolve, issuer=issuer, now=float(issued)
+        )
+    except (jose.TokenError, CredentialError) as exc:
+        code = getattr(exc, "code", "token_malformed")
+        raise EvidenceFailed(check, f"a status list does not verify ({code})") from None
+
+
 def _status_lists(
     tokens: list[str], *, resolve: Callable[[str], Key | None], issuer: str
 ) -> dict[str, StatusListView]:
     check = "status lists"
     views: dict[str, StatusListView] = {}
     for token in tokens:
-        try:
-            _, claims = jose.peek(token)
-            issued = claims.get("iat")
-            if not isinstance(issued, int | float) or isinstance(issued, bool):
-                raise EvidenceFailed(check, "a status list has no iat")
-            # Judged as of its own issue: the signature, issuer and form hold whenever it is
-            # read; its statuses are those at the export.
-            view = decode_status_list_token(
-                token, resolve_key=resolve, issuer=issuer, now=float(issued)
-            )
-        except (jose.TokenError, CredentialError) as exc:
-            code = getattr(exc, "code", "token_malformed")
-            raise EvidenceFailed(check, f"a status list does not verify ({code})") from None
+        view = _status_list(token, resolve=resolve, issuer=issuer, check=check)
         if view.uri in views:
             raise EvidenceFailed(check, f"{view.uri} is in the bundle twice")
         views[view.uri] = view
     return views
+
+
+def _decisions(events: Sequence[_Event], release_id: str) -> list[_Event]:
+    return [
+        e for e in events if e.type == "gate.decided" and e.body.get("release_id") == release_id
+    ]
+
+
+def _named_lists(event: _Event, check: str) -> list[str]:
+    """The status-list hashes a decision names (none for one logged before it named them)."""
+    named = event.body.get("status_lists", [])
+    if not isinstance(named, list) or not all(isinstance(h, str) for h in named):
+        raise EvidenceFailed(check, f"decision of event {event.index}: status_lists malformed")
+    return named
+
+
+def _judged_status_lists(
+    tokens: list[str],
+    decisions: Sequence[_Event],
+    *,
+    resolve: Callable[[str], Key | None],
+    issuer: str,
+) -> dict[str, dict[str, StatusListView]]:
+    """The status lists each decision was judged with, by decision event id, then by URI.
+
+    Every hash a decision names must be a token of the bundle, signed by the identity
+    service and issued before the decision; every token of the bundle must be named by a
+    decision. Whether a list was still fresh enough is the chain's check
+    (`status_list_expired`), as at the gate."""
+    check = "judged status lists"
+    by_hash = {token_sha256(token): token for token in tokens}
+    judged: dict[str, dict[str, StatusListView]] = {}
+    named_anywhere: set[str] = set()
+    for event in decisions:
+        lists: dict[str, StatusListView] = {}
+        for digest in _named_lists(event, check):
+            where = f"decision of event {event.index}"
+            token = by_hash.get(digest)
+            if token is None:
+                raise EvidenceFailed(check, f"{where}: status list {digest} is not in the bundle")
+            view = _status_list(token, resolve=resolve, issuer=issuer, check=check)
+            if view.issued_at > event.at + LEEWAY:
+                raise EvidenceFailed(check, f"{where}: status list {digest} is of a later time")
+            if view.uri in lists:
+                raise EvidenceFailed(check, f"{where} names two lists of {view.uri}")
+            lists[view.uri] = view
+            named_anywhere.add(digest)
+        judged[str(event.body["id"])] = lists
+    if set(by_hash) - named_anywhere:
+        raise EvidenceFailed(check, "the bundle holds a status list no decision names")
+    return judged
 
 
 def _credentials(
@@ -549,18 +611,12 @@ def _check_dead_links(
             ) from None
 
 
-def _judged_at(events: Sequence[_Event], release_id: str) -> tuple[float, bool]:
-    """The moment the chain is judged at, and whether the gate let the container go."""
-    let_go = [
-        e
-        for e in events
-        if e.type == "gate.decided"
-        and e.body.get("release_id") == release_id
-        and e.body.get("decision") in _LETTING_GO
-    ]
+def _judged_at(events: Sequence[_Event], release_id: str) -> tuple[float, _Event | None]:
+    """The moment the chain is judged at, and the decision that let the container go."""
+    let_go = [e for e in _decisions(events, release_id) if e.body.get("decision") in _LETTING_GO]
     if let_go:
-        return let_go[-1].at, True
-    return max(e.at for e in events), False
+        return let_go[-1].at, let_go[-1]
+    return max(e.at for e in events), None
 
 
 # --- draws ---------------------------------------------------------------------------------
@@ -705,9 +761,11 @@ def _verify(
     inspection_keys: Sequence[bytes],
 ) -> None:
     """The checks in order, each appended to `report` as it passes."""
-    bundle = _members(_canonical_object(data, "format", "the bundle"), _TOP, "format", "the bundle")
-    if bundle["type"] != BUNDLE_TYPE or bundle["v"] != BUNDLE_VERSION:
-        raise EvidenceFailed("format", f"not a {BUNDLE_TYPE} bundle of version {BUNDLE_VERSION}")
+    value = _canonical_object(data, "format", "the bundle")
+    version = value.get("v")
+    if value.get("type") != BUNDLE_TYPE or version not in (1, BUNDLE_VERSION):
+        raise EvidenceFailed("format", f"not a {BUNDLE_TYPE} bundle of version 1 or 2")
+    bundle = _members(value, _TOP if version == 1 else _TOP_V2, "format", "the bundle")
     release_id = _text(bundle["release_id"], "format", "release_id")
     report.passed.append("format: RFC 8785 canonical JSON, every member known")
 
@@ -732,18 +790,33 @@ def _verify(
         _text(t, "status lists", "a status list")
         for t in _list(bundle["status_lists"], "status lists", "status_lists")
     ]
+    judged_tokens = [
+        _text(t, "judged status lists", "a status list")
+        for t in _list(
+            bundle.get("judged_status_lists", []), "judged status lists", "judged_status_lists"
+        )
+    ]
     _sorted_unique(credential_tokens, "credentials", "credentials")
     _sorted_unique(status_tokens, "status lists", "status_lists")
-    used = {_kid(token, "identity keys") for token in (*credential_tokens, *status_tokens)}
+    _sorted_unique(judged_tokens, "judged status lists", "judged_status_lists")
+    identity_tokens = (*credential_tokens, *status_tokens, *judged_tokens)
+    used = {_kid(token, "identity keys") for token in identity_tokens}
     if set(keys) != used:
         raise EvidenceFailed("identity keys", "the keys must be exactly those that signed")
     report.passed.append(f"identity keys: {len(keys)}, each in --identity-jwks")
 
     if not status_tokens:
         raise EvidenceFailed("status lists", "the bundle holds no status list")
-    issuer = _issuer([*credential_tokens, *status_tokens], "status lists")
+    issuer = _issuer(identity_tokens, "status lists")
     status_lists = _status_lists(status_tokens, resolve=keys.get, issuer=issuer)
     report.passed.append(f"status lists: {len(status_lists)}, signed by {issuer}")
+    judged = _judged_status_lists(
+        judged_tokens, _decisions(events, release_id), resolve=keys.get, issuer=issuer
+    )
+    report.passed.append(
+        f"judged status lists: {len(judged_tokens)}, each one a decision names,"
+        f" signed by {issuer} and issued before it"
+    )
     cache = VerifierCache()
     held, parties_of_people = _credentials(
         credential_tokens, resolve=keys.get, issuer=issuer, status_lists=status_lists, cache=cache
@@ -762,7 +835,11 @@ def _verify(
         " names, in its order, acceptances as logged"
     )
 
-    judged_at, let_go = _judged_at(events, release_id)
+    judged_at, letting_go = _judged_at(events, release_id)
+    let_go = letting_go is not None
+    # At the decision that let the container go, the statuses are those the gate judged
+    # with; a decision logged before decisions named their lists is judged with the export's.
+    as_judged = judged.get(str(letting_go.body["id"]), {}) if letting_go is not None else {}
     cancelled = any(
         e.type == "release.cancelled" and e.body.get("release_id") == release_id for e in events
     )
@@ -776,7 +853,7 @@ def _verify(
         stored,
         evidence=Evidence(
             credentials={holder: tuple(held.get(holder, ())) for holder in holders},
-            status_lists=status_lists,
+            status_lists={**status_lists, **as_judged},
         ),
         now=judged_at,
         max_links=max(len(stored), 1),
@@ -791,8 +868,13 @@ def _verify(
             "chain", f"link {chain.failure.seq}: {chain.failure.code} ({chain.failure.detail})"
         )
     moment = datetime.fromtimestamp(judged_at, UTC).isoformat()
+    statuses = (
+        f"statuses as the gate judged them ({len(as_judged)} lists)"
+        if as_judged
+        else "statuses as exported"
+    )
     report.passed.append(
-        f"chain: verified as at {moment}"
+        f"chain: verified as at {moment}, {statuses}"
         + (f", ending at driver {chain.driver}" if chain.driver else ", incomplete")
     )
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from shared.models import UTCDateTime, utcnow
@@ -64,3 +64,16 @@ class GateOut(SQLModel, table=True):
     decision_id: uuid.UUID = Field(foreign_key="gate_decisions.id", unique=True)
     completed_by: str = Field(max_length=100)
     completed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class JudgedStatusList(SQLModel, table=True):
+    """A status-list token a gate decision was judged with, kept once by its hash, so that an
+    evidence bundle can show the statuses as the gate saw them (docs/evidence.md)."""
+
+    __tablename__ = "judged_status_lists"
+
+    # SHA-256 of the token's text, base64url without padding: what `gate.decided` names.
+    token_sha256: str = Field(primary_key=True, max_length=43)
+    uri: str = Field(max_length=500)
+    token: str = Field(sa_type=Text)
+    first_judged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

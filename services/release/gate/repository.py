@@ -14,7 +14,7 @@ walks the values) every time: about 6% of the service's CPU under load, in a pro
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.chain.models import LIVE_STATUSES, Link
 from services.release.chain.verify import StoredLink
-from services.release.gate.models import Decision, GateDecision, GateOut, UsedGatePass
+from services.release.gate.models import (
+    Decision,
+    GateDecision,
+    GateOut,
+    JudgedStatusList,
+    UsedGatePass,
+)
 from services.release.paging import keyset_page
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from shared.db import insert_once, table_of
@@ -231,3 +237,16 @@ async def delete_used_gate_passes(session: AsyncSession, *, expired_before: date
         delete(UsedGatePass).where(col(UsedGatePass.expires_at) < expired_before)
     )
     return int(result.rowcount or 0)
+
+
+async def keep_judged(session: AsyncSession, judged: JudgedStatusList) -> None:
+    """Store a status-list token a decision judged with, unless it is stored already."""
+    await insert_once(session, JudgedStatusList, **judged.model_dump())
+
+
+async def judged_status_lists(session: AsyncSession, hashes: Iterable[str]) -> dict[str, str]:
+    """The stored tokens of these hashes, by hash (an evidence export's read)."""
+    statement = select_models(JudgedStatusList).where(
+        col(JudgedStatusList.token_sha256).in_(sorted(set(hashes)))
+    )
+    return {row.token_sha256: row.token for row in (await session.exec(statement)).all()}

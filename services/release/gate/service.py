@@ -6,9 +6,11 @@ hold or the wrong driver each give `deny` with a reason code, and the decision i
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller, check_person_status
@@ -16,7 +18,7 @@ from services.release.chain.tokens import kid_of
 from services.release.chain.verification import facts_of, verify
 from services.release.chain.verify import ChainFailure, ChainReport
 from services.release.gate import repository
-from services.release.gate.models import Decision, GateDecision, GateOut
+from services.release.gate.models import Decision, GateDecision, GateOut, JudgedStatusList
 from services.release.gate.passes import spend_gate_pass
 from services.release.gate.repository import ReleaseAtGate
 from services.release.gate.schemas import DecisionRequest, Reason
@@ -30,6 +32,7 @@ from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from shared.audit.events import append
+from shared.credentials import StatusListView, token_sha256
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
 from shared.problems import Conflict, InvalidInput, NotFound, Problem, Unauthorised
 
@@ -163,20 +166,56 @@ async def _check_release(
     settings: ReleaseSettings,
     now: datetime,
     reasons: list[Reason],
-) -> None:
+) -> tuple[StatusListView, ...]:
+    """Add what stops the release to `reasons`; the status lists the chain was judged with."""
     if found.release.valid_until <= now:
         reasons.append(_reason("release_expired", "the release has expired"))
     for kind in found.holds:
         reasons.append(_reason(f"{kind}_hold", f"the release is under a {kind} hold"))
-    report = await _verify_whole_chain(found, directory=directory, settings=settings, now=now)
+    judging = directory.judging()
+    report = await _verify_whole_chain(found, directory=judging, settings=settings, now=now)
     if report.failure is not None:
         reasons.append(_reason("chain_broken", **_chain_failure(report.failure)))
-        return
-    if gate_pass is None:
-        return
-    assignment = found.links[-1]
-    if report.driver != str(gate_pass.person_id) or assignment.receiver_party != gate_pass.party_id:
-        reasons.append(_reason("wrong_driver", "the release is assigned to another driver"))
+    elif gate_pass is not None:
+        assignment = found.links[-1]
+        if (
+            report.driver != str(gate_pass.person_id)
+            or assignment.receiver_party != gate_pass.party_id
+        ):
+            reasons.append(_reason("wrong_driver", "the release is assigned to another driver"))
+    return judging.judged_status_lists
+
+
+async def _keep_judged(
+    session: AsyncSession,
+    judged: Sequence[StatusListView],
+    *,
+    directory: IdentityDirectory,
+    now: datetime,
+) -> list[str]:
+    """Store the status-list tokens a decision judged with (each once, ever); their hashes.
+
+    The hashes already committed are remembered by the directory (the app's), so a warm gate
+    writes nothing; a new token costs one `INSERT … ON CONFLICT DO NOTHING`, remembered only
+    once the decision's transaction commits (a rolled-back one stored nothing)."""
+    hashes = {token_sha256(view.token): view for view in judged if view.token}
+    new = [digest for digest in hashes if digest not in directory.kept_status_lists]
+    for digest in new:
+        view = hashes[digest]
+        await repository.keep_judged(
+            session,
+            JudgedStatusList(
+                token_sha256=digest, uri=view.uri, token=view.token, first_judged_at=now
+            ),
+        )
+    if new:
+        event.listen(
+            session.sync_session,
+            "after_commit",
+            lambda _session: directory.remember_kept(new),
+            once=True,
+        )
+    return sorted(hashes)
 
 
 async def decide(
@@ -210,8 +249,9 @@ async def decide(
         )
     found = await _release_at_gate(session, caller, container, reasons)
     release = found.release if found is not None else None
+    judged: tuple[StatusListView, ...] = ()
     if found is not None:
-        await _check_release(
+        judged = await _check_release(
             found,
             gate_pass,
             directory=directory,
@@ -247,6 +287,7 @@ async def decide(
     driver = gate_pass.person_id if gate_pass else body.driver
     recorded = [reason.model_dump(exclude_none=True) for reason in reasons]
     method = "gate_pass" if body.gate_pass is not None else "kiosk"
+    status_lists = await _keep_judged(session, judged, directory=directory, now=now)
     event_id = await append(
         session,
         "gate.decided",
@@ -265,6 +306,9 @@ async def decide(
             "inspection_id": (
                 str(selection.inspection_id) if selection and selection.inspection_id else None
             ),
+            # The status-list tokens the chain was judged with (their SHA-256, base64url),
+            # each stored in `judged_status_lists`: an evidence bundle carries them.
+            "status_lists": status_lists,
         },
     )
     decision = GateDecision(
