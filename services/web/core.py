@@ -46,6 +46,8 @@ WORDS: dict[str, str] = {
     "release": _("release"),
     "handover": _("handover"),
     "assignment": _("assignment"),
+    "inspect": _("inspect"),
+    "deny": _("deny"),
     "clear": _("clear"),
     "finding": _("finding"),
     "seizure": _("seizure"),

@@ -13,7 +13,16 @@ import pytest
 from services.release.deps import current_time
 from shared.models import utcnow
 from tests.helpers import assert_problem
-from tests.release.chains import accept, assign_pending, create_release, hand_over, ok
+from tests.release.chains import (
+    accept,
+    ask_gate,
+    assign_pending,
+    create_release,
+    full_chain,
+    gate_pass,
+    hand_over,
+    ok,
+)
 from tests.release.port import Port, access_log, in_days
 from tests.release.test_gate_statements import counted
 
@@ -49,7 +58,9 @@ async def test_a_forwarder_lists_what_it_received_newest_first_with_what_awaits_
         "lights",
         "chain",
         "awaiting_me",
+        "gate",
     }
+    assert item["gate"] is None  # only a driver is told the gate's answer to him
     assert (item["container"], item["terminal"], item["status"]) == (
         newer.container,
         port["terminal"].id,
@@ -114,6 +125,22 @@ async def test_a_driver_lists_his_assignment_and_may_accept_it(port: Port) -> No
     # The carrier's dispatcher sees the assignment, but it awaits the driver, not him.
     carrier = await work(port, await port.person_headers("carrier"))
     assert carrier["releases"][0]["awaiting_me"] == []
+
+
+async def test_a_driver_is_told_the_gates_answer_to_him_once_it_is_given(port: Port) -> None:
+    chain = await full_chain(port, path=("forwarder", "carrier"))
+    assert chain.driver is not None
+    driver_headers = await port.driver_headers("carrier", chain.driver)
+    before = await work(port, driver_headers)
+    assert before["releases"][0]["gate"] is None
+    decision = await ask_gate(
+        port, chain.container, gate_pass=await gate_pass(port, "carrier", chain.driver)
+    )
+    after = (await work(port, driver_headers))["releases"][0]
+    assert after["gate"]["decision"] == decision["decision"] == "release"
+    # His carrier's dispatcher is not told the gate's answer on his list.
+    carrier_item = (await work(port, await port.person_headers("carrier")))["releases"][0]
+    assert carrier_item["gate"] is None
 
 
 async def test_a_terminal_lists_the_releases_at_its_terminal(port: Port) -> None:

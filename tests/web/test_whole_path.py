@@ -64,6 +64,7 @@ async def test_the_whole_path(web_port: WebPort) -> None:
         f"/driver/jobs/{chain.release_id}/links/2/accept", data={"csrf": csrf_of(job), "ack": ack}
     )
     assert accept.status_code == 303, accept.text
+    assert (await phone.get("/driver/gate")).json() is None  # no answer before the gate
     gate_pass_page = await phone.get("/driver/pass")
     assert gate_pass_page.status_code == 200 and "<svg" in gate_pass_page.text
 
@@ -80,6 +81,10 @@ async def test_the_whole_path(web_port: WebPort) -> None:
     )
     assert decision.status_code == 200, decision.text
     assert "Release: the driver may take the container" in decision.text
+    # The driver's phone is told the gate's answer (the pass page's script asks for it).
+    told = (await phone.get("/driver/gate")).json()
+    assert (told["decision"], told["container"]) == ("release", chain.container)
+    assert 'data-since="' in gate_pass_page.text
     complete = re.search(r'action="(/gate/decisions/[^"]+/complete)"', decision.text)
     assert complete is not None
     out = await operator.post(complete.group(1), data={"csrf": csrf_of(decision.text)})

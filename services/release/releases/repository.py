@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
 from services.release.chain.models import LIVE_STATUSES, Link, LinkKind
+from services.release.gate.models import GateDecision
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from shared.db import table_of
 
@@ -106,6 +107,27 @@ async def work_page(
     statement = statement.order_by(col(Release.created_at).desc(), col(Release.id).desc())
     rows = (await session.exec(statement.limit(limit))).all()
     return [(release, bool(customs), bool(term)) for release, customs, term in rows]
+
+
+async def latest_gate_answers(
+    session: AsyncSession, release_ids: Sequence[uuid.UUID], driver_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[str, datetime]]:
+    """The newest gate decision of each release for this driver: one statement."""
+    if not release_ids:
+        return {}
+    statement = (
+        select(GateDecision.release_id, GateDecision.decision, GateDecision.decided_at)
+        .where(
+            col(GateDecision.release_id).in_(release_ids),
+            col(GateDecision.driver_id) == driver_id,
+        )
+        .order_by(col(GateDecision.decided_at).desc())
+    )
+    latest: dict[uuid.UUID, tuple[str, datetime]] = {}
+    for release_id, decision, decided_at in (await session.exec(statement)).all():
+        if release_id is not None:
+            latest.setdefault(release_id, (decision, decided_at))
+    return latest
 
 
 async def open_for_container(session: AsyncSession, container: str) -> Release | None:

@@ -102,6 +102,13 @@ class WorkLink(BaseModel):
     status: str
 
 
+class GateResult(BaseModel):
+    """The latest gate decision of a release for the driver asking (his own pickups only)."""
+
+    decision: str
+    decided_at: datetime
+
+
 class WorkItem(BaseModel):
     """A release on the caller's work list: its lights, its chain, and what awaits him."""
 
@@ -116,6 +123,9 @@ class WorkItem(BaseModel):
     # The `seq` of each pending link whose receiver is the caller (his party, or the driver
     # himself for an assignment): the steps he may accept or decline now.
     awaiting_me: list[int]
+    # For a driver: the gate's latest answer to him for this release, once there is one
+    # (after the decision, so it tells nothing in advance); None for everyone else.
+    gate: GateResult | None = None
 
 
 class WorkPage(BaseModel):

@@ -20,6 +20,7 @@ from services.release.releases import repository
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from services.release.releases.repository import OVERSEERS
 from services.release.releases.schemas import (
+    GateResult,
     HoldView,
     Lights,
     LinkSummary,
@@ -458,8 +459,10 @@ def work_item(
     customs_hold: bool,
     terminal_hold: bool,
     now: datetime,
+    gate: tuple[str, datetime] | None = None,
 ) -> WorkItem:
-    """A release on the caller's work list: no more than `view` shows him of it."""
+    """A release on the caller's work list: no more than `view` shows him of it (and, for a
+    driver, the gate's latest answer to him)."""
     status = effective_status(release, now)
     shown = shown_links(caller, links)
     return WorkItem(
@@ -484,6 +487,7 @@ def work_item(
         awaiting_me=[link.seq for link in shown if awaits(caller, link)]
         if status == ReleaseStatus.open
         else [],
+        gate=GateResult(decision=gate[0], decided_at=gate[1]) if gate else None,
     )
 
 
@@ -497,7 +501,7 @@ async def work(
     now: datetime,
 ) -> tuple[list[WorkItem], bool]:
     """A page of the caller's work, newest first, and whether another page follows: two
-    statements, whatever the page's size.
+    statements whatever the page's size (three for a driver: his gate answers).
 
     The releases are those `repository.visible_to` lets the caller read, so the list never
     shows a release a read would refuse. Customs and port security see every release: a
@@ -514,7 +518,14 @@ async def work(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    chains = await chain_repository.live_links_of(session, [release.id for release, *_ in rows])
+    release_ids = [release.id for release, *_ in rows]
+    chains = await chain_repository.live_links_of(session, release_ids)
+    person_id = caller.principal.person_id
+    answers = (
+        await repository.latest_gate_answers(session, release_ids, person_id)
+        if caller.is_driver and person_id is not None
+        else {}
+    )
     items = [
         work_item(
             caller,
@@ -523,6 +534,7 @@ async def work(
             customs_hold=customs,
             terminal_hold=terminal,
             now=now,
+            gate=answers.get(release.id),
         )
         for release, customs, terminal in rows
     ]

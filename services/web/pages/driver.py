@@ -8,6 +8,7 @@ carrier, nor the front end, can accept in his name.
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import segno
@@ -125,7 +126,12 @@ async def gate_pass_page(request: Request) -> Response:
         if problem.code not in NEEDS_CODE:
             raise
         return core.render(request, "driver/pass_code.html", status=401)
-    return core.render(request, "driver/pass.html", **answer)
+    return core.render(request, "driver/pass.html", shown_at=_shown_at(request), **answer)
+
+
+def _shown_at(request: Request) -> str:
+    """When the pass page was shown (ISO 8601, UTC): a gate answer after it is news."""
+    return datetime.fromtimestamp(core.now(request), UTC).isoformat()
 
 
 @router.post("/pass/code")
@@ -140,7 +146,22 @@ async def gate_pass_with_code(request: Request) -> Response:
         if problem.status >= 500 or problem.code == "rate_limited":
             raise
         return core.render(request, "driver/pass_code.html", status=401, error=problem.code)
-    return core.render(request, "driver/pass.html", **answer)
+    return core.render(request, "driver/pass.html", shown_at=_shown_at(request), **answer)
+
+
+@router.get("/gate")
+async def gate_answer(request: Request) -> Response:
+    """The gate's newest answer to the driver on any of his jobs, for the pass page's script
+    (`null` until there is one): the result shows on his phone when it comes."""
+    _me(request)
+    work = await core.api(request, "release").get(WORK, limit=20, state="all")
+    answers = [
+        {"container": item["container"], **item["gate"]}
+        for item in work.get("releases", [])
+        if item.get("gate")
+    ]
+    newest = max(answers, key=lambda answer: str(answer["decided_at"]), default=None)
+    return JSONResponse(newest)
 
 
 @router.post("/pass")

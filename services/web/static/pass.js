@@ -30,4 +30,21 @@
   }
 
   schedule(Number(figure.dataset.expiresIn || "60"));
+
+  // The gate's answer shows here when it comes (asked every few seconds while visible).
+  const answer = document.querySelector(".js-gate-answer");
+  async function ask() {
+    if (document.hidden || !answer || !answer.hidden) { return; }
+    try {
+      const response = await fetch("/driver/gate", { headers: { "Accept": "application/json" } });
+      if (!response.ok) { return; }
+      const newest = await response.json();
+      if (newest && Date.parse(newest.decided_at) > Date.parse(answer.dataset.since) && answer.dataset[newest.decision]) {
+        answer.textContent = answer.dataset[newest.decision];
+        answer.classList.add("decision-" + newest.decision);
+        answer.hidden = false;
+      }
+    } catch (error) { /* asked again at the next turn */ }
+  }
+  if (answer) { setInterval(ask, 5000); }
 })();

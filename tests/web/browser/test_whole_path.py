@@ -100,6 +100,10 @@ def test_the_whole_path_in_the_browser(new_phone: PhoneFactory, stack: Stack) ->
         "Release: the driver may take the container"
     )
     check_page(gate, "path-gate-decision")
+    # The driver's phone, still on its gate pass, shows the gate's answer when it comes.
+    expect(phone.locator(".js-gate-answer")).to_have_text(
+        "The gate says: you may take the container.", timeout=20_000
+    )
     with gate.expect_navigation():
         gate.get_by_role("button", name="Record the gate-out").click()
     expect(gate.get_by_role("status")).to_have_text("Gate-out recorded.")
