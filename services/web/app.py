@@ -131,7 +131,7 @@ def create_app(
     async def api_problem(request: Request, exc: ApiProblem) -> Response:
         if (
             exc.status == 401
-            and exc.code not in driver.NEEDS_CODE
+            and exc.code not in problems.NEEDS_FRESH_CODE
             and core.session_of(request).signed_in
         ):
             # The token was refused (expired, revoked, the person suspended): sign in again.

@@ -2,6 +2,7 @@
 
 import hmac
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from starlette.datastructures import FormData
 
-from services.web.api import Api
+from services.web.api import Api, ApiProblem
 from services.web.i18n import translations
 from services.web.session import Session, Who
 from services.web.settings import LANGUAGES, WebSettings
@@ -107,6 +108,15 @@ def who(request: Request) -> Who:
     if not session.signed_in or session.who is None:
         raise SignInNeeded
     return session.who
+
+
+def who_may(request: Request, allowed: Callable[[Who], bool], pages: str) -> Who:
+    """The signed-in person, if these pages are for him; a 403 problem page otherwise (the
+    services would refuse him anyway: this only spares him pages that cannot work)."""
+    person = who(request)
+    if not allowed(person):
+        raise ApiProblem(403, "forbidden", f"these pages are for {pages}", "web")
+    return person
 
 
 def api(request: Request, service: str, token: str | None = None) -> Api:

@@ -9,12 +9,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from services.web import core
+from services.web.core import _
 
-
-def _(message: str) -> str:
-    """Marks a message for the catalog; translated when the page is rendered."""
-    return message
-
+# The identity service's 401s that ask for a fresh TOTP code (the sign-in's second factor is
+# too old for a gate pass): the page asks for one; they do not end the session.
+NEEDS_FRESH_CODE = frozenset({"second_factor_too_old", "second_factor_required"})
 
 MESSAGES: dict[str, str] = {
     "form_refused": _(

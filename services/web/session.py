@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -101,7 +101,7 @@ class Session:
                 "lang": self.language,
                 "token": self.token,
                 "exp": self.token_expires,
-                "who": self.who.__dict__ if self.who else None,
+                "who": asdict(self.who) if self.who else None,
                 "notice": self.notice,
             },
             separators=(",", ":"),

@@ -10,6 +10,7 @@ import httpx
 
 from services.release.chain.verify import link_hash
 from tests.audit_helpers import integrate_all
+from tests.identity.factories import make_party, make_person
 from tests.release.chains import create_release
 from tests.release.evidence_bundles import anchors
 from tests.web.port import WebPort, csrf_of
@@ -114,3 +115,14 @@ async def test_the_link_hash_the_page_offers_is_the_chains(web_port: WebPort) ->
         f"/v1/releases/{chain.release_id}/chain", headers=port["security"].headers
     )
     assert link_hash(officer_view.json()["links"][0]["jws"]) == chain.links[0]
+
+
+async def test_a_person_whose_role_has_no_pages_is_told_so(web_port: WebPort) -> None:
+    admin_party = await make_party(web_port.port.identity, "admin")
+    admin = await make_person(web_port.port.identity, admin_party, "admin")
+    browser = await web_port.browser()
+    assert (await web_port.sign_in(browser, admin)).headers["location"] == "/account"
+    page = await browser.get("/account")
+    assert page.status_code == 200 and "no pages for your role" in page.text
+    for elsewhere in ("/driver", "/dispatch", "/gate", "/security"):
+        assert (await browser.get(elsewhere)).status_code == 403, elsewhere

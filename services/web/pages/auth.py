@@ -46,6 +46,13 @@ async def start(request: Request) -> Response:
     return core.redirect(home_of(session.who))
 
 
+@router.get("/account")
+async def account(request: Request) -> Response:
+    """A person whose role has no pages here (an administrator): who he is, and where to go."""
+    core.who(request)
+    return core.render(request, "account.html")
+
+
 @router.get("/signin")
 async def sign_in_page(request: Request) -> Response:
     """The sign-in form: username, password and the authenticator's code."""

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from services.web import core
 from services.web.api import ApiProblem
 from services.web.pages.driver import WORK
+from services.web.session import Who
 
 router = APIRouter(prefix="/dispatch")
 
@@ -23,11 +24,12 @@ _DISPATCHING_ROLES = ("shipping_line", "forwarder", "carrier")
 _SHORTEST_QUERY = 3
 
 
-def _dispatcher(request: Request) -> Any:
-    person = core.who(request)
-    if person.role == "driver" or not person.has_party_role(*_DISPATCHING_ROLES):
-        raise ApiProblem(403, "forbidden", "these pages are for dispatchers", "web")
-    return person
+def _dispatcher(request: Request) -> Who:
+    return core.who_may(
+        request,
+        lambda person: person.role != "driver" and person.has_party_role(*_DISPATCHING_ROLES),
+        "dispatchers",
+    )
 
 
 @router.get("")

@@ -15,8 +15,9 @@ import segno
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.web import core
+from services.web import core, problems
 from services.web.api import ApiProblem
+from services.web.session import Who
 
 router = APIRouter(prefix="/driver")
 
@@ -24,11 +25,8 @@ router = APIRouter(prefix="/driver")
 WORK = "/v1/releases/work"
 
 
-def _me(request: Request) -> Any:
-    person = core.who(request)
-    if person.role != "driver":
-        raise ApiProblem(403, "forbidden", "these pages are for drivers", "web")
-    return person
+def _me(request: Request) -> Who:
+    return core.who_may(request, lambda person: person.role == "driver", "drivers")
 
 
 @router.get("")
@@ -111,11 +109,6 @@ async def register_device(request: Request) -> Response:
     return core.redirect("/driver")
 
 
-# The identity service's answers when a gate pass needs a fresh TOTP code (the sign-in's
-# second factor is too old); the page then asks for one instead of failing.
-NEEDS_CODE = frozenset({"second_factor_too_old", "second_factor_required"})
-
-
 @router.get("/pass")
 async def gate_pass_page(request: Request) -> Response:
     """The gate pass as a QR code; the page asks for a fresh one before it expires."""
@@ -123,7 +116,7 @@ async def gate_pass_page(request: Request) -> Response:
     try:
         answer = await _gate_pass(request, person.person_id)
     except ApiProblem as problem:
-        if problem.code not in NEEDS_CODE:
+        if problem.code not in problems.NEEDS_FRESH_CODE:
             raise
         return core.render(request, "driver/pass_code.html", status=401)
     return core.render(request, "driver/pass.html", shown_at=_shown_at(request), **answer)

@@ -7,14 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from services.web import core
-from services.web.api import ApiProblem
+from services.web.core import _
+from services.web.session import Who
 
 router = APIRouter(prefix="/gate")
-
-
-def _(message: str) -> str:
-    """Marks a message for the catalog; translated when the page is rendered."""
-    return message
 
 
 # The gate's reason codes (docs/release.md), in words an operator reads at a glance.
@@ -37,11 +33,10 @@ REASONS: dict[str, str] = {
 }
 
 
-def _operator(request: Request) -> Any:
-    person = core.who(request)
-    if not person.has_party_role("terminal"):
-        raise ApiProblem(403, "forbidden", "the gate screen is for terminal operators", "web")
-    return person
+def _operator(request: Request) -> Who:
+    return core.who_may(
+        request, lambda person: person.has_party_role("terminal"), "terminal operators"
+    )
 
 
 @router.get("")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from services.web import core
-from services.web.api import ApiProblem
+from services.web.session import Who
 from shared.audit.verify import VerificationFailed, verify_log
 
 router = APIRouter(prefix="/security")
@@ -17,11 +17,8 @@ router = APIRouter(prefix="/security")
 _OVERSEERS = ("port_security", "customs")
 
 
-def _officer(request: Request) -> Any:
-    person = core.who(request)
-    if not person.has_party_role(*_OVERSEERS):
-        raise ApiProblem(403, "forbidden", "these pages are for port security", "web")
-    return person
+def _officer(request: Request) -> Who:
+    return core.who_may(request, lambda person: person.has_party_role(*_OVERSEERS), "port security")
 
 
 @router.get("")
