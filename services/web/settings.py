@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.demo import DEMO_WEB_SESSION_KEY, is_demo_secret
+from shared.tlog.note import NoteError, parse_verifier_key
 
 Language = Literal["en", "nl"]
 LANGUAGES: tuple[Language, ...] = ("en", "nl")
@@ -57,6 +58,11 @@ class WebSettings(BaseSettings):
                     "signed out on one replica is signed out on all"
                 )
         self.session_key_bytes()
+        if self.release_log_key:
+            try:
+                parse_verifier_key(self.release_log_key)
+            except NoteError as exc:
+                raise ValueError(f"release_log_key is not a note verifier key: {exc}") from None
         return self
 
     @property

@@ -8,12 +8,13 @@ from pydantic import ValidationError
 
 from services.web.settings import WebSettings
 from shared.demo import DEMO_WEB_SESSION_KEY
+from shared.tlog.note import verifier_key
 
 REAL_KEY = base64.b64encode(os.urandom(32)).decode()
 PRODUCTION = {
     "environment": "production",
     "session_key": REAL_KEY,
-    "release_log_key": "ketenpas.example/release-log+0123abcd+AQ==",
+    "release_log_key": verifier_key("ketenpas.example/release-log", bytes(range(32))),
     "cache_url": "redis://127.0.0.1:6379",
 }
 
@@ -30,6 +31,7 @@ def test_production_settings_that_are_complete_are_taken() -> None:
         ("session_key", DEMO_WEB_SESSION_KEY.rstrip("="), "demo secret"),  # another spelling
         ("release_log_key", "", "release_log_key"),
         ("cache_url", "memory://", "cache_url must be Redis"),
+        ("release_log_key", "not+a+key", "not a note verifier key"),
     ],
 )
 def test_production_refuses(name: str, value: str, says: str) -> None:
