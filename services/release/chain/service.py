@@ -162,13 +162,21 @@ def _pending_link(links: Sequence[Link], seq: int) -> Link:
     return link
 
 
-def _ensure_receiver(caller: Caller, link: Link) -> None:
+def may_answer(caller: Caller, link: Link) -> bool:
+    """Whether the caller is the one who may accept or decline the link: the driver himself
+    for an assignment (never his carrier's dispatcher), else a person or client of the
+    receiving party acting under `chain:write`."""
     if link.kind == LinkKind.assignment:
-        if str(caller.principal.person_id) != link.to:
-            raise Forbidden("not_receiver", "only the assigned driver can answer an assignment")
+        return str(caller.principal.person_id) == link.to
+    return caller.party_id == link.to and allows(caller, "chain:write")
+
+
+def _ensure_receiver(caller: Caller, link: Link) -> None:
+    if may_answer(caller, link):
         return
-    if caller.party_id != link.to or not allows(caller, "chain:write"):
-        raise Forbidden("not_receiver", "only the receiver of the link can answer it")
+    if link.kind == LinkKind.assignment:
+        raise Forbidden("not_receiver", "only the assigned driver can answer an assignment")
+    raise Forbidden("not_receiver", "only the receiver of the link can answer it")
 
 
 async def accept(

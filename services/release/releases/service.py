@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.auth import Caller, allows
+from services.release.auth import Caller
 from services.release.chain import repository as chain_repository
 from services.release.chain import service as chain
 from services.release.chain.models import Link, LinkKind, LinkStatus
@@ -441,14 +441,9 @@ def view(
 
 
 def awaits(caller: Caller, link: Link) -> bool:
-    """Whether the link is pending with the caller as the one who may answer it, as the
-    chain's `accept` judges him: the driver himself for an assignment (never his carrier's
-    dispatcher), a person or client of the receiving party acting under `chain:write`."""
-    if link.status != LinkStatus.pending:
-        return False
-    if link.kind == LinkKind.assignment:
-        return link.to == str(caller.principal.person_id)
-    return link.to == caller.party_id and allows(caller, "chain:write")
+    """Whether the link is pending with the caller as the one who may answer it, by the
+    rule the chain's `accept` applies (`chain.may_answer`)."""
+    return link.status == LinkStatus.pending and chain.may_answer(caller, link)
 
 
 def work_item(
