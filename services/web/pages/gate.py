@@ -2,7 +2,6 @@
 in plain words, complete the gate-out; and the terminal's open inspections."""
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -44,12 +43,7 @@ async def screen(request: Request) -> Response:
     """Scan or paste a gate pass; the terminal's open inspections below."""
     _operator(request)
     answer = await core.api(request, "release").get("/v1/inspections", status="open")
-    inspections = [item for item in _items(answer) if item.get("status") == "open"]
-    return core.render(request, "gate/screen.html", inspections=inspections)
-
-
-def _items(answer: Any) -> list[dict[str, Any]]:
-    return [item for item in answer.get("inspections", []) if isinstance(item, dict)]
+    return core.render(request, "gate/screen.html", inspections=answer.get("inspections", []))
 
 
 @router.post("/decide")
