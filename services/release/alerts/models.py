@@ -17,6 +17,7 @@ class Severity(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
+    critical = "critical"
 
 
 class Alert(SQLModel, table=True):
