@@ -30,6 +30,7 @@ from services.registry import SERVICES, ServiceSpec, selected
 from services.release import app as release_app
 from services.release.evidence.cli import cli as evidence_cli
 from services.release.inspections.cli import cli as inspections_cli
+from services.release.reconcile.cli import reconcile as reconcile_command
 from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
 from services.web.app import create_app as create_web_app
@@ -67,6 +68,8 @@ app.add_typer(signing_key_cli, name="signing-key")
 app.add_typer(yard_cli, name="yard")
 app.add_typer(inspections_cli, name="inspections")
 app.add_typer(evidence_cli, name="evidence")
+# Replaying the audit log against the release tables (also on a schedule).
+app.command("reconcile")(reconcile_command)
 
 
 class Target(StrEnum):

@@ -86,6 +86,11 @@ class ReleaseSettings(ServiceSettings):
     # housekeeping purge` does it once).
     housekeeping_interval_seconds: float = Field(default=3600.0, ge=0)
 
+    # The reconciliation (docs/reconcile.md) replays the signed audit log and compares it
+    # with the holds, release statuses and gate-outs in the tables this often (0: never in
+    # this process; `ketenpas reconcile` runs it once). It waits one interval after start.
+    reconcile_interval_seconds: float = Field(default=900.0, ge=0)
+
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":
         self.identity_url = self.identity_url.rstrip("/")

@@ -1,0 +1,155 @@
+"""SQL of the reconciliation: the log's events in pages, and the compared tables' rows.
+
+Everything is read in one transaction that sees one snapshot (`begin_snapshot`), so that an
+event and the rows it wrote are seen together or not at all: on PostgreSQL a repeatable-read
+transaction, on SQLite a deferred read transaction (WAL readers keep their snapshot). Events
+come in keyset pages by `log_index`; the tables are streamed. Nothing here keeps more than a
+page.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.gate.models import GateOut
+from services.release.releases.models import Hold, Release
+from shared.audit.models import AuditEvent
+from shared.db import table_of
+
+_events = table_of(AuditEvent)
+_releases = table_of(Release)
+_holds = table_of(Hold)
+_gate_outs = table_of(GateOut)
+
+# Built once, values bound per page (a statement per page would be compiled per page).
+_INTEGRATED_PAGE = (
+    select(_events.c.log_index, _events.c.salt, _events.c.commitment, _events.c.event)
+    .where(_events.c.log_index >= bindparam("first"), _events.c.log_index < bindparam("end"))
+    .order_by(_events.c.log_index)
+)
+_PENDING = (
+    select(_events.c.id, _events.c.event)
+    .where(
+        or_(_events.c.log_index.is_(None), _events.c.log_index >= bindparam("signed_size")),
+        _events.c.id > bindparam("after"),
+    )
+    .order_by(_events.c.id)
+    .limit(bindparam("page"))
+)
+_RELEASE_ROWS = select(
+    _releases.c.id,
+    _releases.c.container,
+    _releases.c.terminal_id,
+    _releases.c.shipping_line_id,
+    _releases.c.first_party_id,
+    _releases.c.valid_until,
+    _releases.c.status,
+)
+_HOLD_ROWS = select(_holds.c.release_id, _holds.c.kind)
+_GATE_OUT_ROWS = select(_gate_outs.c.release_id, _gate_outs.c.decision_id)
+
+
+def _on_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def begin_snapshot(session: AsyncSession) -> None:
+    """Start the session's transaction on one snapshot of the whole database."""
+    if _on_postgres(session):
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        await session.connection()
+
+
+async def try_lock(session: AsyncSession, key: int) -> bool:
+    """One reconciliation at a time across replicas (PostgreSQL advisory lock, held to the
+    end of the transaction); SQLite serves one process, so always True there."""
+    if not _on_postgres(session):
+        return True
+    result = await session.exec(  # type: ignore[call-overload]
+        text("SELECT pg_try_advisory_xact_lock(:key)"), params={"key": key}
+    )
+    return bool(result.scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An integrated event as stored: its index, salt, commitment and canonical JSON."""
+
+    log_index: int
+    salt: bytes
+    commitment: bytes
+    event: str
+
+
+async def integrated_page(session: AsyncSession, first: int, end: int) -> list[StoredEvent]:
+    """The stored events with `first <= log_index < end`, in index order."""
+    statement: Any = _INTEGRATED_PAGE
+    rows = await session.exec(statement, params={"first": first, "end": end})
+    return [
+        StoredEvent(int(index), bytes(salt), bytes(stored), str(event))
+        for index, salt, stored, event in rows
+    ]
+
+
+async def pending_events(
+    session: AsyncSession, *, signed_size: int, page: int
+) -> AsyncIterator[str]:
+    """The canonical JSON of events not under the signed checkpoint, oldest row first."""
+    after = 0
+    statement: Any = _PENDING
+    while True:
+        rows = (
+            await session.exec(
+                statement, params={"signed_size": signed_size, "after": after, "page": page}
+            )
+        ).all()
+        for _, event in rows:
+            yield str(event)
+        if len(rows) < page:
+            return
+        after = int(rows[-1][0])
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """The compared columns of a `releases` row."""
+
+    id: uuid.UUID
+    container: str
+    terminal_id: str
+    shipping_line_id: str
+    first_party_id: str
+    valid_until: datetime
+    status: str
+
+
+async def _stream(session: AsyncSession, statement: Any, page: int) -> AsyncIterator[Any]:
+    result = await session.stream(statement.execution_options(yield_per=page))
+    async for row in result:
+        yield row
+
+
+async def release_rows(session: AsyncSession, *, page: int) -> AsyncIterator[ReleaseRow]:
+    """Every row of `releases` (the compared columns)."""
+    async for row in _stream(session, _RELEASE_ROWS, page):
+        yield ReleaseRow(*row)
+
+
+async def hold_rows(session: AsyncSession, *, page: int) -> AsyncIterator[tuple[uuid.UUID, str]]:
+    """Every hold: (release id, kind)."""
+    async for release_id, kind in _stream(session, _HOLD_ROWS, page):
+        yield release_id, str(kind)
+
+
+async def gate_out_rows(
+    session: AsyncSession, *, page: int
+) -> AsyncIterator[tuple[uuid.UUID, uuid.UUID]]:
+    """Every gate-out: (release id, decision id)."""
+    async for release_id, decision_id in _stream(session, _GATE_OUT_ROWS, page):
+        yield release_id, decision_id
