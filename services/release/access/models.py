@@ -1,9 +1,15 @@
-"""The access log: every read of release data, by whom, for protective monitoring."""
+"""The access log: every read of release data, by whom, through which endpoint, for
+protective monitoring and for "who knew?" (docs/access-log.md).
+
+On PostgreSQL the table is partitioned by month of `at` (its primary key is `(id, at)`, as a
+partitioned table's must hold the partition key); on SQLite it is one table. The model names
+`id` alone as the key: ids come from one sequence and are unique on both backends.
+"""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.models import BigId, UTCDateTime, utcnow
@@ -13,6 +19,10 @@ class AccessLogEntry(SQLModel, table=True):
     """One read (or attempted read) of release data."""
 
     __tablename__ = "access_log"
+    __table_args__ = (
+        # The sealer's queue (`sealed_in IS NULL`, in id order) and the verifier's groups.
+        Index("ix_access_log_sealed_in_id", "sealed_in", "id"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
@@ -27,3 +37,9 @@ class AccessLogEntry(SQLModel, table=True):
     # not exist: he cannot tell the two apart, the log can).
     outcome: str = Field(max_length=16)
     results: int = 0
+    # The route it was read through, method and path template: `GET /v1/releases/{release_id}`
+    # (none for a read outside a request).
+    endpoint: str | None = Field(default=None, max_length=200)
+    # The seal that committed this row to the audit log: the lowest row id of that seal
+    # (`access_log.sealed` names it as `first_id`); none until sealed. Not part of the digest.
+    sealed_in: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

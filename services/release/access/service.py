@@ -7,14 +7,20 @@ transaction instead (`add_read`): it commits with the answer, and on SQLite a se
 would wait for the request's write lock.
 
 Each entry is stamped with the request's time (`now`, from `deps.NowDep`), the one instant
-its handler decided at, so the log and what it logs agree.
+its handler decided at, so the log and what it logs agree, and with the endpoint it came
+through (`endpoint.current_endpoint`, the route's method and path template).
+
+A listing that shows several containers is one entry per container shown (`record_shown`),
+so that "who knew?" finds a listing as it finds a read.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.access.endpoint import current_endpoint
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
@@ -41,6 +47,7 @@ def _entry(
         container=container,
         outcome=outcome,
         results=results,
+        endpoint=current_endpoint(),
     )
 
 
@@ -91,3 +98,31 @@ async def record_read(
                 now=now,
             )
         )
+
+
+async def record_shown(
+    sessions: SessionFactory,
+    caller: Caller,
+    *,
+    action: str,
+    shown: Sequence[tuple[uuid.UUID | None, str]],
+    now: datetime,
+) -> None:
+    """Record a listing: one `shown` entry per (release id, container) it showed, or one
+    `not_found` entry when it showed none."""
+    if not shown:
+        await record_read(sessions, caller, action=action, outcome="not_found", now=now)
+        return
+    async with transaction(sessions) as session:
+        for release_id, container in shown:
+            session.add(
+                _entry(
+                    caller,
+                    action=action,
+                    outcome="shown",
+                    release_id=release_id,
+                    container=container,
+                    results=1,
+                    now=now,
+                )
+            )
