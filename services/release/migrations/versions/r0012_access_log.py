@@ -91,7 +91,7 @@ def _upgrade_postgres() -> None:
     while month <= last:
         _create_partition(month)
         month = _next_month(month)
-    op.execute(f"INSERT INTO access_log ({COLUMNS}) SELECT {COLUMNS} FROM access_log_old")
+    op.execute(f"INSERT INTO access_log ({COLUMNS}) SELECT {COLUMNS} FROM access_log_old")  # noqa: S608
     op.execute("DROP TABLE access_log_old")
     _indexes()
 
@@ -129,7 +129,7 @@ def _downgrade_postgres() -> None:
         " CONSTRAINT pk_access_log PRIMARY KEY (id))"
     )
     op.execute(f"ALTER SEQUENCE {sequence} OWNED BY access_log.id")
-    op.execute(f"INSERT INTO access_log ({COLUMNS}) SELECT {COLUMNS} FROM access_log_new")
+    op.execute(f"INSERT INTO access_log ({COLUMNS}) SELECT {COLUMNS} FROM access_log_new")  # noqa: S608
     op.execute("DROP TABLE access_log_new CASCADE")
     for column in INDEXED:
         op.create_index(f"ix_access_log_{column}", "access_log", [column], unique=False)
