@@ -28,6 +28,7 @@ from services.identity.settings import IdentitySettings
 from services.identity.signing.cli import cli as signing_key_cli
 from services.registry import SERVICES, ServiceSpec, selected
 from services.release import app as release_app
+from services.release.access.cli import cli as access_cli
 from services.release.evidence.cli import cli as evidence_cli
 from services.release.inspections.cli import cli as inspections_cli
 from services.release.reconcile.cli import reconcile as reconcile_command
@@ -68,6 +69,7 @@ app.add_typer(signing_key_cli, name="signing-key")
 app.add_typer(yard_cli, name="yard")
 app.add_typer(inspections_cli, name="inspections")
 app.add_typer(evidence_cli, name="evidence")
+app.add_typer(access_cli, name="access")
 # Replaying the audit log against the release tables (also on a schedule).
 app.command("reconcile")(reconcile_command)
 

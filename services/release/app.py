@@ -5,6 +5,8 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from services.release.access import keeper as access_log_keeper
+from services.release.access.endpoint import RememberRequestScope
 from services.release.alerts.endpoints import router as alerts_router
 from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
@@ -16,6 +18,7 @@ from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.endpoints import router as inspections_router
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.policy_endpoints import router as policies_router
+from services.release.investigations.endpoints import router as investigations_router
 from services.release.reconcile import schedule as reconcile_schedule
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
@@ -63,15 +66,17 @@ def create_app(
         app.state.verified_tokens = VerifiedTokens()
         app.state.drawing_key = DrawingKey(settings.inspection_vrf_seed())
         visit_scheduler.start(app, settings)
+        access_log_keeper.start(app, settings)
         reconcile_schedule.start(app, settings)
 
     async def disconnect_identity(app: FastAPI) -> None:
         await visit_scheduler.stop(app)
+        await access_log_keeper.stop(app)
         await reconcile_schedule.stop(app)
         await app.state.identity_directory.close()
         await app.state.identity_client.aclose()
 
-    return build_app(
+    app = build_app(
         settings,
         title="Ketenpas release service",
         description=(
@@ -87,9 +92,13 @@ def create_app(
             alerts_router,
             visits_router,
             evidence_router,
+            investigations_router,
         ],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,
         chores=CHORES,
         housekeeping_interval=settings.housekeeping_interval_seconds,
     )
+    # The access log names the endpoint each read came through (access/endpoint.py).
+    app.add_middleware(RememberRequestScope)
+    return app

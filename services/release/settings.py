@@ -91,6 +91,18 @@ class ReleaseSettings(ServiceSettings):
     # this process; `ketenpas reconcile` runs it once). It waits one interval after start.
     reconcile_interval_seconds: float = Field(default=900.0, ge=0)
 
+    # The access log (docs/access-log.md): kept this many whole months before the current
+    # one, then dropped a month at a time; sealed into the audit log every
+    # `access_log_seal_interval_seconds` (0: never in this process) by each process that runs
+    # the sequencer, which also makes the partitions of the next
+    # `access_log_partitions_ahead` months on PostgreSQL. The verifier reports a row as
+    # inserted later when a seal made `access_log_seal_late_seconds` after its time left it
+    # out (longer than any request's transaction).
+    access_log_retention_months: int = Field(default=24, ge=1, le=240)
+    access_log_seal_interval_seconds: float = Field(default=60.0, ge=0)
+    access_log_partitions_ahead: int = Field(default=3, ge=1, le=24)
+    access_log_seal_late_seconds: int = Field(default=600, ge=60, le=86400)
+
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":
         self.identity_url = self.identity_url.rstrip("/")
