@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.identity.credentials.endpoints import router as credentials_router
+from services.identity.exposure.endpoints import router as exposure_router
 from services.identity.gatepass.endpoints import router as gatepass_router
 from services.identity.keys.endpoints import router as keys_router
 from services.identity.oauth.endpoints import router as oauth_router
@@ -52,6 +53,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             credentials_router,
             sessions_router,
             gatepass_router,
+            exposure_router,
         ],
         on_startup=on_startup,
         chores=CHORES,

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -57,6 +58,12 @@ class IdentityApi:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise unavailable("person", "an answer of the wrong form") from exc
+
+    async def party_exposure(self, token: str, party_id: str) -> dict[str, Any]:
+        """The identity half of a party's exposure report (`GET /v1/parties/{id}/exposure`),
+        as the identity service answers it; its refusals (404 `party_not_found`, 403
+        `exposure_not_allowed`) are raised as they come."""
+        return await self._call("GET", f"/v1/parties/{quote(party_id, safe='')}/exposure", token)
 
     async def kiosk_gate_pass(self, token: str, person_id: uuid.UUID, otp: str) -> str:
         """A gate pass for a driver who typed his TOTP code at a terminal's kiosk."""

@@ -1,0 +1,219 @@
+"""What a role of a party may do in the release service, read off the service's own routes.
+
+There is no table of rights to keep up to date: the report walks the app's routes and asks
+each route's own guard (`deps.require(scope, *party_roles)`, which admits by the caller's
+party roles and `auth.allows`) whether a stand-in caller of the role would pass. A route
+that admits every caller and decides in its handler by the caller's relation to the data
+has its rule named in RELATION_RULES, each a function of this service's that the handler
+itself calls; a route with no rule here is reported as decided by its handler, so a new
+route is never left out of a report (tests/release/test_exposure.py fails until it has a
+rule).
+"""
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from services.release.auth import Caller
+from services.release.chain.models import Link, LinkKind
+from services.release.chain.service import may_answer
+from services.release.exposure.schemas import RightView
+from services.release.exposure.service import is_port_security, may_read_exposure
+from services.release.inspections.endpoints import _terminal_of
+from services.release.releases.repository import OVERSEERS
+from shared.problems import Problem
+
+Guard = Callable[..., Awaitable[Any]]
+#: The name FastAPI sees of the dependency `deps.require` makes.
+GUARD_QUALNAME = "require.<locals>.check"
+#: The dependency that verifies the caller: a route without it is public.
+CALLER_DEPENDENCY = "get_caller"
+
+#: What a relation rule answers: None (refused), or how far the right reaches.
+Reach = str | None
+
+
+@dataclass(frozen=True)
+class _LinkTo:
+    """The two members of a link `chain.service.may_answer` judges by."""
+
+    kind: str
+    to: str
+
+
+def _link_to(kind: str, to: str) -> Link:
+    # A stand-in, not a row: may_answer reads only `kind` and `to`.
+    return cast(Link, _LinkTo(kind=kind, to=to))
+
+
+def _answers_links(caller: Caller) -> Reach:
+    """Accept or decline a link: its receiving party under `chain:write`, or the driver
+    named in an assignment (`chain.service.may_answer`)."""
+    if may_answer(caller, _link_to(LinkKind.handover, caller.party_id)):
+        return "links_to_its_party"
+    if caller.principal.person_id is not None:
+        own = _link_to(LinkKind.assignment, str(caller.principal.person_id))
+        if may_answer(caller, own):
+            return "his_own_assignments"
+    return None
+
+
+def _sees_inspections(caller: Caller) -> Reach:
+    """Inspections: customs and port security all, a terminal's gate its own."""
+    try:
+        terminal = _terminal_of(caller)
+    except Problem:
+        return None
+    return "all" if terminal is None else "its_terminal"
+
+
+def _reads_exposure(caller: Caller) -> Reach:
+    """The exposure report: port security every party's, an administrator his own."""
+    if is_port_security(caller):
+        return "all_parties"
+    return "its_party" if may_read_exposure(caller, caller.party_id) else None
+
+
+#: (method, path) of a route that decides in its handler -> the rule it decides by.
+RELATION_RULES: dict[tuple[str, str], Callable[[Caller], Reach]] = {
+    ("POST", "/v1/releases/{release_id}/links/{seq}/accept"): _answers_links,
+    ("POST", "/v1/releases/{release_id}/links/{seq}/decline"): _answers_links,
+    ("GET", "/v1/inspections"): _sees_inspections,
+    ("GET", "/v1/inspections/{inspection_id}"): _sees_inspections,
+    ("GET", "/v1/parties/{party_id}/exposure"): _reads_exposure,
+}
+#: The areas whose routes show releases by need-to-know (`release_reach`).
+RELEASE_AREAS = frozenset({"releases", "chain"})
+#: What a right reaches when its handler decides and no rule above names how.
+DECIDED_IN_HANDLER = "decided_in_handler"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route that needs a caller, and the guards FastAPI runs before its handler."""
+
+    method: str
+    path: str
+    summary: str
+    area: str
+    guards: tuple[Guard, ...]
+
+    @property
+    def action(self) -> str:
+        """`read` for GET, `write` for anything that can change state."""
+        return "read" if self.method == "GET" else "write"
+
+
+@dataclass(frozen=True)
+class Right:
+    """One thing a role may do: a route it passes, and how far it reaches."""
+
+    route: Route
+    # None: the route scopes what it shows itself (a terminal's own gate decisions, ...).
+    reach: str | None
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _walk(dependency)
+
+
+def _area(path: str, tags: list[Any]) -> str:
+    # Holds are routes of the releases area, but an employer asks about them by name.
+    if "/holds/" in path:
+        return "holds"
+    return str(tags[0]) if tags else ""
+
+
+def caller_routes(app: FastAPI) -> list[Route]:
+    """Every route of the app that needs a verified caller, in the app's order."""
+    routes = []
+    for context in iter_route_contexts(app.routes):
+        original = context.original_route
+        if not isinstance(original, APIRoute):
+            continue
+        calls = [d.call for d in _walk(context.dependant)]
+        if not any(getattr(call, "__name__", "") == CALLER_DEPENDENCY for call in calls):
+            continue
+        guards = tuple(
+            call
+            for call in calls
+            if call is not None and getattr(call, "__qualname__", "") == GUARD_QUALNAME
+        )
+        path = context.path_format or original.path
+        for method in sorted(context.methods or ()):
+            routes.append(
+                Route(
+                    method=method,
+                    path=path,
+                    summary=original.summary or original.name,
+                    area=_area(path, original.tags),
+                    guards=guards,
+                )
+            )
+    return routes
+
+
+async def passes(guard: Guard, caller: Caller) -> bool:
+    """Whether the route's own guard admits the caller."""
+    try:
+        await guard(caller=caller)
+    except Problem:
+        return False
+    return True
+
+
+async def right_of(route: Route, caller: Caller) -> Right | None:
+    """The caller's right on this route, or None when the route refuses him."""
+    for guard in route.guards:
+        if not await passes(guard, caller):
+            return None
+    if route.guards:
+        reach = release_reach(caller) if route.area in RELEASE_AREAS else None
+        return Right(route, reach=reach)
+    rule = RELATION_RULES.get((route.method, route.path))
+    if rule is None:
+        return Right(route, reach=DECIDED_IN_HANDLER)
+    reach = rule(caller)
+    return None if reach is None else Right(route, reach=reach)
+
+
+async def rights_of(routes: list[Route], caller: Caller) -> list[Right]:
+    """Every right the caller has among the routes."""
+    found = []
+    for route in routes:
+        right = await right_of(route, caller)
+        if right is not None:
+            found.append(right)
+    return found
+
+
+def views(found: list[Right]) -> list[RightView]:
+    """The report's view of rights."""
+    return [
+        RightView(
+            area=right.route.area,
+            action=right.route.action,
+            method=right.route.method,
+            path=right.route.path,
+            summary=right.route.summary,
+            reach=right.reach,
+        )
+        for right in found
+    ]
+
+
+def release_reach(caller: Caller) -> str:
+    """Which releases a reader reaches (`releases.repository.visible_to`, need-to-know)."""
+    if any(caller.has(role) for role in OVERSEERS):
+        return "all"
+    if caller.is_driver:
+        return "his_own_assignments"
+    if caller.has("terminal"):
+        return "its_chains_and_terminal"
+    return "its_chains"
