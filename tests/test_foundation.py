@@ -222,6 +222,7 @@ def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KETENPAS_IDENTITY_ENVIRONMENT", "production")
     monkeypatch.setenv("KETENPAS_IDENTITY_LOG_SIGNING_KEY", REAL_KEY)
     monkeypatch.setenv("KETENPAS_IDENTITY_KEY_ENCRYPTION_KEY", REAL_KEY)
+    monkeypatch.setenv("KETENPAS_IDENTITY_SCREENING_KEY", REAL_KEY)
     monkeypatch.setenv("KETENPAS_IDENTITY_CACHE_URL", "redis://127.0.0.1:6379/0")
     result = CliRunner().invoke(cli, ["demo", "seed"])
     assert result.exit_code == 2

@@ -24,6 +24,7 @@ from services.identity.parties import service as parties
 from services.identity.parties.models import Party
 from services.identity.people import service as people
 from services.identity.people.models import Person
+from services.identity.screening.hashing import ScreeningKeys
 from services.identity.sealing import seal
 from services.identity.sessions import totp
 from services.identity.sessions.service import totp_binding
@@ -243,8 +244,12 @@ async def enrolled_person(
     now: datetime,
 ) -> tuple[Person, str, str]:
     """A person with a fresh password and a confirmed TOTP secret (returned with him), so
-    that a demo or benchmark login works straight away."""
+    that a demo or benchmark login works straight away; a person of a screened role gets a
+    made-up identity document (its hash is stored; the document itself is forgotten)."""
     password = secrets.token_urlsafe(12)
+    document_number, date_of_birth = (
+        _made_up_document() if people.needs_screening(role) else (None, None)
+    )
     person = await people.create_person(
         session,
         party_id=party_id,
@@ -255,6 +260,9 @@ async def enrolled_person(
         screened_until=date.today() + timedelta(days=365),
         actor=ACTOR,
         now=now,
+        document_number=document_number,
+        date_of_birth=date_of_birth,
+        screening_keys=ScreeningKeys.from_settings(settings),
     )
     secret = totp.new_secret()
     person.totp_secret_sealed = seal(
@@ -263,6 +271,14 @@ async def enrolled_person(
     person.totp_confirmed_at = now
     session.add(person)
     return person, password, secret
+
+
+def _made_up_document() -> tuple[str, date]:
+    """A random document number (two letters, seven digits) and date of birth: demo only."""
+    letters = "".join(secrets.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(2))
+    number = letters + "".join(secrets.choice("0123456789") for _ in range(7))
+    born = date(1960, 1, 1) + timedelta(days=secrets.randbelow(40 * 365))
+    return number, born
 
 
 def write_credentials(path: Path, document: dict[str, Any]) -> None:

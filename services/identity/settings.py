@@ -9,13 +9,20 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY
+from shared.demo import DEMO_IDENTITY_KEK, DEMO_IDENTITY_LOG_KEY, is_demo_secret
+from shared.monitoring.settings import MonitoringSettings
 from shared.settings import ServiceSettings
 
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# DEMO ONLY: the HMAC-SHA256 key (base64 of 32 bytes) of integrity screening, under which
+# identity documents are hashed (docs/screening.md). It is public (it is in the repository),
+# so anyone holding it could test guesses of a document against a stored hash: refused
+# outside development, in any base64 spelling, like the demo secrets of shared.demo.
+DEMO_SCREENING_KEY = "7rwR3b7ySRP0s9VciNac8ScbWKtZaZFs04IVkYk2vxQ="
 
-class IdentitySettings(ServiceSettings):
+
+class IdentitySettings(ServiceSettings, MonitoringSettings):
     """The identity service's settings; demo defaults are refused outside development."""
 
     model_config = SettingsConfigDict(
@@ -30,6 +37,10 @@ class IdentitySettings(ServiceSettings):
     # assertions. Defaults to the public URL.
     issuer: str = ""
     key_encryption_key: SecretStr = SecretStr(DEMO_IDENTITY_KEK)
+    # Integrity screening (docs/screening.md): the HMAC key that hashes new identity
+    # documents, and keys retired from that but still compared with (comma-separated).
+    screening_key: SecretStr = SecretStr(DEMO_SCREENING_KEY)
+    screening_retired_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     access_token_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
     person_token_lifetime_seconds: int = Field(default=3600, ge=60, le=3600)
@@ -71,6 +82,14 @@ class IdentitySettings(ServiceSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("screening_retired_keys", mode="before")
+    @classmethod
+    def _split_screening_keys(cls, value: Any) -> Any:
+        # From the environment: "key1,key2" (base64 has no commas).
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
     @field_validator("proxy_header", mode="before")
     @classmethod
     def _lower_header(cls, value: Any) -> Any:
@@ -82,7 +101,23 @@ class IdentitySettings(ServiceSettings):
             self.issuer = self.public_url
         # Demo secrets (in any spelling) are refused by ServiceSettings for every secret.
         self.kek_bytes()
+        demo_screening = _screening_key_bytes(DEMO_SCREENING_KEY, "the demo screening key")
+        for (name, raw), key in zip(
+            self.screening_key_bytes(),
+            [self.screening_key, *self.screening_retired_keys],
+            strict=True,
+        ):
+            public = raw == demo_screening or is_demo_secret(key.get_secret_value())
+            if public and self.environment != "development":
+                raise ValueError(f"{name}: a demo secret is refused outside development mode")
         return self
+
+    def screening_key_bytes(self) -> list[tuple[str, bytes]]:
+        """The screening keys as (setting name, 32 bytes), the current one first."""
+        named = [("screening_key", self.screening_key)] + [
+            ("screening_retired_keys", key) for key in self.screening_retired_keys
+        ]
+        return [(name, _screening_key_bytes(key.get_secret_value(), name)) for name, key in named]
 
     def kek_bytes(self) -> bytes:
         """The 32-byte key-encryption key."""
@@ -93,3 +128,15 @@ class IdentitySettings(ServiceSettings):
         if len(raw) != 32:
             raise ValueError("key_encryption_key must be base64 of 32 bytes")
         return raw
+
+
+def _screening_key_bytes(value: str, name: str) -> bytes:
+    # Strict base64 only: one key, one spelling, so that the demo key is recognised by its
+    # bytes whatever the unused low bits of its last character say.
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"{name} must be base64 of 32 bytes") from exc
+    if len(raw) != 32:
+        raise ValueError(f"{name} must be base64 of 32 bytes")
+    return raw

@@ -117,6 +117,7 @@ async def test_the_demo_seed_refuses_outside_development(identity_app: App) -> N
         environment="production",
         log_signing_key="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         key_encryption_key="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        screening_key="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         cache_url="redis://127.0.0.1:6379/0",  # production refuses an in-process cache
     )
     async with transaction(app.state.sessions) as session:

@@ -26,7 +26,15 @@ from tests.identity.factories import (
 )
 
 PASSWORD = "a long and secret passphrase"
-SECRET_FIELDS = {"password", "password_hash", "totp_secret", "totp_secret_sealed", "totp_last_step"}
+SECRET_FIELDS = {
+    "password",
+    "password_hash",
+    "totp_secret",
+    "totp_secret_sealed",
+    "totp_last_step",
+    "document_number",
+    "date_of_birth",
+}
 
 
 def _person_body(party_id: str, **overrides: Any) -> dict[str, Any]:
@@ -37,6 +45,9 @@ def _person_body(party_id: str, **overrides: Any) -> dict[str, Any]:
         "username": f"jan.{uuid.uuid4().hex[:8]}",
         "password": PASSWORD,
         "screened_until": "2030-06-30",
+        # A driver is registered with his identity document (docs/screening.md).
+        "document_number": "NX4B12C39",
+        "date_of_birth": "1984-03-12",
     }
     body.update(overrides)
     return body
@@ -368,7 +379,9 @@ def _create_args(party_id: str, username: str) -> list[str]:
         "--party",
         party_id,
         "--role",
-        "dispatcher",
+        # A role registered without an identity document (the CLI's document options are
+        # tested in test_integrity_screening.py).
+        "officer",
         "--name",
         "Fatima el Amrani",
         "--username",

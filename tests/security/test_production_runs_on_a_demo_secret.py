@@ -40,6 +40,7 @@ def identity(**values: str) -> IdentitySettings:
         "environment": "production",
         "log_signing_key": REAL_KEY,
         "key_encryption_key": REAL_KEY,
+        "screening_key": REAL_KEY,
         "cache_url": REDIS,
     }
     return IdentitySettings(**{**base, **values})  # type: ignore[arg-type]

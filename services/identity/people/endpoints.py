@@ -3,18 +3,21 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
+from pydantic import SecretStr
 
-from services.identity.deps import AdminPrincipal, CurrentPrincipal, UtcNowDep
+from services.identity.deps import AdminPrincipal, CurrentPrincipal, SettingsDep, UtcNowDep
 from services.identity.people import service
-from services.identity.people.models import Person
+from services.identity.people.models import Person, SuspensionReason
 from services.identity.people.schemas import (
     AssignableDriverList,
     AssignableDriverView,
     PersonCreate,
+    PersonSuspend,
     PersonUpdate,
     PersonView,
 )
+from services.identity.screening.hashing import ScreeningKeys
 from shared.deps import SessionDep
 from shared.problems import PROBLEM, InvalidInput
 
@@ -36,15 +39,36 @@ async def visible_person(
 VisiblePerson = Annotated[Person, Depends(visible_person)]
 
 
-@router.post("", status_code=201, summary="Register a person (admin)")
+_DOCUMENT_CODES = (
+    "`identity_document_required` (a driver, dispatcher or operator), "
+    "`identity_document_incomplete` (one of document_number and date_of_birth), "
+    "`invalid_document_number`, `invalid_date_of_birth`"
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a person (admin)",
+    responses={
+        409: {**PROBLEM, "description": "`party_not_active`, `username_taken`"},
+        422: {**PROBLEM, "description": f"`unknown_party`, {_DOCUMENT_CODES}"},
+    },
+)
 async def create_person(
     body: PersonCreate,
     admin: AdminPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     response: Response,
     now: UtcNowDep,
 ) -> PersonView:
-    """Register a person: 422 `unknown_party`, 409 `party_not_active` or `username_taken`."""
+    """Register a person: 422 `unknown_party`, 409 `party_not_active` or `username_taken`.
+
+    A driver, dispatcher or operator is registered with his identity document
+    (`document_number` and `date_of_birth`), kept only as keyed hashes and screened against
+    the people suspended for integrity at any party; the answer is the same whatever the
+    screening finds (port security is told, docs/screening.md)."""
     person = await service.create_person(
         session,
         party_id=body.party_id,
@@ -55,6 +79,9 @@ async def create_person(
         screened_until=body.screened_until,
         actor=admin.actor,
         now=now,
+        document_number=_secret(body.document_number),
+        date_of_birth=body.date_of_birth,
+        screening_keys=ScreeningKeys.from_settings(settings),
     )
     response.headers["Location"] = f"{router.prefix}/{person.id}"
     return PersonView.of(person)
@@ -66,33 +93,86 @@ async def get_person(person: VisiblePerson) -> PersonView:
     return PersonView.of(person)
 
 
-@router.patch("/{person_id}", summary="Change a person's screening date (admin)")
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+@router.patch(
+    "/{person_id}",
+    summary="Change a person's screening date or identity document (admin)",
+    responses={422: {**PROBLEM, "description": f"`nothing_to_change`, {_DOCUMENT_CODES}"}},
+)
 async def update_person(
     person_id: uuid.UUID,
     body: PersonUpdate,
     admin: AdminPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     now: UtcNowDep,
 ) -> PersonView:
-    """Set `screened_until` (null: not screened); 422 `nothing_to_change` for `{}`."""
-    if "screened_until" not in body.model_fields_set:
-        raise InvalidInput("nothing_to_change", "name a field to change: screened_until")
-    person = await service.set_screened_until(
-        session,
-        person_id=person_id,
-        screened_until=body.screened_until,
-        actor=admin.actor,
-        now=now,
-    )
+    """Set `screened_until` (null: not screened), and/or record the person's identity
+    document (`document_number` with `date_of_birth`: replaces the one on record, hashed
+    under the current keys, and screened); 422 `nothing_to_change` for `{}`."""
+    fields = body.model_fields_set
+    documented = bool({"document_number", "date_of_birth"} & fields)
+    if "screened_until" not in fields and not documented:
+        raise InvalidInput(
+            "nothing_to_change",
+            "name a field to change: screened_until, or document_number with date_of_birth",
+        )
+    if documented and (body.document_number is None or body.date_of_birth is None):
+        raise InvalidInput(
+            "identity_document_incomplete",
+            "document_number and date_of_birth are given together",
+        )
+    # The document first: bad input is refused before anything changes.
+    person: Person | None = None
+    if body.document_number is not None and body.date_of_birth is not None:
+        person = await service.record_identity_document(
+            session,
+            person_id=person_id,
+            document_number=body.document_number.get_secret_value(),
+            date_of_birth=body.date_of_birth,
+            screening_keys=ScreeningKeys.from_settings(settings),
+            actor=admin.actor,
+            now=now,
+        )
+    if "screened_until" in fields:
+        person = await service.set_screened_until(
+            session,
+            person_id=person_id,
+            screened_until=body.screened_until,
+            actor=admin.actor,
+            now=now,
+        )
+    if person is None:  # one of the branches ran: the checks above say so
+        raise InvalidInput("nothing_to_change", "name a field to change")
     return PersonView.of(person)
 
 
-@router.post("/{person_id}/suspend", summary="Suspend a person (admin)")
+@router.post(
+    "/{person_id}/suspend",
+    summary="Suspend a person, with a reason (admin)",
+    responses={409: {**PROBLEM, "description": "`person_already_suspended`"}},
+)
 async def suspend_person(
-    person_id: uuid.UUID, admin: AdminPrincipal, session: SessionDep, now: UtcNowDep
+    person_id: uuid.UUID,
+    admin: AdminPrincipal,
+    session: SessionDep,
+    now: UtcNowDep,
+    body: Annotated[PersonSuspend | None, Body()] = None,
 ) -> PersonView:
-    """Suspend a person; 409 `person_already_suspended`."""
-    person = await service.suspend_person(session, person_id=person_id, actor=admin.actor, now=now)
+    """Suspend a person; 409 `person_already_suspended`. The body is optional:
+    `{"reason": "integrity"}` screens his document across employers from now on
+    (docs/screening.md); without a body the reason is `other`. A person suspended for
+    another reason can be suspended again for `integrity`."""
+    person = await service.suspend_person(
+        session,
+        person_id=person_id,
+        actor=admin.actor,
+        now=now,
+        reason=body.reason if body is not None else SuspensionReason.other,
+    )
     return PersonView.of(person)
 
 

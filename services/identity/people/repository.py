@@ -7,7 +7,7 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.identity.people.models import Person, PersonRole, PersonStatus
+from services.identity.people.models import Person, PersonRole, PersonStatus, PersonSuspension
 
 
 async def get(session: AsyncSession, person_id: uuid.UUID) -> Person | None:
@@ -46,3 +46,17 @@ async def screened_drivers(session: AsyncSession, party_id: str, *, on: date) ->
         .order_by(col(Person.name), col(Person.id))
     )
     return result.all()
+
+
+async def open_suspension(session: AsyncSession, person_id: uuid.UUID) -> PersonSuspension | None:
+    """The person's suspension not yet lifted, if recorded."""
+    result = await session.exec(
+        select(PersonSuspension)
+        .where(
+            col(PersonSuspension.person_id) == person_id,
+            col(PersonSuspension.reinstated_at).is_(None),
+        )
+        .order_by(col(PersonSuspension.suspended_at).desc())
+        .limit(1)
+    )
+    return result.first()

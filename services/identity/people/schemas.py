@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from services.identity.parties.schemas import DisplayName
-from services.identity.people.models import Person, PersonRole
+from services.identity.people.models import Person, PersonRole, SuspensionReason
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH
 from services.identity.people.service import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 
@@ -40,6 +40,19 @@ def _encodable(value: SecretStr) -> SecretStr:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+# Secret in the API's types too: never in a repr, a log line or an error message.
+DocumentNumber = Annotated[
+    SecretStr,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="passport, identity card or driving licence number; upper-cased, "
+        "spaces and dashes left out; only its keyed hash is kept (docs/screening.md)",
+    ),
+]
+DateOfBirth = Annotated[
+    IsoDate, Field(description="YYYY-MM-DD; only hashed with the document number")
+]
 Password = Annotated[
     SecretStr,
     Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
@@ -58,14 +71,31 @@ class PersonCreate(BaseModel):
     username: StrictStr = Field(pattern=USERNAME_PATTERN, examples=["j.jansen"])
     password: Password
     screened_until: IsoDate | None = None
+    # Required (together) for a driver, dispatcher or operator; optional for other roles.
+    document_number: DocumentNumber | None = None
+    date_of_birth: DateOfBirth | None = None
 
 
 class PersonUpdate(BaseModel):
-    """Change what an administrator may change of a person (now: the screening date)."""
+    """Change what an administrator may change of a person: the screening date, and his
+    identity document (both fields together)."""
 
     model_config = ConfigDict(extra="forbid")
 
     screened_until: IsoDate | None = None
+    document_number: DocumentNumber | None = None
+    date_of_birth: DateOfBirth | None = None
+
+
+class PersonSuspend(BaseModel):
+    """Why a person is suspended (no body: `other`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: SuspensionReason = Field(
+        default=SuspensionReason.other,
+        description="`integrity`: screened across employers (docs/screening.md)",
+    )
 
 
 class PersonView(BaseModel):
@@ -79,6 +109,9 @@ class PersonView(BaseModel):
     screened_until: date | None
     status: str
     totp_enrolled: bool
+    identity_document_recorded: bool = Field(
+        description="an identity document is on record (as a keyed hash, never shown)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -94,6 +127,7 @@ class PersonView(BaseModel):
             screened_until=person.screened_until,
             status=person.status,
             totp_enrolled=person.totp_confirmed_at is not None,
+            identity_document_recorded=person.identity_document_recorded_at is not None,
             created_at=person.created_at,
             updated_at=person.updated_at,
         )

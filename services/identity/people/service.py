@@ -18,8 +18,17 @@ from services.identity.parties import repository as parties
 from services.identity.parties.models import PartyStatus
 from services.identity.parties.service import party_not_found
 from services.identity.people import repository
-from services.identity.people.models import Person, PersonRole, PersonStatus
+from services.identity.people.models import (
+    SCREENED_ROLES,
+    Person,
+    PersonRole,
+    PersonStatus,
+    PersonSuspension,
+    SuspensionReason,
+)
 from services.identity.people.passwords import MIN_PASSWORD_LENGTH, hash_password
+from services.identity.screening import service as screening
+from services.identity.screening.hashing import IdentityDocument, ScreeningKeys
 from shared.audit.events import append
 from shared.auth import Principal, StatusReference
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
@@ -43,6 +52,33 @@ def _username_taken() -> Conflict:
     return Conflict("username_taken", "this username is already in use")
 
 
+def needs_screening(role: str) -> bool:
+    """Whether a person of this role works only while screened (docs/screening.md)."""
+    return role in SCREENED_ROLES
+
+
+def screening_lapsed(person: Person, today: date) -> bool:
+    """Whether the person's role needs a screening and his runs out before `today` (UTC) or
+    was never recorded: the one rule of sign-in, the gate pass and the driver list."""
+    if not needs_screening(person.role):
+        return False
+    return person.screened_until is None or person.screened_until < today
+
+
+def identity_document(
+    document_number: str | None, date_of_birth: date | None, *, today: date
+) -> IdentityDocument | None:
+    """The normalised document from what was sent (both or neither), or 422."""
+    if document_number is None and date_of_birth is None:
+        return None
+    if document_number is None or date_of_birth is None:
+        raise InvalidInput(
+            "identity_document_incomplete",
+            "document_number and date_of_birth are given together",
+        )
+    return IdentityDocument.of(document_number, date_of_birth, today=today)
+
+
 async def create_person(
     session: AsyncSession,
     *,
@@ -54,8 +90,14 @@ async def create_person(
     screened_until: date | None,
     actor: str,
     now: datetime,
+    document_number: str | None = None,
+    date_of_birth: date | None = None,
+    screening_keys: ScreeningKeys | None = None,
 ) -> Person:
-    """Register an active person of an active party, with an argon2id password hash."""
+    """Register an active person of an active party, with an argon2id password hash; a
+    person of a screened role with his identity document, which is kept only as keyed
+    hashes and screened against the people suspended for integrity (never refused for a
+    match: port security is told, not the registering party)."""
     try:
         person_role = PersonRole(role)
     except ValueError as exc:
@@ -72,6 +114,14 @@ async def create_person(
             "password_length",
             f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
         )
+    document = identity_document(document_number, date_of_birth, today=now.date())
+    if document is None and needs_screening(person_role):
+        raise InvalidInput(
+            "identity_document_required",
+            f"a {person_role} is registered with document_number and date_of_birth",
+        )
+    if document is not None and screening_keys is None:
+        raise ValueError("a document is hashed with the screening keys: pass them")
     party = await parties.get(session, party_id)
     if party is None:
         # The party is named in the body, not the path: the request is invalid, not lost.
@@ -89,6 +139,7 @@ async def create_person(
         password_hash=await hash_password(password),
         screened_until=screened_until,
         status=PersonStatus.active,
+        identity_document_recorded_at=now if document is not None else None,
         created_at=now,
         updated_at=now,
     )
@@ -106,8 +157,56 @@ async def create_person(
             "role": str(person_role),
             "username": username,
             "screened_until": screened_until.isoformat() if screened_until else None,
+            # That a document was recorded, never the document or its hash.
+            "identity_document_recorded": document is not None,
             "actor": actor,
         },
+    )
+    if document is not None and screening_keys is not None:
+        await screening.record_document(
+            session,
+            person=person,
+            document=document,
+            keys=screening_keys,
+            trigger="registration",
+            actor=actor,
+            now=now,
+        )
+    return person
+
+
+async def record_identity_document(
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    document_number: str,
+    date_of_birth: date,
+    screening_keys: ScreeningKeys,
+    actor: str,
+    now: datetime,
+) -> Person:
+    """Record (or replace) a person's identity document, hashed under the current keys,
+    and screen it: for people registered before, and to re-key after a key change."""
+    document = identity_document(document_number, date_of_birth, today=now.date())
+    if document is None:  # both were given: the caller's types say so
+        raise InvalidInput("identity_document_incomplete", "send the document and the date")
+    person = await _locked(session, person_id)
+    person.identity_document_recorded_at = now
+    person.updated_at = now
+    session.add(person)
+    await append(
+        session,
+        "person.identity_document_recorded",
+        {"person_id": str(person.id), "party_id": person.party_id, "actor": actor},
+    )
+    await screening.record_document(
+        session,
+        person=person,
+        document=document,
+        keys=screening_keys,
+        trigger="document_recorded",
+        actor=actor,
+        now=now,
     )
     return person
 
@@ -208,6 +307,7 @@ async def _set_status(
     event: str,
     actor: str,
     now: datetime,
+    facts: dict[str, object] | None = None,
 ) -> Person:
     person.status = status
     person.updated_at = now
@@ -239,6 +339,7 @@ async def _set_status(
             "status_list_id": person.status_list_id,
             "idx": person.status_index,
             "actor": actor,
+            **(facts or {}),
         },
     )
     return person
@@ -273,24 +374,88 @@ async def status_reference(
 
 
 async def suspend_person(
-    session: AsyncSession, *, person_id: uuid.UUID, actor: str, now: datetime
+    session: AsyncSession,
+    *,
+    person_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+    reason: SuspensionReason = SuspensionReason.other,
 ) -> Person:
-    """Suspend a person: he can neither sign in nor get a gate pass until reinstated."""
+    """Suspend a person, with a reason: he can neither sign in nor get a gate pass until
+    reinstated. An `integrity` suspension screens his document across employers; a person
+    suspended for another reason (pending an inquiry) can be suspended again for integrity."""
     person = await _locked(session, person_id)
     if person.status == PersonStatus.suspended:
+        if reason == SuspensionReason.integrity != person.suspension_reason:
+            return await _raise_to_integrity(session, person, actor=actor, now=now)
         raise Conflict("person_already_suspended", "the person is already suspended")
-    return await _set_status(
-        session, person, status=PersonStatus.suspended, event="suspended", actor=actor, now=now
+    person.suspension_reason = reason
+    session.add(
+        PersonSuspension(
+            person_id=person.id,
+            party_id=person.party_id,
+            reason=reason,
+            suspended_at=now,
+            suspended_by=actor,
+        )
     )
+    return await _set_status(
+        session,
+        person,
+        status=PersonStatus.suspended,
+        event="suspended",
+        actor=actor,
+        now=now,
+        facts={"reason": str(reason)},
+    )
+
+
+async def _raise_to_integrity(
+    session: AsyncSession, person: Person, *, actor: str, now: datetime
+) -> Person:
+    previous = person.suspension_reason
+    person.suspension_reason = SuspensionReason.integrity
+    person.updated_at = now
+    session.add(person)
+    current = await repository.open_suspension(session, person.id)
+    if current is None:  # suspended before suspensions were recorded with their reason
+        current = PersonSuspension(
+            person_id=person.id,
+            party_id=person.party_id,
+            reason=SuspensionReason.integrity,
+            suspended_at=now,
+            suspended_by=actor,
+        )
+    current.reason = SuspensionReason.integrity
+    session.add(current)
+    await append(
+        session,
+        "person.suspended",
+        {
+            "person_id": str(person.id),
+            "party_id": person.party_id,
+            "status_list_id": person.status_list_id,
+            "idx": person.status_index,
+            "actor": actor,
+            "reason": str(SuspensionReason.integrity),
+            "previous_reason": previous,
+        },
+    )
+    return person
 
 
 async def reinstate_person(
     session: AsyncSession, *, person_id: uuid.UUID, actor: str, now: datetime
 ) -> Person:
-    """Lift a person's suspension."""
+    """Lift a person's suspension (whatever its reason; the history keeps it)."""
     person = await _locked(session, person_id)
     if person.status != PersonStatus.suspended:
         raise Conflict("person_not_suspended", "only a suspended person can be reinstated")
+    person.suspension_reason = None
+    current = await repository.open_suspension(session, person.id)
+    if current is not None:
+        current.reinstated_at = now
+        session.add(current)
     return await _set_status(
         session, person, status=PersonStatus.active, event="reinstated", actor=actor, now=now
     )

@@ -250,6 +250,15 @@ async def sign_in(
             event_type="person.sign_in_refused",
             person_id=person.id,
         )
+    if people.screening_lapsed(person, _moment(now).date()):
+        # His role works only while screened (docs/screening.md); 401 like the sign-in's
+        # other refusals. The gate pass asks again (403 there, as for any refused pass).
+        raise Refused(
+            "screening_expired",
+            "the person's screening has expired or was never recorded",
+            event_type="person.sign_in_refused",
+            person_id=person.id,
+        )
     return await _issue_person_token(
         session,
         settings=settings,
