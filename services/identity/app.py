@@ -8,6 +8,8 @@ from services.identity.credentials.endpoints import router as credentials_router
 from services.identity.exposure.endpoints import router as exposure_router
 from services.identity.gatepass.endpoints import router as gatepass_router
 from services.identity.keys.endpoints import router as keys_router
+from services.identity.monitoring import runner as monitoring
+from services.identity.monitoring.endpoints import router as alerts_router
 from services.identity.oauth.endpoints import router as oauth_router
 from services.identity.oauth.service import purge_used_assertions
 from services.identity.parties.endpoints import directory_router as party_search_router
@@ -37,6 +39,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         async with transaction(app.state.sessions) as session:
             await signing.ensure_key(session, settings, utcnow())
         app.state.keyring = KeyRingCache(settings, app.state.read_sessions)
+        monitoring.start(app, settings)
 
     return build_app(
         settings,
@@ -53,9 +56,11 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             credentials_router,
             sessions_router,
             gatepass_router,
+            alerts_router,
             exposure_router,
         ],
         on_startup=on_startup,
+        on_shutdown=monitoring.stop,
         chores=CHORES,
         housekeeping_interval=settings.housekeeping_interval_seconds,
     )

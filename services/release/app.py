@@ -19,6 +19,7 @@ from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.endpoints import router as inspections_router
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.policy_endpoints import router as policies_router
+from services.release.monitoring import runner as monitoring
 from services.release.investigations.endpoints import router as investigations_router
 from services.release.reconcile import schedule as reconcile_schedule
 from services.release.releases.endpoints import router as releases_router
@@ -67,11 +68,13 @@ def create_app(
         app.state.verified_tokens = VerifiedTokens()
         app.state.drawing_key = DrawingKey(settings.inspection_vrf_seed())
         visit_scheduler.start(app, settings)
+        monitoring.start(app, settings)
         access_log_keeper.start(app, settings)
         reconcile_schedule.start(app, settings)
 
     async def disconnect_identity(app: FastAPI) -> None:
         await visit_scheduler.stop(app)
+        await monitoring.stop(app)
         await access_log_keeper.stop(app)
         await reconcile_schedule.stop(app)
         await app.state.identity_directory.close()

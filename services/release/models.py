@@ -15,10 +15,12 @@ from services.release.releases.models import Hold, Release
 from services.release.visits.models import TeamMember, VisitSite, VisitSlot
 from services.release.yard.models import YardEntry
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
+from shared.monitoring.models import AlertChange, MonitoringCursor, MonitoringRule
 
 __all__ = [
     "AccessLogEntry",
     "Alert",
+    "AlertChange",
     "AuditCheckpoint",
     "AuditEvent",
     "AuditTile",
@@ -33,6 +35,8 @@ __all__ = [
     "InspectionPolicy",
     "JudgedStatusList",
     "Link",
+    "MonitoringCursor",
+    "MonitoringRule",
     "Release",
     "TeamMember",
     "UsedGatePass",

@@ -6,10 +6,11 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY
+from shared.monitoring.settings import MonitoringSettings
 from shared.settings import ServiceSettings, decode_seed
 
 
-class ReleaseSettings(ServiceSettings):
+class ReleaseSettings(ServiceSettings, MonitoringSettings):
     """The release service's settings; demo defaults are refused outside development."""
 
     model_config = SettingsConfigDict(

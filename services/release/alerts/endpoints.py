@@ -1,55 +1,49 @@
-"""Alerts over HTTP: port security lists what the service raised (and is logged doing so)."""
+"""Alerts and monitoring rules over HTTP: the shared API, with the release service's caller.
 
-from typing import Annotated
+Readers: port security's officers and its client with `alerts:read`; acting (acknowledge,
+close, thresholds): its officers only (shared.monitoring.auth). Every read is recorded in
+the access log, so port security's own reads are watched by the rules too.
+"""
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
+from datetime import datetime
+
+from fastapi import Request
 
 from services.release.access.service import record_read
-from services.release.alerts import repository
-from services.release.alerts.schemas import AlertPage, AlertView
 from services.release.auth import Caller
-from services.release.deps import NowDep, require
-from services.release.paging import check_period, next_cursor, read_cursor
-from shared.deps import ReadSessionDep
-from shared.problems import problem_responses
-
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
-
-PortSecurity = Annotated[Caller, Depends(require("inspections", "port_security"))]
+from services.release.deps import CurrentCaller, current_time
+from shared.auth import Principal
+from shared.monitoring.auth import check_officer, check_reader
+from shared.monitoring.endpoints import alerts_router
 
 
-@router.get(
-    "",
-    summary="Alerts of a period (port security)",
-    responses=problem_responses(401, 403, 422, 503),
-)
-async def list_alerts(
-    request: Request,
-    caller: PortSecurity,
-    session: ReadSessionDep,
-    now: NowDep,
-    since: AwareDatetime,
-    until: AwareDatetime,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> AlertPage:
-    """Alerts raised in [since, until), oldest first, a page at a time."""
-    check_period(since, until)
-    found = await repository.alerts_between(
-        session, since=since, until=until, kind=kind, after=read_cursor(cursor), limit=limit
-    )
-    views = [AlertView.of(alert) for alert in found]
+async def port_security_reader(caller: CurrentCaller) -> Principal:
+    """A caller who may read alerts; 403 otherwise."""
+    return check_reader(caller.principal)
+
+
+async def port_security_officer(caller: CurrentCaller) -> Principal:
+    """An officer of port security; 403 otherwise."""
+    return check_officer(caller.principal)
+
+
+async def record(
+    request: Request, principal: Principal, action: str, results: int, now: datetime
+) -> None:
+    """A read of alerts or rules, in the access log like any read."""
     await record_read(
         request.app.state.sessions,
-        caller,
-        action="alerts.list",
+        Caller(principal, token=""),
+        action=action,
         outcome="ok",
         now=now,
-        results=len(views),
+        results=results,
     )
-    last = views[-1] if len(views) == limit else None
-    return AlertPage(
-        alerts=views, next=next_cursor(last.raised_at, last.alert_id) if last else None
-    )
+
+
+router = alerts_router(
+    reader=port_security_reader,
+    officer=port_security_officer,
+    now=current_time,
+    record=record,
+)

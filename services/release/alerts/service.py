@@ -1,8 +1,9 @@
 """Raising an alert: a row port security lists, and the same facts in the audit log.
 
-Protective monitoring (alert rules, acknowledgement, pushing alerts as they happen) builds
-on this; for now the service raises alerts where its own rules say so: an inspection's
-finding or seizure, a selection over the terminal's daily capacity, a missed dog visit.
+The service raises alerts where its own code says so (an inspection's finding or seizure,
+a selection over the terminal's daily capacity, a missed dog visit, a reconciliation
+difference); the monitoring rules (services/release/monitoring) raise the others. Both go
+through shared.monitoring, which holds the lifecycle (open, acknowledged, closed).
 """
 
 import uuid
@@ -11,9 +12,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.alerts import repository
-from services.release.alerts.models import Alert, Severity
-from shared.audit.events import append
+from shared.monitoring import service as monitoring
 
 
 async def raise_alert(
@@ -24,31 +23,23 @@ async def raise_alert(
     summary: str,
     facts: dict[str, Any],
     now: datetime,
+    subject: str | None = None,
+    evidence: list[dict[str, Any]] | None = None,
 ) -> uuid.UUID:
-    """Record an alert and log it, in the caller's transaction; its id."""
-    level = Severity(severity)  # a caller's typo is a bug, not an alert of no severity
-    alert_id = uuid.uuid4()
-    event_id = await append(
+    """Record an open alert and log it, in the caller's transaction; its id.
+
+    Its rule is its kind; `subject` and `evidence` (shared.monitoring.evidence) are for
+    callers that know them. Listeners of the stream find it at their next poll.
+    """
+    alert_id = await monitoring.raise_alert(
         session,
-        "alert.raised",
-        {
-            "alert_id": str(alert_id),
-            "kind": kind,
-            "severity": str(level),
-            "summary": summary,
-            "facts": facts,
-        },
+        kind=kind,
+        severity=severity,
+        summary=summary,
+        facts=facts,
+        now=now,
+        subject=subject,
+        evidence=evidence,
     )
-    await repository.add(
-        session,
-        Alert(
-            id=alert_id,
-            kind=kind,
-            severity=level,
-            summary=summary,
-            facts=facts,
-            raised_at=now,
-            event_id=event_id,
-        ),
-    )
+    assert alert_id is not None
     return alert_id

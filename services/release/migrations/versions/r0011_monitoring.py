@@ -1,5 +1,8 @@
 """Protective monitoring: alerts with a lifecycle, rule thresholds, the rules' cursors.
 
+Alerts raised before this revision become open alerts of the rule named by their kind, with
+no evidence listed (their facts say what they are about).
+
 Revision ID: release_0011_monitoring
 Revises: release_0010_judged_status_lists
 Create Date: 2026-12-06
@@ -7,15 +10,96 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
+from shared.models import BigId, UTCDateTime
+
 revision: str = "release_0011_monitoring"
 down_revision: str | None = "release_0010_judged_status_lists"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+LIFECYCLE = (
+    "acknowledged_by",
+    "acknowledged_at",
+    "closed_by",
+    "closed_at",
+    "outcome",
+    "close_reason",
+)
+
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(
+            sa.Column("status", sa.String(length=16), nullable=False, server_default="open")
+        )
+        batch.add_column(sa.Column("rule", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("subject", sa.String(length=120), nullable=True))
+        batch.add_column(sa.Column("evidence", sa.JSON(), nullable=False, server_default="[]"))
+        batch.add_column(sa.Column("dedup_key", sa.String(length=250), nullable=True))
+        batch.add_column(sa.Column("acknowledged_by", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("acknowledged_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("closed_by", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("closed_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("outcome", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("close_reason", sa.String(length=2000), nullable=True))
+    op.execute("UPDATE alerts SET rule = kind")
+    with op.batch_alter_table("alerts") as batch:
+        batch.alter_column("rule", existing_type=sa.String(length=40), nullable=False)
+        batch.create_unique_constraint("uq_alerts_dedup_key", ["dedup_key"])
+        batch.create_index("ix_alerts_status", ["status"])
+        batch.create_index("ix_alerts_subject", ["subject"])
+    _create_monitoring_tables()
+    # Every alert raised so far is in the stream's history, in the order raised.
+    op.execute(
+        "INSERT INTO alert_changes (alert_id, change, at)"
+        " SELECT id, 'alert.raised', raised_at FROM alerts ORDER BY raised_at, id"
+    )
 
 
 def downgrade() -> None:
-    pass
+    _drop_monitoring_tables()
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_index("ix_alerts_subject")
+        batch.drop_index("ix_alerts_status")
+        batch.drop_constraint("uq_alerts_dedup_key", type_="unique")
+        for column in ("status", "rule", "subject", "evidence", "dedup_key", *LIFECYCLE):
+            batch.drop_column(column)
+
+
+def _create_monitoring_tables() -> None:
+    op.create_table(
+        "alert_changes",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("alert_id", sa.Uuid(), nullable=False),
+        sa.Column("change", sa.String(length=32), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_alert_changes"),
+    )
+    op.create_index("ix_alert_changes_alert_id", "alert_changes", ["alert_id"])
+    op.create_table(
+        "monitoring_rules",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("changed_by", sa.String(length=100), nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_monitoring_rules"),
+    )
+    op.create_table(
+        "monitoring_cursors",
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("position", BigId, nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("source", name="pk_monitoring_cursors"),
+    )
+
+
+def _drop_monitoring_tables() -> None:
+    op.drop_table("monitoring_cursors")
+    op.drop_table("monitoring_rules")
+    op.drop_index("ix_alert_changes_alert_id", table_name="alert_changes")
+    op.drop_table("alert_changes")

@@ -1,0 +1,289 @@
+"""The alerts and monitoring APIs, built once here and mounted by each service.
+
+A service gives `alerts_router` its own FastAPI dependencies for the caller (verified as
+that service verifies tokens, then judged by `shared.monitoring.auth`), its clock, and a
+hook that records each read in its access log (the release service does; a read of alerts
+is a read like any other, and the rules watch it).
+"""
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from shared.auth import Principal
+from shared.deps import ReadSessionDep, SessionDep
+from shared.monitoring import repository, service, stream
+from shared.monitoring.models import AlertStatus
+from shared.monitoring.rules import RuleSet
+from shared.monitoring.schemas import (
+    AlertClose,
+    AlertPage,
+    AlertView,
+    RuleList,
+    RuleUpdate,
+    RuleView,
+)
+from shared.monitoring.stream import StreamLimits
+from shared.problems import InvalidInput, problem_responses
+
+#: Records a read: (request, reader, action, results, now).
+ReadRecorder = Callable[[Request, Principal, str, int, datetime], Awaitable[None]]
+
+EVENT_STREAM = "text/event-stream"
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """What a service's monitoring endpoints need from its app (`app.state.monitoring`)."""
+
+    rules: RuleSet
+    stream_poll_seconds: float = 2.0
+    stream_heartbeat_seconds: float = 15.0
+
+
+def _monitoring(request: Request) -> Monitoring:
+    monitoring: Monitoring = request.app.state.monitoring
+    return monitoring
+
+
+def _read_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if text is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+        at, _, row_id = raw.partition("|")
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
+
+
+def _next_cursor(view: AlertView) -> str:
+    raw = f"{view.raised_at.isoformat()}|{view.alert_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _last_event_id(header: str | None, after: int | None) -> int | None:
+    if header is None:
+        return after
+    if not header.strip().isdigit() or len(header.strip()) > 18:
+        raise InvalidInput("last_event_id_invalid", "Last-Event-ID is an id this stream sent")
+    return int(header.strip())
+
+
+def alerts_router(
+    *,
+    reader: Callable[..., Awaitable[Principal]],
+    officer: Callable[..., Awaitable[Principal]],
+    now: Callable[..., datetime],
+    record: ReadRecorder,
+) -> APIRouter:
+    """The routes `/v1/alerts…` and `/v1/monitoring/rules…` over the service's own parts."""
+    router = APIRouter(tags=["alerts"])
+    Reader = Annotated[Principal, Depends(reader)]
+    Officer = Annotated[Principal, Depends(officer)]
+    Now = Annotated[datetime, Depends(now)]
+    MonitoringDep = Annotated[Monitoring, Depends(_monitoring)]
+
+    @router.get(
+        "/v1/alerts",
+        summary="Alerts, filtered by period, status and kind (port security)",
+        responses=problem_responses(401, 403, 422, 503),
+    )
+    async def list_alerts(
+        request: Request,
+        principal: Reader,
+        session: ReadSessionDep,
+        moment: Now,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+        status: AlertStatus | None = None,
+        kind: Annotated[str | None, Query(max_length=40)] = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> AlertPage:
+        """Alerts raised in [since, until) (either may be left out), oldest first, a page at
+        a time; `status=open` lists what still needs looking at."""
+        if since is not None and until is not None and until <= since:
+            raise InvalidInput("period_invalid", "until must be after since")
+        found = await repository.list_alerts(
+            session,
+            since=since,
+            until=until,
+            status=status,
+            kind=kind,
+            after=_read_cursor(cursor),
+            limit=limit,
+        )
+        views = [AlertView.of(alert) for alert in found]
+        await record(request, principal, "alerts.list", len(views), moment)
+        last = views[-1] if len(views) == limit else None
+        return AlertPage(alerts=views, next=_next_cursor(last) if last else None)
+
+    @router.get(
+        "/v1/alerts/stream",
+        summary="Alerts as they are raised and change, as server-sent events (port security)",
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {EVENT_STREAM: {"schema": {"type": "string"}}}},
+            **problem_responses(401, 403, 422, 503),
+        },
+    )
+    async def alert_stream(
+        request: Request,
+        principal: Reader,
+        monitoring: MonitoringDep,
+        moment: Now,
+        last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+        after: Annotated[int | None, Query(ge=0)] = None,
+        max_events: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+        idle: Annotated[float | None, Query(ge=0, le=86400)] = None,
+    ) -> StreamingResponse:
+        """Each raise, acknowledgement and closure after `Last-Event-ID` (or `after`; neither:
+        from now on). Ends after `max_events` events or `idle` seconds without one, if given."""
+        start = _last_event_id(last_event_id, after)
+        sessions = request.app.state.read_sessions
+        if start is None:
+            start = await stream.newest_change(sessions)
+        await record(request, principal, "alerts.stream", 0, moment)
+        limits = StreamLimits(
+            max_events=max_events,
+            idle_seconds=idle,
+            poll_seconds=monitoring.stream_poll_seconds,
+            heartbeat_seconds=monitoring.stream_heartbeat_seconds,
+        )
+        events: AsyncIterator[str] = stream.alert_events(
+            sessions, request.app.state.cache, after=start, limits=limits
+        )
+        return StreamingResponse(
+            events,
+            media_type=EVENT_STREAM,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get(
+        "/v1/alerts/{alert_id}",
+        summary="One alert with its evidence (port security)",
+        responses=problem_responses(401, 403, 404, 422, 503),
+    )
+    async def get_alert(
+        request: Request,
+        alert_id: uuid.UUID,
+        principal: Reader,
+        session: ReadSessionDep,
+        moment: Now,
+    ) -> AlertView:
+        """The alert, its lifecycle and its evidence; 404 `alert_not_found`."""
+        alert = await repository.get_alert(session, alert_id)
+        await record(request, principal, "alerts.read", 1 if alert else 0, moment)
+        if alert is None:
+            raise service.alert_not_found()
+        return AlertView.of(alert)
+
+    @router.post(
+        "/v1/alerts/{alert_id}/acknowledge",
+        summary="Acknowledge an open alert (an officer of port security)",
+        responses=problem_responses(401, 403, 404, 409, 422, 503),
+    )
+    async def acknowledge(
+        request: Request,
+        alert_id: uuid.UUID,
+        principal: Officer,
+        session: SessionDep,
+        moment: Now,
+        after_commit: BackgroundTasks,
+    ) -> AlertView:
+        """Open → acknowledged, logged `alert.acknowledged`; 409 `alert_not_open` otherwise."""
+        alert = await service.acknowledge(
+            session, alert_id=alert_id, actor=principal.actor, now=moment
+        )
+        # Background tasks run once the response is out, after the request's commit.
+        after_commit.add_task(stream.wake, request.app.state.cache)
+        return AlertView.of(alert)
+
+    @router.post(
+        "/v1/alerts/{alert_id}/close",
+        summary="Close an alert as confirmed or unfounded, with a reason (an officer)",
+        responses=problem_responses(401, 403, 404, 409, 422, 503),
+    )
+    async def close(
+        request: Request,
+        alert_id: uuid.UUID,
+        body: AlertClose,
+        principal: Officer,
+        session: SessionDep,
+        moment: Now,
+        after_commit: BackgroundTasks,
+    ) -> AlertView:
+        """Open or acknowledged → closed (final), logged `alert.closed`; 409 `alert_closed`
+        when it is closed already."""
+        alert = await service.close(
+            session,
+            alert_id=alert_id,
+            actor=principal.actor,
+            outcome=body.outcome,
+            reason=body.reason,
+            now=moment,
+        )
+        after_commit.add_task(stream.wake, request.app.state.cache)
+        return AlertView.of(alert)
+
+    @router.get(
+        "/v1/monitoring/rules",
+        summary="The monitoring rules with their thresholds (port security)",
+        responses=problem_responses(401, 403, 503),
+    )
+    async def list_rules(
+        request: Request,
+        principal: Reader,
+        session: ReadSessionDep,
+        monitoring: MonitoringDep,
+        moment: Now,
+    ) -> RuleList:
+        """Every rule: enabled, thresholds now, defaults, who changed it last."""
+        entries = await service.rules_now(session, monitoring.rules)
+        await record(request, principal, "monitoring.rules", len(entries), moment)
+        return RuleList(rules=[RuleView.of(entry) for entry in entries])
+
+    @router.put(
+        "/v1/monitoring/rules/{name}",
+        summary="Set a rule's thresholds and whether it runs (an officer of port security)",
+        responses=problem_responses(401, 403, 404, 422, 503),
+    )
+    async def change_rule(
+        name: Annotated[str, Depends(_rule_name)],
+        body: RuleUpdate,
+        principal: Officer,
+        session: SessionDep,
+        monitoring: MonitoringDep,
+        moment: Now,
+    ) -> RuleView:
+        """Logged `monitoring.rule_changed`; 404 `rule_not_found`, 422 `thresholds_invalid`."""
+        entry = await service.change_rule(
+            session,
+            rules=monitoring.rules,
+            name=name,
+            enabled=body.enabled,
+            thresholds=body.thresholds,
+            actor=principal.actor,
+            now=moment,
+        )
+        return RuleView.of(entry)
+
+    return router
+
+
+def _rule_name(name: str) -> str:
+    if len(name) > 40:
+        raise InvalidInput("rule_name_invalid", "a rule's name has at most 40 characters")
+    return name

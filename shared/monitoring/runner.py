@@ -1,0 +1,235 @@
+"""The rule runner: rules judged as rows arrive in the followed logs, and on a schedule.
+
+Each process of a service runs one (`start` in the app's lifespan, when the settings say
+so). A look (`step`) reads, per source, the rows past the stored cursor (a batch at a time),
+hands them to the rules listening to that source, raises what they find and moves the
+cursor, all in one transaction: a look that fails changes nothing and is repeated. A sweep
+(`sweep`) lets every rule judge its whole window, which catches what arrives late (on
+PostgreSQL a transaction can commit after one with a higher id) and time-window rules.
+
+Several processes may look at once: each alert has a dedup key (rule, subject, window),
+unique in the database, so the same finding is raised once; the cursor is only a bookmark.
+Between looks the runner waits `poll_seconds`, or less when a writer publishes on the
+`monitoring:wake` channel of the service's cache.
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from fastapi import FastAPI
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.cache import Cache
+from shared.db import SessionFactory, transaction
+from shared.models import utcnow
+from shared.monitoring import repository, stream
+from shared.monitoring.endpoints import Monitoring
+from shared.monitoring.rules import Arrived, Finding, RuleSet, RuleSettings
+from shared.monitoring.service import raise_alert
+from shared.monitoring.settings import MonitoringSettings
+from shared.monitoring.sources import Source
+
+logger = structlog.get_logger(__name__)
+
+WAKE_CHANNEL = "monitoring:wake"
+
+
+@dataclass
+class LookReport:
+    """What one look or sweep did."""
+
+    rows: int = 0
+    raised: int = 0
+
+
+class RuleRunner:
+    """Judges a service's rules over its followed logs."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        cache: Cache,
+        rules: RuleSet,
+        sources: Sequence[Source],
+        *,
+        poll_seconds: float,
+        sweep_seconds: float,
+        batch_size: int = 500,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._cache = cache
+        self.rules = rules
+        self.sources = list(sources)
+        self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_seconds
+        self.batch_size = batch_size
+        self._clock = clock
+
+    async def _settings(self, session: AsyncSession) -> list[RuleSettings]:
+        stored = await repository.rule_settings(session)
+        return [entry for entry in self.rules.effective(stored) if entry.enabled]
+
+    async def step(self, now: datetime | None = None) -> LookReport:
+        """Hand every row that arrived since the last look to its rules; raise what they find."""
+        at = now or self._clock()
+        report = LookReport()
+        for source in self.sources:
+            more = True
+            while more:
+                async with transaction(self._sessions) as session:
+                    more = await self._look(session, source, report, at)
+        if report.raised:
+            await stream.wake(self._cache)
+        return report
+
+    async def _look(
+        self, session: AsyncSession, source: Source, report: LookReport, at: datetime
+    ) -> bool:
+        """One batch of one source; True when a full batch was read (there may be more)."""
+        position = await repository.cursor(session, source.name)
+        if position is None:
+            # The first look starts at the end: the sweep judges the windows before it.
+            await repository.move_cursor(session, source.name, await source.newest(session), at)
+            return False
+        rows = await source.after(session, position, self.batch_size)
+        if not rows:
+            return False
+        arrived = Arrived(source.name, rows)
+        for entry in await self._settings(session):
+            if source.name in entry.rule.sources:
+                findings = await entry.rule.check(
+                    session, entry.thresholds, arrived=arrived, now=at
+                )
+                report.raised += await _raise(session, entry, findings, at)
+        await repository.move_cursor(session, source.name, rows[-1].id, at)
+        report.rows += len(rows)
+        return len(rows) == self.batch_size
+
+    async def sweep(self, now: datetime | None = None) -> LookReport:
+        """Let every enabled rule judge its whole window now."""
+        at = now or self._clock()
+        report = LookReport()
+        async with transaction(self._sessions) as session:
+            for entry in await self._settings(session):
+                findings = await entry.rule.check(session, entry.thresholds, arrived=None, now=at)
+                report.raised += await _raise(session, entry, findings, at)
+        if report.raised:
+            await stream.wake(self._cache)
+        return report
+
+    async def run(self) -> None:
+        """Look whenever woken or every `poll_seconds`; sweep every `sweep_seconds`."""
+        woken = asyncio.Event()
+        listener = asyncio.create_task(_listen(self._cache, WAKE_CHANNEL, woken))
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        try:
+            while True:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.poll_seconds)
+                woken.clear()
+                try:
+                    await self.step()
+                    if self.sweep_seconds > 0 and loop.time() >= next_sweep:
+                        next_sweep = loop.time() + self.sweep_seconds
+                        await self.sweep()
+                except Exception:
+                    # The database may be away for a while: the next look tries again.
+                    logger.exception("monitoring_look_failed")
+        finally:
+            listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await listener
+
+
+async def _raise(
+    session: AsyncSession, entry: RuleSettings, findings: Sequence[Finding], now: datetime
+) -> int:
+    raised = 0
+    for finding in findings:
+        alert_id = await raise_alert(
+            session,
+            kind=entry.rule.kind,
+            severity=finding.severity or entry.rule.severity,
+            summary=finding.summary,
+            facts=finding.facts,
+            now=now,
+            rule=entry.rule.name,
+            subject=finding.subject,
+            evidence=finding.evidence,
+            dedup_key=finding.dedup_key,
+        )
+        if alert_id is not None:
+            raised += 1
+            logger.info("monitoring_alert_raised", rule=entry.rule.name, alert_id=str(alert_id))
+    return raised
+
+
+async def _listen(cache: Cache, channel: str, woken: asyncio.Event) -> None:
+    """Set `woken` on every message of the channel; a lost cache only slows the runner."""
+    while True:
+        try:
+            async with cache.subscribe(channel) as messages:
+                async for _ in messages:
+                    woken.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("monitoring_wake_lost", exc_info=True)
+        await asyncio.sleep(5.0)
+
+
+async def wake_runner(cache: Cache) -> None:
+    """Ask the runners to look now (best effort: they look every poll anyway)."""
+    with suppress(Exception):
+        await cache.publish(WAKE_CHANNEL, "1")
+
+
+def start_task(runner: RuleRunner) -> asyncio.Task[None]:
+    """Run the runner in the background."""
+    return asyncio.create_task(runner.run())
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Stop a background runner (between two looks: each is its own transaction)."""
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+def install(
+    app: FastAPI,
+    *,
+    rules: RuleSet,
+    sources: Sequence[Source],
+    settings: MonitoringSettings,
+    run: bool,
+) -> None:
+    """Give the app its monitoring (rules, runner, stream settings); start the runner if
+    `run` (a service's background work runs where its sequencer does, unless told)."""
+    app.state.monitoring = Monitoring(
+        rules,
+        stream_poll_seconds=settings.monitoring_stream_poll_seconds,
+        stream_heartbeat_seconds=settings.monitoring_stream_heartbeat_seconds,
+    )
+    runner = RuleRunner(
+        app.state.sessions,
+        app.state.cache,
+        rules,
+        sources,
+        poll_seconds=settings.monitoring_poll_seconds,
+        sweep_seconds=settings.monitoring_sweep_seconds,
+    )
+    app.state.rule_runner = runner
+    app.state.rule_runner_task = start_task(runner) if run else None
+
+
+async def uninstall(app: FastAPI) -> None:
+    """Stop the app's runner."""
+    await stop_task(getattr(app.state, "rule_runner_task", None))
