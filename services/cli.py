@@ -36,6 +36,7 @@ from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
+from services.witness.cli import cli as witness_cli
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
 from shared.audit.sequencer import drain
@@ -47,6 +48,7 @@ from shared.logging import configure_logging
 from shared.migrate import upgrade
 from shared.models import utcnow
 from shared.settings import ServiceSettings
+from shared.tlog.cosignature import parse_cosigner_key
 from shared.web import freeze_startup_heap
 
 app = typer.Typer(help="Ketenpas: container release through a chain of signed handovers.")
@@ -72,6 +74,7 @@ app.add_typer(evidence_cli, name="evidence")
 app.add_typer(access_cli, name="access")
 # Replaying the audit log against the release tables (also on a schedule).
 app.command("reconcile")(reconcile_command)
+app.add_typer(witness_cli, name="witness")
 
 
 class Target(StrEnum):
@@ -317,8 +320,20 @@ def log_verify(
         str | None, typer.Option(help="Also re-hash the stored events in this database.")
     ] = None,
     database_schema: Annotated[str | None, typer.Option(help="PostgreSQL schema.")] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="A trusted witness's cosigner key (`ketenpas witness key`); repeatable."),
+    ] = None,
+    min_witnesses: Annotated[
+        int, typer.Option(help="Valid cosignatures of distinct --witness keys required.", min=0)
+    ] = 0,
 ) -> None:
     """Verify a service's audit log: signature, every tile, the root, and consistency."""
+    try:
+        witnesses = [parse_cosigner_key(item) for item in witness or []]
+    except ValueError as exc:
+        typer.echo(f"--witness: {exc}", err=True)
+        raise typer.Exit(2) from exc
     try:
         report = asyncio.run(
             verify_log(
@@ -328,6 +343,8 @@ def log_verify(
                 state_path=state,
                 database_url=database_url,
                 database_schema=database_schema,
+                witnesses=witnesses,
+                min_witnesses=min_witnesses,
             )
         )
     except VerificationFailed as failure:
@@ -336,8 +353,12 @@ def log_verify(
         raise typer.Exit(1) from failure
     since = f", consistent with {report.previous_size}" if report.previous_size is not None else ""
     events = f", {report.events_checked} stored events re-hashed" if database_url else ""
+    cosigned = (
+        f", cosigned by {', '.join(sorted(report.cosigned_by))}" if report.cosigned_by else ""
+    )
     typer.echo(
-        f"OK {report.origin}: {report.size} entries, root {report.root_hash.hex()}{since}{events}"
+        f"OK {report.origin}: {report.size} entries, root {report.root_hash.hex()}"
+        f"{since}{events}{cosigned}"
     )
 
 

@@ -27,8 +27,13 @@ DEMO_IDENTITY_KEK = "OAUlu92221KbDOb/8we9qdkQHo9LyVZEFXnpY6M/KQw="
 # signed-in person's access token in his session cookie.
 DEMO_WEB_SESSION_KEY = "rKq1b0Yd3k8V2qXbq2b3m9iN9y7cQyq0rA6v2d3p4ZE="
 
+# DEMO ONLY: the Ed25519 seed (base64) of the demo witness's cosigning key: with it anyone
+# can cosign a laptop demo's checkpoints.
+DEMO_WITNESS_KEY = "m5l5eo3Cd7aV25N2LdZiIPvehfm0gLRahTUqpruf1ME="
+
 DEMO_SECRETS = frozenset(
     {
+        DEMO_WITNESS_KEY,
         DEMO_IDENTITY_LOG_KEY,
         DEMO_RELEASE_LOG_KEY,
         DEMO_RELEASE_VRF_KEY,

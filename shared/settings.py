@@ -2,14 +2,16 @@
 
 import base64
 import binascii
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.demo import is_demo_secret
+from shared.tlog.cosignature import CosignatureVerifier, parse_cosigner_key
 
 Environment = Literal["development", "production"]
 
@@ -54,6 +56,36 @@ class ServiceSettings(BaseSettings):
     log_sequencer_interval_seconds: float = Field(default=0.2, gt=0)
     log_sequencer_batch_size: int = Field(default=2000, ge=1, le=100_000)
     run_sequencer: bool = True
+    # Where the sequencer remembers the last checkpoint it signed, outside the database, so
+    # that a database rolled back or rewritten under it is noticed before it signs again
+    # (docs/witness.md). Empty: remembered in memory only, for the life of the process.
+    log_guard_state_file: str = ""
+    # Witnesses each new checkpoint is pushed to (C2SP tlog-witness), each "<submission URL>,
+    # <cosigner key>", separated by ";" or as a JSON list; default none. A witness that is
+    # down or slow delays nothing: pushes run in the background, each bounded by the timeout.
+    audit_witnesses: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    audit_witness_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # How many of them must have cosigned a checkpoint before evidence relies on it.
+    audit_min_witnesses: int = Field(default=0, ge=0)
+
+    @field_validator("audit_witnesses", mode="before")
+    @classmethod
+    def _split_witnesses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(";") if item.strip()]
+        return value
+
+    def witnesses(self) -> list[tuple[str, CosignatureVerifier]]:
+        """(submission URL, cosigner) of each configured witness."""
+        found = []
+        for item in self.audit_witnesses:
+            url, sep, key = item.partition(",")
+            if not sep or not url.strip().startswith(("http://", "https://")):
+                raise ValueError(f"audit_witnesses: {item!r} is not '<URL>,<cosigner key>'")
+            found.append((url.strip(), parse_cosigner_key(key.strip())))
+        return found
 
     @model_validator(mode="after")
     def _fill_defaults_and_refuse_demo_secrets(self) -> "ServiceSettings":
@@ -73,6 +105,8 @@ class ServiceSettings(BaseSettings):
             self._require_shared_cache()
         if seed:
             _decode_seed(seed)
+        if self.audit_min_witnesses > len(self.witnesses()):
+            raise ValueError("audit_min_witnesses is more than the witnesses configured")
         return self
 
     def _refuse_demo_secrets(self) -> None:

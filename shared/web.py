@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.audit.endpoints import router as log_router
-from shared.audit.sequencer import Sequencer
+from shared.audit.sequencer import service_sequencer
 from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
 from shared.db import create_engine, read_only, session_factory, warm_pool
@@ -115,14 +115,13 @@ def build_app(
         app.state.read_sessions = session_factory(read_only(engine))
         app.state.cache = cache_from_url(settings.cache_url, settings.cache_prefix)
         log: AuditLog = app.state.audit_log
-        sequencer = Sequencer(
+        # Guarded and witnessed as the settings say (docs/witness.md); tests may put an
+        # in-process transport to a witness in app.state.witness_transport.
+        sequencer = service_sequencer(
             app.state.sessions,
-            signer=log.signer,
-            origin=log.origin,
-            batch_size=settings.log_sequencer_batch_size,
-            interval=settings.log_sequencer_interval_seconds,
-            checkpoint_interval=settings.log_checkpoint_interval_seconds,
-            cache=log.cache,
+            log,
+            settings,
+            witness_transport=getattr(app.state, "witness_transport", None),
         )
         app.state.sequencer = sequencer
         task = asyncio.create_task(sequencer.run()) if settings.run_sequencer else None
@@ -196,6 +195,12 @@ def build_app(
         # it decides correctly (the database is the source of truth): taking every replica
         # out of the load balancer because Redis is away would stop the gates for nothing.
         status = "ready" if checks["cache"] else "degraded"
+        # A log that stopped signing (its stored tree no longer extends what it signed) is an
+        # alarm for people, not a reason to stop the gates: degraded, with the reason.
+        log_status = request.app.state.sequencer.guard.status()
+        if not log_status["signing"]:
+            checks["audit_log"] = False
+            return JSONResponse({"status": "degraded", "checks": checks, "audit_log": log_status})
         return JSONResponse({"status": status, "checks": checks})
 
     app.include_router(log_router)

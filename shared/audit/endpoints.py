@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from shared.audit import repository as repo
@@ -140,3 +140,35 @@ async def log_event_receipt(
 ) -> Response:
     """A C2SP tlog-proof of one event, once it is under a signed checkpoint."""
     return Response(await service.receipt(session, log, event_id), media_type=TEXT)
+
+
+class LogStatus(BaseModel):
+    """Whether the log still signs, and what its witnesses last cosigned."""
+
+    origin: str
+    size: int
+    checkpoint_size: int | None
+    signing: bool
+    alarm: str | None
+    signed_size: int | None
+    checkpoints_refused: int
+    witnesses: list[dict[str, Any]]
+
+
+@router.get("/v1/log/status", response_model=LogStatus)
+async def log_status(request: Request, session: ReadSessionDep, log: AuditLogDep) -> LogStatus:
+    """The sequencer guard's state (an alarm if the stored tree stopped extending what it
+    signed) and each witness's last cosigned size or error."""
+    sequencer = request.app.state.sequencer
+    guard: dict[str, Any] = sequencer.guard.status()
+    latest = await repo.latest_checkpoint(session)
+    return LogStatus(
+        origin=log.origin,
+        size=await service.tree_size(session),
+        checkpoint_size=latest.size if latest is not None else None,
+        signing=bool(guard["signing"]),
+        alarm=guard["alarm"],
+        signed_size=guard["signed_size"],
+        checkpoints_refused=int(guard["checkpoints_refused"]),
+        witnesses=sequencer.witnesses.status() if sequencer.witnesses is not None else [],
+    )

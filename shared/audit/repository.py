@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
 from shared.audit.tilecache import HASH, Tile, TileCache, TileKey
 from shared.tlog import tiles
+from shared.tlog.cosignature import merge_signature_lines
 from shared.tlog.merkle import EMPTY_ROOT, Node
 
 
@@ -183,6 +184,21 @@ async def latest_checkpoint(session: AsyncSession) -> AuditCheckpoint | None:
 async def add_checkpoint(session: AsyncSession, size: int, root: bytes, note: str) -> None:
     """Keep a signed checkpoint."""
     session.add(AuditCheckpoint(size=size, root_hash=root, note=note))
+
+
+async def add_cosignatures(session: AsyncSession, size: int, root: bytes, lines: list[str]) -> bool:
+    """Append witnesses' cosignature lines to the stored checkpoint of that tree; whether found."""
+    rows = await session.exec(
+        select(AuditCheckpoint).where(
+            col(AuditCheckpoint.size) == size, col(AuditCheckpoint.root_hash) == root
+        )
+    )
+    found = False
+    for stored in rows.all():
+        stored.note = merge_signature_lines(stored.note, lines)
+        session.add(stored)
+        found = True
+    return found
 
 
 async def try_sequencer_lock(session: AsyncSession, key: int) -> bool:

@@ -7,6 +7,10 @@ The queue is "events whose `log_index` is still NULL", not "events with an id ab
 one integrated": a transaction that took a low id but commits late is simply picked up by
 the next step, and exactly once, since giving it an index and extending the tree happen in
 the same transaction (and `log_index` is unique).
+
+Before signing, the guard (shared.audit.guard) proves the stored tree extends the last
+checkpoint this process signed, and refuses to sign otherwise; after the signature is
+committed, the witness pool (shared.audit.witnessing) pushes it to the witnesses.
 """
 
 import asyncio
@@ -15,17 +19,24 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit import repository as repo
+from shared.audit.guard import LogGuard, LogRewritten
+from shared.audit.service import AuditLog
 from shared.audit.tilecache import HASH, TileCache, TileKey
+from shared.audit.witnessing import WitnessPool
 from shared.db import SessionFactory, transaction
+from shared.settings import ServiceSettings
 from shared.tlog import tiles
-from shared.tlog.checkpoint import Checkpoint, sign_checkpoint
+from shared.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from shared.tlog.merkle import CompactRange, leaf_hash
-from shared.tlog.note import Signer
+from shared.tlog.note import Signer, split_note
 
 logger = structlog.get_logger(__name__)
 
@@ -43,6 +54,8 @@ class StepResult:
     integrated: int
     size: int
     signed: bool
+    note: str | None = None  # the checkpoint signed in this step
+    refused: bool = False  # the guard refused to sign
 
 
 async def integrate(
@@ -88,15 +101,23 @@ async def integrate(
     return len(pending), tree.size
 
 
-async def checkpoint(session: AsyncSession, *, signer: Signer, origin: str) -> bool:
-    """Sign a checkpoint of the current tree unless the latest one already covers it."""
+async def checkpoint(
+    session: AsyncSession, *, signer: Signer, origin: str, guard: LogGuard | None = None
+) -> str | None:
+    """Sign a checkpoint of the current tree unless the latest one already covers it.
+
+    With a guard, only a tree that extends the last checkpoint this process signed is
+    signed (LogRewritten otherwise). Returns the note signed, if any.
+    """
     size, root = await repo.load_state(session)
     latest = await repo.latest_checkpoint(session)
     if latest is not None and latest.size == size:
-        return False
+        return None
+    if guard is not None:
+        await guard.check(session, size, root)
     note = sign_checkpoint(Checkpoint(origin=origin, size=size, root_hash=root), signer)
     await repo.add_checkpoint(session, size, root, note)
-    return True
+    return note
 
 
 async def step(
@@ -107,23 +128,54 @@ async def step(
     batch_size: int,
     sign: bool,
     cache: TileCache | None = None,
+    guard: LogGuard | None = None,
 ) -> StepResult:
     """One transaction of the sequencer: integrate a batch and, if asked, sign a checkpoint."""
+    note: str | None = None
+    refused = False
+    if guard is not None and guard.alarm is not None:
+        # The stored tree is not to be trusted: events stay queued until a person repairs it.
+        guard.refused += 1
+        return StepResult(locked=True, integrated=0, size=-1, signed=False, refused=True)
     async with transaction(sessions) as session:
         if not await repo.try_sequencer_lock(session, lock_key(origin)):
             return StepResult(locked=False, integrated=0, size=-1, signed=False)
-        integrated, size = await integrate(session, batch_size=batch_size, cache=cache)
-        signed = await checkpoint(session, signer=signer, origin=origin) if sign else False
-    return StepResult(locked=True, integrated=integrated, size=size, signed=signed)
+        try:
+            integrated, size = await integrate(session, batch_size=batch_size, cache=cache)
+        except (RuntimeError, LookupError, IntegrityError) as exc:
+            if guard is not None:
+                await guard.raise_alarm(f"the stored tree is damaged: {exc}")
+            raise
+        if sign:
+            try:
+                note = await checkpoint(session, signer=signer, origin=origin, guard=guard)
+            except LogRewritten:
+                refused = True  # integration still commits; nothing is signed
+    if note is not None and guard is not None:
+        # Only once committed: a checkpoint that was rolled back was never signed for anyone.
+        guard.remember(parse_checkpoint(split_note(note)[0]))
+    return StepResult(
+        locked=True,
+        integrated=integrated,
+        size=size,
+        signed=note is not None,
+        note=note,
+        refused=refused,
+    )
 
 
 async def drain(
-    sessions: SessionFactory, *, signer: Signer, origin: str, batch_size: int = 2000
+    sessions: SessionFactory,
+    *,
+    signer: Signer,
+    origin: str,
+    batch_size: int = 2000,
+    guard: LogGuard | None = None,
 ) -> int:
     """Integrate everything pending and sign a checkpoint over it; returns the tree size."""
     while True:
         result = await step(
-            sessions, signer=signer, origin=origin, batch_size=batch_size, sign=True
+            sessions, signer=signer, origin=origin, batch_size=batch_size, sign=True, guard=guard
         )
         if result.locked and result.integrated == 0:
             return result.size
@@ -143,6 +195,8 @@ class Sequencer:
         checkpoint_interval: float,
         cache: TileCache | None = None,
         clock: Callable[[], float] = time.monotonic,
+        guard: LogGuard | None = None,
+        witnesses: WitnessPool | None = None,
     ) -> None:
         self._sessions = sessions
         self._signer = signer
@@ -154,6 +208,8 @@ class Sequencer:
         self._clock = clock
         self._wake = asyncio.Event()
         self._last_signed: float | None = None
+        self.guard = guard or LogGuard(origin)
+        self.witnesses = witnesses
 
     def wake(self) -> None:
         """Ask for a step soon (after an append in this process)."""
@@ -161,6 +217,16 @@ class Sequencer:
 
     async def run(self) -> None:
         """Step until cancelled; errors are logged and retried, never fatal."""
+        pusher = asyncio.create_task(self.witnesses.run()) if self.witnesses else None
+        try:
+            await self._run()
+        finally:
+            if pusher is not None:
+                pusher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await pusher
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self.run_once()
@@ -190,11 +256,50 @@ class Sequencer:
         return integrated
 
     async def _step(self, *, sign: bool) -> StepResult:
-        return await step(
+        result = await step(
             self._sessions,
             signer=self._signer,
             origin=self._origin,
             batch_size=self._batch_size,
             sign=sign,
             cache=self._cache,
+            guard=self.guard,
         )
+        if result.note is not None and self.witnesses is not None:
+            self.witnesses.notify(result.note)
+        return result
+
+
+def service_sequencer(
+    sessions: SessionFactory,
+    log: AuditLog,
+    settings: ServiceSettings,
+    *,
+    witness_transport: httpx.AsyncBaseTransport | None = None,
+) -> Sequencer:
+    """A service's sequencer, with its guard and witnesses as its settings say."""
+    state = settings.log_guard_state_file
+    guard = LogGuard(log.origin, Path(state) if state else None)
+    witnesses = settings.witnesses()
+    pool = (
+        WitnessPool(
+            sessions,
+            witnesses,
+            guard=guard,
+            timeout=settings.audit_witness_timeout_seconds,
+            transport=witness_transport,
+        )
+        if witnesses
+        else None
+    )
+    return Sequencer(
+        sessions,
+        signer=log.signer,
+        origin=log.origin,
+        batch_size=settings.log_sequencer_batch_size,
+        interval=settings.log_sequencer_interval_seconds,
+        checkpoint_interval=settings.log_checkpoint_interval_seconds,
+        cache=log.cache,
+        guard=guard,
+        witnesses=pool,
+    )

@@ -9,7 +9,7 @@ stored event against its entry. Memory stays O(log n): it streams one bundle at 
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +22,9 @@ from shared.audit.models import AuditEvent
 from shared.db import create_engine, read_only, session_factory
 from shared.tlog import tiles
 from shared.tlog.checkpoint import Checkpoint, open_checkpoint
+from shared.tlog.cosignature import CosignatureVerifier, require_quorum
 from shared.tlog.merkle import CompactRange, leaf_hash
-from shared.tlog.note import parse_verifier_key
+from shared.tlog.note import NoteError, parse_verifier_key
 
 
 class VerificationFailed(Exception):
@@ -46,6 +47,7 @@ class VerifyReport:
     events_checked: int = 0
     notes: list[str] = field(default_factory=list)
     roots: dict[int, bytes] = field(default_factory=dict)  # size -> root, as asked for
+    cosigned_by: dict[str, int] = field(default_factory=dict)  # witness -> cosignature time
 
 
 @dataclass
@@ -139,11 +141,16 @@ async def verify_log(
     database_schema: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     roots_at: Collection[int] = (),
+    witnesses: Sequence[CosignatureVerifier] = (),
+    min_witnesses: int = 0,
 ) -> VerifyReport:
     """Verify a log end to end; raise VerificationFailed naming the first bad index.
 
     `roots_at`: tree sizes whose recomputed roots the report keeps (`VerifyReport.roots`),
     so that a caller can check checkpoints quoted elsewhere against the verified log.
+    `witnesses`, `min_witnesses`: the checkpoint must carry valid cosignatures of at least
+    that many of these witnesses (C2SP tlog-cosignature), so that a log showing this
+    verifier a view the witnesses never saw (a fork, a rollback) is refused.
     """
     verifier = parse_verifier_key(verifier_key)
     async with AsyncExitStack() as stack:
@@ -156,6 +163,7 @@ async def verify_log(
             checkpoint = open_checkpoint(note, verifier, origin or verifier.name)
         except ValueError as exc:
             raise VerificationFailed(f"checkpoint refused: {exc}") from exc
+        cosigned_by = _cosignatures(note, witnesses, min_witnesses)
         previous = _load_state(state_path)
         if previous is not None:
             if previous.origin != checkpoint.origin:
@@ -173,6 +181,7 @@ async def verify_log(
             size=checkpoint.size,
             root_hash=checkpoint.root_hash,
             previous_size=previous.size if previous else None,
+            cosigned_by=cosigned_by,
         )
         events = (
             await stack.enter_async_context(
@@ -226,6 +235,17 @@ async def verify_log(
     if state_path is not None:
         _save_state(state_path, checkpoint, note)
     return report
+
+
+def _cosignatures(
+    note: str, witnesses: Sequence[CosignatureVerifier], minimum: int
+) -> dict[str, int]:
+    if not witnesses and not minimum:
+        return {}
+    try:
+        return require_quorum(note, witnesses, minimum)
+    except NoteError as exc:
+        raise VerificationFailed(f"witnesses: {exc}") from exc
 
 
 def _check_old_root(tree: CompactRange, previous: Checkpoint) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "parse_signer_key",
     "parse_verifier_key",
     "signer_key",
+    "split_note",
     "verifier_key",
 ]
 
@@ -213,6 +214,16 @@ def _parse_signature_line(line: str) -> _SignatureLine:
     if len(raw) <= _KEY_ID_SIZE:
         raise NoteError("malformed note: signature too short")
     return _SignatureLine(name, raw[:_KEY_ID_SIZE], raw[_KEY_ID_SIZE:])
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """Split a note into its text and its (key name, key ID, signature) lines, verifying nothing.
+
+    For signature types other than 0x01 (cosignatures, shared.tlog.cosignature), which share
+    the note format but sign a different message.
+    """
+    text, lines = _parse_note(note)
+    return text, [(line.name, line.key_id, line.signature) for line in lines]
 
 
 @dataclass(frozen=True, slots=True)
