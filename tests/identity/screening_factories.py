@@ -62,7 +62,7 @@ async def every_stored_value(app: FastAPI) -> list[tuple[str, object]]:
         connection = await session.connection()
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
         for table in tables:
-            rows = await session.execute(text(f'SELECT * FROM "{table}"'))
+            rows = await connection.execute(text(f'SELECT * FROM "{table}"'))
             found += [(table, value) for row in rows.all() for value in row]
     return found
 
