@@ -25,7 +25,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 
 import structlog
@@ -81,67 +81,90 @@ async def alert_events(
     """The stream's text, event by event, from the change after `after` on."""
     woken = asyncio.Event()
     woken.set()  # read once at once
-    listener = asyncio.create_task(_listen(cache, woken))
+    async with AsyncExitStack() as stack:
+        # Subscribed before the first read: a change committed after that read wakes us.
+        try:
+            messages = await stack.enter_async_context(cache.subscribe(CHANNEL))
+        except Exception:
+            logger.warning("alert_stream_wake_lost", exc_info=True)
+            messages = None
+        listener = asyncio.create_task(_listen(messages, woken))
+        stack.push_async_callback(_stop, listener)
+        async for text in _events(sessions, woken, after=after, limits=limits, clock=clock):
+            yield text
+
+
+async def _events(
+    sessions: SessionFactory,
+    woken: asyncio.Event,
+    *,
+    after: int,
+    limits: StreamLimits,
+    clock: Callable[[], float],
+) -> AsyncIterator[str]:
+    """Read and send changes whenever woken or a poll is due; see the module docstring."""
     sent = 0
     last = after
     gaps: dict[int, float] = {}
     quiet_since = spoke_at = clock()
-    try:
-        while limits.max_events is None or sent < limits.max_events:
-            if woken.is_set():
-                woken.clear()
-                async with transaction(sessions) as session:
-                    found = await repository.changes_after(session, last, also=list(gaps))
-                now = clock()
-                for change, alert in found:
-                    change_id = change.id or 0
-                    if change_id in gaps:
-                        del gaps[change_id]
-                    else:
-                        for missing in range(last + 1, change_id):
-                            if len(gaps) < MAX_GAPS:
-                                gaps[missing] = now
-                        last = max(last, change_id)
-                    payload = {
-                        "change_id": change_id,
-                        "change": change.change,
-                        "at": change.at.isoformat(),
-                        "alert": AlertView.of(alert).model_dump(mode="json"),
-                    }
-                    yield format_event(change_id, change.change, payload)
-                    sent += 1
-                    quiet_since = spoke_at = now
-                    if limits.max_events is not None and sent >= limits.max_events:
-                        return
-                for missing, seen in list(gaps.items()):
-                    if now - seen > limits.gap_seconds:
-                        del gaps[missing]
-            idle = clock() - quiet_since
-            if limits.idle_seconds is not None and idle >= limits.idle_seconds:
-                return
-            wait = min(limits.poll_seconds, limits.heartbeat_seconds)
-            if limits.idle_seconds is not None:
-                wait = min(wait, limits.idle_seconds - idle)
-            try:
-                await asyncio.wait_for(woken.wait(), max(wait, 0.0))
-            except TimeoutError:
-                woken.set()  # poll: look again anyway
-                if clock() - spoke_at >= limits.heartbeat_seconds:
-                    yield ": keepalive\n\n"
-                    spoke_at = clock()
-    finally:
-        listener.cancel()
-        with suppress(asyncio.CancelledError):
-            await listener
+    while limits.max_events is None or sent < limits.max_events:
+        if woken.is_set():
+            woken.clear()
+            async with transaction(sessions) as session:
+                found = await repository.changes_after(session, last, also=list(gaps))
+            now = clock()
+            for change, alert in found:
+                change_id = change.id or 0
+                if change_id in gaps:
+                    del gaps[change_id]
+                else:
+                    for missing in range(last + 1, change_id):
+                        if len(gaps) < MAX_GAPS:
+                            gaps[missing] = now
+                    last = max(last, change_id)
+                payload = {
+                    "change_id": change_id,
+                    "change": change.change,
+                    "at": change.at.isoformat(),
+                    "alert": AlertView.of(alert).model_dump(mode="json"),
+                }
+                yield format_event(change_id, change.change, payload)
+                sent += 1
+                quiet_since = spoke_at = now
+                if limits.max_events is not None and sent >= limits.max_events:
+                    return
+            for missing, seen in list(gaps.items()):
+                if now - seen > limits.gap_seconds:
+                    del gaps[missing]
+        idle = clock() - quiet_since
+        if limits.idle_seconds is not None and idle >= limits.idle_seconds:
+            return
+        wait = min(limits.poll_seconds, limits.heartbeat_seconds)
+        if limits.idle_seconds is not None:
+            wait = min(wait, limits.idle_seconds - idle)
+        try:
+            await asyncio.wait_for(woken.wait(), max(wait, 0.0))
+        except TimeoutError:
+            woken.set()  # poll: look again anyway
+            if clock() - spoke_at >= limits.heartbeat_seconds:
+                yield ": keepalive\n\n"
+                spoke_at = clock()
 
 
-async def _listen(cache: Cache, woken: asyncio.Event) -> None:
+async def _listen(messages: AsyncIterator[str] | None, woken: asyncio.Event) -> None:
     """Set `woken` on every publish; without the cache the stream still polls."""
+    if messages is None:
+        return
     try:
-        async with cache.subscribe(CHANNEL) as messages:
-            async for _ in messages:
-                woken.set()
+        async for _ in messages:
+            woken.set()
     except asyncio.CancelledError:
         raise
     except Exception:
         logger.warning("alert_stream_wake_lost", exc_info=True)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
