@@ -2,8 +2,9 @@
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from services.release.access.service import record_read
 from services.release.deps import (
     DirectoryDep,
     DrawingKeyDep,
@@ -15,8 +16,8 @@ from services.release.deps import (
 from services.release.gate import service
 from services.release.gate.models import GateDecision
 from services.release.gate.schemas import DecisionRequest, DecisionView, GateOutView, Reason
-from shared.deps import SessionDep
-from shared.problems import problem_responses
+from shared.deps import ReadSessionDep, SessionDep
+from shared.problems import NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
 
@@ -77,10 +78,32 @@ async def decide(
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def get_decision(
-    decision_id: uuid.UUID, caller: GateOperator, session: SessionDep
+    decision_id: uuid.UUID,
+    request: Request,
+    caller: GateOperator,
+    session: ReadSessionDep,
+    now: NowDep,
 ) -> DecisionView:
-    """A decision of the caller's terminal; 404 `decision_not_found` otherwise."""
-    return _view(await service.visible_decision(session, caller, decision_id))
+    """A decision of the caller's terminal; 404 `decision_not_found` otherwise. A read of
+    the container's release, in the access log (`gate.decision`) whatever its outcome."""
+    try:
+        found = await service.visible_decision(session, caller, decision_id)
+    except NotFound:
+        await record_read(
+            request.app.state.sessions, caller, action="gate.decision", outcome="not_found", now=now
+        )
+        raise
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="gate.decision",
+        outcome="shown",
+        now=now,
+        release_id=found.release_id,
+        container=found.container,
+        results=1,
+    )
+    return _view(found)
 
 
 @router.post(

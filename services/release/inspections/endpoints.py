@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
-from services.release.access.service import record_read
+from services.release.access.service import record_read, record_shown
 from services.release.auth import Caller, allows
 from services.release.deps import CurrentCaller, DrawingKeyDep, NowDep, require
 from services.release.gate import repository as gate_repository
@@ -234,14 +234,21 @@ async def cancellation_counts(
     responses=problem_responses(401, 403, 422, 503),
 )
 async def list_inspections(
+    request: Request,
     caller: CurrentCaller,
     session: ReadSessionDep,
+    now: NowDep,
     status: InspectionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> InspectionList:
-    """Open ones with `status=open`: what an officer has to do, or a terminal has waiting."""
+    """Open ones with `status=open`: what an officer has to do, or a terminal has waiting.
+    One access-log entry (`inspections.list`) per container shown."""
     found = await repository.inspections(
         session, terminal_id=_terminal_of(caller), status=status, limit=limit
+    )
+    shown = [(item.release_id, item.container) for item in found]
+    await record_shown(
+        request.app.state.sessions, caller, action="inspections.list", shown=shown, now=now
     )
     return InspectionList(inspections=[InspectionView.of(item) for item in found])
 
@@ -252,12 +259,29 @@ async def list_inspections(
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def get_inspection(
-    inspection_id: uuid.UUID, caller: CurrentCaller, session: ReadSessionDep
+    inspection_id: uuid.UUID,
+    request: Request,
+    caller: CurrentCaller,
+    session: ReadSessionDep,
+    now: NowDep,
 ) -> InspectionView:
-    """404 for one that does not exist or that is another terminal's."""
+    """404 for one that does not exist or that is another terminal's; logged either way
+    (`inspection.read`)."""
     terminal = _terminal_of(caller)
     found = await repository.inspection(session, inspection_id)
-    if found is None or (terminal is not None and found.terminal_id != terminal):
+    if found is not None and terminal is not None and found.terminal_id != terminal:
+        found = None
+    await record_read(
+        request.app.state.sessions,
+        caller,
+        action="inspection.read",
+        outcome="shown" if found else "not_found",
+        now=now,
+        release_id=found.release_id if found else None,
+        container=found.container if found else None,
+        results=1 if found else 0,
+    )
+    if found is None:
         raise service.inspection_not_found()
     return InspectionView.of(found)
 
