@@ -24,7 +24,7 @@ the connection open.
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 
@@ -77,7 +77,7 @@ async def alert_events(
     after: int,
     limits: StreamLimits,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str]:
     """The stream's text, event by event, from the change after `after` on."""
     woken = asyncio.Event()
     woken.set()  # read once at once

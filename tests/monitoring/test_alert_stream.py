@@ -103,7 +103,11 @@ async def test_a_waiting_listener_is_woken_by_a_new_alert(port: Port) -> None:
     )
     [first] = parse(await anext(events))  # the first read is done, before the next raise
     assert first["data"]["alert"]["alert_id"] == str(earlier)
-    waiting = asyncio.create_task(anext(events))
+
+    async def next_event() -> str:
+        return await anext(events)
+
+    waiting = asyncio.create_task(next_event())
     alert_id = await raise_one(port.release)
     await wake(port.release.state.cache)
     # A bound against a hang, not a timing assertion: the wake makes it immediate.
