@@ -7,6 +7,7 @@ in the person's language; an unreachable service becomes `ApiProblem` with code
 `service_unavailable`.
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,29 @@ class Api:
         """POST a JSON body; the JSON answer (or None when there is no body)."""
         response = await self.call("POST", path, json=body)
         return response.json() if response.content else None
+
+    async def events(self, path: str, params: dict[str, Any]) -> AsyncIterator[str]:
+        """The lines of a server-sent event stream as they come; `ApiProblem` if the
+        service refuses it or cannot be reached."""
+        headers = {"Accept": "text/event-stream"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            async with self._client.stream(
+                "GET", self._base + path, params=params, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _problem(response, self.name)
+                async for line in response.aiter_lines():
+                    yield line
+        except httpx.HTTPError as exc:
+            raise ApiProblem(
+                503,
+                "service_unavailable",
+                f"{self.name} did not answer ({type(exc).__name__})",
+                self.name,
+            ) from None
 
 
 def _problem(response: httpx.Response, service: str) -> ApiProblem:

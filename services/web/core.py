@@ -57,6 +57,14 @@ WORDS: dict[str, str] = {
     "suspended": _("suspended"),
     "revoked": _("revoked"),
     "ok": _("verified"),
+    "acknowledged": _("acknowledged"),
+    "closed": _("closed"),
+    "confirmed": _("confirmed"),
+    "unfounded": _("unfounded"),
+    "low": _("low"),
+    "medium": _("medium"),
+    "high": _("high"),
+    "critical": _("critical"),
 }
 
 
