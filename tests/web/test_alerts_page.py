@@ -2,6 +2,7 @@
 officer through the page, and new ones in one merged live feed."""
 
 import json
+from typing import Any
 
 from tests.monitoring.alerting import events, raise_one
 from tests.web.port import WebPort, csrf_of
@@ -100,7 +101,7 @@ async def test_the_alerts_pages_are_port_securitys_alone(web_port: WebPort) -> N
     assert await events(web_port.port.release, "alert.closed") == []
 
 
-def _events(text: str) -> list[tuple[str, dict[str, object]]]:
+def _events(text: str) -> list[tuple[str, dict[str, Any]]]:
     """(id, data) of each event in a server-sent event body."""
     found = []
     for block in text.split("\n\n"):
