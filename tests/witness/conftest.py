@@ -18,7 +18,8 @@ from shared.tlog.checkpoint import Checkpoint, sign_checkpoint
 from shared.tlog.cosignature import CosignatureVerifier
 from shared.tlog.note import Signer, verifier_key
 from shared.tlog.witness_protocol import format_add_checkpoint
-from tests.conftest import running
+from tests.conftest import SettingsFactory, running
+from tests.release.port import Port, make_port
 
 
 class MemoryLog:
@@ -109,3 +110,10 @@ async def witness(
 def witness_cosigner(app: FastAPI) -> CosignatureVerifier:
     verifier: CosignatureVerifier = app.state.witness.signer.verifier()
     return verifier
+
+
+@pytest.fixture
+async def port(make_settings: SettingsFactory) -> AsyncIterator[Port]:
+    """Both services with the members of a chain (as in the release tests)."""
+    async with make_port(make_settings) as port:
+        yield port

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from services.release.evidence.verify import EvidenceFailed, verify_bundle
+from shared.tlog.cosignature import parse_cosigner_key
 
 cli = typer.Typer(help="Evidence bundles: one file per release, checked offline.")
 
@@ -41,14 +42,28 @@ def verify(
         list[str] | None,
         typer.Option(help="A trusted inspection VRF public key (base64url) or file; repeatable."),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="A trusted witness's cosigner key, or a file holding it; repeatable."),
+    ] = None,
+    min_witnesses: Annotated[
+        int, typer.Option(help="Valid cosignatures of distinct --witness keys required.", min=0)
+    ] = 0,
 ) -> None:
     """Check every signature, hash and proof of the bundle against the keys given here."""
+    try:
+        witnesses = [parse_cosigner_key(_text_or_file(key)) for key in witness or []]
+    except ValueError as exc:
+        typer.echo(f"--witness: {exc}", err=True)
+        raise typer.Exit(2) from exc
     try:
         report = verify_bundle(
             file.read_bytes(),
             log_key=_text_or_file(log_key),
             identity_jwks=identity_jwks.read_bytes(),
             inspection_keys=[_text_or_file(key).encode() for key in inspection_key or []],
+            witnesses=witnesses,
+            min_witnesses=min_witnesses,
         )
     except EvidenceFailed as failure:
         for check in failure.passed:

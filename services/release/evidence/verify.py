@@ -65,7 +65,14 @@ from shared.credentials import (
 )
 from shared.tlog import merkle
 from shared.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from shared.tlog.note import NoteError, Verifier, b64decode_strict, parse_verifier_key
+from shared.tlog.cosignature import CosignatureVerifier, require_quorum
+from shared.tlog.note import (
+    NoteError,
+    Verifier,
+    b64decode_strict,
+    parse_verifier_key,
+    split_note,
+)
 from shared.verifier_cache import VerifierCache
 
 __all__ = [
@@ -221,22 +228,50 @@ class _Event:
         return _moment(self.body.get("at"), "events", f"event {self.index}: at")
 
 
-def _open_checkpoint(note: object, log_key: str) -> Checkpoint:
+@dataclass(frozen=True)
+class _Witnessed:
+    """The bundle's checkpoint, who cosigned it, and how many lines no given key checks."""
+
+    checkpoint: Checkpoint
+    cosigned_by: dict[str, int]
+    unchecked: int
+
+
+def _open_checkpoint(
+    note: object,
+    log_key: str,
+    witnesses: Sequence[CosignatureVerifier] = (),
+    min_witnesses: int = 0,
+) -> _Witnessed:
     check = "checkpoint"
     text = _text(note, check, "checkpoint")
     try:
         verifier: Verifier = parse_verifier_key(log_key)
     except (NoteError, ValueError) as exc:
         raise EvidenceFailed(check, f"--log-key is not a note verifier key ({exc})") from None
-    # A note may carry signatures a verifier ignores (other keys, cosigners): a bundle's
-    # carries exactly one, the log's, so that no line of it goes unchecked.
-    split = text.rfind("\n\n")
-    if split < 0 or text[split + 2 :].count("\n") != 1:
-        raise EvidenceFailed(check, "the checkpoint must carry exactly one signature")
+    # Besides the log's one signature a checkpoint carries the witnesses' cosignatures (C2SP
+    # tlog-cosignature): those of the witnesses given are checked, and must number at least
+    # `min_witnesses`; lines of keys not given cannot be checked, and the report says so.
     try:
-        return open_checkpoint(text, verifier, verifier.name)
+        _, lines = split_note(text)
+    except NoteError as exc:
+        raise EvidenceFailed(check, f"not a signed note ({exc})") from None
+    own = [(name, kid) for name, kid, _ in lines if (name, kid) == (verifier.name, verifier.key_id)]
+    if len(own) != 1:
+        raise EvidenceFailed(check, "the checkpoint must carry exactly one signature of the log")
+    try:
+        checkpoint = open_checkpoint(text, verifier, verifier.name)
     except (NoteError, CheckpointError, ValueError) as exc:
         raise EvidenceFailed(check, f"not signed by the log key given ({exc})") from None
+    try:
+        cosigned = require_quorum(text, witnesses, min_witnesses) if witnesses else {}
+    except NoteError as exc:
+        raise EvidenceFailed("witnesses", str(exc)) from None
+    if min_witnesses and not witnesses:
+        raise EvidenceFailed("witnesses", f"{min_witnesses} cosignatures asked for, no --witness")
+    known = {(w.name, w.key_id) for w in witnesses}
+    unchecked = sum(1 for name, kid, _ in lines if (name, kid) not in known) - 1
+    return _Witnessed(checkpoint, cosigned, unchecked)
 
 
 def _read_events(items: object, release_id: str, checkpoint: Checkpoint) -> dict[str, _Event]:
@@ -742,11 +777,18 @@ def verify_bundle(
     log_key: str,
     identity_jwks: bytes,
     inspection_keys: Sequence[bytes] = (),
+    witnesses: Sequence[CosignatureVerifier] = (),
+    min_witnesses: int = 0,
 ) -> EvidenceReport:
-    """Check a bundle against the trust anchors; EvidenceFailed at the first failure."""
+    """Check a bundle against the trust anchors; EvidenceFailed at the first failure.
+
+    `witnesses`, `min_witnesses`: the checkpoint must carry valid cosignatures of at least
+    that many of these witnesses, so a log that showed the court a view its witnesses never
+    saw (a fork, a rollback) is refused.
+    """
     report = EvidenceReport()
     try:
-        _verify(report, data, log_key, identity_jwks, inspection_keys)
+        _verify(report, data, log_key, identity_jwks, inspection_keys, witnesses, min_witnesses)
     except EvidenceFailed as failure:
         failure.passed = list(report.passed)
         raise
@@ -759,6 +801,8 @@ def _verify(
     log_key: str,
     identity_jwks: bytes,
     inspection_keys: Sequence[bytes],
+    witnesses: Sequence[CosignatureVerifier] = (),
+    min_witnesses: int = 0,
 ) -> None:
     """The checks in order, each appended to `report` as it passes."""
     value = _canonical_object(data, "format", "the bundle")
@@ -769,10 +813,20 @@ def _verify(
     release_id = _text(bundle["release_id"], "format", "release_id")
     report.passed.append("format: RFC 8785 canonical JSON, every member known")
 
-    checkpoint = _open_checkpoint(bundle["checkpoint"], log_key)
+    witnessed = _open_checkpoint(bundle["checkpoint"], log_key, witnesses, min_witnesses)
+    checkpoint = witnessed.checkpoint
     report.passed.append(
         f"checkpoint: signed by {checkpoint.origin}, tree of {checkpoint.size} entries"
     )
+    if witnessed.cosigned_by:
+        report.passed.append(
+            f"witnesses: cosigned by {len(witnessed.cosigned_by)} of the {len(witnesses)} given"
+            f" ({', '.join(sorted(witnessed.cosigned_by))}), at least {min_witnesses} required"
+        )
+    if witnessed.unchecked:
+        report.skipped.append(
+            f"checkpoint: {witnessed.unchecked} cosignature line(s) of keys not given (--witness)"
+        )
 
     by_id = _read_events(bundle["events"], release_id, checkpoint)
     events = list(by_id.values())
