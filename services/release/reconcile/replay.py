@@ -87,8 +87,7 @@ class Replay:
     # The last `reconcile.completed` event seen (the previous run's digest and alert).
     last_completed: dict[str, Any] | None = None
 
-    def _release(self, event: dict[str, Any]) -> ExpectedRelease:
-        release_id = uuid.UUID(str(event["release_id"]))
+    def _release(self, release_id: uuid.UUID) -> ExpectedRelease:
         found = self.releases.get(release_id)
         if found is None:
             found = self.releases[release_id] = ExpectedRelease()
@@ -102,7 +101,8 @@ class Replay:
             return None
         if kind not in RELEASE_EVENTS:
             return None
-        release = self._release(event)
+        release_id = uuid.UUID(str(event["release_id"]))
+        release = self._release(release_id)
         if kind == "release.created":
             release.created = True
             release.container = event.get("container")
@@ -123,4 +123,4 @@ class Replay:
         elif kind == "hold.lifted":
             release.holds.discard(str(event["kind"]))
         self.applied += 1
-        return uuid.UUID(str(event["release_id"]))
+        return release_id

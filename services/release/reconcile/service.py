@@ -120,21 +120,22 @@ async def _replay_signed(
     for first in range(0, size, page):
         end = min(first + page, size)
         expected_index = first
-        for stored in await repository.integrated_page(session, first, end):
-            if stored.log_index != expected_index:
+        for log_index, salt, committed, event in await repository.integrated_page(
+            session, first, end
+        ):
+            if log_index != expected_index:
                 found.extend(
-                    _audit("missing", log_index=index)
-                    for index in range(expected_index, stored.log_index)
+                    _audit("missing", log_index=index) for index in range(expected_index, log_index)
                 )
                 whole = False
-            expected_index = stored.log_index + 1
+            expected_index = log_index + 1
             if whole:
-                tree.append(leaf_hash(stored.commitment))
-            if commitment(stored.salt, stored.event.encode()) != stored.commitment:
-                found.append(_audit("altered", log_index=stored.log_index))
+                tree.append(leaf_hash(committed))
+            if commitment(salt, event.encode()) != committed:
+                found.append(_audit("altered", log_index=log_index))
                 continue  # an altered event is not replayed
-            if may_matter(stored.event):
-                replay.apply(json.loads(stored.event))
+            if may_matter(event):
+                replay.apply(json.loads(event))
         if expected_index < end:
             found.extend(_audit("missing", log_index=index) for index in range(expected_index, end))
             whole = False
