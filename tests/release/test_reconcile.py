@@ -3,6 +3,7 @@ gate-outs (docs/reconcile.md). A port used as the API allows agrees with its log
 behind the service's back is named by table and key and alerted once; events not yet under a
 signed checkpoint are pending, not a false alarm; the command line says so by its exit code."""
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -12,14 +13,18 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from services import cli
+from services.registry import SERVICES
+from services.release.reconcile import repository
 from services.release.reconcile.replay import Replay
+from services.release.reconcile.schedule import Reconciler
+from services.release.reconcile.service import reconcile_lock
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.releases.service import effective_status
 from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.models import utcnow
 from tests.audit_helpers import integrate_all
-from tests.conftest import SettingsFactory
+from tests.conftest import SettingsFactory, running
 from tests.helpers import invoke_cli
 from tests.release.chains import create_release, ok
 from tests.release.port import Port, audit_types
@@ -274,3 +279,43 @@ async def test_the_command_exits_2_when_it_cannot_reach_the_database(
     monkeypatch.setenv("KETENPAS_RELEASE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     result = await invoke_cli(cli.app, ["reconcile"])
     assert result.exit_code == 2, result.output
+
+
+async def test_the_service_reconciles_every_interval_as_itself(port: Port) -> None:
+    waited: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waited.append(seconds)
+        if len(waited) > 1:
+            raise asyncio.CancelledError
+
+    state = port.release.state
+    reconciler = Reconciler(
+        state.read_sessions, state.sessions, state.audit_log, interval=900, wait=wait
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await reconciler.run()
+
+    assert waited == [900, 900]
+    [completed] = await completed_events(port)
+    assert completed["actor"] == "service:reconcile"
+    assert state.reconcile_task is not None  # the default interval runs it in the background
+
+
+async def test_an_interval_of_0_runs_no_background_reconciliation(
+    make_settings: SettingsFactory,
+) -> None:
+    app = SERVICES["release"].create_app(make_settings("release", reconcile_interval_seconds=0))
+    async with running(app):
+        assert app.state.reconcile_task is None
+        assert await app.state.reconciler.run_once() is not None  # on demand it still runs
+
+
+@pytest.mark.postgres
+async def test_a_second_process_skips_the_round_another_is_running(port: Port) -> None:
+    state = port.release.state
+    async with state.read_sessions() as other, other.begin():
+        await repository.begin_snapshot(other)
+        assert await repository.try_lock(other, reconcile_lock(state.audit_log))
+        assert await state.reconciler.run_once() is None
+    assert await state.reconciler.run_once() is not None
