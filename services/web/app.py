@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web import core, problems
 from services.web.api import ApiProblem
 from services.web.i18n import choose
-from services.web.pages import alerts, auth, dispatch, driver, gate, security
+from services.web.pages import alerts, auth, dispatch, driver, gate, investigations, security
 from services.web.session import Session, SessionCookie
 from services.web.settings import WebSettings
 from shared.cache import cache_from_url
@@ -82,7 +82,7 @@ def create_app(
     app.state.transport = transport
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth.router)
-    for pages in (driver, dispatch, gate, security, alerts):
+    for pages in (driver, dispatch, gate, security, alerts, investigations):
         app.include_router(pages.router)
 
     @app.middleware("http")
