@@ -39,6 +39,7 @@ from services.web.settings import WebSettings
 from services.witness.cli import cli as witness_cli
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
+from shared.audit.guard import LogGuard
 from shared.audit.sequencer import drain
 from shared.audit.service import AuditLog
 from shared.audit.verify import VerificationFailed, verify_log
@@ -297,15 +298,24 @@ def log_sequence(service: One) -> None:
     """Integrate every pending event now and sign a checkpoint."""
     settings = selected(service)[0].settings()
 
+    state = settings.log_guard_state_file
+    guard = LogGuard(settings.log_origin, Path(state)) if state else None
+
     async def run() -> int:
         engine = create_engine(settings.database_url, schema=settings.database_schema)
         try:
             log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
-            return await drain(session_factory(engine), signer=log.signer, origin=log.origin)
+            return await drain(
+                session_factory(engine), signer=log.signer, origin=log.origin, guard=guard
+            )
         finally:
             await engine.dispose()
 
-    typer.echo(f"{service}: {asyncio.run(run())} entries integrated")
+    size = asyncio.run(run())
+    if guard is not None and guard.alarm is not None:
+        typer.echo(f"{service}: REFUSED to sign: {guard.alarm}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{service}: {size} entries integrated")
 
 
 @log_app.command("verify")

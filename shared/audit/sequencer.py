@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit import repository as repo
+from shared.audit.alarm import critical_alert
 from shared.audit.guard import LogGuard, LogRewritten
 from shared.audit.service import AuditLog
 from shared.audit.tilecache import HASH, TileCache, TileKey
@@ -280,6 +281,7 @@ def service_sequencer(
     """A service's sequencer, with its guard and witnesses as its settings say."""
     state = settings.log_guard_state_file
     guard = LogGuard(log.origin, Path(state) if state else None)
+    guard.listeners.append(critical_alert(sessions, log.origin))
     witnesses = settings.witnesses()
     pool = (
         WitnessPool(

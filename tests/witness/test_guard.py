@@ -198,3 +198,21 @@ async def test_drain_without_a_guard_still_works(release_app: AppAndClient) -> N
     sessions, log = parts(app)
     await append_events(sessions, 3)
     assert await drain(sessions, signer=log.signer, origin=log.origin) == 3
+
+
+@pytest.mark.parametrize("service", ["release", "identity"])
+async def test_the_alarm_is_a_critical_alert_for_port_security(
+    make_settings: SettingsFactory, service: str
+) -> None:
+    app = SERVICES[service].create_app(make_settings(service))
+    async with running(app):
+        await append_events(parts(app)[0], 6)
+        assert await sign(app)
+        await rewrite_history(app, index=2)
+        await append_events(parts(app)[0], 1)
+        assert not await sign(app)
+        assert not await sign(app)
+        await sequencer_of(app).guard.settle()
+        async with parts(app)[0]() as session:
+            alerts = await raw_sql(session, "SELECT kind, severity, subject FROM alerts")
+    assert alerts == [("audit_log_rewritten", "critical", app.state.audit_log.origin)]
