@@ -10,8 +10,11 @@ drawn more often); the driver fetches a gate pass, the terminal asks the gate (i
 selected for inspection, the customs officer records it clear and the gate is asked again)
 and records the gate-out; port security then recomputes the decision's verifiable draw
 with the published key, and puts the customs officer on a site's dog team, who reads its
-dispatch (visits already drawn, a few minutes ahead at most), and opens the container's
-chain in the web front end (when it runs), where every link shows verified. Every step uses the
+dispatch (visits already drawn, a few minutes ahead at most); port security asks who knew
+of the container; a forwarder's dispatcher looks up releases that are not his, the
+monitoring rules raise an alert, and port security takes it on and closes it; port
+security reads the carrier's exposure report, and opens the container's chain in the web
+front end (when it runs), where every link shows verified. Every step uses the
 custodial keys, so it is the web flow's path, but the driver's acceptance: he signs it with
 his own device key (demo key in credentials.json), as his phone would; each answer is
 printed.
@@ -172,6 +175,9 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
             w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
         _check_draw(w, "security.officer", decision)
         _visits(w, "security.officer", "douane.officer")
+        _who_knew(w, "security.officer", container)
+        _insider_is_noticed(w, "security.officer", "rijnmond.desk")
+        _exposure(w, "security.officer", w.party(carrier))
         if document.get("web_url"):
             _in_the_browser(w, "security.officer", container)
         return decision
@@ -288,6 +294,82 @@ def _check_draw(w: Walk, officer: str, decision: dict[str, Any]) -> None:
         f"     draw {draw['draw_id']}: u = {draw['u']:.4f} against p = {draw['probability']}: "
         f"{verdict}; proof verified under key {draw['key_id'][:12]}…, drawn after the log's "
         f"checkpoint at size {checkpoint['size']}"
+    )
+
+
+def _who_knew(w: Walk, officer: str, container: str) -> None:
+    """Port security asks who knew of the container: every read and every party told,
+    before and after its pickup (the question itself is recorded too)."""
+    answer = w.call(
+        "get",
+        f"{w.release}/v1/investigations/containers/{container}/who-knew",
+        f"{officer} asks who knew of {container}",
+        headers=w.headers(officer),
+    )
+    before = [entry for entry in answer["entries"] if entry["pickup"] == "before"]
+    actors = sorted({str(entry["actor"]) for entry in before if entry["actor"]})
+    w.say(
+        f"     {len(answer['entries'])} moments someone saw or was told of it, {len(before)} "
+        f"before the pickup, by {len(actors)} people and systems"
+    )
+
+
+# How long the walk waits for the rule runner (it looks every 2 s by default).
+ALERT_WAIT_SECONDS = 30.0
+
+
+def _insider_is_noticed(w: Walk, officer: str, insider: str) -> None:
+    """A dispatcher looks up releases that are not his party's: each is answered as if it
+    did not exist, and each is recorded; the monitoring rules raise an alert for port
+    security, who takes it on and closes it with a reason."""
+    actor = f"person:{w.person(insider)['person_id']}"
+    since = datetime.now(UTC) - timedelta(hours=1)
+    for _ in range(3):
+        probe = w.client.get(f"{w.release}/v1/releases/{uuid.uuid4()}", headers=w.headers(insider))
+        w.say(f"     {insider} looks up a release that is not his: {probe.status_code}")
+    deadline = time.monotonic() + ALERT_WAIT_SECONDS
+    alert: dict[str, Any] | None = None
+    while alert is None and time.monotonic() < deadline:
+        listed = w.client.get(
+            f"{w.release}/v1/alerts",
+            params={"kind": "out_of_scope_lookups", "since": since.isoformat()},
+            headers=w.headers(officer),
+        ).json()
+        alert = next((a for a in listed.get("alerts", []) if a["subject"] == actor), None)
+        if alert is None:
+            time.sleep(0.5)  # the rules run in the service's background: poll, bounded
+    if alert is None:
+        raise RuntimeError(f"no alert about {insider} within {ALERT_WAIT_SECONDS:.0f} s")
+    w.say(
+        f"200  alert for port security: {alert['summary']} ({alert['severity']}, "
+        f"{len(alert['evidence'])} access-log rows as evidence)"
+    )
+    base = f"{w.release}/v1/alerts/{alert['alert_id']}"
+    if alert["status"] == "open":
+        w.call("post", f"{base}/acknowledge", f"{officer} takes it on", headers=w.headers(officer))
+    if alert["status"] != "closed":
+        w.call(
+            "post",
+            f"{base}/close",
+            f"{officer} closes it as unfounded, with his reason",
+            json={"outcome": "unfounded", "reason": "the demo walk's own look-ups"},
+            headers=w.headers(officer),
+        )
+
+
+def _exposure(w: Walk, officer: str, party: str) -> None:
+    """Port security reads the carrier's exposure: what each of its roles may do, what its
+    people looked up, who holds keys."""
+    report = w.call(
+        "get",
+        f"{w.release}/v1/parties/{party}/exposure",
+        f"{officer} reads the exposure report of {party}",
+        headers=w.headers(officer),
+    )
+    looked = sum(person["lookups"]["containers"] for person in report["people"])
+    w.say(
+        f"     {len(report['roles'])} roles, {len(report['people'])} people who looked up "
+        f"{looked} containers in 30 days, {len(report['keys'])} keys"
     )
 
 

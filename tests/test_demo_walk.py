@@ -121,6 +121,11 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "proof verified under key",
         "reads the site's dispatch",
         "none earlier",
+        "asks who knew of",
+        "before the pickup",
+        "alert for port security",
+        "closes it as unfounded",
+        "reads the exposure report",
         "signs in to the web front end",
         "every link verified; open",
     ):
