@@ -85,7 +85,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from loadtests import gate_setup
+from loadtests import alert_watch, gate_setup
 from loadtests.harness import (
     PG_URL,
     REDIS_URL,
@@ -164,6 +164,8 @@ class Step:
     cpu: dict[str, float] = field(default_factory=dict)  # process -> share of one core
     # Made during the step, from the release database: "draws", and decisions by outcome.
     made: Counter[str] = field(default_factory=Counter)
+    # With --watch-alerts: how long refused look-ups took to reach port security's stream.
+    alerts: alert_watch.AlertLatency | None = None
 
     @property
     def failed(self) -> int:
@@ -222,6 +224,20 @@ class Services:
     clients_at: float | None = None  # time.monotonic() when obtained
     driver_tokens: dict[str, str] = field(default_factory=dict)
     drivers_at: float | None = None
+    probes_made: int = 0  # alert probes so far: each step goes on with the next clients
+
+    def alert_probers(self) -> list[tuple[str, str]]:
+        """The API clients that probe (not the terminals, which carry the gate's load),
+        in turn from where the last step stopped, so a client probes once a minute at most."""
+        busy = {m.party_id for m in self.port.terminals + self.port.port_security}
+        clients = [(p, t) for p, t in sorted(self.client_tokens.items()) if p not in busy]
+        start = self.probes_made % len(clients)
+        return clients[start:] + clients[:start]
+
+    @property
+    def security_token(self) -> str:
+        """Port security's client token, which follows the alert stream."""
+        return self.client_tokens[self.port.port_security[0].party_id]
 
     async def renew_tokens(self) -> None:
         """Client tokens and driver sign-ins, obtained again when they would grow too old."""
@@ -661,6 +677,18 @@ async def run_step(
         "machine": machine_busy_seconds(),
     }
     wall = time.monotonic()
+    watching = (
+        asyncio.create_task(
+            alert_watch.watch(
+                services.release_url,
+                services.security_token,
+                services.alert_probers(),
+                seconds=args.seconds,
+            )
+        )
+        if args.watch_alerts
+        else None
+    )
     try:
         prefix = await run_locust(
             services,
@@ -673,6 +701,9 @@ async def run_step(
         )
     finally:
         plan.unlink(missing_ok=True)
+        if watching is not None:
+            step.alerts = await watching
+            services.probes_made += step.alerts.probes
     wall = time.monotonic() - wall
     step.cpu = {
         "release": (cpu_seconds(services.release.pid) - before["release"]) / wall,
@@ -714,6 +745,8 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         log(f"{stack.name}: migrating and seeding the port")
         await upgrade(identity_settings, IDENTITY_MIGRATIONS)
         await upgrade(release_settings, RELEASE_MIGRATIONS)
+        if args.watch_alerts:
+            await alert_watch.one_lookup_a_minute(release_settings)
         port = await gate_setup.seed_port(
             identity_settings,
             gate_setup.PortShape(
@@ -881,6 +914,13 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                     else " (draws differ from the decisions that would release)"
                 )
             )
+            if step.alerts is not None:
+                a = step.alerts
+                print(
+                    f"    alert latency (refused look-up -> port security's stream): "
+                    f"p50 {_ms(a.quantile(0.5))} ms, p95 {_ms(a.quantile(0.95))} ms, max "
+                    f"{_ms(a.quantile(1.0))} ms over {len(a.seconds)} alerts; {a.missed} missed"
+                )
             for failure, count in step.failures.most_common(6):
                 print(f"    {count} x {failure}")
             if len(step.failures) > 6:
@@ -960,6 +1000,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--profile",
         type=Path,
         help="run the release service under cProfile (statistics: PROFILE.<backend>-w<n>.prof)",
+    )
+    parser.add_argument(
+        "--watch-alerts",
+        action="store_true",
+        help="also time refused look-ups to their alert on port security's stream "
+        "(loadtests/alert_watch.py)",
     )
     args = parser.parse_args(argv)
     try:

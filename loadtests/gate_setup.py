@@ -141,6 +141,7 @@ class PortShape:
     carriers: int = 6
     terminals: int = 4
     drivers_per_carrier: int = 6
+    port_security: int = 1
 
 
 @dataclass
@@ -152,12 +153,13 @@ class Port:
     carriers: list[Member] = field(default_factory=list)
     terminals: list[Member] = field(default_factory=list)
     drivers: dict[str, list[Driver]] = field(default_factory=dict)  # by carrier party id
+    port_security: list[Member] = field(default_factory=list)
 
     @property
     def members(self) -> dict[str, Member]:
         """Every party by id."""
         everyone = itertools.chain(
-            self.shipping_lines, self.forwarders, self.carriers, self.terminals
+            self.shipping_lines, self.forwarders, self.carriers, self.terminals, self.port_security
         )
         return {member.party_id: member for member in everyone}
 
@@ -218,6 +220,8 @@ async def seed_port(settings: IdentitySettings, shape: PortShape) -> Port:
                 port.forwarders.append(await member("forwarder", f"Bench forwarder {n}"))
             for n in range(shape.terminals):
                 port.terminals.append(await member("terminal", f"Bench terminal {n}"))
+            for n in range(shape.port_security):
+                port.port_security.append(await member("port_security", f"Bench security {n}"))
             for n in range(shape.carriers):
                 carrier = await member("carrier", f"Bench carrier {n}")
                 row = await keys.create_custodial_key(
