@@ -47,6 +47,13 @@ class MemoryLog:
         other.leaves = list(self.leaves[:at])
         return other.grow(len(self.leaves) - at, tag)
 
+    def prefix(self, size: int) -> "MemoryLog":
+        """The same log as it was at `size` entries (what a restored backup would show)."""
+        other = MemoryLog(self.signer.name)
+        other.signer = self.signer
+        other.leaves = list(self.leaves[:size])
+        return other
+
     def root(self, size: int | None = None) -> bytes:
         return merkle.root_from_leaf_hashes(
             self.leaves[: len(self.leaves) if size is None else size]
@@ -82,17 +89,22 @@ def memory_log() -> MemoryLog:
 WitnessFactory = Callable[..., WitnessSettings]
 
 
+def make_witness_settings(folder: Path, logs: list[str], **overrides: Any) -> WitnessSettings:
+    """A test witness keeping its file in `folder`, watching the logs of these keys."""
+    values: dict[str, Any] = {
+        "name": "witness.test/w1",
+        "signing_key": base64.b64encode(WITNESS_SEED).decode(),
+        "database_path": folder / "witness.sqlite3",
+        "logs": logs,
+    }
+    values.update(overrides)
+    return WitnessSettings(**values)
+
+
 @pytest.fixture
 def witness_settings(tmp_path: Path) -> WitnessFactory:
     def build(logs: list[str], **overrides: Any) -> WitnessSettings:
-        values: dict[str, Any] = {
-            "name": "witness.test/w1",
-            "signing_key": base64.b64encode(WITNESS_SEED).decode(),
-            "database_path": tmp_path / "witness.sqlite3",
-            "logs": logs,
-        }
-        values.update(overrides)
-        return WitnessSettings(**values)
+        return make_witness_settings(tmp_path, logs, **overrides)
 
     return build
 
