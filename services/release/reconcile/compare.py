@@ -3,6 +3,9 @@
 A difference names the table, the row's primary key and the problem: `missing` (the log
 implies the row, the table lacks it), `unknown` (the table holds a row the log never
 wrote) or `differs` (both hold it, these fields differ: `log` and `stored` give each side).
+A gate-out the log records while it shows a hold on the release, or the release closed, is
+`out_when_not_allowed` (`log` gives the holds and status then): the service refuses such a
+gate-out, so the rows were changed around it, even if they were put back since.
 The log's own integrity failures are differences of `audit_events` (an event altered or
 missing, the stored commitments not making the signed root) and of `audit_checkpoints`.
 """

@@ -86,6 +86,10 @@ class Replay:
     applied: int = 0
     # The last `reconcile.completed` event seen (the previous run's digest and alert).
     last_completed: dict[str, Any] | None = None
+    # Gate-outs the service could not have made: under a hold, or of a release no longer
+    # open (release id, what the log held then). Rows put back after the container left
+    # make the tables agree with the log again; the log's order still shows it.
+    impossible: list[tuple[uuid.UUID, dict[str, Any]]] = field(default_factory=list)
 
     def _release(self, release_id: uuid.UUID) -> ExpectedRelease:
         found = self.releases.get(release_id)
@@ -116,6 +120,9 @@ class Replay:
         elif kind == "release.expired":
             release.status = ReleaseStatus.expired
         elif kind == "gate.completed":
+            if release.holds or (release.created and release.status != ReleaseStatus.open):
+                then = {"holds": sorted(release.holds), "status": release.status}
+                self.impossible.append((release_id, then))
             release.status = ReleaseStatus.picked_up
             release.gate_out = str(event["decision_id"])
         elif kind == "hold.placed":

@@ -171,6 +171,10 @@ async def reconcile(session: AsyncSession, *, log: AuditLog, page: int = PAGE) -
     if root is not None:
         problems.extend(await _replay_signed(session, replay, size=size, root=root, page=page))
     await _replay_pending(session, replay, report, page=page)
+    problems.extend(
+        Difference("gate_outs", {"release_id": str(release_id)}, "out_when_not_allowed", log=then)
+        for release_id, then in replay.impossible
+    )
     expected = replay.releases
     problems.extend(await compare.releases(expected, repository.release_rows(session, page=page)))
     problems.extend(await compare.holds(expected, repository.hold_rows(session, page=page)))
