@@ -15,7 +15,7 @@ Between looks the runner waits `poll_seconds`, or less when a writer publishes o
 
 import asyncio
 from collections.abc import Callable, Sequence
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,12 +123,21 @@ class RuleRunner:
         return report
 
     async def run(self) -> None:
-        """Look whenever woken or every `poll_seconds`; sweep every `sweep_seconds`."""
+        """Look at once, then whenever woken or every `poll_seconds`; sweep every
+        `sweep_seconds`, until cancelled. Subscribed to the wake channel before the first
+        look, so a wake published after it is never lost."""
         woken = asyncio.Event()
-        listener = asyncio.create_task(_listen(self._cache, WAKE_CHANNEL, woken))
+        woken.set()
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        try:
+        async with AsyncExitStack() as stack:
+            try:
+                messages = await stack.enter_async_context(self._cache.subscribe(WAKE_CHANNEL))
+            except Exception:
+                logger.warning("monitoring_wake_lost", exc_info=True)
+                messages = None
+            listener = asyncio.create_task(stream.listen(messages, woken))
+            stack.push_async_callback(stream.stop_listening, listener)
             while True:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), self.poll_seconds)
@@ -141,10 +150,6 @@ class RuleRunner:
                 except Exception:
                     # The database may be away for a while: the next look tries again.
                     logger.exception("monitoring_look_failed")
-        finally:
-            listener.cancel()
-            with suppress(asyncio.CancelledError):
-                await listener
 
 
 async def _raise(
@@ -168,20 +173,6 @@ async def _raise(
             raised += 1
             logger.info("monitoring_alert_raised", rule=entry.rule.name, alert_id=str(alert_id))
     return raised
-
-
-async def _listen(cache: Cache, channel: str, woken: asyncio.Event) -> None:
-    """Set `woken` on every message of the channel; a lost cache only slows the runner."""
-    while True:
-        try:
-            async with cache.subscribe(channel) as messages:
-                async for _ in messages:
-                    woken.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("monitoring_wake_lost", exc_info=True)
-        await asyncio.sleep(5.0)
 
 
 async def wake_runner(cache: Cache) -> None:

@@ -88,8 +88,8 @@ async def alert_events(
         except Exception:
             logger.warning("alert_stream_wake_lost", exc_info=True)
             messages = None
-        listener = asyncio.create_task(_listen(messages, woken))
-        stack.push_async_callback(_stop, listener)
+        listener = asyncio.create_task(listen(messages, woken))
+        stack.push_async_callback(stop_listening, listener)
         async for text in _events(sessions, woken, after=after, limits=limits, clock=clock):
             yield text
 
@@ -151,8 +151,8 @@ async def _events(
                 spoke_at = clock()
 
 
-async def _listen(messages: AsyncIterator[str] | None, woken: asyncio.Event) -> None:
-    """Set `woken` on every publish; without the cache the stream still polls."""
+async def listen(messages: AsyncIterator[str] | None, woken: asyncio.Event) -> None:
+    """Set `woken` on every message; without the cache (None) the caller only polls."""
     if messages is None:
         return
     try:
@@ -164,7 +164,8 @@ async def _listen(messages: AsyncIterator[str] | None, woken: asyncio.Event) -> 
         logger.warning("alert_stream_wake_lost", exc_info=True)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
+async def stop_listening(task: asyncio.Task[None]) -> None:
+    """End a `listen` task."""
     task.cancel()
     with suppress(asyncio.CancelledError):
         await task
