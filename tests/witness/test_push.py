@@ -1,6 +1,7 @@
 """The services push each checkpoint to their witnesses, keep the cosignatures and serve them."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -213,3 +214,23 @@ async def test_a_witness_that_never_answers_costs_a_bounded_wait(witnessed: Witn
     assert await witnessed.sign_and_push() == []
     assert "TimeoutError" in str(pool.status()[0]["error"])
     assert witnessed.sequencer.guard.alarm is None
+
+
+async def test_the_background_sequencer_hands_each_checkpoint_to_the_pusher(
+    witnessed: Witnessed,
+) -> None:
+    sessions, _ = parts(witnessed.app)
+    await append_events(sessions, 3)
+    pool = witnessed.pool
+    pusher = asyncio.create_task(pool.run())
+    try:
+        assert await witnessed.sequencer.run_once() == 3
+        # The pusher runs on its own; wait until it says it pushed.
+        async with asyncio.timeout(30):
+            await pool.pushed_signal.wait()
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+    note = await witnessed.checkpoint()
+    assert verify_cosignatures(note, [witness_cosigner(witnessed.witness)])
