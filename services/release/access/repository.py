@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, delete, func, select, update
+from sqlalchemy import RowMapping, delete, func, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,15 +39,22 @@ async def unsealed(session: AsyncSession, limit: int) -> list[RowMapping]:
     return list(result.mappings())
 
 
-async def mark_sealed(session: AsyncSession, ids: Sequence[int], seal: int) -> None:
-    """Name the seal that holds these rows."""
+async def mark_sealed(
+    session: AsyncSession, ids: Sequence[int], seal: int, *, start: datetime, end: datetime
+) -> None:
+    """Name the seal that holds these rows, all of the month [start, end): one statement,
+    which PostgreSQL runs against that month's partition alone."""
     statement = (
         update(TABLE)
-        .where(TABLE.c.id == bindparam("row_id"), TABLE.c.sealed_in.is_(None))
+        .where(
+            TABLE.c.id.in_(ids),
+            TABLE.c.at >= start,
+            TABLE.c.at < end,
+            TABLE.c.sealed_in.is_(None),
+        )
         .values(sealed_in=seal)
     )
-    connection = await session.connection()
-    await connection.execute(statement, [{"row_id": row_id} for row_id in ids])
+    await (await session.connection()).execute(statement)
 
 
 async def sealed_rows(session: AsyncSession) -> AsyncIterator[tuple[int | None, RowMapping]]:

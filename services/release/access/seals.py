@@ -29,7 +29,7 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -143,7 +143,11 @@ async def seal_batch(session: AsyncSession, *, batch_size: int) -> list[Seal]:
     for _, group in itertools.groupby(ordered, key=lambda row: month_of(row["at"])):
         members = list(group)
         seal = Seal.of(members)
-        await repository.mark_sealed(session, [int(row["id"]) for row in members], seal.first_id)
+        start = datetime.strptime(seal.month, "%Y-%m").replace(tzinfo=UTC)
+        end = (start + timedelta(days=32)).replace(day=1)
+        await repository.mark_sealed(
+            session, [int(row["id"]) for row in members], seal.first_id, start=start, end=end
+        )
         await events.append(session, SEALED, seal.event())
         seals.append(seal)
     return seals
