@@ -208,6 +208,7 @@ def install(
         rules,
         stream_poll_seconds=settings.monitoring_stream_poll_seconds,
         stream_heartbeat_seconds=settings.monitoring_stream_heartbeat_seconds,
+        stream_max_seconds=settings.monitoring_stream_max_seconds,
     )
     runner = RuleRunner(
         app.state.sessions,

@@ -17,8 +17,10 @@ Each event:
     event: alert.raised | alert.acknowledged | alert.closed
     data: {"change_id": <id>, "change": "<event>", "at": "<time>", "alert": <AlertView>}
 
-and a comment line (`: keepalive`) every `heartbeat_seconds` of silence, so proxies keep
-the connection open.
+a comment line (`: keepalive`) every `heartbeat_seconds` of silence, so proxies keep the
+connection open, and first `retry: 2000`. A stream ends after `max_seconds` (and when asked,
+after `max_events` or `idle` seconds without an event); EventSource reconnects by itself with
+`Last-Event-ID`, so an ended stream loses nothing and no connection lives for ever.
 """
 
 import asyncio
@@ -38,6 +40,8 @@ from shared.monitoring.schemas import AlertView
 logger = structlog.get_logger(__name__)
 
 CHANNEL = "alerts:changed"
+#: What a client waits before reconnecting (the stream's first line tells EventSource).
+RETRY_MILLISECONDS = 2000
 MAX_GAPS = 1000
 
 
@@ -56,6 +60,7 @@ class StreamLimits:
     poll_seconds: float = 2.0
     heartbeat_seconds: float = 15.0
     gap_seconds: float = 30.0
+    max_seconds: float = 900.0  # then the stream ends; EventSource reconnects on its own
 
 
 def format_event(change_id: int, change: str, payload: dict[str, object]) -> str:
@@ -106,7 +111,8 @@ async def _events(
     sent = 0
     last = after
     gaps: dict[int, float] = {}
-    quiet_since = spoke_at = clock()
+    quiet_since = spoke_at = started = clock()
+    yield f"retry: {RETRY_MILLISECONDS}\n\n"
     while limits.max_events is None or sent < limits.max_events:
         if woken.is_set():
             woken.clear()
@@ -139,7 +145,10 @@ async def _events(
         idle = clock() - quiet_since
         if limits.idle_seconds is not None and idle >= limits.idle_seconds:
             return
-        wait = min(limits.poll_seconds, limits.heartbeat_seconds)
+        left = limits.max_seconds - (clock() - started)
+        if left <= 0:
+            return
+        wait = min(limits.poll_seconds, limits.heartbeat_seconds, left)
         if limits.idle_seconds is not None:
             wait = min(wait, limits.idle_seconds - idle)
         try:

@@ -16,7 +16,7 @@ def parse(text: str) -> list[dict[str, Any]]:
         fields = dict(
             line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":")
         )
-        if fields:
+        if "data" in fields:
             found.append({**fields, "data": json.loads(fields["data"])})
     return found
 
@@ -78,6 +78,20 @@ async def test_without_a_start_the_stream_sends_only_what_comes_next(port: Port)
     officer = await port.person_headers("security", "officer")
     response = await port.client.get("/v1/alerts/stream", params={"idle": 0}, headers=officer)
     assert parse(response.text) == []
+    assert response.text.startswith("retry: 2000\n\n")
+
+
+async def test_a_stream_ends_by_itself_after_its_longest_time(port: Port) -> None:
+    """No connection lives for ever: EventSource reconnects with the last id it saw."""
+    ticks = iter(range(0, 10**9, 1000))
+    events = alert_events(
+        port.release.state.read_sessions,
+        port.release.state.cache,
+        after=0,
+        limits=StreamLimits(max_seconds=10, poll_seconds=3600, heartbeat_seconds=3600),
+        clock=lambda: float(next(ticks)),
+    )
+    assert [text async for text in events] == ["retry: 2000\n\n"]
 
 
 async def test_a_bad_last_event_id_is_refused(port: Port) -> None:
@@ -101,6 +115,7 @@ async def test_a_waiting_listener_is_woken_by_a_new_alert(port: Port) -> None:
         after=start,
         limits=StreamLimits(max_events=2, poll_seconds=3600, heartbeat_seconds=3600),
     )
+    assert await anext(events) == "retry: 2000\n\n"
     [first] = parse(await anext(events))  # the first read is done, before the next raise
     assert first["data"]["alert"]["alert_id"] == str(earlier)
 
