@@ -1,5 +1,6 @@
 """The witness's FastAPI app: `POST /add-checkpoint` and what it runs on."""
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +24,10 @@ def create_app(settings: WitnessSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         storage.create()
-        yield
+        try:
+            yield
+        finally:
+            storage.close()
 
     interactive = settings.environment == "development"
     app = FastAPI(
@@ -77,5 +81,14 @@ def create_app(settings: WitnessSettings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses=problem_responses(503))
+    async def readyz() -> Response:
+        """Readiness: the witness's storage answers."""
+        try:
+            await storage.held("")
+        except sqlite3.Error:
+            return problem_response(503, "not_ready", "the witness's storage does not answer")
+        return Response('{"status":"ready"}', media_type="application/json")
 
     return app

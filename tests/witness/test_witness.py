@@ -1,11 +1,13 @@
 """The witness cosigns only checkpoints that extend what it holds (C2SP tlog-witness)."""
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
 from services.witness.app import create_app
+from services.witness.storage import Held, Storage
 from shared.tlog.cosignature import merge_signature_lines, verify_cosignatures
 from shared.tlog.witness_protocol import SIZE_MEDIA_TYPE, format_add_checkpoint
 from tests.conftest import running
@@ -141,3 +143,22 @@ async def test_the_witness_remembers_across_restarts(
         assert (await add(client, memory_log.request(0))).status_code == 200
     async with running(create_app(settings)) as client:
         assert_conflict(await add(client, memory_log.request(0)), 10)
+
+
+async def test_two_processes_on_one_file_cannot_both_swap_from_the_same_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # Two witness processes sharing a file (a restart overlapping the old process): each
+    # read the same checkpoint; the compare-and-swap lets only the first replace it.
+    first, second = Storage(tmp_path / "w.sqlite3"), Storage(tmp_path / "w.sqlite3")
+    first.create()
+    held = Held(10, b"\1" * 32, "n10")
+    assert await first.replace("log", None, held)
+    assert not await second.replace("log", None, held)  # no row expected: there is one
+    seen_by_both = await second.held("log")
+    assert seen_by_both == held
+    assert await first.replace("log", seen_by_both, Held(15, b"\2" * 32, "a"))
+    assert not await second.replace("log", seen_by_both, Held(15, b"\3" * 32, "b"))
+    assert await second.held("log") == Held(15, b"\2" * 32, "a")
+    first.close()
+    second.close()
