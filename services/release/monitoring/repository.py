@@ -66,14 +66,22 @@ async def rows_of(
     return (await session.exec(statement)).all()
 
 
-async def person_moments(
-    session: AsyncSession, person_id: uuid.UUID, *, since: datetime, until: datetime, limit: int
-) -> Sequence[datetime]:
-    """When the person read anything in [since, until), newest first."""
+async def moments_of(
+    session: AsyncSession,
+    people: Collection[uuid.UUID],
+    *,
+    since: datetime,
+    until: datetime,
+    limit: int,
+) -> Sequence[tuple[uuid.UUID | None, datetime]]:
+    """(person, when) of these people's reads in [since, until), at most `limit` rows."""
     statement = (
-        select(Entry.at)
-        .where(col(Entry.person_id) == person_id, col(Entry.at) >= since, col(Entry.at) < until)
-        .order_by(col(Entry.at).desc())
+        select(Entry.person_id, Entry.at)
+        .where(
+            col(Entry.person_id).in_(list(people)),
+            col(Entry.at) >= since,
+            col(Entry.at) < until,
+        )
         .limit(limit)
     )
     return (await session.exec(statement)).all()

@@ -10,6 +10,7 @@ visit scheduler itself (`visit_missed`, one per missed visit), not by a rule her
 Subjects are actors as the logs name them: `person:<id>` or `client:<party id>`.
 """
 
+import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -212,8 +213,56 @@ class UnusualHours(Rule):
     thresholds_model: ClassVar[type[Thresholds]] = UnusualHoursThresholds
     defaults = UnusualHoursThresholds(max_share=0.01, history_days=30, min_history=200)
 
+    #: People whose share of the hour is remembered for the current hour (a bound: past it
+    #: the memory starts afresh). A person's history before this hour does not change
+    #: within it, so it is read once per person and hour, not once per look.
+    MEMORY = 20_000
+    #: People read per query, and the rows read per person at most (a heavy reader's
+    #: history is then a sample of his last month: enough for a share).
+    QUERY_PEOPLE = 500
+    HISTORY_ROWS = 5_000
+
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
+        self._hour: datetime | None = None
+        self._shares: dict[tuple[uuid.UUID, int], tuple[int, float]] = {}
+
+    def forget(self) -> None:
+        """Forget the remembered shares (tests; a change of thresholds)."""
+        self._hour = None
+        self._shares.clear()
+
+    async def _shares_of(
+        self,
+        session: AsyncSession,
+        people: Collection[uuid.UUID],
+        hour_start: datetime,
+        limits: UnusualHoursThresholds,
+    ) -> dict[uuid.UUID, tuple[int, float]]:
+        """Per person: (reads in his history, the share of them in this hour of the day),
+        the people not remembered yet read in one query."""
+        if self._hour != hour_start or len(self._shares) + len(people) > self.MEMORY:
+            self.forget()
+            self._hour = hour_start
+        unknown = [p for p in people if (p, limits.history_days) not in self._shares]
+        for start in range(0, len(unknown), self.QUERY_PEOPLE):
+            chunk = unknown[start : start + self.QUERY_PEOPLE]
+            moments = await repository.moments_of(
+                session,
+                chunk,
+                since=hour_start - timedelta(days=limits.history_days),
+                until=hour_start,
+                limit=len(chunk) * self.HISTORY_ROWS,
+            )
+            counts: dict[uuid.UUID, list[int]] = {person: [0, 0] for person in chunk}
+            for person, at in moments:
+                if person in counts:
+                    counts[person][0] += 1
+                    counts[person][1] += at.astimezone(self.zone).hour == hour_start.hour
+            for person, (total, usual) in counts.items():
+                share = usual / total if total else 0.0
+                self._shares[(person, limits.history_days)] = (total, share)
+        return {p: self._shares[(p, limits.history_days)] for p in people}
 
     async def check(
         self,
@@ -235,20 +284,10 @@ class UnusualHours(Rule):
         else:
             people = set(await repository.persons_active(session, since=hour_start))
         findings = []
-        for person_id in people:
-            history = await repository.person_moments(
-                session,
-                person_id,
-                since=hour_start - timedelta(days=limits.history_days),
-                until=hour_start,
-                limit=max(limits.min_history * 50, 10_000),
-            )
-            if len(history) < limits.min_history:
-                continue
-            hour = hour_start.hour
-            usual = sum(1 for at in history if at.astimezone(self.zone).hour == hour)
-            share = usual / len(history)
-            if share >= limits.max_share:
+        hour = hour_start.hour
+        shares = await self._shares_of(session, sorted(people), hour_start, limits)
+        for person_id, (history, share) in shares.items():
+            if history < limits.min_history or share >= limits.max_share:
                 continue
             actor = f"person:{person_id}"
             rows = await repository.rows_of(
@@ -261,14 +300,14 @@ class UnusualHours(Rule):
                     subject=actor,
                     summary=(
                         f"{actor} ({rows[0].party_id}) reads at {hour:02d}:00, an hour with"
-                        f" {share:.1%} of his {len(history)} reads over {limits.history_days} days"
+                        f" {share:.1%} of his {history} reads over {limits.history_days} days"
                     ),
                     facts={
                         "actor": actor,
                         "party_id": rows[0].party_id,
                         "hour": hour,
                         "share": round(share, 4),
-                        "history": len(history),
+                        "history": history,
                         "reads_this_hour": len(rows),
                         "zone": str(self.zone),
                     },
