@@ -560,3 +560,27 @@ async def test_an_officer_or_admin_signs_in_without_a_screening(
         session.add(row)
     answer = await client.post("/v1/sessions", json=_sign_in(officer, clock))
     assert answer.status_code == 200, answer.text
+
+
+async def test_every_document_recorded_of_a_dismissed_person_is_screened(
+    identity_app: App,
+) -> None:
+    app, client = identity_app
+    _, admin = await admin_headers(app)
+    first, second = await make_party(app, "carrier"), await make_party(app, "carrier")
+    dismissed = await _suspended_for_integrity(client, admin, first.id, DOCUMENT)
+    licence = ("5012345678", DOCUMENT[1])
+    for _ in range(2):  # recorded twice: kept once
+        answer = await client.patch(
+            f"/v1/people/{dismissed['id']}",
+            json={"document_number": licence[0], "date_of_birth": licence[1]},
+            headers=admin,
+        )
+        assert answer.status_code == 200, answer.text
+    assert len(await _documents(app, dismissed["id"])) == 2
+
+    # Hired elsewhere on his driving licence: his passport was the one first recorded.
+    hired = await register(client, admin, person_body(second.id, _name(), document=licence))
+
+    [match] = await audit_events(app, "integrity.match_found")
+    assert (match["person_id"], match["matched_person_ids"]) == (hired["id"], [dismissed["id"]])

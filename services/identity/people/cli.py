@@ -119,7 +119,7 @@ def record_document(
     ],
     document_file: DocumentFile = None,
 ) -> None:
-    """Record (or replace) a person's identity document, hashed and screened."""
+    """Record one more identity document of a person, hashed and screened."""
     number = _read_document_number(document_file)
 
     async def work(session: AsyncSession, settings: IdentitySettings) -> None:

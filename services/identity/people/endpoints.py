@@ -111,7 +111,7 @@ async def update_person(
     now: UtcNowDep,
 ) -> PersonView:
     """Set `screened_until` (null: not screened), and/or record the person's identity
-    document (`document_number` with `date_of_birth`: replaces the one on record, hashed
+    document (`document_number` with `date_of_birth`: kept beside any on record, hashed
     under the current keys, and screened); 422 `nothing_to_change` for `{}`."""
     fields = body.model_fields_set
     documented = bool({"document_number", "date_of_birth"} & fields)

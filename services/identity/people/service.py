@@ -185,8 +185,9 @@ async def record_identity_document(
     actor: str,
     now: datetime,
 ) -> Person:
-    """Record (or replace) a person's identity document, hashed under the current keys,
-    and screen it: for people registered before, and to re-key after a key change."""
+    """Record one more identity document of a person (kept beside those on record),
+    hashed under the current keys, and screen it: for people registered before, for
+    another document he holds, and to re-key after a key change."""
     document = identity_document(document_number, date_of_birth, today=now.date())
     if document is None:  # both were given: the caller's types say so
         raise InvalidInput("identity_document_incomplete", "send the document and the date")

@@ -14,7 +14,8 @@ class ScreeningDocument(SQLModel, table=True):
 
     __tablename__ = "screening_documents"
     __table_args__ = (
-        UniqueConstraint("person_id", "key_id"),
+        # A person may hold several documents; each is kept once per key.
+        UniqueConstraint("person_id", "key_id", "digest"),
         # The matching job looks hashes up by key and value.
         Index("ix_screening_documents_key_id_digest", "key_id", "digest"),
     )

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, or_, text
+from sqlalchemy import and_, exists, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,17 +28,24 @@ class Pair:
     matched_party_id: str
 
 
-async def replace_documents(
+async def add_documents(
     session: AsyncSession, *, person_id: uuid.UUID, digests: Mapping[str, bytes], now: datetime
 ) -> None:
-    """Store the person's document hashes (one per key), replacing any he had."""
-    await session.exec(
-        delete(ScreeningDocument).where(col(ScreeningDocument.person_id) == person_id)
-    )
-    for key_id, digest in digests.items():
-        session.add(
-            ScreeningDocument(person_id=person_id, key_id=key_id, digest=digest, recorded_at=now)
+    """Keep one document of the person as its hash under each key (a document recorded
+    before is not stored twice; his other documents stay)."""
+    held = await session.exec(
+        select(ScreeningDocument.key_id, ScreeningDocument.digest).where(
+            col(ScreeningDocument.person_id) == person_id
         )
+    )
+    known = {(key_id, bytes(digest)) for key_id, digest in held.all()}
+    for key_id, digest in digests.items():
+        if (key_id, digest) not in known:
+            session.add(
+                ScreeningDocument(
+                    person_id=person_id, key_id=key_id, digest=digest, recorded_at=now
+                )
+            )
     await session.flush()
 
 

@@ -77,10 +77,12 @@ async def record_document(
     actor: str,
     now: datetime,
 ) -> None:
-    """Keep the person's document as its hash under every key, and screen it now, in the
-    caller's transaction: one screening event, whether a match is found or not."""
+    """Keep one of the person's documents as its hash under every key (beside any other
+    of his documents: a passport, an identity card, a driving licence each identify him),
+    and screen it now, in the caller's transaction: one screening event, whether a match
+    is found or not."""
     digests = keys.digests(document)
-    await repository.replace_documents(session, person_id=person.id, digests=digests, now=now)
+    await repository.add_documents(session, person_id=person.id, digests=digests, now=now)
     holders = list(
         await repository.suspended_holders(session, person_id=person.id, digests=digests)
     )

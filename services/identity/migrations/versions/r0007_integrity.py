@@ -63,7 +63,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name="fk_screening_documents_person_id_people"
         ),
-        sa.UniqueConstraint("person_id", "key_id", name="uq_screening_documents_person_id_key_id"),
+        # A person may hold several documents; each is kept once per key.
+        sa.UniqueConstraint(
+            "person_id",
+            "key_id",
+            "digest",
+            name="uq_screening_documents_person_id_key_id_digest",
+        ),
     )
     op.create_index(
         "ix_screening_documents_key_id_digest", "screening_documents", ["key_id", "digest"]
