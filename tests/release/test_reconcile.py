@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from services import cli
@@ -17,7 +17,7 @@ from services.registry import SERVICES
 from services.release.reconcile import repository
 from services.release.reconcile.replay import Replay
 from services.release.reconcile.schedule import Reconciler
-from services.release.reconcile.service import reconcile_lock
+from services.release.reconcile.service import reconcile_lock, run
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.releases.service import effective_status
 from shared.audit.models import AuditEvent
@@ -319,3 +319,30 @@ async def test_a_second_process_skips_the_round_another_is_running(port: Port) -
         assert await repository.try_lock(other, reconcile_lock(state.audit_log))
         assert await state.reconciler.run_once() is None
     assert await state.reconciler.run_once() is not None
+
+
+async def test_deleted_events_over_several_pages_are_one_gap(port: Port) -> None:
+    for _ in range(2):
+        await place_hold(port, await ready_chain(port), "customs")
+    size = await integrate_all(port.release)
+    assert size > 12
+    async with transaction(port.release.state.sessions) as session:
+        await session.exec(
+            delete(AuditEvent).where(
+                col(AuditEvent.log_index) >= 3, col(AuditEvent.log_index) <= 10
+            )
+        )
+    state = port.release.state
+    outcome = await run(
+        state.read_sessions, state.sessions, log=state.audit_log, actor="test", page=4
+    )
+
+    assert outcome is not None
+    gaps = [d for d in differences(outcome) if d["table"] == "audit_events"]
+    assert gaps == [
+        {
+            "table": "audit_events",
+            "key": {"log_index_from": 3, "log_index_to": 10},
+            "problem": "missing",
+        }
+    ]

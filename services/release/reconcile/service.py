@@ -88,6 +88,14 @@ def _audit(problem: str, **key: Any) -> Difference:
     return Difference("audit_events", key, problem)
 
 
+def _gap(first: int, end: int) -> Difference:
+    """Indexes [first, end) missing: one difference per gap, however long (a truncated
+    table would otherwise name every event)."""
+    if end - first == 1:
+        return _audit("missing", log_index=first)
+    return _audit("missing", log_index_from=first, log_index_to=end - 1)
+
+
 async def _signed_size(
     session: AsyncSession, log: AuditLog, report_problems: list[Difference]
 ) -> tuple[int, bytes | None]:
@@ -117,16 +125,14 @@ async def _replay_signed(
     found: list[Difference] = []
     tree = CompactRange.empty()
     whole = True  # False once an index is missing: the root can no longer be recomputed
+    expected_index = 0  # carried across pages, so that a gap over several is named once
     for first in range(0, size, page):
         end = min(first + page, size)
-        expected_index = first
         for log_index, salt, committed, event in await repository.integrated_page(
             session, first, end
         ):
             if log_index != expected_index:
-                found.extend(
-                    _audit("missing", log_index=index) for index in range(expected_index, log_index)
-                )
+                found.append(_gap(expected_index, log_index))
                 whole = False
             expected_index = log_index + 1
             if whole:
@@ -136,9 +142,9 @@ async def _replay_signed(
                 continue  # an altered event is not replayed
             if may_matter(event):
                 replay.apply(json.loads(event))
-        if expected_index < end:
-            found.extend(_audit("missing", log_index=index) for index in range(expected_index, end))
-            whole = False
+    if expected_index < size:
+        found.append(_gap(expected_index, size))
+        whole = False
     if whole and tree.root() != root:
         found.append(
             Difference(
