@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.identity.credentials.endpoints import router as credentials_router
 from services.identity.exposure.endpoints import router as exposure_router
+from services.identity.figures.endpoints import router as figures_router
 from services.identity.gatepass.endpoints import router as gatepass_router
 from services.identity.keys.endpoints import router as keys_router
 from services.identity.monitoring import runner as monitoring
@@ -58,6 +59,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             gatepass_router,
             alerts_router,
             exposure_router,
+            figures_router,
         ],
         on_startup=on_startup,
         on_shutdown=monitoring.stop,

@@ -12,6 +12,7 @@ from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
 from services.release.evidence.endpoints import router as evidence_router
 from services.release.exposure.endpoints import router as exposure_router
+from services.release.figures.endpoints import router as figures_router
 from services.release.gate.endpoints import router as gate_router
 from services.release.gate.passes import forget_expired
 from services.release.identity_api import IdentityApi
@@ -97,6 +98,7 @@ def create_app(
             visits_router,
             evidence_router,
             exposure_router,
+            figures_router,
             investigations_router,
         ],
         on_startup=connect_identity,

@@ -184,9 +184,9 @@ def _example(path: str, party_id: str) -> str:
 
 
 async def test_the_reported_rights_are_what_the_routes_enforce(port: Port) -> None:
-    """Every guarded route, asked over HTTP by a carrier's driver, dispatcher and client and
-    by a terminal's operator and client: refused for its role or scope exactly when the
-    report says the role does not pass it."""
+    """Every guarded route, asked over HTTP by a carrier's driver, dispatcher and client, a
+    terminal's operator and client, and port security's officer and client: refused for its
+    role or scope exactly when the report says the role does not pass it."""
     driver = await port.driver("carrier")
     callers = {
         ("carrier", "driver"): await port.driver_headers("carrier", driver),
@@ -194,9 +194,11 @@ async def test_the_reported_rights_are_what_the_routes_enforce(port: Port) -> No
         ("carrier", API_CLIENT): port["carrier"].headers,
         ("terminal", "operator"): await port.person_headers("terminal", "operator"),
         ("terminal", API_CLIENT): port["terminal"].headers,
+        ("security", "officer"): await port.person_headers("security", "officer"),
+        ("security", API_CLIENT): port["security"].headers,
     }
     reports = {}
-    for member in ("carrier", "terminal"):
+    for member in ("carrier", "terminal", "security"):
         response = await port.client.get(
             f"/v1/parties/{port[member].id}/exposure", headers=port["security"].headers
         )
@@ -205,12 +207,14 @@ async def test_the_reported_rights_are_what_the_routes_enforce(port: Port) -> No
     assert len(guarded) > 30
     for (member, name), headers in callers.items():
         for route in guarded:
+            reported = passes(reports[member], name, route.method, route.path)
+            if reported and route.path.endswith("/stream"):
+                continue  # an endless body: the refusals are asked, not the stream
             response = await port.client.request(
                 route.method, _example(route.path, port[member].id), headers=headers, json={}
             )
             code = response.json().get("code") if response.status_code >= 400 else None
-            refused = code in {"role_required", "scope_required"}
-            reported = passes(reports[member], name, route.method, route.path)
+            refused = code in {"role_required", "scope_required", "person_required"}
             if reported:
                 assert not refused, (member, name, route.method, route.path, response.text)
             else:

@@ -1,8 +1,9 @@
 """What a role of a party may do in the release service, read off the service's own routes.
 
 There is no table of rights to keep up to date: the report walks the app's routes and asks
-each route's own guard (`deps.require(scope, *party_roles)`, which admits by the caller's
-party roles and `auth.allows`) whether a stand-in caller of the role would pass. A route
+each route's own guards whether a stand-in caller of the role would pass: every dependency
+that judges the caller alone (`deps.require(scope, *party_roles)`, which admits by the
+caller's party roles and `auth.allows`; the alerts' port-security reader and officer). A route
 that admits every caller and decides in its handler by the caller's relation to the data
 has its rule named in RELATION_RULES, each a function of this service's that the handler
 itself calls; a route with no rule here is reported as decided by its handler, so a new
@@ -10,7 +11,8 @@ route is never left out of a report (tests/release/test_exposure.py fails until 
 rule).
 """
 
-from collections.abc import Awaitable, Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,12 +26,20 @@ from services.release.chain.service import may_answer
 from services.release.exposure.schemas import RightView
 from services.release.exposure.service import is_port_security, may_read_exposure
 from services.release.inspections.endpoints import _terminal_of
+from services.release.investigations.endpoints import _port_security
 from services.release.releases.repository import OVERSEERS
+from shared.monitoring.auth import check_reader
 from shared.problems import Problem
 
-Guard = Callable[..., Awaitable[Any]]
-#: The name FastAPI sees of the dependency `deps.require` makes.
-GUARD_QUALNAME = "require.<locals>.check"
+
+@dataclass(frozen=True)
+class Guard:
+    """A dependency that judges the caller alone, and the name it takes him by."""
+
+    call: Callable[..., Any]
+    caller_param: str
+
+
 #: The dependency that verifies the caller: a route without it is public.
 CALLER_DEPENDENCY = "get_caller"
 
@@ -78,6 +88,20 @@ def _reads_exposure(caller: Caller) -> Reach:
     return "its_party" if may_read_exposure(caller, caller.party_id) else None
 
 
+def _reads_figures(caller: Caller) -> Reach:
+    """The yearly figures: port security's (`shared.monitoring.auth.check_reader`)."""
+    try:
+        check_reader(caller.principal)
+    except Problem:
+        return None
+    return "all"
+
+
+def _asks_who_knew(caller: Caller) -> Reach:
+    """Who knew of a container: port security (`investigations.endpoints`' own check)."""
+    return "all" if _port_security(caller) else None
+
+
 #: (method, path) of a route that decides in its handler -> the rule it decides by.
 RELATION_RULES: dict[tuple[str, str], Callable[[Caller], Reach]] = {
     ("POST", "/v1/releases/{release_id}/links/{seq}/accept"): _answers_links,
@@ -85,6 +109,8 @@ RELATION_RULES: dict[tuple[str, str], Callable[[Caller], Reach]] = {
     ("GET", "/v1/inspections"): _sees_inspections,
     ("GET", "/v1/inspections/{inspection_id}"): _sees_inspections,
     ("GET", "/v1/parties/{party_id}/exposure"): _reads_exposure,
+    ("GET", "/v1/figures/{year}"): _reads_figures,
+    ("GET", "/v1/investigations/containers/{container}/who-knew"): _asks_who_knew,
 }
 #: The areas whose routes show releases by need-to-know (`release_reach`).
 RELEASE_AREAS = frozenset({"releases", "chain"})
@@ -130,6 +156,28 @@ def _area(path: str, tags: list[Any]) -> str:
     return str(tags[0]) if tags else ""
 
 
+def _is_caller(dependant: Dependant) -> bool:
+    return getattr(dependant.call, "__name__", "") == CALLER_DEPENDENCY
+
+
+def _is_guard(dependant: Dependant) -> bool:
+    """A dependency of the caller alone (no path, query, body, session): it can only judge
+    him, so it is a guard (`deps.require`'s check, the alerts' port-security reader, ...)."""
+    own = (
+        dependant.path_params,
+        dependant.query_params,
+        dependant.header_params,
+        dependant.cookie_params,
+        dependant.body_params,
+    )
+    return (
+        not any(own)
+        and len(dependant.dependencies) == 1
+        and _is_caller(dependant.dependencies[0])
+        and dependant.request_param_name is None
+    )
+
+
 def caller_routes(app: FastAPI) -> list[Route]:
     """Every route of the app that needs a verified caller, in the app's order."""
     routes = []
@@ -137,13 +185,13 @@ def caller_routes(app: FastAPI) -> list[Route]:
         original = context.original_route
         if not isinstance(original, APIRoute):
             continue
-        calls = [d.call for d in _walk(context.dependant)]
-        if not any(getattr(call, "__name__", "") == CALLER_DEPENDENCY for call in calls):
+        dependants = list(_walk(context.dependant))
+        if not any(_is_caller(d) for d in dependants):
             continue
         guards = tuple(
-            call
-            for call in calls
-            if call is not None and getattr(call, "__qualname__", "") == GUARD_QUALNAME
+            Guard(call=d.call, caller_param=d.dependencies[0].name or "caller")
+            for d in dependants
+            if d.call is not None and _is_guard(d)
         )
         path = context.path_format or original.path
         for method in sorted(context.methods or ()):
@@ -162,7 +210,9 @@ def caller_routes(app: FastAPI) -> list[Route]:
 async def passes(guard: Guard, caller: Caller) -> bool:
     """Whether the route's own guard admits the caller."""
     try:
-        await guard(caller=caller)
+        judged = guard.call(**{guard.caller_param: caller})
+        if inspect.isawaitable(judged):
+            await judged
     except Problem:
         return False
     return True

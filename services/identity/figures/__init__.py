@@ -1,0 +1,1 @@
+"""Yearly figures of the identity service that port security can publish."""

@@ -1,0 +1,1 @@
+"""Yearly figures of the release service that port security can publish."""
