@@ -21,6 +21,8 @@ from services.release.reconcile.service import reconcile_lock, run
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.releases.service import effective_status
 from shared.audit.models import AuditEvent
+from shared.audit.repository import count_events
+from shared.audit.sequencer import step
 from shared.db import transaction
 from shared.models import utcnow
 from tests.audit_helpers import integrate_all
@@ -346,3 +348,24 @@ async def test_deleted_events_over_several_pages_are_one_gap(port: Port) -> None
             "problem": "missing",
         }
     ]
+
+
+async def test_integrated_but_unsigned_events_are_pending_too_in_log_order(port: Port) -> None:
+    await integrate_all(port.release)
+    state = port.release.state
+    log = state.audit_log
+    signed = await ready_chain(port)
+    await place_hold(port, signed, "terminal")
+    # The sequencer integrates them but signs no checkpoint yet.
+    await step(state.sessions, signer=log.signer, origin=log.origin, batch_size=1000, sign=False)
+    unintegrated = await ready_chain(port)
+    await place_hold(port, unintegrated, "customs")
+    async with transaction(state.sessions) as session:
+        stored = await count_events(session)
+
+    outcome = await run(state.read_sessions, state.sessions, log=log, actor="test", page=2)
+
+    assert outcome is not None and differences(outcome) == []
+    assert {signed.release_id, unintegrated.release_id} <= outcome.report.pending_releases
+    # Every event but those under the checkpoint, each once across the pages.
+    assert outcome.report.pending_events == stored - outcome.report.signed_size

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy import bindparam, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.gate.models import GateOut
@@ -32,12 +32,18 @@ _INTEGRATED_PAGE = (
     .where(_events.c.log_index >= bindparam("first"), _events.c.log_index < bindparam("end"))
     .order_by(_events.c.log_index)
 )
-_PENDING = (
+# Pending, in the order the tree has or will have them: integrated but not yet signed (by
+# index, on the unique index), then not yet integrated (by row id, on the partial index the
+# sequencer's queue uses). Neither scans the table.
+_UNSIGNED = (
+    select(_events.c.log_index, _events.c.event)
+    .where(_events.c.log_index >= bindparam("start"))
+    .order_by(_events.c.log_index)
+    .limit(bindparam("page"))
+)
+_UNINTEGRATED = (
     select(_events.c.id, _events.c.event)
-    .where(
-        or_(_events.c.log_index.is_(None), _events.c.log_index >= bindparam("signed_size")),
-        _events.c.id > bindparam("after"),
-    )
+    .where(_events.c.log_index.is_(None), _events.c.id >= bindparam("start"))
     .order_by(_events.c.id)
     .limit(bindparam("page"))
 )
@@ -89,23 +95,27 @@ async def integrated_page(session: AsyncSession, first: int, end: int) -> list[S
     return [tuple(row) for row in rows.all()]
 
 
-async def pending_events(
-    session: AsyncSession, *, signed_size: int, page: int
+async def _keyset(
+    session: AsyncSession, statement: Any, start: int, page: int
 ) -> AsyncIterator[str]:
-    """The canonical JSON of events not under the signed checkpoint, oldest row first."""
-    after = 0
-    statement: Any = _PENDING
+    """The events of a (key, event) statement from key `start` on, a page at a time."""
     while True:
-        rows = (
-            await session.exec(
-                statement, params={"signed_size": signed_size, "after": after, "page": page}
-            )
-        ).all()
+        rows = (await session.exec(statement, params={"start": start, "page": page})).all()
         for _, event in rows:
             yield str(event)
         if len(rows) < page:
             return
-        after = int(rows[-1][0])
+        start = int(rows[-1][0]) + 1
+
+
+async def pending_events(
+    session: AsyncSession, *, signed_size: int, page: int
+) -> AsyncIterator[str]:
+    """The canonical JSON of the events not under the signed checkpoint, in log order."""
+    async for event in _keyset(session, _UNSIGNED, signed_size, page):
+        yield event
+    async for event in _keyset(session, _UNINTEGRATED, 0, page):
+        yield event
 
 
 @dataclass(frozen=True, slots=True)
