@@ -1,6 +1,8 @@
 """The investigator's and the employer's pages: "who knew?" of a container and a party's
 exposure report, each the release service's answer, for those it answers alone."""
 
+from datetime import UTC, datetime
+
 from tests.release.chains import create_release
 from tests.web.port import WebPort
 
@@ -51,3 +53,24 @@ async def test_a_dispatcher_gets_neither_page(web_port: WebPort) -> None:
         await dispatcher.get("/security/who-knew", params={"container": chain.container})
     ).status_code == 403
     assert (await dispatcher.get("/exposure")).status_code == 403
+
+
+async def test_port_security_downloads_each_services_yearly_figures(web_port: WebPort) -> None:
+    officer = await web_port.browser()
+    await web_port.sign_in(officer, await web_port.person("security", "officer"))
+    page = await officer.get("/security/figures")
+    assert page.status_code == 200
+    year = datetime.now(UTC).year
+    for service in ("release", "identity"):
+        answer = await officer.get(f"/security/figures/{service}/{year}.csv")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert "attachment" in answer.headers["content-disposition"]
+        assert answer.text.splitlines()[0].startswith("year,figure")
+
+
+async def test_a_dispatcher_downloads_no_figures(web_port: WebPort) -> None:
+    dispatcher = await web_port.browser()
+    await web_port.sign_in(dispatcher, await web_port.person("carrier", "dispatcher"))
+    year = datetime.now(UTC).year
+    assert (await dispatcher.get(f"/security/figures/release/{year}.csv")).status_code == 403
