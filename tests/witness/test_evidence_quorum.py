@@ -148,3 +148,36 @@ async def test_the_command_line_requires_the_witnesses_asked_for(
     )
     assert too_many.exit_code == 1
     assert "witnesses" in too_many.output
+
+
+async def test_the_export_waits_until_the_witnesses_required_have_cosigned(
+    port: Port, witness_settings: WitnessFactory
+) -> None:
+    chain = await picked_up(port)
+    witness = create_witness(witness_settings([port.release.state.audit_log.verifier_key]))
+    cosigner = witness_cosigner(witness)
+    settings = port.release.state.settings
+    witnesses = [f"http://witness.test,{cosigner.vkey}"]
+    port.release.state.settings = settings.model_copy(
+        update={"audit_witnesses": witnesses, "audit_min_witnesses": 1}
+    )
+    url = f"/v1/releases/{chain.release_id}/evidence"
+    await integrate_all(port.release)
+    waiting = await port.client.get(url, headers=port["security"].headers)
+    assert waiting.status_code == 409
+    assert waiting.json()["code"] == "evidence_not_sequenced"
+    assert "cosigned" in waiting.json()["detail"]
+    async with running(witness):
+        pool = WitnessPool(
+            port.release.state.sessions,
+            [("http://witness.test", cosigner)],
+            transport=httpx.ASGITransport(app=witness),
+        )
+        await integrate_all(port.release)
+        async with port.release.state.sessions() as session:
+            latest = await audit_repo.latest_checkpoint(session)
+        assert latest is not None
+        await pool.push(latest.note)
+    shown = await port.client.get(url, headers=port["security"].headers)
+    assert shown.status_code == 200, shown.text
+    assert verify(await anchors(port), shown.content, [cosigner], 1)

@@ -71,6 +71,8 @@ async def export_evidence(
             log=log,
             identity=request.app.state.identity_client,
             issuer=settings.identity_issuer,
+            witnesses=settings.witnesses(),
+            min_witnesses=settings.audit_min_witnesses,
         )
     except Problem as refusal:
         await record("not_sequenced" if isinstance(refusal, service.NotSequenced) else "failed")

@@ -33,6 +33,8 @@ from shared.audit import service as audit_log
 from shared.audit.events import append
 from shared.audit.models import AuditEvent
 from shared.problems import Problem
+from shared.tlog.cosignature import CosignatureVerifier, require_quorum
+from shared.tlog.note import NoteError
 
 DRAWN = "inspection.drawn"
 DECIDED = "gate.decided"
@@ -71,14 +73,28 @@ async def build(
     log: audit_log.AuditLog,
     identity: httpx.AsyncClient,
     issuer: str,
+    witnesses: Sequence[tuple[str, CosignatureVerifier]] = (),
+    min_witnesses: int = 0,
 ) -> bytes:
-    """The release's evidence bundle, as RFC 8785 canonical JSON."""
+    """The release's evidence bundle, as RFC 8785 canonical JSON.
+
+    With `min_witnesses`, the checkpoint must carry that many valid cosignatures of the
+    configured witnesses (docs/witness.md): until they have cosigned it (within about a
+    second of its signature), the export waits as for an event not yet sequenced.
+    """
     checkpoint = await audit_repository.latest_checkpoint(session)
     events = await repository.events_naming(session, release.id)
     if checkpoint is None or any(
         event.log_index is None or event.log_index >= checkpoint.size for event in events
     ):
         raise _not_sequenced()
+    if min_witnesses and not _cosigned(checkpoint.note, witnesses, min_witnesses):
+        raise NotSequenced(
+            "evidence_not_sequenced",
+            f"the newest checkpoint is not yet cosigned by {min_witnesses} witnesses;"
+            " try again shortly",
+            retry_after=1,
+        )
     events.sort(key=lambda event: event.log_index or 0)
     size = checkpoint.size
 
@@ -141,6 +157,16 @@ async def build(
         "draws": draws,
     }
     return bytes(rfc8785.dumps(bundle))
+
+
+def _cosigned(
+    note: str, witnesses: Sequence[tuple[str, CosignatureVerifier]], minimum: int
+) -> bool:
+    try:
+        require_quorum(note, [cosigner for _, cosigner in witnesses], minimum)
+    except NoteError:
+        return False
+    return True
 
 
 async def _judged_status_lists(
