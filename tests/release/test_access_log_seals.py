@@ -4,9 +4,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from services.release.access.seals import seal_batch
 from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.models import utcnow
@@ -89,3 +91,17 @@ async def test_the_endpoint_is_part_of_the_digest(release_app: App) -> None:
     await dba(app, "UPDATE access_log SET endpoint = 'GET /v1/elsewhere' WHERE id = :id", id=first)
     [found] = await problems(app)
     assert found.code == "seal_differs"
+
+
+# On SQLite a second writer waits for the first's write lock: nothing to race.
+@pytest.mark.postgres
+async def test_two_sealers_at_once_seal_each_row_once(release_app: App) -> None:
+    app, _ = release_app
+    await add_rows(app, row(), row())
+    async with transaction(app.state.sessions) as first:
+        made = await seal_batch(first, batch_size=100)
+        async with transaction(app.state.sessions) as second:
+            assert await seal_batch(second, batch_size=100) == [], "the lock is taken"
+    assert [seal.count for seal in made] == [2]
+    assert await seal(app) == []
+    assert await problems(app) == []

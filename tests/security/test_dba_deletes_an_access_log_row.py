@@ -6,10 +6,13 @@ into the audit log (`access_log.sealed`: count and digest per range); `ketenpas 
 recomputes every seal and names the range that no longer matches, and exits 1.
 """
 
+from datetime import timedelta
+
 import pytest
 from typer.testing import Result
 
 from services.cli import app as cli
+from shared.models import utcnow
 from tests.conftest import Database
 from tests.helpers import invoke_cli
 from tests.release.access_logs import add_rows, dba, ids, row, seal
@@ -90,3 +93,17 @@ async def test_a_whole_sealed_range_deleted_is_named(
     result = await verify(databases["release"])
     assert result.exit_code == 1
     assert f"seal_rows_missing: rows {sealed[3]}..{sealed[4]}" in result.output
+
+
+async def test_a_look_up_inserted_afterwards_to_frame_a_colleague_is_named(
+    port: Port, sealed: list[int], databases: dict[str, Database]
+) -> None:
+    # "He looked it up last week": a row with last week's time, written today.
+    await add_rows(port.release, row(utcnow() - timedelta(days=7), actor="person:colleague"))
+    result = await verify(databases["release"])
+    assert result.exit_code == 1
+    assert "row_unsealed" in result.output
+    await seal(port.release)  # sealed by the next round, as any row is
+    result = await verify(databases["release"])
+    assert result.exit_code == 1
+    assert "row_sealed_late" in result.output
