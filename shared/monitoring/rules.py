@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.monitoring.models import MonitoringRule, Severity
 from shared.problems import InvalidInput
+
+logger = structlog.get_logger(__name__)
 
 
 class Thresholds(BaseModel):
@@ -116,14 +119,15 @@ class RuleSet:
             if row is None:
                 settings.append(RuleSettings(rule, True, rule.defaults))
                 continue
+            try:
+                stored_values = {**rule.defaults.model_dump(), **row.thresholds}
+                thresholds = parse_thresholds(rule, stored_values)
+            except InvalidInput:
+                # Stored under an older form of the rule: its defaults rather than no rule.
+                logger.warning("monitoring_thresholds_unreadable", rule=name)
+                thresholds = rule.defaults
             settings.append(
-                RuleSettings(
-                    rule,
-                    row.enabled,
-                    parse_thresholds(rule, {**rule.defaults.model_dump(), **row.thresholds}),
-                    row.changed_by,
-                    row.changed_at,
-                )
+                RuleSettings(rule, row.enabled, thresholds, row.changed_by, row.changed_at)
             )
         return settings
 

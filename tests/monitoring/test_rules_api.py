@@ -1,7 +1,12 @@
 """Port security sets each rule's thresholds through the API; every change is audited."""
 
+import uuid
+
+from shared.db import transaction
+from shared.models import utcnow
+from shared.monitoring.models import MonitoringRule
 from tests.helpers import assert_problem
-from tests.monitoring.alerting import events
+from tests.monitoring.alerting import events, runner
 from tests.release.port import Port
 
 RELEASE_RULES = {
@@ -82,3 +87,23 @@ async def test_an_unknown_rule_is_not_found(port: Port) -> None:
         "/v1/monitoring/rules/no_such_rule", json={"enabled": True}, headers=officer
     )
     assert_problem(missing, 404, "rule_not_found")
+
+
+async def test_thresholds_stored_in_an_older_form_fall_back_to_the_defaults(port: Port) -> None:
+    """A rule whose stored thresholds no longer fit still runs (on its defaults)."""
+    async with transaction(port.release.state.sessions) as session:
+        session.add(
+            MonitoringRule(
+                name="lookup_burst",
+                enabled=True,
+                thresholds={"reads": 5},
+                changed_by="person:earlier",
+                changed_at=utcnow(),
+                event_id=uuid.uuid4(),
+            )
+        )
+    officer = await port.person_headers("security", "officer")
+    listed = await port.client.get("/v1/monitoring/rules", headers=officer)
+    burst = next(r for r in listed.json()["rules"] if r["name"] == "lookup_burst")
+    assert burst["thresholds"] == burst["defaults"]
+    assert (await runner(port.release).sweep()).raised == 0
