@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from services.release.access.seals import seal_batch
+from services.release.access.verify import verify_access_log
 from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.models import utcnow
@@ -46,7 +47,7 @@ async def test_a_row_committed_late_with_a_lower_id_is_sealed_by_the_next_seal(
 ) -> None:
     app, _ = release_app
     await add_rows(app, row(), row(), row())
-    first, second, third = await ids(app)
+    first, _, third = await ids(app)
     # The second read's transaction "commits late": it was not there for the first seal.
     await dba(app, "DELETE FROM access_log WHERE id = :id", id=second)
     before = await seal(app)
@@ -105,3 +106,22 @@ async def test_two_sealers_at_once_seal_each_row_once(release_app: App) -> None:
     assert [seal.count for seal in made] == [2]
     assert await seal(app) == []
     assert await problems(app) == []
+
+
+async def test_a_run_from_a_month_on_checks_only_that_month_and_later(release_app: App) -> None:
+    app, _ = release_app
+    november = datetime(2026, 11, 20, tzinfo=UTC)
+    december = datetime(2026, 12, 2, tzinfo=UTC)
+    await add_rows(app, row(november), row(november), row(december))
+    await seal(app)
+    first, _, third = await ids(app)
+    await dba(app, "DELETE FROM access_log WHERE id = :id", id=first)
+    late = timedelta(days=3650)
+    async with transaction(app.state.sessions) as session:
+        assert await verify_access_log(session, late_margin=late, since_month="2026-12") == []
+        [found] = await verify_access_log(session, late_margin=late, since_month="2026-11")
+    assert (found.code, found.month) == ("seal_differs", "2026-11")
+    await dba(app, "UPDATE access_log SET actor = 'person:x' WHERE id = :id", id=third)
+    async with transaction(app.state.sessions) as session:
+        [found] = await verify_access_log(session, late_margin=late, since_month="2026-12")
+    assert (found.code, found.first_id) == ("seal_differs", third)

@@ -107,3 +107,17 @@ async def test_a_look_up_inserted_afterwards_to_frame_a_colleague_is_named(
     result = await verify(databases["release"])
     assert result.exit_code == 1
     assert "row_sealed_late" in result.output
+
+
+async def test_a_run_of_the_recent_months_skips_older_ones(
+    port: Port, sealed: list[int], databases: dict[str, Database]
+) -> None:
+    await dba(port.release, "DELETE FROM access_log WHERE id = :id", id=sealed[1])
+    database = databases["release"]
+    args = ["access", "verify", "--database-url", database.url, "--since-month", "2999-01"]
+    if database.schema:
+        args += ["--database-schema", database.schema]
+    result = await invoke_cli(cli, args)
+    assert result.exit_code == 0, result.output
+    result = await invoke_cli(cli, [*args[:-2], "--since-month", "2026-13"])
+    assert result.exit_code == 2

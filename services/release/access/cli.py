@@ -1,6 +1,7 @@
 """`ketenpas access verify|seal|keep`: check the access log against its seals; seal now."""
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from services.release.access.verify import AccessLogProblem, verify_access_log
 from services.release.settings import ReleaseSettings
 from shared.db import create_engine, read_only, session_factory, transaction
 
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 cli = typer.Typer(help="The access log: verify it against its seals in the audit log.")
 
 DatabaseUrl = Annotated[
@@ -29,7 +31,7 @@ def _settings(database_url: str | None, database_schema: str | None) -> ReleaseS
     return settings
 
 
-async def _verify(settings: ReleaseSettings) -> list[AccessLogProblem]:
+async def _verify(settings: ReleaseSettings, since_month: str | None) -> list[AccessLogProblem]:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
         async with transaction(session_factory(read_only(engine))) as session:
@@ -37,15 +39,24 @@ async def _verify(settings: ReleaseSettings) -> list[AccessLogProblem]:
                 session,
                 late_margin=timedelta(seconds=settings.access_log_seal_late_seconds),
                 retention_months=settings.access_log_retention_months,
+                since_month=since_month,
             )
     finally:
         await engine.dispose()
 
 
 @cli.command("verify")
-def verify(database_url: DatabaseUrl = None, database_schema: DatabaseSchema = None) -> None:
+def verify(
+    database_url: DatabaseUrl = None,
+    database_schema: DatabaseSchema = None,
+    since_month: Annotated[
+        str | None, typer.Option(help="Check only this month (YYYY-MM) and later.")
+    ] = None,
+) -> None:
     """Recompute every seal from the rows; name the first range that differs, exit 1."""
-    problems = asyncio.run(_verify(_settings(database_url, database_schema)))
+    if since_month is not None and not _MONTH.fullmatch(since_month):
+        raise typer.BadParameter("give a month as YYYY-MM", param_hint="--since-month")
+    problems = asyncio.run(_verify(_settings(database_url, database_schema), since_month))
     if problems:
         typer.echo(f"FAILED (first: {problems[0]})", err=True)
         for problem in problems:

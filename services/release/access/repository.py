@@ -57,11 +57,16 @@ async def mark_sealed(
     await (await session.connection()).execute(statement)
 
 
-async def sealed_rows(session: AsyncSession) -> AsyncIterator[tuple[int | None, RowMapping]]:
-    """Every row with its seal, grouped by seal (unsealed last), in id order within each."""
+async def sealed_rows(
+    session: AsyncSession, since: datetime | None = None
+) -> AsyncIterator[tuple[int | None, RowMapping]]:
+    """Every row (from `since` on) with its seal, grouped by seal (unsealed last), in id order
+    within each."""
     statement = select(TABLE.c.sealed_in, *_ROW).order_by(
         TABLE.c.sealed_in.is_(None), TABLE.c.sealed_in, TABLE.c.id
     )
+    if since is not None:
+        statement = statement.where(TABLE.c.at >= since)
     result = await (await session.connection()).stream(statement.execution_options(yield_per=2000))
     async for row in result.mappings():
         yield row["sealed_in"], row
