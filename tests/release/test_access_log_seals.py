@@ -47,7 +47,7 @@ async def test_a_row_committed_late_with_a_lower_id_is_sealed_by_the_next_seal(
 ) -> None:
     app, _ = release_app
     await add_rows(app, row(), row(), row())
-    first, _, third = await ids(app)
+    first, second, third = await ids(app)
     # The second read's transaction "commits late": it was not there for the first seal.
     await dba(app, "DELETE FROM access_log WHERE id = :id", id=second)
     before = await seal(app)
