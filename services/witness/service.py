@@ -17,7 +17,7 @@ from services.witness.storage import Held, Storage
 from shared.tlog import merkle
 from shared.tlog.checkpoint import Checkpoint, CheckpointError, parse_checkpoint
 from shared.tlog.cosignature import CosignatureSigner
-from shared.tlog.note import NoteError, Verifier
+from shared.tlog.note import NoteError, Verifier, split_note
 from shared.tlog.witness_protocol import AddCheckpoint, ProtocolError, parse_add_checkpoint
 
 
@@ -47,6 +47,10 @@ class Witness:
             request = parse_add_checkpoint(body)
         except ProtocolError as exc:
             raise Refused(400, "malformed_request", str(exc)) from exc
+        try:
+            split_note(request.note)
+        except NoteError as exc:
+            raise Refused(400, "malformed_checkpoint", str(exc)) from exc
         origin = request.note.partition("\n")[0]
         verifier = self.logs.get(origin)
         if verifier is None:

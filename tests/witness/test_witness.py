@@ -113,6 +113,8 @@ async def test_malformed_bodies_are_400(witness: Running, memory_log: MemoryLog)
         response = await add(client, body)
         assert response.status_code in (400, 403), body
     assert_problem(await add(client, b"old 0\nAAAA\n\n" + note), 400, "malformed_request")
+    unsigned = memory_log.note().partition("\n\n")[0].encode() + b"\n"
+    assert_problem(await add(client, b"old 0\n\n" + unsigned), 400, "malformed_checkpoint")
 
 
 async def test_two_submissions_at_once_do_not_both_win(
