@@ -56,6 +56,8 @@ class Watch:
         )
 
     def _failed(self, request: Request) -> None:
+        if request.resource_type == "eventsource" and request.failure == "net::ERR_ABORTED":
+            return  # a live feed ends when its page is left: that is how it closes
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response: Response) -> None:

@@ -22,7 +22,16 @@ ROLES = {
     "security": (
         "security.officer",
         "/security",
-        ["/security", f"/security?container={CONTAINER}", "/security/log", "/security/inspections"],
+        [
+            "/security",
+            f"/security?container={CONTAINER}",
+            "/security/log",
+            "/security/inspections",
+            "/security/alerts",
+            f"/security/who-knew?container={CONTAINER}",
+            "/exposure",
+            "/security/figures",
+        ],
     ),
 }
 
