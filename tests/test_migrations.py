@@ -34,6 +34,7 @@ RELEASE_TABLES = {
     "alert_changes",
     "monitoring_rules",
     "monitoring_cursors",
+    "monitoring_marks",
 }
 # The access log's monthly partitions on PostgreSQL (docs/access-log.md): parts of one table.
 PARTITION = re.compile(r"access_log_(default|y\d{4}m\d{2})")
@@ -50,6 +51,7 @@ IDENTITY_TABLES = {
     "alert_changes",
     "monitoring_rules",
     "monitoring_cursors",
+    "monitoring_marks",
     "person_suspensions",
     "screening_documents",
     "integrity_matches",

@@ -8,7 +8,13 @@ from services.identity.people.models import Person, PersonSuspension
 from services.identity.screening.models import IntegrityMatch, ScreeningDocument
 from services.identity.signing.models import SigningKey
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
-from shared.monitoring.models import Alert, AlertChange, MonitoringCursor, MonitoringRule
+from shared.monitoring.models import (
+    Alert,
+    AlertChange,
+    MonitoringCursor,
+    MonitoringMark,
+    MonitoringRule,
+)
 
 __all__ = [
     "Alert",
@@ -20,6 +26,7 @@ __all__ = [
     "Credential",
     "IntegrityMatch",
     "MonitoringCursor",
+    "MonitoringMark",
     "MonitoringRule",
     "Party",
     "PartyKey",

@@ -15,7 +15,7 @@ from services.release.releases.models import Hold, Release
 from services.release.visits.models import TeamMember, VisitSite, VisitSlot
 from services.release.yard.models import YardEntry
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
-from shared.monitoring.models import AlertChange, MonitoringCursor, MonitoringRule
+from shared.monitoring.models import AlertChange, MonitoringCursor, MonitoringMark, MonitoringRule
 
 __all__ = [
     "AccessLogEntry",
@@ -36,6 +36,7 @@ __all__ = [
     "JudgedStatusList",
     "Link",
     "MonitoringCursor",
+    "MonitoringMark",
     "MonitoringRule",
     "Release",
     "TeamMember",

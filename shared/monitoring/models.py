@@ -6,7 +6,9 @@
   server-sent event stream, so a client resumes where it stopped;
 - `monitoring_rules`: the thresholds port security set (a rule without a row runs on its
   defaults);
-- `monitoring_cursors`: how far the rule runner has followed each log.
+- `monitoring_cursors`: how far the rule runner has followed each log;
+- `monitoring_marks`: the audit events a counting rule counted, with its key, so that a
+  window is counted from an index rather than by reading the audit log again.
 """
 
 import uuid
@@ -14,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.models import BigId, UTCDateTime, utcnow
@@ -110,3 +112,23 @@ class MonitoringCursor(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=40)
     position: int = Field(sa_column=Column(BigId, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MonitoringMark(SQLModel, table=True):
+    """One audit event a counting rule counted: its key (subject, about) and when logged.
+
+    Derived from the audit log, which stays the source: a mark lost only loses a count. The
+    key (rule, event) makes a mark once, whichever runner saw the event first.
+    """
+
+    __tablename__ = "monitoring_marks"
+    __table_args__ = (
+        Index("ix_monitoring_marks_rule_subject_about_at", "rule", "subject", "about", "at"),
+        Index("ix_monitoring_marks_rule_at", "rule", "at"),
+    )
+
+    rule: str = Field(primary_key=True, max_length=40)
+    event_id: uuid.UUID = Field(primary_key=True)
+    subject: str = Field(max_length=120)
+    about: str = Field(max_length=200)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -1,22 +1,21 @@
 """The SQL of protective monitoring: the one module that reads and writes its tables."""
 
-import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.audit.models import AuditEvent
+from shared.db import insert_once
 from shared.monitoring.models import (
     Alert,
     AlertChange,
     AlertStatus,
     MonitoringCursor,
+    MonitoringMark,
     MonitoringRule,
 )
 
@@ -155,14 +154,61 @@ async def move_cursor(session: AsyncSession, source: str, position: int, now: da
     await session.flush()
 
 
-async def audit_events_since(
-    session: AsyncSession, types: Collection[str], *, since: datetime, limit: int
-) -> list[tuple[AuditEvent, dict[str, Any]]]:
-    """Audit events of these types logged since then, with their facts, oldest first."""
+async def mark(
+    session: AsyncSession,
+    *,
+    rule: str,
+    event_id: uuid.UUID,
+    subject: str,
+    about: str,
+    at: datetime,
+) -> bool:
+    """Record that a rule counted an event (once); True if this call did."""
+    return await insert_once(
+        session, MonitoringMark, rule=rule, event_id=event_id, subject=subject, about=about, at=at
+    )
+
+
+async def marks_over(
+    session: AsyncSession,
+    *,
+    rule: str,
+    since: datetime,
+    subjects: Collection[str] | None,
+    threshold: int,
+) -> list[tuple[str, str, int]]:
+    """(subject, about, count) of a rule's keys with at least `threshold` marks since then."""
+    count = func.count()
+    statement = select(MonitoringMark.subject, MonitoringMark.about, count).where(
+        col(MonitoringMark.rule) == rule, col(MonitoringMark.at) >= since
+    )
+    if subjects is not None:
+        statement = statement.where(col(MonitoringMark.subject).in_(list(subjects)))
+    statement = statement.group_by(col(MonitoringMark.subject), col(MonitoringMark.about)).having(
+        count >= threshold
+    )
+    return [(s, a, int(n)) for s, a, n in (await session.exec(statement)).all()]
+
+
+async def marked_events(
+    session: AsyncSession, *, rule: str, subject: str, about: str, since: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """The events a rule counted for one key since then, oldest first."""
     statement = (
-        select(AuditEvent)
-        .where(col(AuditEvent.event_type).in_(list(types)), col(AuditEvent.created_at) >= since)
-        .order_by(col(AuditEvent.id))
+        select(MonitoringMark.event_id)
+        .where(
+            col(MonitoringMark.rule) == rule,
+            col(MonitoringMark.subject) == subject,
+            col(MonitoringMark.about) == about,
+            col(MonitoringMark.at) >= since,
+        )
+        .order_by(col(MonitoringMark.at), col(MonitoringMark.event_id))
         .limit(limit)
     )
-    return [(event, json.loads(event.event)) for event in (await session.exec(statement)).all()]
+    return (await session.exec(statement)).all()
+
+
+async def forget_marks(session: AsyncSession, *, before: datetime) -> int:
+    """Delete marks older than any window can reach; how many."""
+    result = await session.exec(delete(MonitoringMark).where(col(MonitoringMark.at) < before))
+    return int(result.rowcount or 0)

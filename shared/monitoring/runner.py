@@ -106,7 +106,7 @@ class RuleRunner:
                     session, entry.thresholds, arrived=arrived, now=at
                 )
                 report.raised += await _raise(session, entry, findings, at)
-        await repository.move_cursor(session, source.name, rows[-1].id, at)
+        await repository.move_cursor(session, source.name, source.position_of(rows[-1]), at)
         report.rows += len(rows)
         return len(rows) == self.batch_size
 

@@ -12,8 +12,9 @@ from shared.audit.models import AuditEvent
 from shared.db import transaction
 from shared.models import utcnow
 from shared.monitoring.models import Alert
-from shared.monitoring.runner import RuleRunner
+from shared.monitoring.runner import LookReport, RuleRunner
 from shared.monitoring.service import raise_alert
+from tests.audit_helpers import integrate_all
 
 
 async def raise_one(app: FastAPI, kind: str = "test_alert", **fields: Any) -> uuid.UUID:
@@ -30,6 +31,13 @@ async def raise_one(app: FastAPI, kind: str = "test_alert", **fields: Any) -> uu
         )
     assert alert_id is not None
     return alert_id
+
+
+async def look(app: FastAPI) -> LookReport:
+    """The sequencer integrates what is pending (the audit log is followed in log order),
+    then the runner looks."""
+    await integrate_all(app)
+    return await runner(app).step()
 
 
 def runner(app: FastAPI) -> RuleRunner:

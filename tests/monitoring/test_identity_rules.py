@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.identity.factories import make_party, make_person
-from tests.monitoring.alerting import alerts, log, runner
+from tests.monitoring.alerting import alerts, log, look, runner
 
 App = tuple[FastAPI, httpx.AsyncClient]
 
@@ -15,14 +15,14 @@ async def test_repeated_failed_sign_ins_of_one_person_raise_an_alert(identity_ap
     app, client = identity_app
     party = await make_party(app, "carrier")
     person = await make_person(app, party, "dispatcher")
-    await runner(app).step()
+    await look(app)
     for _ in range(5):
         refused = await client.post(
             "/v1/sessions",
             json={"username": person.username, "password": "wrong password", "otp": "000000"},
         )
         assert refused.status_code == 401, refused.text
-    await runner(app).step()
+    await look(app)
     [alert] = await alerts(app, "failed_sign_ins_person")
     assert alert.subject == f"person:{person.id}"
     assert alert.kind == "failed_sign_ins"
@@ -35,13 +35,13 @@ async def test_failed_sign_ins_from_one_address_for_many_names_raise_an_alert(
     identity_app: App,
 ) -> None:
     app, client = identity_app
-    await runner(app).step()
+    await look(app)
     for n in range(20):
         await client.post(
             "/v1/sessions",
             json={"username": f"guess-{n}", "password": "password123!", "otp": "123456"},
         )
-    await runner(app).step()
+    await look(app)
     [alert] = await alerts(app, "failed_sign_ins_address")
     assert alert.subject is not None and alert.subject.startswith("address:")
     assert alert.facts["count"] == 20
@@ -49,7 +49,7 @@ async def test_failed_sign_ins_from_one_address_for_many_names_raise_an_alert(
 
 async def test_wrong_second_factor_codes_raise_an_alert(identity_app: App) -> None:
     app, _ = identity_app
-    await runner(app).step()
+    await look(app)
     person_id = str(uuid.uuid4())
     for event_type in ["person.totp_confirm_refused"] * 2 + ["gate_pass.refused"] * 3:
         await log(
@@ -58,7 +58,7 @@ async def test_wrong_second_factor_codes_raise_an_alert(identity_app: App) -> No
             {"person_id": person_id, "reason": "otp_invalid", "address": "192.0.2.1"},
         )
     await log(app, "gate_pass.refused", {"person_id": person_id, "reason": "not_a_driver"})
-    await runner(app).step()
+    await look(app)
     [alert] = await alerts(app, "failed_second_factor")
     assert alert.subject == f"person:{person_id}"
     assert alert.facts["count"] == 5
@@ -66,7 +66,7 @@ async def test_wrong_second_factor_codes_raise_an_alert(identity_app: App) -> No
 
 async def test_each_integrity_match_is_a_high_alert_to_port_security(identity_app: App) -> None:
     app, _ = identity_app
-    await runner(app).step()
+    await look(app)
     person_id, earlier = str(uuid.uuid4()), str(uuid.uuid4())
     facts = {
         "person_id": person_id,
@@ -75,7 +75,7 @@ async def test_each_integrity_match_is_a_high_alert_to_port_security(identity_ap
         "matched_party_ids": ["EU.EORI.NL000000002"],
     }
     event_id = await log(app, "integrity.match_found", facts)
-    await runner(app).step()
+    await look(app)
     await runner(app).sweep()
     [alert] = await alerts(app, "integrity_re_registration")
     assert (alert.kind, alert.severity) == ("integrity.re_registration", "high")

@@ -15,7 +15,6 @@ from shared.audit.models import AuditEvent
 from shared.monitoring import evidence
 from shared.monitoring.audit_rules import AuditCountRule
 from shared.monitoring.models import Severity
-from shared.monitoring.repository import audit_events_since
 from shared.monitoring.rules import Arrived, Finding, Rule, RuleSet, Thresholds, WindowCount
 from shared.monitoring.sources import AUDIT_LOG, facts_of
 
@@ -99,8 +98,6 @@ class IntegrityReRegistration(Rule):
     thresholds_model: ClassVar[type[Thresholds]] = NoThresholds
     defaults = NoThresholds()
     event_type = "integrity.match_found"
-    #: The sweep looks this far back for matches the runner has not alerted yet.
-    SWEEP_DAYS = 7
 
     async def check(
         self,
@@ -111,15 +108,13 @@ class IntegrityReRegistration(Rule):
         now: datetime,
     ) -> list[Finding]:
         """One finding per match (deduplicated by its event)."""
-        if arrived is not None:
-            events = [
-                (event, facts_of(event))
-                for event in arrived.rows
-                if isinstance(event, AuditEvent) and event.event_type == self.event_type
-            ]
-        else:
-            since = now.fromtimestamp(now.timestamp() - self.SWEEP_DAYS * 86400, now.tzinfo)
-            events = await audit_events_since(session, {self.event_type}, since=since, limit=10_000)
+        if arrived is None:
+            return []  # the log is followed in order, each event once: nothing to sweep
+        events = [
+            (event, facts_of(event))
+            for event in arrived.rows
+            if isinstance(event, AuditEvent) and event.event_type == self.event_type
+        ]
         findings = []
         for event, facts in events:
             person = facts.get("person_id")

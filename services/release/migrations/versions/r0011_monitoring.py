@@ -96,9 +96,27 @@ def _create_monitoring_tables() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("source", name="pk_monitoring_cursors"),
     )
+    op.create_table(
+        "monitoring_marks",
+        sa.Column("rule", sa.String(length=40), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("subject", sa.String(length=120), nullable=False),
+        sa.Column("about", sa.String(length=200), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("rule", "event_id", name="pk_monitoring_marks"),
+    )
+    op.create_index(
+        "ix_monitoring_marks_rule_subject_about_at",
+        "monitoring_marks",
+        ["rule", "subject", "about", "at"],
+    )
+    op.create_index("ix_monitoring_marks_rule_at", "monitoring_marks", ["rule", "at"])
 
 
 def _drop_monitoring_tables() -> None:
+    op.drop_index("ix_monitoring_marks_rule_at", table_name="monitoring_marks")
+    op.drop_index("ix_monitoring_marks_rule_subject_about_at", table_name="monitoring_marks")
+    op.drop_table("monitoring_marks")
     op.drop_table("monitoring_cursors")
     op.drop_table("monitoring_rules")
     op.drop_index("ix_alert_changes_alert_id", table_name="alert_changes")
