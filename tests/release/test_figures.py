@@ -6,9 +6,11 @@ import io
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from services.release.inspections.models import Draw, Inspection
 from shared.db import transaction
-from shared.figures import COLUMNS
+from shared.figures import COLUMNS, prefers_json
 from shared.monitoring.models import AlertOutcome
 from shared.monitoring.service import close, raise_alert
 from tests.release.port import Port, access_log, new_container
@@ -134,3 +136,21 @@ async def test_a_year_without_events_has_only_the_header(port: Port) -> None:
 async def test_a_year_out_of_range_is_refused(port: Port) -> None:
     response = await port.client.get("/v1/figures/99999", headers=port["security"].headers)
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("accept", "json"),
+    [
+        ("", False),
+        ("*/*", False),
+        ("text/csv", False),
+        ("application/json", True),
+        ("text/csv;q=0.5, application/json", True),
+        ("application/json;q=0.4, text/csv;q=0.9", False),
+        ("application/json;q=0", False),
+        ("application/json;q=oops", False),
+        ("APPLICATION/JSON", True),
+    ],
+)
+def test_json_only_when_the_client_prefers_it(accept: str, json: bool) -> None:
+    assert prefers_json(accept) is json
