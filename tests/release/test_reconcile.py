@@ -28,6 +28,7 @@ from shared.models import utcnow
 from tests.audit_helpers import integrate_all
 from tests.conftest import SettingsFactory, running
 from tests.helpers import invoke_cli
+from tests.release.access_logs import add_rows, dba, ids, row, seal
 from tests.release.chains import create_release, ok
 from tests.release.port import Port, audit_types
 from tests.release.reconciliation import (
@@ -369,3 +370,21 @@ async def test_integrated_but_unsigned_events_are_pending_too_in_log_order(port:
     assert {signed.release_id, unintegrated.release_id} <= outcome.report.pending_releases
     # Every event but those under the checkpoint, each once across the pages.
     assert outcome.report.pending_events == stored - outcome.report.signed_size
+
+
+async def test_a_deleted_access_log_row_is_a_difference_and_alerted(port: Port) -> None:
+    # The scheduled run checks this month's and last month's reads against their seals.
+    await add_rows(port.release, row(), row(), row())
+    await seal(port.release)
+    kept = await ids(port.release)
+    await integrate_all(port.release)
+    assert differences(await reconcile(port)) == []
+
+    await dba(port.release, "DELETE FROM access_log WHERE id = :id", id=kept[1])
+    outcome = await reconcile(port)
+    found = differences(outcome)
+    assert [(d["table"], d["problem"]) for d in found] == [("access_log", "seal_differs")]
+    assert found[0]["key"]["first_id"] == kept[0] and found[0]["key"]["last_id"] == kept[2]
+    assert outcome.alert_id is not None
+    [alert] = await mismatch_alerts(port)
+    assert alert.severity == "critical" and "access_log" in alert.summary

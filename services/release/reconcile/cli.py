@@ -8,6 +8,7 @@ agree with the log, 1 when they differ, 2 when it could not reconcile.
 
 import asyncio
 import getpass
+import re
 from typing import Annotated
 
 import typer
@@ -21,7 +22,9 @@ from shared.db import create_engine, read_only, session_factory
 AGREE, DIFFER, FAILED = 0, 1, 2
 
 
-async def _run(settings: ReleaseSettings, page: int) -> service.Outcome | None:
+async def _run(
+    settings: ReleaseSettings, page: int, since_month: str | None
+) -> service.Outcome | None:
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
         log = AuditLog(origin=settings.log_origin, private_key=settings.log_private_key())
@@ -31,6 +34,7 @@ async def _run(settings: ReleaseSettings, page: int) -> service.Outcome | None:
             log=log,
             actor=f"cli:{getpass.getuser()}",
             page=page,
+            access_log=service.AccessLogCheck(settings.access_log_retention_months, since_month),
         )
     finally:
         await engine.dispose()
@@ -40,11 +44,22 @@ def reconcile(
     page_size: Annotated[
         int, typer.Option(min=100, max=100_000, help="Events read per page.")
     ] = service.PAGE,
+    access_since: Annotated[
+        str | None,
+        typer.Option(
+            help="Check the access log from this month (YYYY-MM) on; default: every month.",
+            metavar="YYYY-MM",
+        ),
+    ] = None,
 ) -> None:
     """Replay the release service's signed audit log and compare it with the holds, release
-    statuses and gate-outs in its tables; any difference exits 1 and is a critical alert."""
+    statuses and gate-outs in its tables, and the access log with its seals; any difference
+    exits 1 and is a critical alert."""
+    if access_since is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", access_since):
+        typer.echo("--access-since takes a month as YYYY-MM", err=True)
+        raise typer.Exit(FAILED)
     try:
-        outcome = asyncio.run(_run(ReleaseSettings(), page_size))
+        outcome = asyncio.run(_run(ReleaseSettings(), page_size, access_since))
     except (OSError, SQLAlchemyError) as exc:
         typer.echo(f"reconcile failed: {exc}", err=True)
         raise typer.Exit(FAILED) from exc

@@ -14,6 +14,10 @@ difference the whole log does not explain is a mismatch, and a new set of mismat
 critical alert (`reconcile.mismatch`) naming the rows. Each run logs `reconcile.completed`
 with a digest of its differences: an unchanged set is not alerted again.
 
+The access log is checked on the same run (`AccessLogCheck`): its rows against the seals
+the audit log holds (`services.release.access.verify`), each range that differs named like a
+row of the tables, so an edited or deleted record of who read what is alerted the same way.
+
 Everything is read on one snapshot, so a change committed while the run reads is seen with
 its event or not at all, never half.
 """
@@ -29,6 +33,7 @@ from typing import Any
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.access.verify import AccessLogProblem, verify_access_log
 from services.release.alerts.service import raise_alert
 from services.release.reconcile import compare, repository
 from services.release.reconcile.compare import Difference
@@ -82,6 +87,22 @@ class Report:
         for difference in self.differences:
             by_table[difference.table] = by_table.get(difference.table, 0) + 1
         return by_table
+
+
+@dataclass(frozen=True)
+class AccessLogCheck:
+    """Check the access log against its seals too: its retention (a purge within it is a
+    difference) and, for a scheduled run, the first month to check (None: every month)."""
+
+    retention_months: int
+    since_month: str | None = None
+
+
+def _access_difference(problem: AccessLogProblem) -> Difference:
+    key: dict[str, Any] = {"first_id": problem.first_id, "last_id": problem.last_id}
+    if problem.month is not None:
+        key["month"] = problem.month
+    return Difference("access_log", key, problem.code, stored={"detail": problem.detail})
 
 
 def _audit(problem: str, **key: Any) -> Difference:
@@ -168,7 +189,13 @@ async def _replay_pending(
                 report.pending_releases.add(touched)
 
 
-async def reconcile(session: AsyncSession, *, log: AuditLog, page: int = PAGE) -> Report:
+async def reconcile(
+    session: AsyncSession,
+    *,
+    log: AuditLog,
+    page: int = PAGE,
+    access_log: AccessLogCheck | None = None,
+) -> Report:
     """Compare the tables with the log, on the session's snapshot (`begin_snapshot`)."""
     problems: list[Difference] = []
     size, root = await _signed_size(session, log, problems)
@@ -185,6 +212,13 @@ async def reconcile(session: AsyncSession, *, log: AuditLog, page: int = PAGE) -
     problems.extend(await compare.releases(expected, repository.release_rows(session, page=page)))
     problems.extend(await compare.holds(expected, repository.hold_rows(session, page=page)))
     problems.extend(await compare.gate_outs(expected, repository.gate_out_rows(session, page=page)))
+    if access_log is not None:
+        found = await verify_access_log(
+            session,
+            retention_months=access_log.retention_months,
+            since_month=access_log.since_month,
+        )
+        problems.extend(_access_difference(problem) for problem in found)
     report.differences = sorted(problems, key=Difference.sort_key)
     report.releases = sum(1 for release in expected.values() if release.created)
     report.applied = replay.applied
@@ -274,6 +308,7 @@ async def run(
     actor: str,
     clock: Callable[[], datetime] = utcnow,
     page: int = PAGE,
+    access_log: AccessLogCheck | None = None,
 ) -> Outcome | None:
     """Reconcile on one snapshot and record the outcome; None when another process is
     reconciling the same log right now (PostgreSQL)."""
@@ -281,7 +316,7 @@ async def run(
         await repository.begin_snapshot(reading)
         if not await repository.try_lock(reading, reconcile_lock(log)):
             return None
-        report = await reconcile(reading, log=log, page=page)
+        report = await reconcile(reading, log=log, page=page, access_log=access_log)
         # Written while the lock is held, so the next run's snapshot sees this run's event.
         async with transaction(sessions) as writing:
             alert_id = await record(writing, report, actor=actor, now=clock())
