@@ -125,7 +125,11 @@ bench: setup-loadtest
 	$(BIN)/python -m loadtests.bench_token_endpoint
 	$(BIN)/python -m loadtests.bench_chain
 	$(BIN)/python -m loadtests.bench_vrf
-	$(BIN)/python -m loadtests.bench_gate
+	$(BIN)/python -m loadtests.bench_rules
+	$(BIN)/python -m loadtests.bench_access_log
+	$(BIN)/python -m loadtests.bench_reconcile
+	$(BIN)/python -m loadtests.bench_witness
+	$(BIN)/python -m loadtests.bench_gate --watch-alerts
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
