@@ -302,13 +302,24 @@ async def test_the_service_reconciles_every_interval_as_itself(port: Port) -> No
     assert waited == [900, 900]
     [completed] = await completed_events(port)
     assert completed["actor"] == "service:reconcile"
-    assert state.reconcile_task is not None  # the default interval runs it in the background
+    # The tests' services run no background work (`run_sequencer` off): nor this.
+    assert state.reconcile_task is None
+
+
+async def test_the_process_of_the_sequencer_reconciles_in_the_background(
+    make_settings: SettingsFactory,
+) -> None:
+    app = SERVICES["release"].create_app(make_settings("release", run_sequencer=True))
+    async with running(app):
+        assert app.state.reconcile_task is not None
 
 
 async def test_an_interval_of_0_runs_no_background_reconciliation(
     make_settings: SettingsFactory,
 ) -> None:
-    app = SERVICES["release"].create_app(make_settings("release", reconcile_interval_seconds=0))
+    app = SERVICES["release"].create_app(
+        make_settings("release", reconcile_interval_seconds=0, run_sequencer=True)
+    )
     async with running(app):
         assert app.state.reconcile_task is None
         assert await app.state.reconciler.run_once() is not None  # on demand it still runs

@@ -1,9 +1,10 @@
 """The scheduled reconciliation: every `reconcile_interval_seconds` in the background.
 
-Started in the app's lifespan (`start`; an interval of 0 starts nothing). Each round runs
-`service.run` as the service (`actor` `service:reconcile`); of several replicas at the same
-moment on PostgreSQL one reconciles and the others skip the round (an advisory lock), so a
-mismatch is alerted once. Each round also checks the access log's rows of this month and
+Started in the app's lifespan (`start`) in the process that runs the audit sequencer
+(`run_sequencer`), like the rest of the background work; an interval of 0 starts nothing.
+Each round runs `service.run` as the service (`actor` `service:reconcile`); of several
+replicas at the same moment on PostgreSQL one reconciles and the others skip the round (an
+advisory lock), so a mismatch is alerted once. Each round also checks the access log's rows of this month and
 the last against their seals (the whole log: `ketenpas reconcile`).
 """
 
@@ -93,7 +94,8 @@ def start(app: FastAPI, settings: ReleaseSettings) -> None:
         access_retention_months=settings.access_log_retention_months,
     )
     app.state.reconciler = reconciler
-    run = settings.reconcile_interval_seconds > 0
+    # Background work runs where the sequencer does (one process of a deployment's kind).
+    run = settings.run_sequencer and settings.reconcile_interval_seconds > 0
     app.state.reconcile_task = asyncio.create_task(reconciler.run()) if run else None
 
 
