@@ -4,8 +4,8 @@ Started in the app's lifespan (`start`) in the process that runs the audit seque
 (`run_sequencer`), like the rest of the background work; an interval of 0 starts nothing.
 Each round runs `service.run` as the service (`actor` `service:reconcile`); of several
 replicas at the same moment on PostgreSQL one reconciles and the others skip the round (an
-advisory lock), so a mismatch is alerted once. Each round also checks the access log's rows of this month and
-the last against their seals (the whole log: `ketenpas reconcile`).
+advisory lock), so a mismatch is alerted once. Each round also checks the access log's
+rows of this month and the last against their seals (the whole log: `ketenpas reconcile`).
 """
 
 import asyncio
