@@ -20,8 +20,8 @@ from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.endpoints import router as inspections_router
 from services.release.inspections.keys import DrawingKey
 from services.release.inspections.policy_endpoints import router as policies_router
-from services.release.monitoring import runner as monitoring
 from services.release.investigations.endpoints import router as investigations_router
+from services.release.monitoring import runner as monitoring
 from services.release.reconcile import schedule as reconcile_schedule
 from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
