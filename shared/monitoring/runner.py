@@ -14,7 +14,7 @@ Between looks the runner waits `poll_seconds`, or less when a writer publishes o
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +46,12 @@ class LookReport:
     raised: int = 0
 
 
+#: A service's own job that a sweep runs first, in its own transaction (the identity
+#: service's integrity screening): whatever it appends to the audit log reaches the rules
+#: as it arrives.
+SweepJob = Callable[..., Awaitable[object]]
+
+
 class RuleRunner:
     """Judges a service's rules over its followed logs."""
 
@@ -60,8 +66,10 @@ class RuleRunner:
         sweep_seconds: float,
         batch_size: int = 500,
         clock: Callable[[], datetime] = utcnow,
+        sweep_jobs: Sequence[SweepJob] = (),
     ) -> None:
         self._sessions = sessions
+        self._sweep_jobs = list(sweep_jobs)
         self._cache = cache
         self.rules = rules
         self.sources = list(sources)
@@ -111,9 +119,13 @@ class RuleRunner:
         return len(rows) == self.batch_size
 
     async def sweep(self, now: datetime | None = None) -> LookReport:
-        """Let every enabled rule judge its whole window now."""
+        """Run the service's sweep jobs, then let every enabled rule judge its whole window
+        now."""
         at = now or self._clock()
         report = LookReport()
+        for job in self._sweep_jobs:
+            async with transaction(self._sessions) as session:
+                await job(session=session, now=at)
         async with transaction(self._sessions) as session:
             for entry in await self._settings(session):
                 findings = await entry.rule.check(session, entry.thresholds, arrived=None, now=at)
@@ -201,6 +213,7 @@ def install(
     sources: Sequence[Source],
     settings: MonitoringSettings,
     run: bool,
+    sweep_jobs: Sequence[SweepJob] = (),
 ) -> None:
     """Give the app its monitoring (rules, runner, stream settings); start the runner if
     `run` (a service's background work runs where its sequencer does, unless told)."""
@@ -217,6 +230,7 @@ def install(
         sources,
         poll_seconds=settings.monitoring_poll_seconds,
         sweep_seconds=settings.monitoring_sweep_seconds,
+        sweep_jobs=sweep_jobs,
     )
     app.state.rule_runner = runner
     app.state.rule_runner_task = start_task(runner) if run else None

@@ -5,10 +5,12 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from tests.identity.factories import make_party, make_person
+from tests.identity.factories import admin_headers, make_party, make_person
+from tests.identity.screening_factories import person_body, register, suspend
 from tests.monitoring.alerting import alerts, log, look, runner
 
 App = tuple[FastAPI, httpx.AsyncClient]
+DOCUMENT = ("NX4B12C39", "1984-03-12")
 
 
 async def test_repeated_failed_sign_ins_of_one_person_raise_an_alert(identity_app: App) -> None:
@@ -82,3 +84,27 @@ async def test_each_integrity_match_is_a_high_alert_to_port_security(identity_ap
     assert alert.subject == f"person:{person_id}"
     assert alert.facts["matched_person_ids"] == [earlier]
     assert alert.evidence == [{"audit_event": str(event_id)}]
+
+
+async def test_the_sweep_runs_the_screening_and_its_match_becomes_an_alert(
+    identity_app: App,
+) -> None:
+    app, client = identity_app
+    _, admin = await admin_headers(app)
+    first, second = await make_party(app, "carrier"), await make_party(app, "carrier")
+    await look(app)
+    # Hired at the second carrier while in good standing at the first, then dismissed at the
+    # first for integrity: registration could not see it; the scheduled sweep does.
+    hired = await register(client, admin, person_body(second.id, "p.hired", document=DOCUMENT))
+    dismissed = await register(
+        client, admin, person_body(first.id, "p.dismissed", document=DOCUMENT)
+    )
+    assert (await suspend(client, admin, dismissed["id"], "integrity")).status_code == 200
+    await look(app)
+    assert await alerts(app, "integrity_re_registration") == []
+
+    await runner(app).sweep()
+    await look(app)
+    [alert] = await alerts(app, "integrity_re_registration")
+    assert alert.subject == f"person:{hired['id']}"
+    assert alert.facts["matched_person_ids"] == [dismissed["id"]]

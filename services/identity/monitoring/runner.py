@@ -1,8 +1,11 @@
-"""The identity service's monitoring in its app: its rules over its audit log."""
+"""The identity service's monitoring in its app: its rules over its audit log, and the
+integrity screening's scheduled comparison run with each sweep (its `integrity.match_found`
+events become alerts as the runner reads them)."""
 
 from fastapi import FastAPI
 
 from services.identity.monitoring.rules import identity_rules
+from services.identity.screening import service as screening
 from services.identity.settings import IdentitySettings
 from shared.monitoring import runner
 from shared.monitoring.sources import audit_source
@@ -18,6 +21,7 @@ def start(app: FastAPI, settings: IdentitySettings) -> None:
         sources=[audit_source()],
         settings=settings,
         run=settings.run_sequencer if run is None else run,
+        sweep_jobs=[screening.sweep],
     )
 
 
