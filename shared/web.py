@@ -143,6 +143,8 @@ def build_app(
                     background.cancel()
                     with suppress(asyncio.CancelledError):
                         await background
+            # An alarm's alert may still be on its way to the database: let it land first.
+            await sequencer.guard.settle(within=5)
             await app.state.cache.close()
             await engine.dispose()
 

@@ -155,10 +155,15 @@ class LogGuard:
         except Exception:
             logger.exception("audit_log_alarm_listener_failed", origin=self.origin)
 
-    async def settle(self) -> None:
-        """Wait until every listener has been told (tests, shutdown)."""
+    async def settle(self, within: float | None = None) -> None:
+        """Wait until every listener has been told (tests, shutdown); cancel after `within` s."""
         while self._told:
-            await asyncio.gather(*self._told)
+            _, pending = await asyncio.wait(set(self._told), timeout=within)
+            if pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                return
 
     def status(self) -> dict[str, object]:
         """What /readyz and /v1/log/status show."""
