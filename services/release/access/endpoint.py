@@ -8,6 +8,7 @@ path is not repeated and entries of one endpoint group together.
 """
 
 from contextvars import ContextVar
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +30,13 @@ class RememberRequestScope:
             await self.app(scope, receive, send)
         finally:
             _scope.reset(token)
+
+
+def current_app_state() -> Any | None:
+    """The state of the app handling the request (its cache, ...); None outside one."""
+    scope = _scope.get()
+    app = scope.get("app") if scope is not None else None
+    return getattr(app, "state", None)
 
 
 def current_endpoint() -> str | None:

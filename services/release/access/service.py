@@ -12,18 +12,24 @@ through (`endpoint.current_endpoint`, the route's method and path template).
 
 A listing that shows several containers is one entry per container shown (`record_shown`),
 so that "who knew?" finds a listing as it finds a read.
+
+Once recorded, a read wakes the monitoring rules through the cache (at most every
+`WAKE_SPACING_SECONDS` per process), so an alert follows a suspicious read within a look
+rather than a poll.
 """
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.access.endpoint import current_endpoint
+from services.release.access.endpoint import current_app_state, current_endpoint
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
+from shared.monitoring.runner import wake_runner
 
 
 def _entry(
@@ -98,6 +104,24 @@ async def record_read(
                 now=now,
             )
         )
+    await _wake_the_rules()
+
+
+# A burst of reads wakes the rule runner once: at most this often per process.
+WAKE_SPACING_SECONDS = 0.25
+
+
+async def _wake_the_rules() -> None:
+    """Tell the monitoring rules a read arrived, through the cache, so that whichever
+    process runs them looks now rather than at its next poll (best effort)."""
+    state = current_app_state()
+    if state is None:
+        return
+    moment = time.monotonic()
+    if moment - getattr(state, "rules_woken_at", float("-inf")) < WAKE_SPACING_SECONDS:
+        return
+    state.rules_woken_at = moment
+    await wake_runner(state.cache)
 
 
 async def record_shown(
@@ -126,3 +150,4 @@ async def record_shown(
                     now=now,
                 )
             )
+    await _wake_the_rules()
