@@ -32,10 +32,9 @@ from shared.monitoring.rules import Arrived, Finding, RuleSet, RuleSettings
 from shared.monitoring.service import raise_alert
 from shared.monitoring.settings import MonitoringSettings
 from shared.monitoring.sources import Source
+from shared.monitoring.wake import WAKE_CHANNEL
 
 logger = structlog.get_logger(__name__)
-
-WAKE_CHANNEL = "monitoring:wake"
 
 
 @dataclass
@@ -185,12 +184,6 @@ async def _raise(
             raised += 1
             logger.info("monitoring_alert_raised", rule=entry.rule.name, alert_id=str(alert_id))
     return raised
-
-
-async def wake_runner(cache: Cache) -> None:
-    """Ask the runners to look now (best effort: they look every poll anyway)."""
-    with suppress(Exception):
-        await cache.publish(WAKE_CHANNEL, "1")
 
 
 def start_task(runner: RuleRunner) -> asyncio.Task[None]:

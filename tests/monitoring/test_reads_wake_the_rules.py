@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from services.release.access import service as access_service
-from shared.monitoring.runner import WAKE_CHANNEL
+from shared.monitoring.wake import WAKE_CHANNEL
 from tests.release.port import Port
 
 

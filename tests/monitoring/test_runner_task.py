@@ -4,7 +4,8 @@ import asyncio
 import uuid
 from datetime import datetime
 
-from shared.monitoring.runner import LookReport, RuleRunner, start_task, stop_task, wake_runner
+from shared.monitoring.runner import LookReport, RuleRunner, start_task, stop_task
+from shared.monitoring.wake import wake_runner
 from tests.monitoring.alerting import alerts, runner
 from tests.release.port import Port
 

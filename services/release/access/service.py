@@ -29,7 +29,7 @@ from services.release.access.endpoint import current_app_state, current_endpoint
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
-from shared.monitoring.runner import wake_runner
+from shared.monitoring.wake import wake_runner
 
 
 def _entry(
