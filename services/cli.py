@@ -1,11 +1,13 @@
 """The `ketenpas` command line: serve, migrate, seed a demo, verify audit logs, housekeeping."""
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +39,7 @@ from services.release.yard.cli import cli as yard_cli
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
 from services.witness.cli import cli as witness_cli
+from services.witness.settings import WitnessSettings
 from shared.audit import repository as audit_repo
 from shared.audit.events import append
 from shared.audit.guard import LogGuard
@@ -114,6 +117,33 @@ def _serve_web() -> None:
     )
 
 
+@dataclass(frozen=True)
+class DemoWitness:
+    """The witness `serve all` runs beside a development port, and the environment that
+    points the services at it (unchanged, without a url, when it does not apply)."""
+
+    url: str | None
+    environment: dict[str, str]
+
+
+def _demo_witness(specs: list[ServiceSpec]) -> DemoWitness:
+    """A development port gets a witness of its own (the demo key, `var/witness.sqlite3`),
+    so the demo shows cosigned checkpoints; unless witnesses are configured already, or
+    the services do not run in development (a real witness is run by someone else)."""
+    environment = dict(os.environ)
+    if any(spec.settings().environment != "development" for spec in specs):
+        return DemoWitness(None, environment)
+    if any(f"KETENPAS_{spec.name.upper()}_AUDIT_WITNESSES" in environment for spec in specs):
+        return DemoWitness(None, environment)
+    settings = WitnessSettings()
+    url = f"http://{settings.host}:{settings.port}"
+    for spec in specs:
+        environment[f"KETENPAS_{spec.name.upper()}_AUDIT_WITNESSES"] = (
+            f"{url},{settings.signer().verifier().vkey}"
+        )
+    return DemoWitness(url, environment)
+
+
 @app.command()
 def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
     """Run one service or the web front end, or all three (each in its own process)."""
@@ -150,15 +180,24 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
         )
         return
     names = [spec.name for spec in specs] + ["web"]
+    witness = _demo_witness(specs)
     children = [
-        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name])  # noqa: S603
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "services.cli", "serve", name], env=witness.environment
+        )
         for name in names
     ]
+    if witness.url:
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "services.cli", "witness", "serve"])
+        )
     typer.echo(f"     web: {WebSettings().public_url}  (open this first)")
     for spec in specs:
         settings = spec.settings()
         docs = "/docs" if settings.environment == "development" else "/openapi.json"
         typer.echo(f"{spec.name:>8}: {settings.public_url}  (OpenAPI: {settings.public_url}{docs})")
+    if witness.url:
+        typer.echo(f" witness: {witness.url}  (demo; cosigns both logs' checkpoints)")
     try:
         # Ctrl-C ends the wait; either way both children are stopped below.
         with suppress(KeyboardInterrupt):
