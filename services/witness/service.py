@@ -92,6 +92,12 @@ class Witness:
             )
         if held is None:
             return
+        if held.size == 0 and checkpoint.size > 0:
+            # Every tree extends the empty one (RFC 9162: the proof from size 0 is empty); a
+            # log's first checkpoint may well be of its empty tree.
+            if request.proof:
+                raise Refused(422, "inconsistent", "a proof from the empty tree is empty")
+            return
         if held.size == checkpoint.size:
             if held.root_hash != checkpoint.root_hash or request.proof:
                 raise Refused(409, "fork", "another root for the size the witness holds", held_size)

@@ -164,3 +164,17 @@ async def test_two_processes_on_one_file_cannot_both_swap_from_the_same_checkpoi
     assert await second.held("log") == Held(15, b"\2" * 32, "a")
     first.close()
     second.close()
+
+
+async def test_a_log_that_starts_empty_is_cosigned_as_it_grows(
+    witness_settings: WitnessFactory,
+) -> None:
+    # A fresh service signs the checkpoint of its empty tree first: every tree extends it.
+    log = MemoryLog()
+    async with running(create_app(witness_settings([log.vkey]))) as client:
+        assert (await add(client, log.request(0))).status_code == 200
+        log.grow(5)
+        assert (await add(client, log.request(0))).status_code == 200
+        log.grow(3)
+        assert_conflict(await add(client, log.request(0)), 5)
+        assert (await add(client, log.request(5))).status_code == 200
