@@ -13,11 +13,12 @@ with the published key, and puts the customs officer on a site's dog team, who r
 dispatch (visits already drawn, a few minutes ahead at most); port security asks who knew
 of the container; a forwarder's dispatcher looks up releases that are not his, the
 monitoring rules raise an alert, and port security takes it on and closes it; port
-security reads the carrier's exposure report, and opens the container's chain in the web
-front end (when it runs), where every link shows verified. Every step uses the
-custodial keys, so it is the web flow's path, but the driver's acceptance: he signs it with
-his own device key (demo key in credentials.json), as his phone would; each answer is
-printed.
+security reads the carrier's exposure report; the release log's latest checkpoint shows the
+witnesses' cosignatures (`make run` runs a demo witness); and port security opens the
+container's chain in the web front end (when it runs), where every link shows verified.
+Every step uses the custodial keys, so it is the web flow's path, but the driver's
+acceptance: he signs it with his own device key (demo key in credentials.json), as his
+phone would; each answer is printed.
 """
 
 import base64
@@ -35,6 +36,8 @@ import httpx
 import pyotp
 
 from shared import iso6346, jose, vrf
+from shared.tlog.cosignature import parse_cosigner_key, require_quorum
+from shared.tlog.note import NoteError
 
 ACK_TYP = "ketenpas-ack+jwt"
 
@@ -178,6 +181,7 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
         _who_knew(w, "security.officer", container)
         _insider_is_noticed(w, "security.officer", "rijnmond.desk")
         _exposure(w, "security.officer", w.party(carrier))
+        _witnessed(w)
         if document.get("web_url"):
             _in_the_browser(w, "security.officer", container)
         return decision
@@ -370,6 +374,38 @@ def _exposure(w: Walk, officer: str, party: str) -> None:
     w.say(
         f"     {len(report['roles'])} roles, {len(report['people'])} people who looked up "
         f"{looked} containers in 30 days, {len(report['keys'])} keys"
+    )
+
+
+# How long the walk waits for the witnesses to cosign the latest checkpoint (each is
+# pushed in the background as soon as it is signed).
+COSIGN_WAIT_SECONDS = 15.0
+
+
+def _witnessed(w: Walk) -> None:
+    """The release log's latest checkpoint carries the cosignatures of the witnesses the
+    service pushes to: each cosigns only a checkpoint that extends the last one it saw, so
+    nobody who runs the database can roll the log back or fork it unnoticed."""
+    status = w.call("get", f"{w.release}/v1/log/status", "the release log's status (public)")
+    witnesses = [parse_cosigner_key(witness["key"]) for witness in status["witnesses"]]
+    if not witnesses:
+        w.say("     no witness configured here (`make run` starts a demo one: docs/witness.md)")
+        return
+    deadline = time.monotonic() + COSIGN_WAIT_SECONDS
+    while True:
+        note = w.client.get(f"{w.release}/log/checkpoint").text
+        try:
+            found = require_quorum(note, witnesses, len(witnesses))
+            break
+        except NoteError as exc:
+            if time.monotonic() > deadline:
+                now = w.client.get(f"{w.release}/v1/log/status").json()
+                raise RuntimeError(f"not cosigned: {exc}; witnesses: {now['witnesses']}") from exc
+            time.sleep(0.5)  # the push runs in the service's background: poll, bounded
+    size = note.splitlines()[1]
+    w.say(
+        f"200  the log's checkpoint at size {size} is cosigned by {', '.join(sorted(found))}"
+        " (each witness cosigns only a checkpoint that extends the last one it saw)"
     )
 
 

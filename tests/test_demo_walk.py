@@ -25,8 +25,12 @@ from services.identity.settings import IdentitySettings
 from services.registry import SERVICES
 from services.web.app import create_app as create_web_app
 from services.web.settings import WebSettings
+from services.witness.app import create_app as create_witness_app
+from services.witness.settings import WitnessSettings
+from shared.audit.service import AuditLog
 from shared.db import create_engine, session_factory, transaction
 from shared.models import utcnow
+from shared.settings import ServiceSettings
 from tests.conftest import SettingsFactory
 
 STARTUP_SECONDS = 60
@@ -61,6 +65,11 @@ def serving(app: FastAPI, port: int) -> Iterator[None]:
         thread.join(timeout=STARTUP_SECONDS)
 
 
+def log_key(settings: ServiceSettings) -> str:
+    """The verifier key of a service's audit log."""
+    return AuditLog(origin=settings.log_origin, private_key=settings.log_private_key()).verifier_key
+
+
 async def seed(settings: IdentitySettings) -> dict[str, Any]:
     """The demo port in the identity database, as `ketenpas demo seed` makes it."""
     engine = create_engine(settings.database_url, schema=settings.database_schema)
@@ -77,6 +86,9 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
     identity_url = f"http://127.0.0.1:{(identity_port := free_port())}"
     release_url = f"http://127.0.0.1:{(release_port := free_port())}"
     web_url = f"http://127.0.0.1:{(web_port := free_port())}"
+    witness_url = f"http://127.0.0.1:{(witness_port := free_port())}"
+    witness_key = WitnessSettings(database_path=tmp_path / "witness.sqlite3")
+    witnesses = f"{witness_url},{witness_key.signer().verifier().vkey}"
     identity_settings = make_settings("identity", public_url=identity_url, issuer=identity_url)
     release_settings = make_settings(
         "release",
@@ -85,8 +97,15 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         identity_issuer=identity_url,
         run_sequencer=True,  # draws need the log's signed checkpoints, as when served
         inspect_probability=1.0,
+        audit_witnesses=[witnesses],
     )
     assert isinstance(identity_settings, IdentitySettings)
+    # The witness watches both logs of this port (their keys are the tests' own).
+    witness_settings = WitnessSettings(
+        port=witness_port,
+        database_path=tmp_path / "witness.sqlite3",
+        logs=[log_key(identity_settings), log_key(release_settings)],
+    )
     document = await seed(identity_settings)
     document["release_url"] = release_url
     document["web_url"] = web_url
@@ -95,6 +114,7 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
 
     said: list[str] = []
     with (
+        serving(create_witness_app(witness_settings), witness_port),
         serving(SERVICES["identity"].create_app(identity_settings), identity_port),
         serving(SERVICES["release"].create_app(release_settings), release_port),
         serving(
@@ -126,6 +146,7 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "alert for port security",
         "closes it as unfounded",
         "reads the exposure report",
+        "is cosigned by witness.ketenpas.localhost",
         "signs in to the web front end",
         "every link verified; open",
     ):
