@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from shared.models import BigId, UTCDateTime
+from shared.models import UTCDateTime
+from shared.monitoring.migration import create_monitoring_tables, drop_monitoring_tables
 
 revision: str = "release_0011_monitoring"
 down_revision: str | None = "release_0010_judged_status_lists"
@@ -51,7 +52,7 @@ def upgrade() -> None:
         batch.create_unique_constraint("uq_alerts_dedup_key", ["dedup_key"])
         batch.create_index("ix_alerts_status", ["status"])
         batch.create_index("ix_alerts_subject", ["subject"])
-    _create_monitoring_tables()
+    create_monitoring_tables()
     # Every alert raised so far is in the stream's history, in the order raised.
     op.execute(
         "INSERT INTO alert_changes (alert_id, change, at)"
@@ -60,64 +61,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    _drop_monitoring_tables()
+    drop_monitoring_tables()
     with op.batch_alter_table("alerts") as batch:
         batch.drop_index("ix_alerts_subject")
         batch.drop_index("ix_alerts_status")
         batch.drop_constraint("uq_alerts_dedup_key", type_="unique")
         for column in ("status", "rule", "subject", "evidence", "dedup_key", *LIFECYCLE):
             batch.drop_column(column)
-
-
-def _create_monitoring_tables() -> None:
-    op.create_table(
-        "alert_changes",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
-        sa.Column("alert_id", sa.Uuid(), nullable=False),
-        sa.Column("change", sa.String(length=32), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_alert_changes"),
-    )
-    op.create_index("ix_alert_changes_alert_id", "alert_changes", ["alert_id"])
-    op.create_table(
-        "monitoring_rules",
-        sa.Column("name", sa.String(length=40), nullable=False),
-        sa.Column("enabled", sa.Boolean(), nullable=False),
-        sa.Column("thresholds", sa.JSON(), nullable=False),
-        sa.Column("changed_by", sa.String(length=100), nullable=False),
-        sa.Column("changed_at", UTCDateTime(), nullable=False),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name="pk_monitoring_rules"),
-    )
-    op.create_table(
-        "monitoring_cursors",
-        sa.Column("source", sa.String(length=40), nullable=False),
-        sa.Column("position", BigId, nullable=False),
-        sa.Column("updated_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("source", name="pk_monitoring_cursors"),
-    )
-    op.create_table(
-        "monitoring_marks",
-        sa.Column("rule", sa.String(length=40), nullable=False),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("subject", sa.String(length=120), nullable=False),
-        sa.Column("about", sa.String(length=200), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("rule", "event_id", name="pk_monitoring_marks"),
-    )
-    op.create_index(
-        "ix_monitoring_marks_rule_subject_about_at",
-        "monitoring_marks",
-        ["rule", "subject", "about", "at"],
-    )
-    op.create_index("ix_monitoring_marks_rule_at", "monitoring_marks", ["rule", "at"])
-
-
-def _drop_monitoring_tables() -> None:
-    op.drop_index("ix_monitoring_marks_rule_at", table_name="monitoring_marks")
-    op.drop_index("ix_monitoring_marks_rule_subject_about_at", table_name="monitoring_marks")
-    op.drop_table("monitoring_marks")
-    op.drop_table("monitoring_cursors")
-    op.drop_table("monitoring_rules")
-    op.drop_index("ix_alert_changes_alert_id", table_name="alert_changes")
-    op.drop_table("alert_changes")
