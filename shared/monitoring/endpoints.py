@@ -6,12 +6,10 @@ hook that records each read in its access log (the release service does; a read 
 is a read like any other, and the rules watch it).
 """
 
-import base64
-import binascii
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
@@ -32,6 +30,7 @@ from shared.monitoring.schemas import (
     RuleView,
 )
 from shared.monitoring.stream import StreamLimits
+from shared.paging import check_period, next_cursor, read_cursor
 from shared.problems import InvalidInput, problem_responses
 
 #: Records a read: (request, reader, action, results, now).
@@ -53,25 +52,6 @@ class Monitoring:
 def _monitoring(request: Request) -> Monitoring:
     monitoring: Monitoring = request.app.state.monitoring
     return monitoring
-
-
-def _read_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if text is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-        at, _, row_id = raw.partition("|")
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment.astimezone(UTC), uuid.UUID(row_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
-        raise InvalidInput("cursor_invalid", "the cursor is not one this service gave") from None
-
-
-def _next_cursor(view: AlertView) -> str:
-    raw = f"{view.raised_at.isoformat()}|{view.alert_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def _last_event_id(header: str | None, after: int | None) -> int | None:
@@ -115,21 +95,23 @@ def alerts_router(
     ) -> AlertPage:
         """Alerts raised in [since, until) (either may be left out), oldest first, a page at
         a time; `status=open` lists what still needs looking at."""
-        if since is not None and until is not None and until <= since:
-            raise InvalidInput("period_invalid", "until must be after since")
+        if since is not None and until is not None:
+            check_period(since, until)
         found = await repository.list_alerts(
             session,
             since=since,
             until=until,
             status=status,
             kind=kind,
-            after=_read_cursor(cursor),
+            after=read_cursor(cursor),
             limit=limit,
         )
         views = [AlertView.of(alert) for alert in found]
         await record(request, principal, "alerts.list", len(views), moment)
         last = views[-1] if len(views) == limit else None
-        return AlertPage(alerts=views, next=_next_cursor(last) if last else None)
+        return AlertPage(
+            alerts=views, next=next_cursor(last.raised_at, last.alert_id) if last else None
+        )
 
     @router.get(
         "/v1/alerts/stream",

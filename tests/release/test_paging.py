@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.release.paging import next_cursor, read_cursor
+from shared.paging import next_cursor, read_cursor
 from shared.problems import Problem
 
 

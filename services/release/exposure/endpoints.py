@@ -11,8 +11,8 @@ from services.release.auth import Caller
 from services.release.deps import CurrentCaller, IdentityApiDep, NowDep
 from services.release.exposure import rights, service
 from services.release.exposure.schemas import ExposureReport, RightView
-from services.release.paging import check_period
 from shared.deps import ReadSessionDep
+from shared.paging import check_period
 from shared.problems import PROBLEM, InvalidInput, Problem, problem_responses
 
 router = APIRouter(prefix="/v1/parties/{party_id}", tags=["exposure"])

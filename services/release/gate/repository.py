@@ -33,9 +33,9 @@ from services.release.gate.models import (
     JudgedStatusList,
     UsedGatePass,
 )
-from services.release.paging import keyset_page
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
 from shared.db import insert_once, table_of
+from shared.paging import keyset_page
 
 releases = table_of(Release)
 links = table_of(Link)

@@ -38,11 +38,11 @@ from services.release.inspections.schemas import (
     PublishedKey,
     published_key,
 )
-from services.release.paging import check_period, next_cursor, read_cursor
 from services.release.visits import repository as visits_repository
 from shared.audit import repository as audit_log
 from shared.audit.models import AuditEvent
 from shared.deps import ReadSessionDep, SessionDep
+from shared.paging import check_period, next_cursor, read_cursor
 from shared.problems import Forbidden, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"])

@@ -26,9 +26,9 @@ from services.release.inspections.models import (
     InspectionKey,
     InspectionStatus,
 )
-from services.release.paging import keyset_page
 from shared.audit.models import AuditCheckpoint
 from shared.db import table_of
+from shared.paging import keyset_page
 
 _inspections = table_of(Inspection)
 _decisions = table_of(GateDecision)

@@ -16,9 +16,9 @@ from services.release.auth import Caller, allows
 from services.release.deps import CurrentCaller, NowDep
 from services.release.investigations import service
 from services.release.investigations.schemas import WhoKnew
-from services.release.paging import check_period, next_cursor, read_cursor
 from services.release.releases.service import parse_container
 from shared.deps import ReadSessionDep
+from shared.paging import check_period, next_cursor, read_cursor
 from shared.problems import Forbidden, problem_responses
 
 router = APIRouter(prefix="/v1/investigations", tags=["investigations"])

@@ -19,7 +19,6 @@ from services.release.deps import (
     SettingsDep,
     ShippingLine,
 )
-from services.release.paging import next_cursor, read_cursor
 from services.release.releases import repository, service
 from services.release.releases.models import HoldKind, Release
 from services.release.releases.schemas import (
@@ -33,6 +32,7 @@ from services.release.releases.schemas import (
 )
 from shared.db import transaction
 from shared.deps import ReadSessionDep, SessionDep
+from shared.paging import next_cursor, read_cursor
 from shared.problems import InvalidInput, problem_responses
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])

@@ -24,7 +24,6 @@ from services.release.access.service import record_read
 from services.release.auth import Caller
 from services.release.deps import NowDep, SettingsDep, require
 from services.release.inspections.schemas import DrawView
-from services.release.paging import check_period, next_cursor, read_cursor
 from services.release.settings import ReleaseSettings
 from services.release.visits import repository, service
 from services.release.visits.models import VisitOutcome, VisitSite
@@ -43,6 +42,7 @@ from services.release.visits.schemas import (
 )
 from shared.audit import repository as audit_log
 from shared.deps import ReadSessionDep, SessionDep
+from shared.paging import check_period, next_cursor, read_cursor
 from shared.problems import InvalidInput, NotFound, problem_responses
 
 router = APIRouter(prefix="/v1/sites", tags=["visits"])

@@ -13,10 +13,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.inspections.models import Draw
-from services.release.paging import keyset_page
 from services.release.visits.models import TeamMember, VisitSite, VisitSlot
 from shared.db import insert_once
 from shared.models import UTCDateTime
+from shared.paging import keyset_page
 
 
 async def add_site(session: AsyncSession, site: VisitSite) -> None:
