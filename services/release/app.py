@@ -6,7 +6,6 @@ import httpx
 from fastapi import FastAPI
 
 from services.release.access import keeper as access_log_keeper
-from services.release.access.endpoint import RememberRequestScope
 from services.release.alerts.endpoints import router as alerts_router
 from services.release.chain.endpoints import router as chain_router
 from services.release.deps import VerifiedTokens
@@ -29,6 +28,7 @@ from services.release.visits import scheduler as visit_scheduler
 from services.release.visits.endpoints import router as visits_router
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
+from shared.request_scope import RememberRequestScope
 from shared.verifier_cache import VerifierCache
 from shared.web import build_app
 
@@ -106,6 +106,6 @@ def create_app(
         chores=CHORES,
         housekeeping_interval=settings.housekeeping_interval_seconds,
     )
-    # The access log names the endpoint each read came through (access/endpoint.py).
+    # The access log names the endpoint each read came through (shared/request_scope.py).
     app.add_middleware(RememberRequestScope)
     return app

@@ -25,11 +25,11 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.access.endpoint import current_app_state, current_endpoint
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
 from shared.monitoring.wake import wake_runner
+from shared.request_scope import current_app_state, current_endpoint
 
 
 def _entry(

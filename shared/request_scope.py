@@ -1,7 +1,8 @@
-"""Which endpoint a read came through, without every handler having to say so.
+"""Which endpoint a read came through, without every handler having to say so (both
+services: the release service's access log, the identity service's `security.read` events).
 
 A pure ASGI middleware keeps the request's scope in a context variable; Starlette's router
-adds the matched route to that same scope before the handler runs, so an access-log entry
+adds the matched route to that same scope before the handler runs, so a record of a read
 written while the request is handled can name the route's method and path template
 (`GET /v1/releases/{release_id}`): the template, not the path, so a container number in a
 path is not repeated and entries of one endpoint group together.
