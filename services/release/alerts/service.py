@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.webhooks import events as webhook_events
+from services.release.webhooks.outbox import record as announce
 from shared.monitoring import service as monitoring
 
 
@@ -42,4 +44,11 @@ async def raise_alert(
         evidence=evidence,
     )
     assert alert_id is not None
+    announce(
+        session,
+        webhook_events.ALERT_RAISED,
+        release_id=None,
+        facts={"alert_id": str(alert_id), "kind": kind, "severity": severity, "summary": summary},
+        now=now,
+    )
     return alert_id

@@ -33,6 +33,8 @@ from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
 from services.release.releases.models import Release, ReleaseStatus
 from services.release.settings import ReleaseSettings
+from services.release.webhooks import events as webhook_events
+from services.release.webhooks.outbox import record as announce
 from shared.audit.events import append
 from shared.problems import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -146,7 +148,19 @@ async def submit_link(
     )
     await insert_link(session, link)
     await append(session, "link.submitted", _link_event(link, caller))
+    announce(
+        session,
+        webhook_events.NOMINATION_RECEIVED,
+        release_id=release.id,
+        facts=_facts(link),
+        now=now,
+    )
     return link
+
+
+def _facts(link: Link, **extra: Any) -> dict[str, Any]:
+    """What an event about a step says of it (no more than the release view shows)."""
+    return {"seq": link.seq, "kind": link.kind, "from": link.from_party, "to": link.to, **extra}
 
 
 def _link_event(link: Link, caller: Caller, **extra: Any) -> dict[str, Any]:
@@ -225,6 +239,9 @@ async def accept(
         session, link, ack=ack, ack_jti=ack_jti, actor=caller.principal.actor, now=now
     )
     await append(session, "link.accepted", _link_event(link, caller, ack_hash=link_hash(ack)))
+    announce(
+        session, webhook_events.LINK_ACCEPTED, release_id=release.id, facts=_facts(link), now=now
+    )
     return link
 
 
@@ -237,6 +254,9 @@ async def decline(
     _ensure_receiver(caller, link)
     repository.mark_declined(session, link, actor=caller.principal.actor, now=now)
     await append(session, "link.declined", _link_event(link, caller))
+    announce(
+        session, webhook_events.LINK_DECLINED, release_id=release.id, facts=_facts(link), now=now
+    )
     return link
 
 
@@ -278,4 +298,11 @@ async def withdraw(
         )
     withdrawn = withdraw_from(session, links, seq, actor=caller.principal.actor, now=now)
     await append(session, "link.withdrawn", _link_event(link, caller, withdrawn=withdrawn))
+    announce(
+        session,
+        webhook_events.LINK_WITHDRAWN,
+        release_id=release.id,
+        facts=_facts(link, withdrawn=withdrawn),
+        now=now,
+    )
     return withdrawn

@@ -31,6 +31,8 @@ from services.release.releases import repository as releases
 from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
+from services.release.webhooks import events as webhook_events
+from services.release.webhooks.outbox import record as announce
 from shared.audit.events import append
 from shared.credentials import StatusListView, token_sha256
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
@@ -328,6 +330,19 @@ async def decide(
         inspection_id=selection.inspection_id if selection else None,
     )
     await repository.record_decision(session, decision)
+    if release is not None:
+        announce(
+            session,
+            webhook_events.GATE_DECIDED,
+            release_id=release.id,
+            facts={
+                "decision_id": str(decision_id),
+                "container": container,
+                "decision": outcome,
+                "reasons": recorded,
+            },
+            now=now,
+        )
     return decision
 
 
@@ -400,6 +415,13 @@ async def complete(
             "driver": str(claimed.driver_id) if claimed.driver_id else None,
             "actor": caller.principal.actor,
         },
+    )
+    announce(
+        session,
+        webhook_events.GATE_OUT,
+        release_id=claimed.release_id,
+        facts={"decision_id": str(decision_id)},
+        now=now,
     )
     return gate_out, event_id
 

@@ -35,6 +35,8 @@ from services.release.inspections.risk import RiskPolicy, probability_of
 from services.release.releases import service as releases
 from services.release.releases.models import HoldKind
 from services.release.settings import ReleaseSettings
+from services.release.webhooks import events as webhook_events
+from services.release.webhooks.outbox import record as announce
 from shared.audit.events import append
 from shared.problems import Conflict, Forbidden, NotFound
 
@@ -142,6 +144,18 @@ async def select_at_gate(
             "decision_id": str(decision_id),
             "draw_id": str(made.id),
         },
+    )
+    announce(
+        session,
+        webhook_events.INSPECTION_SELECTED,
+        release_id=release_id,
+        facts={
+            "inspection_id": str(inspection.id),
+            "container": container,
+            "terminal": terminal_id,
+            "decision_id": str(decision_id),
+        },
+        now=now,
     )
     return Selection(
         selected=True, draw_id=made.id, inspection_id=inspection.id, reason="random_inspection"

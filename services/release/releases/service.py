@@ -31,6 +31,8 @@ from services.release.releases.schemas import (
     WorkState,
 )
 from services.release.settings import ReleaseSettings
+from services.release.webhooks import events as webhook_events
+from services.release.webhooks.outbox import record as announce
 from services.release.yard import repository as yard_repository
 from shared import iso6346
 from shared.audit.events import append
@@ -195,6 +197,13 @@ async def create_release(
             "actor": caller.principal.actor,
         },
     )
+    announce(
+        session,
+        webhook_events.NOMINATION_RECEIVED,
+        release_id=release.id,
+        facts={"seq": 0, "kind": LinkKind.release, "from": caller.party_id, "to": first_party},
+        now=now,
+    )
     return release
 
 
@@ -221,6 +230,13 @@ async def cancel_unentitled(
         "release.cancelled",
         {"release_id": str(release.id), "withdrawn": withdrawn, "actor": actor, "reason": reason},
     )
+    announce(
+        session,
+        webhook_events.RELEASE_CANCELLED,
+        release_id=release.id,
+        facts={"withdrawn": withdrawn, "reason": reason},
+        now=now,
+    )
     return withdrawn
 
 
@@ -235,6 +251,7 @@ async def _make_room_for(session: AsyncSession, container: str, *, now: datetime
         await append(
             session, "release.expired", {"release_id": str(current.id), "container": container}
         )
+        announce(session, webhook_events.RELEASE_EXPIRED, release_id=current.id, now=now)
 
 
 async def cancel(
@@ -254,6 +271,13 @@ async def cancel(
         session,
         "release.cancelled",
         {"release_id": str(release.id), "withdrawn": withdrawn, "actor": caller.principal.actor},
+    )
+    announce(
+        session,
+        webhook_events.RELEASE_CANCELLED,
+        release_id=release.id,
+        facts={"withdrawn": withdrawn},
+        now=now,
     )
     await repository.reload(session, release)
     return release
@@ -321,6 +345,9 @@ async def add_hold(
         "hold.placed",
         {"release_id": str(release_id), "kind": kind, "reason": reason, "actor": actor},
     )
+    announce(
+        session, webhook_events.HOLD_PLACED, release_id=release_id, facts={"kind": kind}, now=now
+    )
     return hold
 
 
@@ -338,6 +365,7 @@ async def lift_hold(
         "hold.lifted",
         {"release_id": str(release.id), "kind": kind, "actor": caller.principal.actor},
     )
+    announce(session, webhook_events.HOLD_LIFTED, release_id=release.id, facts={"kind": kind})
 
 
 def effective_status(release: Release, now: datetime) -> str:
