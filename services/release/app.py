@@ -26,6 +26,8 @@ from services.release.releases.endpoints import router as releases_router
 from services.release.settings import ReleaseSettings
 from services.release.visits import scheduler as visit_scheduler
 from services.release.visits.endpoints import router as visits_router
+from services.release.webhooks import dispatcher as webhook_dispatcher
+from services.release.webhooks.endpoints import router as webhooks_router
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
 from shared.request_scope import RememberRequestScope
@@ -72,8 +74,10 @@ def create_app(
         monitoring.start(app, settings)
         access_log_keeper.start(app, settings)
         reconcile_schedule.start(app, settings)
+        webhook_dispatcher.start(app, settings)
 
     async def disconnect_identity(app: FastAPI) -> None:
+        await webhook_dispatcher.stop(app)
         await visit_scheduler.stop(app)
         await monitoring.stop(app)
         await access_log_keeper.stop(app)
@@ -100,6 +104,7 @@ def create_app(
             exposure_router,
             figures_router,
             investigations_router,
+            webhooks_router,
         ],
         on_startup=connect_identity,
         on_shutdown=disconnect_identity,

@@ -9,6 +9,11 @@ from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY
 from shared.monitoring.settings import MonitoringSettings
 from shared.settings import ServiceSettings, decode_seed
 
+# DEMO ONLY: the key (AES-256-GCM, base64) that seals webhook subscriptions' signing secrets
+# at rest on a laptop demo. Public, so refused outside development (`_check_webhooks`
+# compares the decoded bytes, so no other spelling of it passes either).
+DEMO_WEBHOOK_SECRET_KEY = "G13unInXGGTwTQ76zwCcezcALR97OLUgUgThiY5VBmQ="  # noqa: S105  (public)
+
 
 class ReleaseSettings(ServiceSettings, MonitoringSettings):
     """The release service's settings; demo defaults are refused outside development."""
@@ -103,6 +108,52 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     access_log_seal_interval_seconds: float = Field(default=60.0, ge=0)
     access_log_partitions_ahead: int = Field(default=3, ge=1, le=24)
     access_log_seal_late_seconds: int = Field(default=600, ge=60, le=86400)
+
+    # Webhooks (docs/webhooks.md). The key that seals subscriptions' secrets at rest (base64
+    # of 32 bytes; the demo key is refused outside development). Endpoints on private,
+    # loopback or link-local addresses only in development (`webhook_allow_private`, for
+    # local receivers). Each delivery connects within `webhook_connect_timeout_seconds`,
+    # ends within `webhook_timeout_seconds` and reads at most `webhook_max_response_bytes`
+    # of the answer. A failed delivery is tried again after `webhook_retry_base_seconds`,
+    # doubling up to `webhook_retry_cap_seconds` (each wait between half and all of that,
+    # at random, so that many retries do not arrive together), and given up
+    # `webhook_give_up_seconds` after it was made; the subscription is then `failing`. The
+    # dispatcher looks every `webhook_poll_seconds`, sends at most `webhook_concurrency`
+    # at once and at most `webhook_per_subscription` to one subscription (so a slow
+    # subscriber never holds up another), and holds a claimed delivery for
+    # `webhook_lease_seconds` (then another process may take it). It runs where the
+    # sequencer runs unless `run_webhooks` says otherwise.
+    webhook_secret_key: SecretStr = SecretStr(DEMO_WEBHOOK_SECRET_KEY)
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=4096, ge=0, le=1_048_576)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    webhook_give_up_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_per_subscription: int = Field(default=2, ge=1, le=100)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    run_webhooks: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_webhooks(self) -> "ReleaseSettings":
+        self.webhook_key()  # refused at start, not at the first subscription
+        if self.environment != "development":
+            if self.webhook_key() == decode_seed(DEMO_WEBHOOK_SECRET_KEY, "webhook_secret_key"):
+                raise ValueError(
+                    "webhook_secret_key: a demo secret is refused outside development mode"
+                )
+            if self.webhook_allow_private:
+                raise ValueError("webhook_allow_private is refused outside development mode")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
+        return self
+
+    def webhook_key(self) -> bytes:
+        """The AES-256-GCM key that seals subscriptions' secrets."""
+        return decode_seed(self.webhook_secret_key.get_secret_value(), "webhook_secret_key")
 
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":

@@ -251,7 +251,6 @@ async def _make_room_for(session: AsyncSession, container: str, *, now: datetime
         await append(
             session, "release.expired", {"release_id": str(current.id), "container": container}
         )
-        announce(session, webhook_events.RELEASE_EXPIRED, release_id=current.id, now=now)
 
 
 async def cancel(

@@ -1,0 +1,257 @@
+"""The dispatcher: fans the outbox out and delivers, at least once, in order per release.
+
+Runs in the background of the process that does background work (`run_webhooks`, unset:
+where the sequencer runs). Each look (`tick`):
+
+1. **Fan-out** (`fanout.py`), in its own transaction under a lock (a PostgreSQL advisory
+   lock; SQLite's write lock), so deliveries are made in event order once.
+2. **Claim** the deliveries due now: pending, their retry time come, not leased, and not
+   waiting for an earlier delivery of the same subscription and release (or for an earlier
+   event of that release not fanned out yet). Claimed rows are locked with `FOR UPDATE SKIP
+   LOCKED` on PostgreSQL and leased for `webhook_lease_seconds`, so several processes never
+   send one delivery at the same time; a process that dies leaves a lease that runs out,
+   and another sends it again (at least once: receivers de-duplicate by `webhook-id`).
+3. **Send** each in a task of its own, at most `webhook_concurrency` at once and at most
+   `webhook_per_subscription` per subscription: a subscriber that never answers costs its
+   own slots their timeout, never another's, and never the gate (which only wrote a row).
+
+A failed delivery is tried again after an exponential back-off with jitter (between half
+and all of `base * 2^(attempts-1)`, capped), until `webhook_give_up_seconds` after it was
+made (or replayed): then it is `failed` and its subscription `failing`, until a later
+delivery to it succeeds. Each body is signed when sent, with the wall clock's time (what
+receivers' 5-minute tolerance is checked against); the schedule follows the `now` given to
+`tick`, so tests move time instead of waiting.
+"""
+
+import asyncio
+import secrets as system_random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from fastapi import FastAPI
+
+from services.release.settings import ReleaseSettings
+from services.release.webhooks import repository
+from services.release.webhooks.fanout import fan_out
+from services.release.webhooks.models import Delivery, Subscription
+from services.release.webhooks.secrets import SealError, unseal
+from shared.db import SessionFactory, transaction
+from shared.models import utcnow
+from shared.webhooks.egress import EgressPolicy, Sender
+from shared.webhooks.envelope import CONTENT_TYPE, cloud_event
+from shared.webhooks.signing import signed_headers
+
+logger = structlog.get_logger(__name__)
+
+FANOUT_BATCH = 100
+
+
+@dataclass
+class TickReport:
+    """What one look did."""
+
+    events: int = 0
+    made: int = 0
+    sent: int = 0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off with jitter, and when to give up."""
+
+    base_seconds: float
+    cap_seconds: float
+    give_up_seconds: float
+    jitter: Callable[[], float] = field(default=system_random.SystemRandom().random)
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th failure: half to all of base * 2^(attempts-1)."""
+        exponent = min(max(attempts - 1, 0), 30)
+        ceiling = min(self.cap_seconds, self.base_seconds * 2**exponent)
+        return timedelta(seconds=ceiling * (0.5 + 0.5 * self.jitter()))
+
+
+class Dispatcher:
+    """Fans out and delivers on `tick(now)`; `run` ticks every `poll_seconds`."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        sender: Sender,
+        key: bytes,
+        source: str,
+        backoff: Backoff,
+        concurrency: int,
+        per_subscription: int,
+        lease_seconds: float,
+        poll_seconds: float,
+        wall: Callable[[], datetime] = utcnow,
+        wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sessions = sessions
+        self._sender = sender
+        self._key = key
+        self.source = source
+        self.backoff = backoff
+        self.concurrency = concurrency
+        self.per_subscription = per_subscription
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self._wall = wall
+        self._wait = wait
+        self._in_flight: dict[asyncio.Task[None], Delivery] = {}
+
+    @classmethod
+    def of(cls, sessions: SessionFactory, settings: ReleaseSettings) -> "Dispatcher":
+        """A dispatcher as the settings say."""
+        policy = EgressPolicy(
+            allow_private=settings.webhook_allow_private,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            total_timeout=settings.webhook_timeout_seconds,
+            max_response_bytes=settings.webhook_max_response_bytes,
+        )
+        return cls(
+            sessions,
+            sender=Sender(policy),
+            key=settings.webhook_key(),
+            source=settings.public_url,
+            backoff=Backoff(
+                base_seconds=settings.webhook_retry_base_seconds,
+                cap_seconds=settings.webhook_retry_cap_seconds,
+                give_up_seconds=settings.webhook_give_up_seconds,
+            ),
+            concurrency=settings.webhook_concurrency,
+            per_subscription=settings.webhook_per_subscription,
+            lease_seconds=settings.webhook_lease_seconds,
+            poll_seconds=settings.webhook_poll_seconds,
+        )
+
+    async def tick(self, now: datetime) -> TickReport:
+        """Fan out what is new, and start sending what is due (not waiting for answers)."""
+        report = TickReport()
+        while True:
+            async with transaction(self._sessions) as session:
+                made = await fan_out(session, now=now, limit=FANOUT_BATCH)
+            report.events += made.events
+            report.made += made.deliveries
+            if made.events < FANOUT_BATCH:
+                break
+        for delivery, subscription in await self._claim(now):
+            task = asyncio.create_task(self._send(delivery, subscription, now))
+            self._in_flight[task] = delivery
+            task.add_done_callback(self._in_flight.pop)
+            report.sent += 1
+        return report
+
+    async def drain(self) -> None:
+        """Wait for every delivery in flight to be answered and recorded."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def _claim(self, now: datetime) -> list[tuple[Delivery, Subscription]]:
+        room = self.concurrency - len(self._in_flight)
+        if room <= 0:
+            return []
+        busy = Counter(delivery.subscription_id for delivery in self._in_flight.values())
+        chosen: list[tuple[Delivery, Subscription]] = []
+        async with transaction(self._sessions) as session:
+            for delivery in await repository.due_deliveries(session, now=now, limit=room * 4):
+                if len(chosen) >= room or busy[delivery.subscription_id] >= self.per_subscription:
+                    continue
+                subscription = await repository.subscription(session, delivery.subscription_id)
+                if subscription is None:
+                    continue
+                busy[delivery.subscription_id] += 1
+                chosen.append((delivery, subscription))
+            await repository.lease(session, [d.id for d, _ in chosen], until=now + self.lease)
+        return chosen
+
+    async def _send(self, delivery: Delivery, subscription: Subscription, now: datetime) -> None:
+        try:
+            secret = unseal(self._key, subscription.secret_sealed, subscription_id=subscription.id)
+        except SealError:
+            logger.error("webhook_secret_unsealable", subscription=str(subscription.id))
+            await self._failed(delivery, None, "secret_unsealable", now)
+            return
+        body = cloud_event(
+            event_id=str(delivery.event_id),
+            event_type=delivery.event_type,
+            source=self.source,
+            subject=str(delivery.release_id) if delivery.release_id else None,
+            time=delivery.occurred_at,
+            data=delivery.payload,
+        )
+        headers = signed_headers(
+            secret, message_id=str(delivery.id), timestamp=self._wall(), body=body
+        )
+        headers["content-type"] = CONTENT_TYPE
+        result = await self._sender.post(subscription.url, headers, body)
+        if result.ok:
+            async with transaction(self._sessions) as session:
+                await repository.record_success(
+                    session, delivery.id, status_code=result.status_code, now=now
+                )
+            return
+        await self._failed(delivery, result.status_code, result.error or "status", now)
+
+    async def _failed(
+        self, delivery: Delivery, status_code: int | None, error: str, now: datetime
+    ) -> None:
+        attempts = delivery.attempts + 1
+        give_up_at = delivery.retry_since + timedelta(seconds=self.backoff.give_up_seconds)
+        next_at = now + self.backoff.delay(attempts)
+        async with transaction(self._sessions) as session:
+            await repository.record_failure(
+                session,
+                delivery.id,
+                status_code=status_code,
+                error=error,
+                now=now,
+                next_attempt_at=None if now >= give_up_at else min(next_at, give_up_at),
+            )
+        logger.info(
+            "webhook_delivery_failed",
+            delivery=str(delivery.id),
+            status_code=status_code,
+            error=error,
+            given_up=now >= give_up_at,
+        )
+
+    async def run(self) -> None:
+        """Tick every `poll_seconds` until cancelled; a failing look is logged, not fatal."""
+        while True:
+            try:
+                await self.tick(utcnow())
+            except Exception:  # the next look tries again; the outbox keeps everything
+                logger.exception("webhook_dispatch_failed")
+            await self._wait(self.poll_seconds)
+
+    async def close(self) -> None:
+        """Let deliveries in flight finish (each bounded by its timeout), then close."""
+        await self.drain()
+        await self._sender.aclose()
+
+
+def start(app: FastAPI, settings: ReleaseSettings) -> None:
+    """Give the app its dispatcher, running where background work runs (`run_webhooks`)."""
+    dispatcher = Dispatcher.of(app.state.sessions, settings)
+    app.state.webhook_dispatcher = dispatcher
+    run = settings.run_sequencer if settings.run_webhooks is None else settings.run_webhooks
+    app.state.webhook_task = asyncio.create_task(dispatcher.run()) if run else None
+
+
+async def stop(app: FastAPI) -> None:
+    """Stop the app's dispatcher."""
+    task: asyncio.Task[None] | None = getattr(app.state, "webhook_task", None)
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    dispatcher: Dispatcher | None = getattr(app.state, "webhook_dispatcher", None)
+    if dispatcher is not None:
+        await dispatcher.close()

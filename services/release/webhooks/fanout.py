@@ -1,0 +1,145 @@
+"""The fan-out: each outbox event becomes one delivery per subscription that may be told.
+
+A subscription is told of an event when (a) it wants the event's type and (b) its party may
+know of it now, by the same rules its reads follow (`events.py` says which audience each
+type has). Those rules are not written again here: a release is judged with the release
+service's own `releases.repository.get_visible`, for the subscribing party as its API client,
+and the payload about a release is `releases.service.load_view` for that party: no more than
+its `GET /v1/releases/{id}` would show it at that moment.
+
+Judged at fan-out, shortly after the change commits. A party that the change itself takes
+out of the release (a declined or withdrawn step, a cancelled release whose links are all
+withdrawn) can no longer read it, and so is not told: its next read answers 404, as for
+anything it may not see.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.auth import Caller
+from services.release.releases import repository as releases
+from services.release.releases import service as release_views
+from services.release.releases.models import Release
+from services.release.releases.repository import OVERSEERS
+from services.release.webhooks import outbox, repository
+from services.release.webhooks.events import CATALOGUE, RELEASE_EXPIRED, Audience
+from services.release.webhooks.models import Delivery, OutboxEvent, Subscription
+from shared.auth import Principal
+
+EXPIRY_LOOKBACK = timedelta(days=7)
+
+
+def party_caller(party_id: str, roles: frozenset[str]) -> Caller:
+    """The subscribing party as its own API client reading releases (no token: it is not
+    sent anywhere)."""
+    return Caller(
+        Principal(party_id=party_id, party_roles=roles, scopes=frozenset({"releases:read"})),
+        token="",
+    )
+
+
+@dataclass
+class FanoutReport:
+    """What one fan-out made."""
+
+    events: int = 0
+    deliveries: int = 0
+
+
+async def _payload(
+    session: AsyncSession,
+    event: OutboxEvent,
+    audience: Audience,
+    subscription: Subscription,
+    release: Release | None,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """What this subscription's party is told of the event, or None if it may not know."""
+    roles = frozenset(subscription.party_roles)
+    party = subscription.party_id
+    if audience == Audience.port_security:
+        return dict(event.facts) if "port_security" in roles else None
+    if release is None:
+        return None
+    if audience == Audience.inspection:
+        oversees = any(role in roles for role in OVERSEERS)
+        own_terminal = "terminal" in roles and release.terminal_id == party
+        return dict(event.facts) if oversees or own_terminal else None
+    if audience == Audience.terminal:
+        own_terminal = "terminal" in roles and release.terminal_id == party
+        return dict(event.facts) if own_terminal else None
+    # Readers: as the party reads the release, but not in an overseer's role (events.py).
+    reader = party_caller(party, roles - set(OVERSEERS))
+    visible = await releases.get_visible(session, reader, release.id)
+    if visible is None:
+        return None
+    view = await release_views.load_view(session, reader, visible, now=now)
+    return {"release": view.model_dump(mode="json", by_alias=True), "change": dict(event.facts)}
+
+
+async def announce_expiries(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+    """Put each release that ran out of validity lately in the outbox (once).
+
+    An expiry is no change anyone makes: the release passes its `valid_until`. So it is
+    looked for here, at most `EXPIRY_LOOKBACK` back (a dispatcher down longer than that
+    announces no older expiry).
+    """
+    expired = await repository.expired_unannounced(
+        session, now=now, since=now - EXPIRY_LOOKBACK, limit=limit
+    )
+    for release_id in expired:
+        outbox.record(session, RELEASE_EXPIRED, release_id=release_id, now=now)
+    if expired:
+        await session.flush()
+    return len(expired)
+
+
+async def fan_out(session: AsyncSession, *, now: datetime, limit: int = 100) -> FanoutReport:
+    """Make the deliveries of up to `limit` outbox events, in event order, in the caller's
+    transaction; nothing when another process is fanning out (PostgreSQL)."""
+    report = FanoutReport()
+    if not await repository.take_fanout_lock(session):
+        return report
+    await announce_expiries(session, now=now)
+    events = await repository.unfanned(session, limit)
+    if not events:
+        return report
+    subscriptions = await repository.live_subscriptions(session)
+    for event in events:
+        report.events += 1
+        kind = CATALOGUE.get(event.event_type)
+        wanting = [s for s in subscriptions if event.event_type in s.event_types]
+        if kind is None or not wanting:
+            continue
+        release = (
+            await session.get(Release, event.release_id) if event.release_id is not None else None
+        )
+        for subscription in wanting:
+            payload = await _payload(session, event, kind.audience, subscription, release, now)
+            if payload is None:
+                continue
+            assert event.id is not None
+            repository.add_delivery(
+                session,
+                Delivery(
+                    id=uuid.uuid4(),
+                    subscription_id=subscription.id,
+                    party_id=subscription.party_id,
+                    outbox_id=event.id,
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    release_id=event.release_id,
+                    occurred_at=event.occurred_at,
+                    payload=payload,
+                    next_attempt_at=now,
+                    retry_since=now,
+                    created_at=now,
+                ),
+            )
+            report.deliveries += 1
+    await repository.mark_fanned_out(session, [e.id for e in events if e.id is not None], now)
+    return report

@@ -1,0 +1,345 @@
+"""SQL of webhooks: subscriptions scoped to their party, the outbox queue, deliveries.
+
+`party_subscription` is the one place that scopes a subscription to the caller's party: a
+subscription of another party, or a deleted one, is not found (404 as if unknown).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, or_, text, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.release.releases.models import Release, ReleaseStatus
+from services.release.webhooks.events import RELEASE_EXPIRED
+from services.release.webhooks.models import (
+    Delivery,
+    DeliveryStatus,
+    OutboxEvent,
+    Subscription,
+    SubscriptionStatus,
+)
+
+# The fan-out's advisory lock on PostgreSQL (one fan-out at a time keeps deliveries made in
+# event order); SQLite's write lock is one already.
+FANOUT_LOCK = 0x6B70_7768  # "kpwh"
+LIVE = (SubscriptionStatus.active, SubscriptionStatus.failing)
+# The most deliveries one replay request sends again.
+REPLAY_LIMIT = 1000
+
+
+def add_subscription(session: AsyncSession, subscription: Subscription) -> None:
+    """Store a new subscription (written with the transaction)."""
+    session.add(subscription)
+
+
+async def party_subscription(
+    session: AsyncSession, party_id: str, subscription_id: uuid.UUID
+) -> Subscription | None:
+    """The party's own subscription, unless deleted."""
+    statement = select(Subscription).where(
+        col(Subscription.id) == subscription_id,
+        col(Subscription.party_id) == party_id,
+        col(Subscription.status).in_(LIVE),
+    )
+    return (await session.exec(statement)).first()
+
+
+async def party_subscriptions(session: AsyncSession, party_id: str) -> Sequence[Subscription]:
+    """The party's subscriptions, oldest first (deleted ones left out)."""
+    statement = (
+        select(Subscription)
+        .where(col(Subscription.party_id) == party_id, col(Subscription.status).in_(LIVE))
+        .order_by(col(Subscription.created_at), col(Subscription.id))
+    )
+    return (await session.exec(statement)).all()
+
+
+async def live_subscriptions(session: AsyncSession) -> Sequence[Subscription]:
+    """Every subscription that is not deleted (the fan-out filters by type and reads)."""
+    statement = select(Subscription).where(col(Subscription.status).in_(LIVE))
+    return (await session.exec(statement)).all()
+
+
+async def subscription(session: AsyncSession, subscription_id: uuid.UUID) -> Subscription | None:
+    """A subscription by id, whoever's (the dispatcher's)."""
+    return await session.get(Subscription, subscription_id)
+
+
+async def take_fanout_lock(session: AsyncSession) -> bool:
+    """One fan-out at a time across processes (PostgreSQL advisory lock, this transaction)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    result = await session.exec(  # type: ignore[call-overload]
+        text("SELECT pg_try_advisory_xact_lock(:key)"), params={"key": FANOUT_LOCK}
+    )
+    return bool(result.scalar_one())
+
+
+async def expired_unannounced(
+    session: AsyncSession, *, now: datetime, since: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """Releases that ran out in (since, now] (still open, or closed as expired when a new
+    release of the container was made) and whose expiry is not in the outbox yet."""
+    announced = exists().where(
+        col(OutboxEvent.release_id) == col(Release.id),
+        col(OutboxEvent.event_type) == RELEASE_EXPIRED.type,
+    )
+    statement = (
+        select(Release.id)
+        .where(
+            col(Release.status).in_((ReleaseStatus.open, ReleaseStatus.expired)),
+            col(Release.valid_until) <= now,
+            col(Release.valid_until) > since,
+            ~announced,
+        )
+        .order_by(col(Release.valid_until))
+        .limit(limit)
+    )
+    return (await session.exec(statement)).all()
+
+
+async def unfanned(session: AsyncSession, limit: int) -> Sequence[OutboxEvent]:
+    """Outbox rows not fanned out yet, in event order."""
+    statement = (
+        select(OutboxEvent)
+        .where(col(OutboxEvent.fanned_out_at).is_(None))
+        .order_by(col(OutboxEvent.id))
+        .limit(limit)
+    )
+    return (await session.exec(statement)).all()
+
+
+def add_delivery(session: AsyncSession, delivery: Delivery) -> None:
+    """Store a delivery to be made (written with the transaction)."""
+    session.add(delivery)
+
+
+async def mark_fanned_out(session: AsyncSession, event_ids: Sequence[int], now: datetime) -> None:
+    """The outbox rows' deliveries are made."""
+    if event_ids:
+        await session.exec(
+            update(OutboxEvent).where(col(OutboxEvent.id).in_(event_ids)).values(fanned_out_at=now)
+        )
+
+
+def _earlier_pending() -> ColumnElement[bool]:
+    """A delivery of the same subscription and release, earlier in event order, not yet
+    delivered or given up: the later one waits for it."""
+    earlier = aliased(Delivery)
+    return exists().where(
+        col(earlier.subscription_id) == col(Delivery.subscription_id),
+        col(earlier.release_id) == col(Delivery.release_id),
+        col(earlier.outbox_id) < col(Delivery.outbox_id),
+        col(earlier.status) == DeliveryStatus.pending,
+    )
+
+
+def _earlier_unfanned() -> ColumnElement[bool]:
+    """An event of the same release, earlier in order, not yet fanned out."""
+    return exists().where(
+        col(OutboxEvent.release_id) == col(Delivery.release_id),
+        col(OutboxEvent.id) < col(Delivery.outbox_id),
+        col(OutboxEvent.fanned_out_at).is_(None),
+    )
+
+
+async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Delivery]:
+    """Pending deliveries due now, not leased, not waiting for an earlier one of their
+    subscription and release; locked, skipping rows another dispatcher holds (PostgreSQL)."""
+    statement = (
+        select(Delivery)
+        .where(
+            col(Delivery.status) == DeliveryStatus.pending,
+            col(Delivery.next_attempt_at) <= now,
+            exists().where(
+                col(Subscription.id) == col(Delivery.subscription_id),
+                col(Subscription.status).in_(LIVE),
+            ),
+            or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+            or_(
+                col(Delivery.release_id).is_(None),
+                and_(~_earlier_pending(), ~_earlier_unfanned()),
+            ),
+        )
+        .order_by(col(Delivery.next_attempt_at), col(Delivery.outbox_id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    return (await session.exec(statement)).all()
+
+
+async def lease(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, until: datetime
+) -> None:
+    """Hold these deliveries for this dispatcher until `until`."""
+    if delivery_ids:
+        await session.exec(
+            update(Delivery).where(col(Delivery.id).in_(delivery_ids)).values(lease_until=until)
+        )
+
+
+async def delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
+    """A delivery by id."""
+    return await session.get(Delivery, delivery_id)
+
+
+async def subscription_deliveries(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Delivery]:
+    """A subscription's deliveries, oldest first, after the row `after`."""
+    statement = select(Delivery).where(col(Delivery.subscription_id) == subscription_id)
+    if after is not None:
+        at, last_id = after
+        statement = statement.where(
+            (col(Delivery.created_at) > at)
+            | ((col(Delivery.created_at) == at) & (col(Delivery.id) > last_id))
+        )
+    statement = statement.order_by(col(Delivery.created_at), col(Delivery.id)).limit(limit)
+    return (await session.exec(statement)).all()
+
+
+async def subscription_delivery(
+    session: AsyncSession, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> Delivery | None:
+    """One delivery of a subscription."""
+    statement = select(Delivery).where(
+        col(Delivery.id) == delivery_id, col(Delivery.subscription_id) == subscription_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def deliveries_since(
+    session: AsyncSession, subscription_id: uuid.UUID, since: datetime
+) -> Sequence[Delivery]:
+    """A subscription's deliveries of events since a moment, in event order."""
+    statement = (
+        select(Delivery)
+        .where(
+            col(Delivery.subscription_id) == subscription_id,
+            col(Delivery.occurred_at) >= since,
+            col(Delivery.status) != DeliveryStatus.pending,
+        )
+        .order_by(col(Delivery.outbox_id))
+        .limit(REPLAY_LIMIT)
+    )
+    return (await session.exec(statement)).all()
+
+
+@dataclass(frozen=True)
+class Told:
+    """One delivered event: which party's subscription was told what, when."""
+
+    party_id: str
+    subscription_id: uuid.UUID
+    event_type: str
+    release_id: uuid.UUID
+    delivered_at: datetime
+
+
+async def deliveries_about(
+    session: AsyncSession, *, release_ids: list[uuid.UUID], since: datetime, until: datetime
+) -> list[Told]:
+    """Who was told of these releases: every delivery made in [since, until), oldest first.
+
+    For "who knew?": a delivery counts at its first success (a replay tells nothing new).
+    """
+    if not release_ids:
+        return []
+    statement = (
+        select(Delivery)
+        .where(
+            col(Delivery.release_id).in_(release_ids),
+            col(Delivery.first_delivered_at).is_not(None),
+            col(Delivery.first_delivered_at) >= since,
+            col(Delivery.first_delivered_at) < until,
+        )
+        .order_by(col(Delivery.first_delivered_at), col(Delivery.id))
+    )
+    return [
+        Told(
+            party_id=row.party_id,
+            subscription_id=row.subscription_id,
+            event_type=row.event_type,
+            release_id=row.release_id,
+            delivered_at=row.first_delivered_at,
+        )
+        for row in (await session.exec(statement)).all()
+        if row.release_id is not None and row.first_delivered_at is not None
+    ]
+
+
+async def record_success(
+    session: AsyncSession, delivery_id: uuid.UUID, *, status_code: int | None, now: datetime
+) -> None:
+    """The delivery arrived; its subscription is no longer failing."""
+    found = await session.get(Delivery, delivery_id, with_for_update=True)
+    if found is None:
+        return
+    found.status = DeliveryStatus.delivered
+    found.attempts += 1
+    found.last_attempt_at = now
+    found.last_status_code = status_code
+    found.last_error = None
+    found.lease_until = None
+    found.delivered_at = now
+    if found.first_delivered_at is None:
+        found.first_delivered_at = now
+    await session.exec(
+        update(Subscription)
+        .where(
+            col(Subscription.id) == found.subscription_id,
+            col(Subscription.status) == SubscriptionStatus.failing,
+        )
+        .values(status=SubscriptionStatus.active, failing_since=None)
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    *,
+    status_code: int | None,
+    error: str,
+    now: datetime,
+    next_attempt_at: datetime | None,
+) -> None:
+    """The delivery failed: tried again at `next_attempt_at`, or given up (None), which
+    marks its subscription failing."""
+    found = await session.get(Delivery, delivery_id, with_for_update=True)
+    if found is None:
+        return
+    found.attempts += 1
+    found.last_attempt_at = now
+    found.last_status_code = status_code
+    found.last_error = error[:40]
+    found.lease_until = None
+    if next_attempt_at is not None:
+        found.next_attempt_at = next_attempt_at
+        return
+    found.status = DeliveryStatus.failed
+    await session.exec(
+        update(Subscription)
+        .where(
+            col(Subscription.id) == found.subscription_id,
+            col(Subscription.status) == SubscriptionStatus.active,
+        )
+        .values(status=SubscriptionStatus.failing, failing_since=now)
+    )
+
+
+def replay(delivery: Delivery, *, now: datetime) -> None:
+    """Send a delivered or given-up delivery again (same id), as soon as its turn comes."""
+    delivery.status = DeliveryStatus.pending
+    delivery.next_attempt_at = now
+    delivery.retry_since = now
+    delivery.lease_until = None
+    delivery.replays += 1
