@@ -14,9 +14,9 @@ on 127.0.0.1. The rules, in two places:
   can be written in dotted decimal.
 - `Sender.post`, at every attempt: the URL is checked again, the name is resolved, and the
   delivery is refused without any connection when ANY address of the answer is not public.
-  The request then goes to the first of those addresses itself, so a second resolution (DNS
-  rebinding: a public answer for the check, 127.0.0.1 a moment later for the connection)
-  never takes place.
+  The request then goes to those checked addresses themselves (the first that takes a
+  connection, at most three tried), so a second resolution (DNS rebinding: a public answer
+  for the check, 127.0.0.1 a moment later for the connection) never takes place.
 
 How the address is pinned, with httpx alone: the request URL carries the checked IP in
 place of the name, the `Host` header carries the name, and the httpx request extension
@@ -307,6 +307,10 @@ _URL_ERRORS: Final = {
     "endpoint_private_address": "refused_address",
     "endpoint_unresolvable": "unresolvable",
 }
+# A connection that timed out: the next address may be tried ("timeout" if none is left).
+_NO_CONNECTION: Final = "connect_timeout"
+# At most this many addresses of one answer are tried, each within the total deadline.
+_MAX_ADDRESSES: Final = 3
 # Headers the sender sets itself; a caller's value for them is dropped.
 _OWN_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
@@ -367,7 +371,7 @@ class Sender:
     ) -> tuple[int | None, str | None, bytes]:
         try:
             endpoint = _parse(url, self._policy)
-            address = await self._pinned_address(endpoint)
+            addresses = await self._checked_addresses(endpoint)
         except EndpointRefused as refused:
             return None, _URL_ERRORS.get(refused.code, "invalid_url"), b""
 
@@ -377,12 +381,26 @@ class Sender:
         if not any(name.lower() == "content-type" for name in request_headers):
             request_headers["content-type"] = CONTENT_TYPE
         request_headers["host"] = endpoint.url.netloc.decode("ascii")
+        # An address that takes no connection (a dead IPv6 route, one server of several
+        # down) is passed over for the next one checked; nothing was sent to it.
+        outcome: tuple[int | None, str | None, bytes] = (None, "connect", b"")
+        for address in addresses[:_MAX_ADDRESSES]:
+            outcome = await self._send_to(endpoint, address, request_headers, body)
+            if outcome[1] not in ("connect", _NO_CONNECTION):
+                break
+        status, error, excerpt = outcome
+        return status, "timeout" if error == _NO_CONNECTION else error, excerpt
+
+    async def _send_to(
+        self, endpoint: _Endpoint, address: IPAddress, headers: dict[str, str], body: bytes
+    ) -> tuple[int | None, str | None, bytes]:
+        """One request to one checked address, under the endpoint's name."""
         extensions = {"sni_hostname": endpoint.host} if endpoint.url.scheme == "https" else {}
         pinned_url = endpoint.url.copy_with(host=str(address))
         limit = self._policy.max_response_bytes
         try:
             async with self._client.stream(
-                "POST", pinned_url, headers=request_headers, content=body, extensions=extensions
+                "POST", pinned_url, headers=headers, content=body, extensions=extensions
             ) as response:
                 excerpt = bytearray()
                 async for chunk in response.aiter_raw():
@@ -390,6 +408,8 @@ class Sender:
                     if len(excerpt) >= limit:
                         break  # leaving the block closes the connection unread
                 status = response.status_code
+        except httpx.ConnectTimeout:
+            return None, _NO_CONNECTION, b""
         except httpx.TimeoutException:
             return None, "timeout", b""
         except httpx.ConnectError as exc:
@@ -402,10 +422,10 @@ class Sender:
             return status, "redirect", bytes(excerpt)
         return status, None, bytes(excerpt)
 
-    async def _pinned_address(self, endpoint: _Endpoint) -> IPAddress:
-        """The one address to connect to, every resolved address checked."""
+    async def _checked_addresses(self, endpoint: _Endpoint) -> list[IPAddress]:
+        """The addresses to connect to, in the resolver's order, every one of them checked."""
         if endpoint.address is not None:
-            return endpoint.address
+            return [endpoint.address]
         try:
             answers = await self._resolve(endpoint.host, endpoint.port)
             addresses = [ipaddress.ip_address(answer.partition("%")[0]) for answer in answers]
@@ -420,4 +440,4 @@ class Sender:
                         "endpoint_private_address",
                         f"{endpoint.host} resolves to {address}, not a public address",
                     )
-        return addresses[0]
+        return list(dict.fromkeys(addresses))

@@ -26,7 +26,9 @@ from shared.webhooks.egress import EgressPolicy, EndpointRefused, Sender, check_
 from tests.shared.webhooks.receivers import Receiver, answer, within
 
 PRODUCTION = EgressPolicy()
-PUBLIC = "93.184.215.14"  # a public address; never connected to: a stub transport answers
+# Public addresses, never connected to: a stand-in transport answers for them.
+PUBLIC = "93.184.215.14"
+PUBLIC_V6 = "2606:2800:21f:cb07::1"
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ class StandIn(httpx.AsyncBaseTransport):
         self.real = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host != PUBLIC:
+        if request.url.host not in (PUBLIC, PUBLIC_V6):
             return await self.real.handle_async_request(request)
         self.requests.append(request)
         return httpx.Response(
@@ -228,3 +230,13 @@ async def test_a_redirect_into_the_network_is_not_followed() -> None:
     assert outcome == (302, "redirect")
     assert len(stand_in.requests) == 1
     assert receiver.connections == 0
+
+
+async def test_a_public_ipv6_answer_is_pinned_too() -> None:
+    stand_in = StandIn(httpx.Response(204))
+    sender = Sender(PRODUCTION, resolver=StubResolver([PUBLIC_V6]), transport=stand_in)
+    assert await _post(sender, "https://v6.example/hook") == (204, None)
+    [request] = stand_in.requests
+    assert request.url.host == PUBLIC_V6
+    assert str(request.url) == f"https://[{PUBLIC_V6}]/hook"
+    assert request.headers["host"] == "v6.example"

@@ -228,3 +228,22 @@ def test_ok_means_a_2xx_without_error() -> None:
     assert not DeliveryResult(199, None, 1.0).ok
     assert not DeliveryResult(None, "timeout", 1.0).ok
     assert not DeliveryResult(200, "protocol", 1.0).ok
+
+
+async def test_an_address_that_takes_no_connection_is_passed_over_for_the_next(
+    authority: Authority,
+) -> None:
+    # The name answers 127.0.0.2 first (nothing listens there: the receiver is bound to
+    # 127.0.0.1 alone), then 127.0.0.1; both were checked, nothing was sent to the first.
+    resolver = resolving({"receiver.example": ["127.0.0.2", "127.0.0.1"]})
+    sender = Sender(DEV, resolver=resolver, verify=authority.client_context())
+    try:
+        async with Receiver(
+            answer(204), ssl_context=authority.server_context("receiver.example")
+        ) as receiver:
+            result = await within(sender.post(receiver.url(host="receiver.example"), {}, b"{}"))
+    finally:
+        await sender.aclose()
+    assert result.ok, result
+    assert receiver.requests[0].headers["host"] == f"receiver.example:{receiver.port}"
+    assert resolver.asked == ["receiver.example"]
