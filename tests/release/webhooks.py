@@ -3,7 +3,7 @@ dispatcher with the test's own clock (no sleeps: each look is awaited until answ
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +55,10 @@ class Receiver:
     status: int = 204
     received: list[Received] = field(default_factory=list)
     url: str = ""
+    # While set, a request is held unanswered until the event is set (a subscriber that
+    # does not answer); `waiting` counts the requests held.
+    hold: asyncio.Event | None = None
+    waiting: int = 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -66,6 +70,9 @@ class Receiver:
                 if sep:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if self.hold is not None:
+                self.waiting += 1
+                await self.hold.wait()
             status = self.status
             if 200 <= status < 300:
                 self.received.append(Received(headers, body))
@@ -129,6 +136,16 @@ async def deliver(port: Port, now: datetime | None = None, *, looks: int = 50) -
         if report.sent == 0 and report.made == 0:
             return
     raise AssertionError(f"deliveries still due after {looks} looks")
+
+
+async def until(condition: Callable[[], bool], *, seconds: float = 10.0) -> None:
+    """Wait until `condition` holds, looking between other tasks' steps; fail after a
+    bounded time (a deadline against a hang, not a timing assumption)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.005)
 
 
 async def deliveries(port: Port) -> list[Delivery]:

@@ -25,6 +25,7 @@ receivers' 5-minute tolerance is checked against); the schedule follows the `now
 
 import asyncio
 import secrets as system_random
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -148,6 +149,10 @@ class Dispatcher:
             report.sent += 1
         return report
 
+    def in_flight(self) -> Counter[uuid.UUID]:
+        """How many deliveries are being sent now, per subscription."""
+        return Counter(delivery.subscription_id for delivery in self._in_flight.values())
+
     async def drain(self) -> None:
         """Wait for every delivery in flight to be answered and recorded."""
         while self._in_flight:
@@ -157,7 +162,7 @@ class Dispatcher:
         room = self.concurrency - len(self._in_flight)
         if room <= 0:
             return []
-        busy = Counter(delivery.subscription_id for delivery in self._in_flight.values())
+        busy = self.in_flight()
         chosen: list[tuple[Delivery, Subscription]] = []
         async with transaction(self._sessions) as session:
             for delivery in await repository.due_deliveries(session, now=now, limit=room * 4):
