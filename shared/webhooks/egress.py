@@ -22,8 +22,8 @@ How the address is pinned, with httpx alone: the request URL carries the checked
 place of the name, the `Host` header carries the name, and the httpx request extension
 `sni_hostname` (passed by httpcore as `server_hostname` to the TLS handshake) carries the
 name too. Python's TLS then sends the name as SNI and checks the certificate against the
-name, not the IP, with the default verification (`check_hostname`, the system's trust
-store through certifi). The other way, a custom httpcore network backend that swaps the
+name, not the IP, with httpx's default verification (`check_hostname`, certifi's trust
+store). The other way, a custom httpcore network backend that swaps the
 address inside `connect_tcp`, needs httpcore's connection pool built by hand in place of
 httpx's transport; the extension is public API of httpx and keeps httpx's transport whole.
 Because the pool keys connections by the URL's origin, which is now an IP, a kept-alive
@@ -334,7 +334,10 @@ class Sender:
             timeout=httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout),
             follow_redirects=False,
             trust_env=False,  # no proxy or CA bundle from the environment
-            limits=httpx.Limits(max_keepalive_connections=0),
+            # No keep-alive (see the module docstring); no pool bound either: the dispatcher
+            # bounds its concurrency, and a wait for a pool slot would be charged to the
+            # subscriber as its timeout.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
             verify=verify,
             transport=transport,
             cookies=CookieJar(policy=_NoCookies()),
