@@ -6,6 +6,7 @@ the pinned address. The refusals of private addresses are in
 tests/security/test_subscriber_url_reaches_the_port_network.py.
 """
 
+import gzip
 import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -247,3 +248,19 @@ async def test_an_address_that_takes_no_connection_is_passed_over_for_the_next(
     assert result.ok, result
     assert receiver.requests[0].headers["host"] == f"receiver.example:{receiver.port}"
     assert resolver.asked == ["receiver.example"]
+
+
+async def test_a_compressed_answer_is_never_unpacked() -> None:
+    # A few kilobytes of gzip that would unpack to 10 MB: the limit counts the bytes as
+    # received, and nothing is decompressed.
+    bomb = gzip.compress(b"\0" * 10_000_000)
+    policy = EgressPolicy(allow_private=True, max_response_bytes=100)
+    sender = Sender(policy)
+    try:
+        async with Receiver(answer(200, bomb, {"content-encoding": "gzip"})) as receiver:
+            result = await within(sender.post(receiver.url(), {}, b"{}"))
+    finally:
+        await sender.aclose()
+    assert result.ok
+    assert result.response_excerpt == bomb[:100]
+    assert receiver.requests[0].headers["accept-encoding"] == "identity"
