@@ -35,11 +35,13 @@ from datetime import datetime, timedelta
 import structlog
 from fastapi import FastAPI
 
+from services.release.identity_directory import IdentityDirectory
 from services.release.settings import ReleaseSettings
 from services.release.webhooks import repository
 from services.release.webhooks.fanout import fan_out
 from services.release.webhooks.models import Delivery, Subscription
 from services.release.webhooks.secrets import SealError, unseal
+from shared.credentials import CredentialError, check_credential
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
 from shared.webhooks.egress import EgressPolicy, Sender
@@ -49,6 +51,21 @@ from shared.webhooks.signing import signed_headers
 logger = structlog.get_logger(__name__)
 
 FANOUT_BATCH = 100
+
+
+async def party_active(directory: IdentityDirectory, party_id: str, now: datetime) -> bool:
+    """Whether the party still holds a valid credential: the check every caller's party
+    passes (`deps.get_caller`), so a suspended or revoked party is told nothing more, as
+    its clients and people are refused."""
+    evidence = await directory.evidence([party_id])
+    moment = now.timestamp()
+    for credential in evidence.credentials.get(party_id, ()):
+        try:
+            check_credential(credential, at=moment, status_lists=evidence.status_lists, now=moment)
+        except CredentialError:
+            continue
+        return True
+    return False
 
 
 @dataclass
@@ -91,6 +108,7 @@ class Dispatcher:
         per_subscription: int,
         lease_seconds: float,
         poll_seconds: float,
+        directory: IdentityDirectory | None = None,
         wall: Callable[[], datetime] = utcnow,
         wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -103,13 +121,20 @@ class Dispatcher:
         self.per_subscription = per_subscription
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
+        self._directory = directory
         self._wall = wall
         self._wait = wait
         self._in_flight: dict[asyncio.Task[None], Delivery] = {}
 
     @classmethod
-    def of(cls, sessions: SessionFactory, settings: ReleaseSettings) -> "Dispatcher":
-        """A dispatcher as the settings say."""
+    def of(
+        cls,
+        sessions: SessionFactory,
+        settings: ReleaseSettings,
+        directory: IdentityDirectory | None = None,
+    ) -> "Dispatcher":
+        """A dispatcher as the settings say; with `directory`, a party that no longer holds
+        a valid credential is sent nothing (its deliveries wait, and are given up in time)."""
         policy = EgressPolicy(
             allow_private=settings.webhook_allow_private,
             connect_timeout=settings.webhook_connect_timeout_seconds,
@@ -130,6 +155,7 @@ class Dispatcher:
             per_subscription=settings.webhook_per_subscription,
             lease_seconds=settings.webhook_lease_seconds,
             poll_seconds=settings.webhook_poll_seconds,
+            directory=directory,
         )
 
     async def tick(self, now: datetime) -> TickReport:
@@ -143,7 +169,7 @@ class Dispatcher:
             if made.events < FANOUT_BATCH:
                 break
         for delivery, subscription in await self._claim(now):
-            task = asyncio.create_task(self._send(delivery, subscription, now))
+            task = asyncio.create_task(self._guarded(delivery, subscription, now))
             self._in_flight[task] = delivery
             task.add_done_callback(self._in_flight.pop)
             report.sent += 1
@@ -176,7 +202,22 @@ class Dispatcher:
             await repository.lease(session, [d.id for d, _ in chosen], until=now + self.lease)
         return chosen
 
+    async def _guarded(self, delivery: Delivery, subscription: Subscription, now: datetime) -> None:
+        try:
+            await self._send(delivery, subscription, now)
+        except Exception:  # its lease runs out and it is sent again: at least once
+            logger.exception("webhook_delivery_crashed", delivery=str(delivery.id))
+
     async def _send(self, delivery: Delivery, subscription: Subscription, now: datetime) -> None:
+        if self._directory is not None:
+            try:
+                active = await party_active(self._directory, subscription.party_id, now)
+            except Exception:  # the identity service away past its staleness: try later
+                active = None
+            if not active:
+                error = "party_not_active" if active is False else "identity_unavailable"
+                await self._failed(delivery, None, error, now)
+                return
         try:
             secret = unseal(self._key, subscription.secret_sealed, subscription_id=subscription.id)
         except SealError:
@@ -244,7 +285,7 @@ class Dispatcher:
 
 def start(app: FastAPI, settings: ReleaseSettings) -> None:
     """Give the app its dispatcher, running where background work runs (`run_webhooks`)."""
-    dispatcher = Dispatcher.of(app.state.sessions, settings)
+    dispatcher = Dispatcher.of(app.state.sessions, settings, app.state.identity_directory)
     app.state.webhook_dispatcher = dispatcher
     run = settings.run_sequencer if settings.run_webhooks is None else settings.run_webhooks
     app.state.webhook_task = asyncio.create_task(dispatcher.run()) if run else None

@@ -1,0 +1,57 @@
+"""Several dispatchers (processes) at once never send one delivery at the same time: claims
+are leased, under `FOR UPDATE SKIP LOCKED` on PostgreSQL and SQLite's write lock."""
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.release.webhooks.dispatcher import Dispatcher
+from services.release.webhooks.models import DeliveryStatus
+from shared.models import utcnow
+from tests.conftest import SettingsFactory
+from tests.release.chains import create_release
+from tests.release.port import Port, make_port
+from tests.release.webhooks import READER_TYPES, Receiver, deliveries, subscribe, until
+
+
+@pytest.fixture
+async def port(make_settings: SettingsFactory) -> AsyncIterator[Port]:
+    """Local receivers allowed, long timeouts (a held request stays held)."""
+    async with make_port(
+        make_settings,
+        webhook_allow_private=True,
+        webhook_timeout_seconds=30,
+        webhook_lease_seconds=60,
+        webhook_per_subscription=20,
+    ) as p:
+        yield p
+
+
+async def test_two_dispatchers_never_send_one_delivery_twice_at_once(port: Port) -> None:
+    hold = asyncio.Event()
+    receiver = Receiver(hold=hold)
+    async with receiver.running():
+        for name in ("line", "forwarder"):
+            await subscribe(port, name, receiver.url, READER_TYPES)
+        for _ in range(6):
+            await create_release(port, to="forwarder")
+        settings = port.release.state.settings
+        workers = [Dispatcher.of(port.release.state.sessions, settings) for _ in range(3)]
+        try:
+            now = utcnow()
+            for _ in range(3):
+                await asyncio.gather(*(worker.tick(now) for worker in workers))
+            total = len(await deliveries(port))
+            assert total == 12
+            await until(lambda: receiver.waiting == total)
+            in_flight = sum(sum(worker.in_flight().values()) for worker in workers)
+            assert in_flight == total  # each held once, by one of them
+        finally:
+            hold.set()
+            for worker in workers:
+                await worker.close()
+    sent = Counter(item.headers["webhook-id"] for item in receiver.received)
+    assert len(sent) == 12 and set(sent.values()) == {1}
+    assert {row.status for row in await deliveries(port)} == {DeliveryStatus.delivered}
