@@ -110,7 +110,9 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     access_log_seal_late_seconds: int = Field(default=600, ge=60, le=86400)
 
     # Webhooks (docs/webhooks.md). The key that seals subscriptions' secrets at rest (base64
-    # of 32 bytes; the demo key is refused outside development). Endpoints on private,
+    # of 32 bytes): unset, the demo key in development, and no webhooks at all elsewhere
+    # (subscribing answers 503 `webhooks_not_configured`); the demo key itself is refused
+    # outside development. Endpoints on private,
     # loopback or link-local addresses only in development (`webhook_allow_private`, for
     # local receivers). Each delivery connects within `webhook_connect_timeout_seconds`,
     # ends within `webhook_timeout_seconds` and reads at most `webhook_max_response_bytes`
@@ -123,7 +125,7 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     # subscriber never holds up another), and holds a claimed delivery for
     # `webhook_lease_seconds` (then another process may take it). It runs where the
     # sequencer runs unless `run_webhooks` says otherwise.
-    webhook_secret_key: SecretStr = SecretStr(DEMO_WEBHOOK_SECRET_KEY)
+    webhook_secret_key: SecretStr = SecretStr("")
     webhook_allow_private: bool = False
     webhook_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -139,9 +141,9 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
 
     @model_validator(mode="after")
     def _check_webhooks(self) -> "ReleaseSettings":
-        self.webhook_key()  # refused at start, not at the first subscription
+        key = self.webhook_key()  # refused at start, not at the first subscription
         if self.environment != "development":
-            if self.webhook_key() == decode_seed(DEMO_WEBHOOK_SECRET_KEY, "webhook_secret_key"):
+            if key == decode_seed(DEMO_WEBHOOK_SECRET_KEY, "webhook_secret_key"):
                 raise ValueError(
                     "webhook_secret_key: a demo secret is refused outside development mode"
                 )
@@ -151,9 +153,12 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
             raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
         return self
 
-    def webhook_key(self) -> bytes:
-        """The AES-256-GCM key that seals subscriptions' secrets."""
-        return decode_seed(self.webhook_secret_key.get_secret_value(), "webhook_secret_key")
+    def webhook_key(self) -> bytes | None:
+        """The AES-256-GCM key that seals subscriptions' secrets; None: no webhooks here."""
+        value = self.webhook_secret_key.get_secret_value()
+        if not value and self.environment == "development":
+            value = DEMO_WEBHOOK_SECRET_KEY
+        return decode_seed(value, "webhook_secret_key") if value else None
 
     @model_validator(mode="after")
     def _default_identity_issuer(self) -> "ReleaseSettings":

@@ -3,8 +3,9 @@ nothing is stored. Who may manage subscriptions at all."""
 
 import pytest
 
+from tests.conftest import SettingsFactory
 from tests.helpers import assert_problem
-from tests.release.port import Port
+from tests.release.port import Port, make_port
 from tests.release.webhooks import READER_TYPES, manager_headers
 
 BAD_BODIES = [
@@ -121,3 +122,16 @@ async def test_the_openapi_document_lists_the_problems(port: Port) -> None:
         "/v1/subscriptions/{subscription_id}/deliveries",
     ):
         assert "404" in spec["paths"][path]["get"]["responses"]
+
+
+async def test_a_deployment_without_a_webhook_key_takes_no_subscriptions(
+    make_settings: SettingsFactory,
+) -> None:
+    async with make_port(make_settings) as port:
+        port.release.state.settings.environment = "production"  # as if: no key, no demo
+        response = await port.client.post(
+            "/v1/subscriptions",
+            json={"url": "https://tos.example.com/hook", "event_types": READER_TYPES},
+            headers=await manager_headers(port, "carrier"),
+        )
+        assert_problem(response, 503, "webhooks_not_configured")

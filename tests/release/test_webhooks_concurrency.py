@@ -38,7 +38,11 @@ async def test_two_dispatchers_never_send_one_delivery_twice_at_once(port: Port)
         for _ in range(6):
             await create_release(port, to="forwarder")
         settings = port.release.state.settings
-        workers = [Dispatcher.of(port.release.state.sessions, settings) for _ in range(3)]
+        workers: list[Dispatcher] = []
+        for _ in range(3):
+            worker = Dispatcher.of(port.release.state.sessions, settings)
+            assert worker is not None
+            workers.append(worker)
         try:
             now = utcnow()
             for _ in range(3):

@@ -132,9 +132,13 @@ class Dispatcher:
         sessions: SessionFactory,
         settings: ReleaseSettings,
         directory: IdentityDirectory | None = None,
-    ) -> "Dispatcher":
+    ) -> "Dispatcher | None":
         """A dispatcher as the settings say; with `directory`, a party that no longer holds
-        a valid credential is sent nothing (its deliveries wait, and are given up in time)."""
+        a valid credential is sent nothing (its deliveries wait, and are given up in time).
+        None when the deployment has no webhook key (no webhooks)."""
+        key = settings.webhook_key()
+        if key is None:
+            return None
         policy = EgressPolicy(
             allow_private=settings.webhook_allow_private,
             connect_timeout=settings.webhook_connect_timeout_seconds,
@@ -144,7 +148,7 @@ class Dispatcher:
         return cls(
             sessions,
             sender=Sender(policy),
-            key=settings.webhook_key(),
+            key=key,
             source=settings.public_url,
             backoff=Backoff(
                 base_seconds=settings.webhook_retry_base_seconds,
@@ -211,7 +215,8 @@ class Dispatcher:
     async def _send(self, delivery: Delivery, subscription: Subscription, now: datetime) -> None:
         if self._directory is not None:
             try:
-                active = await party_active(self._directory, subscription.party_id, now)
+                # Judged at the wall clock's time, as the identity service's documents are.
+                active = await party_active(self._directory, subscription.party_id, self._wall())
             except Exception:  # the identity service away past its staleness: try later
                 active = None
             if not active:
@@ -288,7 +293,9 @@ def start(app: FastAPI, settings: ReleaseSettings) -> None:
     dispatcher = Dispatcher.of(app.state.sessions, settings, app.state.identity_directory)
     app.state.webhook_dispatcher = dispatcher
     run = settings.run_sequencer if settings.run_webhooks is None else settings.run_webhooks
-    app.state.webhook_task = asyncio.create_task(dispatcher.run()) if run else None
+    app.state.webhook_task = (
+        asyncio.create_task(dispatcher.run()) if run and dispatcher is not None else None
+    )
 
 
 async def stop(app: FastAPI) -> None:

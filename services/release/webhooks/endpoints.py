@@ -20,7 +20,7 @@ from services.release.webhooks.schemas import (
 )
 from shared.deps import ReadSessionDep, SessionDep
 from shared.paging import next_cursor, read_cursor
-from shared.problems import problem_responses
+from shared.problems import Problem, problem_responses
 from shared.webhooks.egress import EgressPolicy
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"])
@@ -78,12 +78,15 @@ async def create_subscription(
     `event_type_unknown`), each one the party could be told of (422
     `event_type_not_allowed`).
     """
+    key = settings.webhook_key()
+    if key is None:
+        raise Problem("webhooks_not_configured", "this deployment sends no webhooks", status=503)
     subscription, secret = await service.create(
         session,
         caller=caller,
         body=body,
         policy=EgressPolicy(allow_private=settings.webhook_allow_private),
-        key=settings.webhook_key(),
+        key=key,
         now=now,
     )
     response.headers["Location"] = f"/v1/subscriptions/{subscription.id}"
