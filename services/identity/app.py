@@ -25,6 +25,7 @@ from services.identity.signing.keyring import KeyRingCache
 from shared.db import transaction
 from shared.housekeeping import Chore
 from shared.models import utcnow
+from shared.request_scope import RememberRequestScope
 from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,7 +43,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         app.state.keyring = KeyRingCache(settings, app.state.read_sessions)
         monitoring.start(app, settings)
 
-    return build_app(
+    app = build_app(
         settings,
         title="Ketenpas identity service",
         description="Parties, people, keys, credentials, status lists, tokens and gate passes.",
@@ -66,3 +67,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         chores=CHORES,
         housekeeping_interval=settings.housekeeping_interval_seconds,
     )
+    # A recorded read names the endpoint it came through (shared/request_scope.py).
+    app.add_middleware(RememberRequestScope)
+    return app

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.auth import check_standing, is_admin
 from services.identity.clock import current_time
@@ -22,7 +23,7 @@ from services.identity.settings import IdentitySettings
 from services.identity.signing.keyring import KeyRingCache
 from services.identity.signing.service import KeyRing
 from shared.auth import Principal, verify_access_token
-from shared.deps import CacheDep, SessionDep
+from shared.deps import CacheDep, ReadSessionDep, SessionDep
 from shared.problems import Forbidden, Unauthorised
 
 
@@ -86,10 +87,9 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def get_principal(
-    request: Request, session: SessionDep, settings: SettingsDep, ring: KeyRingDep, now: NowDep
+async def _verified(
+    request: Request, session: AsyncSession, settings: IdentitySettings, ring: KeyRing, now: float
 ) -> Principal:
-    """The verified caller; his party (and person) must still be in good standing."""
     principal = verify_access_token(
         bearer_token(request), issuer=settings.issuer, resolve_key=ring.resolve, now=now
     )
@@ -97,7 +97,30 @@ async def get_principal(
     return principal
 
 
+async def get_principal(
+    request: Request, session: SessionDep, settings: SettingsDep, ring: KeyRingDep, now: NowDep
+) -> Principal:
+    """The verified caller; his party (and person) must still be in good standing."""
+    return await _verified(request, session, settings, ring, now)
+
+
+async def get_reading_principal(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    ring: KeyRingDep,
+    now: NowDep,
+) -> Principal:
+    """The same, checked in the request's read session: for endpoints that only read and
+    record the read in a transaction of its own (monitoring/reads.py). On SQLite the write
+    session takes the write lock when it begins, and the record would wait for the request
+    that writes it; a write session per reading request would also take a second
+    connection for nothing."""
+    return await _verified(request, session, settings, ring, now)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+ReadingPrincipal = Annotated[Principal, Depends(get_reading_principal)]
 
 
 def require_admin(principal: CurrentPrincipal) -> Principal:

@@ -1,9 +1,11 @@
 """The alerts and monitoring APIs, built once here and mounted by each service.
 
-A service gives `alerts_router` its own FastAPI dependencies for the caller (verified as
-that service verifies tokens, then judged by `shared.monitoring.auth`), its clock, and a
-hook that records each read in its access log (the release service does; a read of alerts
-is a read like any other, and the rules watch it).
+A service gives `alerts_router` its own FastAPI dependency for the caller (verified as that
+service verifies tokens), its clock, and a hook that records each read where that service
+keeps its reads (the release service's access log, the identity service's audit log): a
+read of alerts is a read like any other, and the rules watch it. The router judges the
+caller (`shared.monitoring.auth`) and records each refusal too: someone outside port
+security asking for the alerts, or trying to close one, wants to know what is watched.
 """
 
 import uuid
@@ -19,6 +21,8 @@ from pydantic import AwareDatetime
 from shared.auth import Principal
 from shared.deps import ReadSessionDep, SessionDep
 from shared.monitoring import repository, service, stream
+from shared.monitoring.auth import check_officer, check_reader
+from shared.monitoring.evidence import containers_named
 from shared.monitoring.models import AlertStatus
 from shared.monitoring.rules import RuleSet
 from shared.monitoring.schemas import (
@@ -31,10 +35,22 @@ from shared.monitoring.schemas import (
 )
 from shared.monitoring.stream import StreamLimits
 from shared.paging import check_period, next_cursor, read_cursor
-from shared.problems import InvalidInput, problem_responses
+from shared.problems import InvalidInput, Problem, problem_responses
 
-#: Records a read: (request, reader, action, results, now).
-ReadRecorder = Callable[[Request, Principal, str, int, datetime], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Read:
+    """One read (or refused attempt) to record: `outcome` is `ok`, `not_found` or `refused`;
+    `containers` are those the answer named (an alert's facts), for "who knew?"."""
+
+    action: str
+    outcome: str
+    results: int = 0
+    containers: tuple[str, ...] = ()
+
+
+#: Records a read: (request, caller, what, now).
+ReadRecorder = Callable[[Request, Principal, Read, datetime], Awaitable[None]]
 
 EVENT_STREAM = "text/event-stream"
 
@@ -64,17 +80,28 @@ def _last_event_id(header: str | None, after: int | None) -> int | None:
 
 def alerts_router(
     *,
-    reader: Callable[..., Awaitable[Principal]],
-    officer: Callable[..., Awaitable[Principal]],
+    caller: Callable[..., Awaitable[Principal]],
     now: Callable[..., datetime],
     record: ReadRecorder,
 ) -> APIRouter:
     """The routes `/v1/alerts…` and `/v1/monitoring/rules…` over the service's own parts."""
     router = APIRouter(tags=["alerts"])
-    Reader = Annotated[Principal, Depends(reader)]
-    Officer = Annotated[Principal, Depends(officer)]
+    Caller = Annotated[Principal, Depends(caller)]
     Now = Annotated[datetime, Depends(now)]
     MonitoringDep = Annotated[Monitoring, Depends(_monitoring)]
+
+    def allowed(check: Callable[[Principal], Principal], action: str) -> object:
+        """A dependency: the caller if `check` lets him through; else his attempt is
+        recorded as `refused` under `action` and he gets the check's 403."""
+
+        async def dependency(request: Request, principal: Caller, moment: Now) -> Principal:
+            try:
+                return check(principal)
+            except Problem:
+                await record(request, principal, Read(action, "refused"), moment)
+                raise
+
+        return Depends(dependency)
 
     @router.get(
         "/v1/alerts",
@@ -83,7 +110,7 @@ def alerts_router(
     )
     async def list_alerts(
         request: Request,
-        principal: Reader,
+        principal: Annotated[Principal, allowed(check_reader, "alerts.list")],
         session: ReadSessionDep,
         moment: Now,
         since: AwareDatetime | None = None,
@@ -107,7 +134,7 @@ def alerts_router(
             limit=limit,
         )
         views = [AlertView.of(alert) for alert in found]
-        await record(request, principal, "alerts.list", len(views), moment)
+        await record(request, principal, Read("alerts.list", "ok", len(views)), moment)
         last = views[-1] if len(views) == limit else None
         return AlertPage(
             alerts=views, next=next_cursor(last.raised_at, last.alert_id) if last else None
@@ -127,7 +154,7 @@ def alerts_router(
     )
     async def alert_stream(
         request: Request,
-        principal: Reader,
+        principal: Annotated[Principal, allowed(check_reader, "alerts.stream")],
         monitoring: MonitoringDep,
         moment: Now,
         last_event_id: Annotated[str | None, Header(max_length=20)] = None,
@@ -141,7 +168,7 @@ def alerts_router(
         sessions = request.app.state.read_sessions
         if start is None:
             start = await stream.newest_change(sessions)
-        await record(request, principal, "alerts.stream", 0, moment)
+        await record(request, principal, Read("alerts.stream", "ok"), moment)
         limits = StreamLimits(
             max_events=max_events,
             idle_seconds=idle,
@@ -166,15 +193,17 @@ def alerts_router(
     async def get_alert(
         request: Request,
         alert_id: uuid.UUID,
-        principal: Reader,
+        principal: Annotated[Principal, allowed(check_reader, "alerts.read")],
         session: ReadSessionDep,
         moment: Now,
     ) -> AlertView:
         """The alert, its lifecycle and its evidence; 404 `alert_not_found`."""
         alert = await repository.get_alert(session, alert_id)
-        await record(request, principal, "alerts.read", 1 if alert else 0, moment)
-        if alert is None:
+        if alert is None:  # port security's own typo, not someone else's alert: no refusal
+            await record(request, principal, Read("alerts.read", "ok", 0), moment)
             raise service.alert_not_found()
+        named = tuple(containers_named(alert.facts))
+        await record(request, principal, Read("alerts.read", "ok", 1, named), moment)
         return AlertView.of(alert)
 
     @router.post(
@@ -185,7 +214,7 @@ def alerts_router(
     async def acknowledge(
         request: Request,
         alert_id: uuid.UUID,
-        principal: Officer,
+        principal: Annotated[Principal, allowed(check_officer, "alerts.acknowledge")],
         session: SessionDep,
         moment: Now,
         after_commit: BackgroundTasks,
@@ -207,7 +236,7 @@ def alerts_router(
         request: Request,
         alert_id: uuid.UUID,
         body: AlertClose,
-        principal: Officer,
+        principal: Annotated[Principal, allowed(check_officer, "alerts.close")],
         session: SessionDep,
         moment: Now,
         after_commit: BackgroundTasks,
@@ -232,14 +261,14 @@ def alerts_router(
     )
     async def list_rules(
         request: Request,
-        principal: Reader,
+        principal: Annotated[Principal, allowed(check_reader, "monitoring.rules")],
         session: ReadSessionDep,
         monitoring: MonitoringDep,
         moment: Now,
     ) -> RuleList:
         """Every rule: enabled, thresholds now, defaults, who changed it last."""
         entries = await service.rules_now(session, monitoring.rules)
-        await record(request, principal, "monitoring.rules", len(entries), moment)
+        await record(request, principal, Read("monitoring.rules", "ok", len(entries)), moment)
         return RuleList(rules=[RuleView.of(entry) for entry in entries])
 
     @router.put(
@@ -250,7 +279,7 @@ def alerts_router(
     async def change_rule(
         name: Annotated[str, Depends(_rule_name)],
         body: RuleUpdate,
-        principal: Officer,
+        principal: Annotated[Principal, allowed(check_officer, "monitoring.rule_change")],
         session: SessionDep,
         monitoring: MonitoringDep,
         moment: Now,

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.release.access import service as access_service
+from shared.monitoring import wake
 from shared.monitoring.wake import WAKE_CHANNEL
 from tests.release.port import Port
 
@@ -26,7 +26,7 @@ async def test_a_burst_of_reads_wakes_the_rules_once(
     port: Port, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # However slow this machine, the burst lies within one spacing.
-    monkeypatch.setattr(access_service, "WAKE_SPACING_SECONDS", 3600.0)
+    monkeypatch.setattr(wake, "WAKE_SPACING_SECONDS", 3600.0)
     cache = port.release.state.cache
     async with cache.subscribe(WAKE_CHANNEL) as messages:
         for _ in range(5):

@@ -14,6 +14,7 @@ RELEASE_RULES = {
     "lookup_burst",
     "watched_container_lookups",
     "release_not_entitled",
+    "refused_security_reads",
     "unusual_hours",
     "driver_reassigned",
     "renomination",

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from tests.helpers import assert_problem
+from tests.monitoring.alerting import raise_one
 from tests.release.chains import ok
 from tests.release.port import Port, access_log, new_container
 from tests.release.who_knew import PATH, picked_up, who_knew
@@ -114,3 +115,42 @@ async def test_bad_questions_are_refused(port: Port) -> None:
         PATH.format(container), params={"cursor": "nonsense"}, headers=officer
     )
     assert_problem(response, 422, "cursor_invalid")
+
+
+async def test_alerts_naming_the_container_and_the_officers_who_read_them(port: Port) -> None:
+    chain = await picked_up(port)
+    other = new_container()
+    named = await raise_one(
+        port.release,
+        kind="watched_container_lookups",
+        facts={"containers": [chain.container], "release_id": str(chain.release_id)},
+    )
+    # Another container, and the number inside a longer string: neither names this one.
+    await raise_one(port.release, facts={"containers": [other], "note": f"X{chain.container}9"})
+    officer = await port.person_headers("security", "officer")
+    ok(await port.client.get(f"/v1/alerts/{named}", headers=officer))
+    ok(await port.client.post(f"/v1/alerts/{named}/acknowledge", headers=officer))
+    closed = {"outcome": "unfounded", "reason": "a planner doing his work"}
+    ok(await port.client.post(f"/v1/alerts/{named}/close", json=closed, headers=officer))
+
+    entries = (await who_knew(port, chain.container))["entries"]
+
+    person = f"person:{port['security'].people['officer'].id}"
+    alerted = [(e["action"], e["actor"]) for e in entries if e["source"] == "alert"]
+    assert alerted == [
+        ("alert.raised", None),
+        ("alert.acknowledged", person),
+        ("alert.closed", person),
+    ]
+    assert {e["outcome"] for e in entries if e["source"] == "alert"} == {
+        "watched_container_lookups"
+    }
+    assert {e["release_id"] for e in entries if e["source"] == "alert"} == {str(chain.release_id)}
+    [read] = [e for e in entries if e["action"] == "alerts.read"]
+    assert (read["actor"], read["endpoint"], read["pickup"]) == (
+        person,
+        "GET /v1/alerts/{alert_id}",
+        "after",
+    )
+    [other_alert] = [e for e in (await who_knew(port, other))["entries"]]
+    assert (other_alert["source"], other_alert["pickup"]) == ("alert", "none")

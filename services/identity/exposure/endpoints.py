@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
-from services.identity.deps import CurrentPrincipal, UtcNowDep
+from services.identity.deps import ReadingPrincipal, UtcNowDep
 from services.identity.exposure import service
 from services.identity.exposure.schemas import PartyExposureView
+from services.identity.monitoring.reads import record_security_read
 from shared.deps import ReadSessionDep
-from shared.problems import PROBLEM
+from shared.problems import PROBLEM, Problem
 
 router = APIRouter(prefix="/v1/parties/{party_id}", tags=["exposure"])
 
@@ -28,8 +29,9 @@ PartyIdPath = Annotated[str, Path(max_length=64)]
     },
 )
 async def party_exposure(
+    request: Request,
     party_id: PartyIdPath,
-    principal: CurrentPrincipal,
+    principal: ReadingPrincipal,
     session: ReadSessionDep,
     now: UtcNowDep,
 ) -> PartyExposureView:
@@ -37,8 +39,26 @@ async def party_exposure(
     sees the party's people, every key (own, custodial, device) with whether it holds a
     credential now, and the keys its API client authenticates with and their scopes.
     For port security and the party's administrators; another party's caller gets 404
-    `party_not_found`, as for an unknown id."""
-    exposure = await service.party_exposure(
-        session, principal=principal, party_id=party_id, now=now
-    )
+    `party_not_found`, as for an unknown id. Each read and refusal is recorded
+    (`security.read`, action `exposure.read`, naming the party asked about)."""
+
+    async def recorded(outcome: str, results: int = 0) -> None:
+        await record_security_read(
+            request.app.state.sessions,
+            principal,
+            action="exposure.read",
+            outcome=outcome,
+            now=now,
+            results=results,
+            about=party_id,
+        )
+
+    try:
+        exposure = await service.party_exposure(
+            session, principal=principal, party_id=party_id, now=now
+        )
+    except Problem as refusal:
+        await recorded("not_found" if refusal.status == 404 else "refused")
+        raise
+    await recorded("ok", len(exposure.people))
     return PartyExposureView.of(exposure)

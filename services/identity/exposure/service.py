@@ -9,8 +9,9 @@ role, so the report cannot say something the service does not do.
 
 The report maps a party's staff: it is for port security and for the party's own
 administrators only. Anyone of another party gets the 404 of an unknown party; the
-party's own other people and its API client get 403 `exposure_not_allowed`. Identity
-records reads in its structured log, not in a table (docs/identity.md): so is this one.
+party's own other people and its API client get 403 `exposure_not_allowed`. Each read and
+each refusal is recorded by the endpoint as an audit event `security.read`
+(monitoring/reads.py), which the identity rules watch.
 """
 
 import uuid
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.identity.auth import may_see_people_of
@@ -39,8 +39,6 @@ from services.identity.parties.service import party_not_found
 from services.identity.people.models import Person, PersonRole, PersonStatus
 from shared.auth import Principal
 from shared.problems import Forbidden, Problem
-
-logger = structlog.get_logger(__name__)
 
 #: The scope port security's API client reads reports under (its officers need no scope),
 #: the same one the release service's port-security pages ask for.
@@ -73,9 +71,6 @@ def check_may_read_exposure(principal: Principal, party_id: str) -> None:
     """404 `party_not_found` for another party's caller, 403 for the party's own others."""
     if may_read_exposure(principal, party_id):
         return
-    logger.warning(
-        "exposure_refused", actor=principal.actor, caller=principal.party_id, party_id=party_id
-    )
     if principal.party_id != party_id:
         raise party_not_found()
     raise Forbidden("exposure_not_allowed", "the party's exposure is for its administrators")
@@ -232,14 +227,6 @@ async def party_exposure(
         )
         for p in people
     ]
-    logger.info(
-        "exposure_read",
-        actor=principal.actor,
-        caller=principal.party_id,
-        party_id=party_id,
-        people=len(people),
-        keys=len(key_rows),
-    )
     return PartyExposure(
         party=party,
         client_scopes=tuple(sorted(allowed_scopes(party.roles))),

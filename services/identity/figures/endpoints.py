@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from services.identity.deps import CurrentPrincipal
+from services.identity.deps import ReadingPrincipal, UtcNowDep
 from services.identity.figures import service
+from services.identity.monitoring.reads import record_security_read
 from shared.deps import ReadSessionDep
 from shared.figures import FIGURES_RESPONSE, figures_response
-from shared.problems import problem_responses
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"])
 
@@ -23,14 +24,36 @@ Year = Annotated[int, Path(ge=2000, le=2999)]
     responses={**FIGURES_RESPONSE, **problem_responses(401, 403, 422)},
 )
 async def yearly_figures(
-    year: Year, request: Request, principal: CurrentPrincipal, session: ReadSessionDep
+    year: Year,
+    request: Request,
+    principal: ReadingPrincipal,
+    session: ReadSessionDep,
+    now: UtcNowDep,
 ) -> Response:
     """Rows `year,figure,kind,terminal,status,outcome,count` for the calendar year in UTC:
     `alerts` by kind, status and outcome; `suspensions` of people (kind `person`) by reason
     (outcome `integrity`, `investigation`, `left_employer`, `other`). CSV by default, JSON
     with `Accept: application/json`. For port security's officers and its API client
-    (`alerts:read`); everyone else gets 403."""
-    rows = await service.yearly_figures(session, principal=principal, year=year)
+    (`alerts:read`); everyone else gets 403. Each read and refusal is recorded
+    (`security.read`, action `figures.read`)."""
+
+    async def recorded(outcome: str, results: int = 0) -> None:
+        await record_security_read(
+            request.app.state.sessions,
+            principal,
+            action="figures.read",
+            outcome=outcome,
+            now=now,
+            results=results,
+            about=str(year),
+        )
+
+    try:
+        rows = await service.yearly_figures(session, principal=principal, year=year)
+    except Problem:
+        await recorded("refused")
+        raise
+    await recorded("ok", len(rows))
     return figures_response(
         service="identity", year=year, rows=rows, accept=request.headers.get("accept", "")
     )

@@ -2,8 +2,11 @@
 
 Repeated failed sign-ins (per person, and per source address: one address guessing many
 usernames), repeated wrong second-factor codes (confirming a factor, or a gate pass asked
-with a code), and every integrity match (a person suspended for integrity registered again,
-`integrity.match_found`), which becomes a high alert to port security at once.
+with a code), every integrity match (a person suspended for integrity registered again,
+`integrity.match_found`), which becomes a high alert to port security at once, and the
+reads of what port security keeps here (`security.read`, monitoring/reads.py): a burst of
+them by one person or client, port security's own included, and refused attempts by
+someone outside port security (who wants to know what is watched?).
 """
 
 from datetime import datetime
@@ -11,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.identity.monitoring.reads import SECURITY_READ
 from shared.audit.models import AuditEvent
 from shared.monitoring import evidence
 from shared.monitoring.audit_rules import AuditCountRule
@@ -80,6 +84,48 @@ class FailedSecondFactor(AuditCountRule):
         return f"person:{facts['person_id']}", "wrong codes"
 
 
+class SecurityReadBurst(AuditCountRule):
+    """Very many reads of alerts, rules, figures or exposure by one person or client."""
+
+    name = "lookup_burst"
+    kind = "lookup_burst"
+    severity = Severity.medium
+    description = (
+        "A burst of reads of alerts, monitoring rules, figures or a party's exposure by one"
+        " person or client, port security's own included."
+    )
+    event_types = frozenset({SECURITY_READ})
+    defaults = WindowCount(count=200, window_seconds=600)
+
+    def key_of(self, facts: dict[str, Any]) -> tuple[str, str] | None:
+        """The reader."""
+        actor = facts.get("actor")
+        return (str(actor), "reads") if actor else None
+
+
+class RefusedSecurityReads(AuditCountRule):
+    """Attempts refused (403, or a party not found) to read what port security keeps."""
+
+    name = "refused_security_reads"
+    kind = "refused_security_reads"
+    severity = Severity.high
+    description = (
+        "Refused attempts to read or act on alerts, rules, figures or another party's"
+        " exposure: someone outside port security wants to know what is watched."
+    )
+    event_types = frozenset({SECURITY_READ})
+    defaults = WindowCount(count=3, window_seconds=3600)
+
+    def counts(self, event_type: str, facts: dict[str, Any]) -> bool:
+        """Refusals: a 403, or another party's exposure answered as not found."""
+        return facts.get("outcome") in ("refused", "not_found")
+
+    def key_of(self, facts: dict[str, Any]) -> tuple[str, str] | None:
+        """The one refused."""
+        actor = facts.get("actor")
+        return (str(actor), "refused reads") if actor else None
+
+
 class NoThresholds(Thresholds):
     """A rule that alerts on every event it watches has nothing to set but `enabled`."""
 
@@ -146,4 +192,6 @@ def identity_rules() -> RuleSet:
         FailedSignInsAddress(),
         FailedSecondFactor(),
         IntegrityReRegistration(),
+        SecurityReadBurst(),
+        RefusedSecurityReads(),
     )

@@ -14,11 +14,10 @@ A listing that shows several containers is one entry per container shown (`recor
 so that "who knew?" finds a listing as it finds a read.
 
 Once recorded, a read wakes the monitoring rules through the cache (at most every
-`WAKE_SPACING_SECONDS` per process), so an alert follows a suspicious read within a look
-rather than a poll.
+`shared.monitoring.wake.WAKE_SPACING_SECONDS` per process), so an alert follows a
+suspicious read within a look rather than a poll.
 """
 
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,8 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.release.access.models import AccessLogEntry
 from services.release.auth import Caller
 from shared.db import SessionFactory, transaction
-from shared.monitoring.wake import wake_runner
-from shared.request_scope import current_app_state, current_endpoint
+from shared.monitoring.wake import wake_after_read
+from shared.request_scope import current_endpoint
 
 
 def _entry(
@@ -104,24 +103,7 @@ async def record_read(
                 now=now,
             )
         )
-    await _wake_the_rules()
-
-
-# A burst of reads wakes the rule runner once: at most this often per process.
-WAKE_SPACING_SECONDS = 0.25
-
-
-async def _wake_the_rules() -> None:
-    """Tell the monitoring rules a read arrived, through the cache, so that whichever
-    process runs them looks now rather than at its next poll (best effort)."""
-    state = current_app_state()
-    if state is None:
-        return
-    moment = time.monotonic()
-    if moment - getattr(state, "rules_woken_at", float("-inf")) < WAKE_SPACING_SECONDS:
-        return
-    state.rules_woken_at = moment
-    await wake_runner(state.cache)
+    await wake_after_read()
 
 
 async def record_shown(
@@ -150,4 +132,4 @@ async def record_shown(
                     now=now,
                 )
             )
-    await _wake_the_rules()
+    await wake_after_read()

@@ -2,48 +2,37 @@
 
 Readers: port security's officers and its client with `alerts:read`; acting (acknowledge,
 close, thresholds): its officers only (shared.monitoring.auth). Every read is recorded in
-the access log, so port security's own reads are watched by the rules too.
+the access log, refusals too, so port security's own reads are watched by the rules; a
+read of one alert records one row per container its facts name, so "who knew?" finds the
+officers who read about the container.
 """
 
 from datetime import datetime
 
 from fastapi import Request
 
-from services.release.access.service import record_read
+from services.release.access.service import record_read, record_shown
 from services.release.auth import Caller
 from services.release.deps import CurrentCaller, current_time
 from shared.auth import Principal
-from shared.monitoring.auth import check_officer, check_reader
-from shared.monitoring.endpoints import alerts_router
+from shared.monitoring.endpoints import Read, alerts_router
 
 
-async def port_security_reader(caller: CurrentCaller) -> Principal:
-    """A caller who may read alerts; 403 otherwise."""
-    return check_reader(caller.principal)
+async def caller_principal(caller: CurrentCaller) -> Principal:
+    """The verified caller; the router judges whether he may read or act."""
+    return caller.principal
 
 
-async def port_security_officer(caller: CurrentCaller) -> Principal:
-    """An officer of port security; 403 otherwise."""
-    return check_officer(caller.principal)
-
-
-async def record(
-    request: Request, principal: Principal, action: str, results: int, now: datetime
-) -> None:
+async def record(request: Request, principal: Principal, read: Read, now: datetime) -> None:
     """A read of alerts or rules, in the access log like any read."""
+    sessions, caller = request.app.state.sessions, Caller(principal, token="")
+    if read.containers:
+        shown = [(None, container) for container in read.containers]
+        await record_shown(sessions, caller, action=read.action, shown=shown, now=now)
+        return
     await record_read(
-        request.app.state.sessions,
-        Caller(principal, token=""),
-        action=action,
-        outcome="ok",
-        now=now,
-        results=results,
+        sessions, caller, action=read.action, outcome=read.outcome, now=now, results=read.results
     )
 
 
-router = alerts_router(
-    reader=port_security_reader,
-    officer=port_security_officer,
-    now=current_time,
-    record=record,
-)
+router = alerts_router(caller=caller_principal, now=current_time, record=record)

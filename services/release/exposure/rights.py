@@ -3,7 +3,7 @@
 There is no table of rights to keep up to date: the report walks the app's routes and asks
 each route's own guards whether a stand-in caller of the role would pass: every dependency
 that judges the caller alone (`deps.require(scope, *party_roles)`, which admits by the
-caller's party roles and `auth.allows`; the alerts' port-security reader and officer). A route
+caller's party roles and `auth.allows`). A route
 that admits every caller and decides in its handler by the caller's relation to the data
 has its rule named in RELATION_RULES, each a function of this service's that the handler
 itself calls; a route with no rule here is reported as decided by its handler, so a new
@@ -28,7 +28,8 @@ from services.release.exposure.service import is_port_security, may_read_exposur
 from services.release.inspections.endpoints import _terminal_of
 from services.release.investigations.endpoints import _port_security
 from services.release.releases.repository import OVERSEERS
-from shared.monitoring.auth import check_reader
+from shared.auth import Principal
+from shared.monitoring.auth import check_officer, check_reader
 from shared.problems import Problem
 
 
@@ -40,8 +41,10 @@ class Guard:
     caller_param: str
 
 
-#: The dependency that verifies the caller: a route without it is public.
-CALLER_DEPENDENCY = "get_caller"
+#: The dependency that verifies the caller (a route without it is public), and the one that
+#: hands his principal to the shared alerts router (services/release/alerts/endpoints.py):
+#: the caller again, not a guard.
+CALLER_DEPENDENCIES = frozenset({"get_caller", "caller_principal"})
 
 #: What a relation rule answers: None (refused), or how far the right reaches.
 Reach = str | None
@@ -88,13 +91,23 @@ def _reads_exposure(caller: Caller) -> Reach:
     return "its_party" if may_read_exposure(caller, caller.party_id) else None
 
 
-def _reads_figures(caller: Caller) -> Reach:
-    """The yearly figures: port security's (`shared.monitoring.auth.check_reader`)."""
-    try:
-        check_reader(caller.principal)
-    except Problem:
-        return None
-    return "all"
+def _judged_by(check: Callable[[Principal], Principal]) -> Callable[[Caller], Reach]:
+    """A rule that admits whom `check` (shared.monitoring.auth) lets through, to all of it."""
+
+    def rule(caller: Caller) -> Reach:
+        try:
+            check(caller.principal)
+        except Problem:
+            return None
+        return "all"
+
+    rule.__doc__ = f"Whoever `{check.__name__}` admits."
+    return rule
+
+
+#: The yearly figures and the alerts: port security's readers; deciding: its officers.
+_reads_figures = _reads_alerts = _judged_by(check_reader)
+_decides_alerts = _judged_by(check_officer)
 
 
 def _asks_who_knew(caller: Caller) -> Reach:
@@ -111,6 +124,15 @@ RELATION_RULES: dict[tuple[str, str], Callable[[Caller], Reach]] = {
     ("GET", "/v1/parties/{party_id}/exposure"): _reads_exposure,
     ("GET", "/v1/figures/{year}"): _reads_figures,
     ("GET", "/v1/investigations/containers/{container}/who-knew"): _asks_who_knew,
+    # The alerts' router judges the caller in a dependency that also records a refusal
+    # (shared.monitoring.endpoints), by these same checks.
+    ("GET", "/v1/alerts"): _reads_alerts,
+    ("GET", "/v1/alerts/stream"): _reads_alerts,
+    ("GET", "/v1/alerts/{alert_id}"): _reads_alerts,
+    ("GET", "/v1/monitoring/rules"): _reads_alerts,
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): _decides_alerts,
+    ("POST", "/v1/alerts/{alert_id}/close"): _decides_alerts,
+    ("PUT", "/v1/monitoring/rules/{name}"): _decides_alerts,
 }
 #: The areas whose routes show releases by need-to-know (`release_reach`).
 RELEASE_AREAS = frozenset({"releases", "chain"})
@@ -157,7 +179,7 @@ def _area(path: str, tags: list[Any]) -> str:
 
 
 def _is_caller(dependant: Dependant) -> bool:
-    return getattr(dependant.call, "__name__", "") == CALLER_DEPENDENCY
+    return getattr(dependant.call, "__name__", "") in CALLER_DEPENDENCIES
 
 
 def _is_guard(dependant: Dependant) -> bool:
@@ -191,7 +213,7 @@ def caller_routes(app: FastAPI) -> list[Route]:
         guards = tuple(
             Guard(call=d.call, caller_param=d.dependencies[0].name or "caller")
             for d in dependants
-            if d.call is not None and _is_guard(d)
+            if d.call is not None and _is_guard(d) and not _is_caller(d)
         )
         path = context.path_format or original.path
         for method in sorted(context.methods or ()):

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import String, cast
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,6 +13,8 @@ from services.release.chain.models import Link
 from services.release.gate.models import GateDecision, GateOut
 from services.release.inspections.models import Inspection
 from services.release.releases.models import Hold, Release
+from shared.monitoring.evidence import containers_named
+from shared.monitoring.models import Alert
 
 
 async def releases_of(session: AsyncSession, container: str) -> list[Release]:
@@ -80,3 +83,15 @@ async def inspections_of(session: AsyncSession, container: str) -> list[Inspecti
     """Every inspection of the container."""
     result = await session.exec(select(Inspection).where(col(Inspection.container) == container))
     return list(result.all())
+
+
+async def alerts_naming(session: AsyncSession, container: str) -> list[Alert]:
+    """Alerts whose facts name the container, oldest first. The facts are matched as text
+    first (a container number is distinctive, and the alerts table is small: one row per
+    alert) and then parsed, so a number inside another string does not count."""
+    result = await session.exec(
+        select(Alert)
+        .where(cast(col(Alert.facts), String).contains(container))
+        .order_by(col(Alert.raised_at), col(Alert.id))
+    )
+    return [alert for alert in result.all() if container in containers_named(alert.facts)]

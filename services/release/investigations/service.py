@@ -5,8 +5,10 @@ pickup.
 A bribed insider's tell is a look-up before the crime: the access log holds every read (with
 the endpoint it came through), and the release service's own records say who was told
 without asking (the parties who signed or received a link, the terminal that asked the gate,
-the officer who recorded an inspection). Events pushed to subscribers (webhooks) do not exist
-yet; when they do, each delivery joins the answer as a source of its own.
+the officer who recorded an inspection), and the alerts that name the container told port
+security (raised, acknowledged and closed by whom; each officer who opened such an alert is
+a read in the access log). Events pushed to subscribers (webhooks) do not exist yet; when
+they do, each delivery joins the answer as a source of its own.
 
 The answer is built from one container's rows in the period, sorted, and cut into pages by a
 keyset cursor over (moment, entry key): a container's history is small, and one reading of
@@ -36,6 +38,9 @@ MADE_BY = {
     "hold.placed": "PUT /v1/releases/{release_id}/holds/{kind}",
     "inspection.outcome": "POST /v1/inspections/{inspection_id}/outcome",
     "inspection.cancel_requested": "POST /v1/inspections/{inspection_id}/cancel",
+    "alert.raised": "GET /v1/alerts/stream",
+    "alert.acknowledged": "POST /v1/alerts/{alert_id}/acknowledge",
+    "alert.closed": "POST /v1/alerts/{alert_id}/close",
 }
 
 
@@ -232,11 +237,44 @@ async def _gather(
                 release_id=inspection.release_id,
                 outcome=inspection.cancel_reason,
             )
+    for alert in await repository.alerts_naming(session, container):
+        release_id = _release_named(alert.facts, release_ids)
+        facts.add(
+            alert.id,
+            alert.raised_at,
+            "alert",
+            "alert.raised",
+            actor=None,
+            party_id=None,
+            release_id=release_id,
+            outcome=alert.kind,
+        )
+        for action, actor, at in (
+            ("alert.acknowledged", alert.acknowledged_by, alert.acknowledged_at),
+            ("alert.closed", alert.closed_by, alert.closed_at),
+        ):
+            if actor is not None:
+                facts.add(
+                    alert.id,
+                    at,
+                    "alert",
+                    action,
+                    actor=actor,
+                    party_id=None,
+                    release_id=release_id,
+                    outcome=alert.kind,
+                )
     return [
         fact
         for fact in facts.found
         if (since is None or fact.at >= since) and (until is None or fact.at < until)
     ]
+
+
+def _release_named(facts: dict[str, object], release_ids: list[uuid.UUID]) -> uuid.UUID | None:
+    """The container's release an alert's facts name (`release_id`), if any."""
+    named = facts.get("release_id")
+    return next((r for r in release_ids if str(r) == named), None)
 
 
 class _Pickups:

@@ -190,6 +190,47 @@ class ReleaseNotEntitled(AccessCountRule):
         return row.action == "release.create" and row.outcome == "refused"
 
 
+#: Reads of what port security keeps (and the dog handlers' dispatch): anyone refused one
+#: wants to know what is watched, or when the dog comes.
+SECURITY_ACTIONS = (
+    "alerts.list",
+    "alerts.read",
+    "alerts.stream",
+    "alerts.acknowledge",
+    "alerts.close",
+    "monitoring.rules",
+    "monitoring.rule_change",
+    "figures.read",
+    "exposure.read",
+    "investigation.who_knew",
+    "visits.dispatch",
+)
+
+
+class RefusedSecurityReads(AccessCountRule):
+    """Refused attempts to read what port security keeps, or a dog visit's dispatch."""
+
+    name = "refused_security_reads"
+    kind = "refused_security_reads"
+    severity = Severity.high
+    what = "refused attempts to read alerts, rules, figures, who-knew, exposure or dispatch"
+    description = (
+        "Refused attempts to read or act on alerts, rules, figures, who-knew, a party's"
+        " exposure or a dog visit's dispatch: who wants to know what is watched?"
+    )
+    defaults = WindowCount(count=3, window_seconds=3600)
+
+    def condition(self) -> ColumnElement[bool] | None:
+        """Refused reads of port security's data."""
+        return (col(AccessLogEntry.outcome) == "refused") & col(AccessLogEntry.action).in_(
+            SECURITY_ACTIONS
+        )
+
+    def matches(self, row: AccessLogEntry) -> bool:
+        """Refused reads of port security's data."""
+        return row.outcome == "refused" and row.action in SECURITY_ACTIONS
+
+
 class UnusualHoursThresholds(Thresholds):
     """An hour of the day is unusual for a person holding less than `max_share` of his
     reads over `history_days`, once he has at least `min_history` reads."""
@@ -381,6 +422,7 @@ def release_rules(zone: ZoneInfo) -> RuleSet:
         LookupBurst(),
         WatchedContainerLookups(),
         ReleaseNotEntitled(),
+        RefusedSecurityReads(),
         UnusualHours(zone),
         DriverReassigned(),
         Renomination(),
