@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
 [--backends embedded,postgres] [--release-workers 1,2] [--inspect-probability P]
-[--profile PATH]`
+[--profile PATH] [--subscribers 50 --silent-subscribers 10]`
 
 For each backend the identity and the release service run as their own processes
 (`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
@@ -49,6 +49,17 @@ saturated) only the target rate's step still runs, so that the target is always 
 and leaves its statistics in PATH.<backend>-w<processes>.prof (with more than one process,
 only uvicorn's supervisor is profiled: profile with `--release-workers 1`).
 
+With `--subscribers N` (issue 15's webhook benchmark, `loadtests/bench_webhooks.py`) every
+rate step runs twice, side by side: first with no subscription (the reference), then with N
+subscriptions to gate decisions and gate-outs, made through `POST /v1/subscriptions` by the
+told parties' admins, `--silent-subscribers` of them pointed at local receivers that accept
+the connection and never answer, the others at receivers that answer 204 at once
+(`loadtests/webhook_receivers.py`, on 127.0.0.1 in this process). Loopback endpoints need the
+release service in development mode with `KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE=true` (and
+the demo webhook key that development falls back on), which the benchmark gives it then.
+After the subscribed step the benchmark waits up to `--settle-seconds` for the answering
+subscribers' deliveries, prints what every subscriber got, and deletes the subscriptions.
+
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
 they must be) at the end, and the schemas, Redis keys and files of the run are removed.
@@ -61,6 +72,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import itertools
 import json
 import math
 import os
@@ -85,7 +97,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from loadtests import alert_watch, gate_setup
+from loadtests import alert_watch, bench_webhooks, gate_setup
 from loadtests.harness import (
     PG_URL,
     REDIS_URL,
@@ -166,6 +178,8 @@ class Step:
     made: Counter[str] = field(default_factory=Counter)
     # With --watch-alerts: how long refused look-ups took to reach port security's stream.
     alerts: alert_watch.AlertLatency | None = None
+    # With --subscribers: what the subscribers got (None in the reference step).
+    webhooks: bench_webhooks.WebhookFigures | None = None
 
     @property
     def failed(self) -> int:
@@ -303,6 +317,7 @@ _ENV_FIELDS = (
     "identity_url",
     "inspect_probability",
     "workers",
+    "webhook_allow_private",
 )
 
 
@@ -353,6 +368,12 @@ def cpu_seconds(pid: int) -> float:
         with contextlib.suppress(OSError):
             children += [int(child) for child in task.read_text().split()]
     return own + sum(cpu_seconds(child) for child in children)
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process (with --subscribers: mostly the local receivers)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children_cpu_seconds() -> float:
@@ -645,8 +666,10 @@ async def run_step(
     containers: Iterator[str],
     settings: ReleaseSettings,
     scratch: Path,
+    subscribers: bench_webhooks.Subscribers | None = None,
 ) -> Step:
-    """Prepare the releases of one step, offer `rate` pickups per second, read the figures."""
+    """Prepare the releases of one step, offer `rate` pickups per second, read the figures
+    (and, with `subscribers`, what they had been sent by the end of the step)."""
     terminals = len(services.port.terminals)
     lanes = lanes_for(rate, args.lane_rate, terminals)
     # Enough for the offered rate over the run, with room for lanes that run a little fast.
@@ -670,6 +693,9 @@ async def run_step(
         f"({count} releases prepared in {step.prepare_seconds:.0f} s)"
     )
     made_before = await made_so_far(settings)
+    events_before = await bench_webhooks.outbox_events(settings) if subscribers else 0
+    own_before = own_cpu_seconds()
+    wall_clock = time.time()
     before = {
         "release": cpu_seconds(services.release.pid),
         "identity": cpu_seconds(services.identity.pid),
@@ -705,6 +731,16 @@ async def run_step(
             step.alerts = await watching
             services.probes_made += step.alerts.probes
     wall = time.monotonic() - wall
+    if subscribers is not None:
+        step.webhooks = bench_webhooks.WebhookFigures(
+            subscriptions=len(subscribers.made),
+            silent_subscriptions=len(subscribers.silent_ids),
+            started=wall_clock,
+            ended=time.time(),
+            receivers_cpu=(own_cpu_seconds() - own_before) / wall,
+        )
+        step.webhooks.end_of_step = await subscribers.snapshot()
+        step.webhooks.events = await bench_webhooks.outbox_events(settings) - events_before
     step.cpu = {
         "release": (cpu_seconds(services.release.pid) - before["release"]) / wall,
         "identity": (cpu_seconds(services.identity.pid) - before["identity"]) / wall,
@@ -723,6 +759,42 @@ async def run_step(
     return step
 
 
+async def subscribed_step(
+    stack: Stack,
+    services: Services,
+    rate: float,
+    args: argparse.Namespace,
+    subscribers: bench_webhooks.Subscribers,
+    *,
+    rng: random.Random,
+    containers: Iterator[str],
+    scratch: Path,
+) -> Step:
+    """The step again with the subscribers: subscribe, run, let the answering subscribers'
+    deliveries settle (bounded), read what they got, unsubscribe."""
+    try:
+        await subscribers.subscribe()
+        step = await run_step(
+            stack,
+            services,
+            rate,
+            args,
+            rng=rng,
+            containers=containers,
+            settings=subscribers.settings,
+            scratch=scratch,
+            subscribers=subscribers,
+        )
+        assert step.webhooks is not None
+        settling = time.monotonic()
+        step.webhooks.settled = await subscribers.settle(args.settle_seconds)
+        step.webhooks.settle_seconds = time.monotonic() - settling
+        subscribers.figures(step.webhooks)
+        return step
+    finally:
+        await subscribers.unsubscribe()
+
+
 # --- one backend ------------------------------------------------------------------------------
 
 
@@ -736,6 +808,8 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         identity_url=identity_settings.public_url,
         inspect_probability=args.inspect_probability,
         workers=stack.workers,
+        # Local receivers are on loopback: allowed in development only (the default here).
+        webhook_allow_private=args.subscribers > 0,
     )
     logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
     servers: list[subprocess.Popen[bytes]] = []
@@ -752,6 +826,12 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             gate_setup.PortShape(
                 terminals=args.terminals, drivers_per_carrier=args.drivers_per_carrier
             ),
+        )
+        told = bench_webhooks.told_parties(port)
+        admins = (
+            await bench_webhooks.seed_admins(identity_settings, [party for party, _ in told])
+            if args.subscribers
+            else {}
         )
         identity = start_server(
             "identity",
@@ -813,6 +893,27 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                 scratch=scratch,
             )
             result.steps.append(step)
+            if args.subscribers:
+                result.steps.append(
+                    await subscribed_step(
+                        stack,
+                        services,
+                        rate,
+                        args,
+                        bench_webhooks.Subscribers(
+                            release_url=services.release_url,
+                            identity_url=services.identity_url,
+                            settings=release_settings,
+                            admins=admins,
+                            planned=bench_webhooks.spread(
+                                told, args.subscribers, args.silent_subscribers
+                            ),
+                        ),
+                        rng=rng,
+                        containers=containers,
+                        scratch=scratch,
+                    )
+                )
             if (
                 not saturated
                 and not args.all_steps
@@ -859,6 +960,16 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
             else " ('inspect' for a random inspection is an expected answer: no gate-out)"
         )
     )
+    if args.subscribers:
+        print(
+            f"webhooks (issue 15): each step first with no subscription (the reference), then "
+            f"with {args.subscribers} subscriptions to gate.decided (terminals) and "
+            f"gate.completed (terminals, lines, forwarders, carriers), "
+            f"{args.silent_subscribers} of them to receivers that never answer; made through "
+            "POST /v1/subscriptions by each party's admin; receivers on 127.0.0.1 in the "
+            "benchmark's process; release service in development mode with "
+            "KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE=true and the demo webhook key"
+        )
     print(
         f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
         f"{TARGET_RATE:g} decisions/s with zero failures; report the maximum sustainable rate"
@@ -914,6 +1025,12 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                     else " (draws differ from the decisions that would release)"
                 )
             )
+            if args.subscribers:
+                if step.webhooks is None:
+                    print("    webhooks: no subscription (the reference)")
+                else:
+                    for line in bench_webhooks.report_lines(step.webhooks):
+                        print(f"    {line}")
             if step.alerts is not None:
                 a = step.alerts
                 print(
@@ -925,6 +1042,8 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 print(f"    {count} x {failure}")
             if len(step.failures) > 6:
                 print(f"    ... and {len(step.failures) - 6} other kinds")
+        if args.subscribers:
+            compare_subscribed(result.steps)
         best = result.max_sustainable
         print(
             f"  max sustainable rate: {f'{best:g} decisions/s' if best else 'none of the steps'}"
@@ -939,6 +1058,25 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 f"{at_target.decisions.per_second:.1f} decisions/s achieved: target {verdict}"
                 + ("" if stack.name == "postgres" else " (the issue's target is for PostgreSQL)")
             )
+
+
+def compare_subscribed(steps: Sequence[Step]) -> None:
+    """Each subscribed step beside the reference step before it."""
+    for reference, subscribed in itertools.pairwise(steps):
+        figures = subscribed.webhooks
+        if reference.webhooks is not None or figures is None:
+            continue
+        print(
+            f"  at {subscribed.rate:g}/s, none -> {figures.subscriptions} subscribers "
+            f"({figures.silent_subscriptions} silent): decisions/s "
+            f"{reference.decisions.per_second:.1f} -> {subscribed.decisions.per_second:.1f}; "
+            f"decision p50 {_ms(reference.decisions.p50)} -> {_ms(subscribed.decisions.p50)}, "
+            f"p99 {_ms(reference.decisions.p99)} -> {_ms(subscribed.decisions.p99)} ms; "
+            f"gate-out p99 {_ms(reference.completions.p99)} -> "
+            f"{_ms(subscribed.completions.p99)} ms; failures {reference.failed} -> "
+            f"{subscribed.failed}; release CPU {reference.cpu.get('release', 0) * 100:.0f}% -> "
+            f"{subscribed.cpu.get('release', 0) * 100:.0f}%"
+        )
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -1007,6 +1145,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also time refused look-ups to their alert on port security's stream "
         "(loadtests/alert_watch.py)",
     )
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        default=0,
+        help="run each step again with this many webhook subscriptions to gate events "
+        "(loadtests/bench_webhooks.py); 0: no webhook steps",
+    )
+    parser.add_argument(
+        "--silent-subscribers",
+        type=int,
+        default=0,
+        help="of the subscriptions, how many point at receivers that never answer",
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=30.0,
+        help="after a subscribed step, wait at most this long for the answering "
+        "subscribers' deliveries",
+    )
     args = parser.parse_args(argv)
     try:
         args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
@@ -1029,6 +1187,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--terminals, --drivers-per-carrier and --lane-rate must be positive")
     if not 0.0 <= args.inspect_probability <= 0.5:
         parser.error("--inspect-probability lies in [0, 0.5]")
+    if not 0 <= args.subscribers <= 200 or not 0 <= args.silent_subscribers <= args.subscribers:
+        parser.error("--subscribers lies in [0, 200], --silent-subscribers in [0, --subscribers]")
+    if not 0 <= args.settle_seconds <= MAX_RUN_SECONDS:
+        parser.error(f"--settle-seconds must lie in [0, {MAX_RUN_SECONDS:g}]")
     if args.api_chains < 0:
         parser.error("--api-chains must not be negative")
     return args
