@@ -51,6 +51,7 @@ ACTOR = "bench-webhooks-seed"
 # How long to wait for the outbox to be fanned out before subscribing (so that no event of
 # the reference step reaches the new subscribers).
 QUIET_OUTBOX_SECONDS = 60.0
+TIMELINE_SECONDS = 5.0  # the window of the answering receipts' timeline
 
 
 def wanted_types(role: str) -> list[str]:
@@ -174,6 +175,7 @@ class WebhookFigures:
     settle_seconds: float = 0.0
     lags: list[float] = field(default_factory=list)  # answering receipts, seconds
     lags_in_step: list[float] = field(default_factory=list)  # received before the step ended
+    receipt_times: list[float] = field(default_factory=list)  # answering receipts, wall clock
     silent_requests: int = 0
     silent_most_open: int = 0  # at one silent receiver
     bad_requests: int = 0
@@ -321,6 +323,7 @@ class Subscribers:
         receipts = self.receivers.receipts()
         figures.lags = [receipt.lag for receipt in receipts]
         figures.lags_in_step = [r.lag for r in receipts if r.received_at <= figures.ended]
+        figures.receipt_times = [receipt.received_at for receipt in receipts]
         figures.silent_requests = self.receivers.silent_requests()
         figures.silent_most_open = self.receivers.silent_most_open()
         figures.bad_requests = self.receivers.bad()
@@ -396,11 +399,26 @@ def report_lines(figures: WebhookFigures) -> list[str]:
         f"over {len(lag)}"
     )
     lines.append(
+        f"  answering receipts per {TIMELINE_SECONDS:g} s from the step's start: "
+        + timeline(figures)
+    )
+    lines.append(
         f"  silent receivers: {figures.silent_requests} requests read, none answered, at most "
         f"{figures.silent_most_open} held open at once by one receiver; "
         f"{figures.bad_requests} malformed requests"
     )
     return lines
+
+
+def timeline(figures: WebhookFigures) -> str:
+    """Answering receipts in each window from the step's start (a stall shows as zeros)."""
+    counts: dict[int, int] = {}
+    for at in figures.receipt_times:
+        window = int((at - figures.started) // TIMELINE_SECONDS)
+        counts[window] = counts.get(window, 0) + 1
+    if not counts:
+        return "none"
+    return " ".join(str(counts.get(n, 0)) for n in range(max(0, min(counts)), max(counts) + 1))
 
 
 def _q(values: Sequence[float], q: float) -> float:
