@@ -144,6 +144,13 @@ def _demo_witness(specs: list[ServiceSpec]) -> DemoWitness:
     return DemoWitness(url, environment)
 
 
+def _allow_local_receivers(environment: dict[str, str], specs: list[ServiceSpec]) -> None:
+    """A development port delivers webhooks to receivers on this machine too (the demo
+    walk's, a developer's), unless configured otherwise; production refuses the setting."""
+    if all(spec.settings().environment == "development" for spec in specs):
+        environment.setdefault("KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE", "true")
+
+
 @app.command()
 def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
     """Run one service or the web front end, or all three (each in its own process)."""
@@ -181,6 +188,7 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
         return
     names = [spec.name for spec in specs] + ["web"]
     witness = _demo_witness(specs)
+    _allow_local_receivers(witness.environment, specs)
     children = [
         subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "services.cli", "serve", name], env=witness.environment

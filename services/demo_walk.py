@@ -11,7 +11,10 @@ selected for inspection, the customs officer records it clear and the gate is as
 and records the gate-out; port security then recomputes the decision's verifiable draw
 with the published key, and puts the customs officer on a site's dog team, who reads its
 dispatch (visits already drawn, a few minutes ahead at most); port security asks who knew
-of the container; a forwarder's dispatcher looks up releases that are not his, the
+of the container; the carrier's planning system, subscribed by its admin before the chain
+began, has been told of its nomination, its acceptances and the gate-out by signed webhook
+deliveries (a receiver the walk runs on 127.0.0.1, checking each signature); a forwarder's
+dispatcher looks up releases that are not his, the
 monitoring rules raise an alert, and port security takes it on and closes it; port
 security reads the carrier's exposure report; the release log's latest checkpoint shows the
 witnesses' cosignatures (`make run` runs a demo witness); and port security opens the
@@ -35,6 +38,7 @@ from typing import Any
 import httpx
 import pyotp
 
+from services.demo_receiver import DemoReceiver, verified
 from shared import iso6346, jose, vrf
 from shared.tlog.cosignature import parse_cosigner_key, require_quorum
 from shared.tlog.note import NoteError
@@ -119,11 +123,12 @@ def _fresh_container() -> str:
 def walk(credentials: Path, say: Say) -> dict[str, Any]:
     """Run the walk; returns the gate decision."""
     document = json.loads(credentials.read_text())
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30) as client, DemoReceiver() as receiver:
         w = Walk(document, client, say)
         line, forwarder, carrier = "noordzee.planner", "rijnmond.desk", "maasvlakte.dispatch"
         driver, gate = "maasvlakte.driver1", "ect.gate"
         container = _fresh_container()
+        subscription = _subscribe(w, "maasvlakte.admin", receiver)
         until = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
         w.act(
             gate,
@@ -176,6 +181,7 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
             decision = _ask_gate(w, gate, driver, container)
         if decision["decision"] == "release":
             w.act(gate, f"/v1/gate/decisions/{decision['decision_id']}/complete", "gate-out")
+            _told(w, "maasvlakte.admin", receiver, subscription, release["release_id"])
         _check_draw(w, "security.officer", decision)
         _visits(w, "security.officer", "douane.officer")
         _who_knew(w, "security.officer", container)
@@ -185,6 +191,52 @@ def walk(credentials: Path, say: Say) -> dict[str, Any]:
         if document.get("web_url"):
             _in_the_browser(w, "security.officer", container)
         return decision
+
+
+#: What the carrier's planning system wants to hear of (docs/webhooks.md lists every type).
+CARRIER_EVENTS = (
+    "nl.ketenpas.release.nomination_received",
+    "nl.ketenpas.release.link_accepted",
+    "nl.ketenpas.gate.completed",
+)
+#: How long the walk waits for the gate-out's delivery (the dispatcher looks every second).
+DELIVERY_WAIT_SECONDS = 30.0
+
+
+def _subscribe(w: Walk, admin: str, receiver: DemoReceiver) -> dict[str, Any]:
+    """The carrier's admin subscribes its planning system (the walk's receiver) to its
+    releases' events; the answer shows the signing secret this once."""
+    return w.call(
+        "post",
+        f"{w.release}/v1/subscriptions",
+        f"{admin} subscribes {receiver.url} to {', '.join(CARRIER_EVENTS)}",
+        json={"url": receiver.url, "event_types": list(CARRIER_EVENTS)},
+        headers=w.headers(admin),
+    )
+
+
+def _told(
+    w: Walk, admin: str, receiver: DemoReceiver, subscription: dict[str, Any], release_id: str
+) -> None:
+    """What the carrier's system was told of the release, each delivery's signature checked
+    with the secret, and the deliveries as the subscriber lists them."""
+    arrived = receiver.wait_for("nl.ketenpas.gate.completed", release_id, DELIVERY_WAIT_SECONDS)
+    for delivery in arrived:
+        event = delivery.event()
+        check = "signature verified" if verified(subscription["secret"], delivery) else "FORGED"
+        w.say(f"     told: {event['type']} ({delivery.headers.get('webhook-id')}): {check}")
+    if not any(d.event().get("type") == "nl.ketenpas.gate.completed" for d in arrived):
+        raise RuntimeError(f"no gate-out event arrived within {DELIVERY_WAIT_SECONDS:g} s")
+    if not all(verified(subscription["secret"], d) for d in arrived):
+        raise RuntimeError("a delivery's signature does not hold")
+    listed = w.call(
+        "get",
+        f"{w.release}/v1/subscriptions/{subscription['id']}/deliveries",
+        f"{admin} lists the subscription's deliveries",
+        headers=w.headers(admin),
+    )
+    done = sum(1 for d in listed["deliveries"] if d["status"] == "delivered")
+    w.say(f"     {done} of {len(listed['deliveries'])} deliveries delivered")
 
 
 DEMO_SITE = "ECT gate lanes (demo walk)"

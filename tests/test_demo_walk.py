@@ -98,6 +98,7 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         run_sequencer=True,  # draws need the log's signed checkpoints, as when served
         inspect_probability=1.0,
         audit_witnesses=[witnesses],
+        webhook_allow_private=True,  # the walk's receiver listens on 127.0.0.1
     )
     assert isinstance(identity_settings, IdentitySettings)
     # The witness watches both logs of this port (their keys are the tests' own).
@@ -138,6 +139,10 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         "douane.officer inspects",
         "decision: release",
         "gate-out",
+        "maasvlakte.admin subscribes",
+        "told: nl.ketenpas.release.nomination_received",
+        "told: nl.ketenpas.gate.completed",
+        "deliveries delivered",
         "proof verified under key",
         "reads the site's dispatch",
         "none earlier",
@@ -153,3 +158,6 @@ async def test_the_demo_walk_goes_from_yard_to_gate_out_through_an_inspection(
         assert step in story, story
     # Every request of the walk succeeded (the web's sign-in form answers 303 to the page).
     assert all(line.startswith(("2", "303", "     ")) for line in said), story
+    # Every delivery the carrier's system received held its signature.
+    told = [line for line in said if "told: " in line]
+    assert told and all(line.endswith("signature verified") for line in told), story

@@ -64,7 +64,13 @@ PORT = (
         100000004,
         "Maasvlakte Haulage",
         ("carrier",),
-        (("dispatch", "dispatcher"), ("driver1", "driver"), ("driver2", "driver")),
+        # The admin manages the carrier's webhook subscriptions (the demo walk subscribes).
+        (
+            ("dispatch", "dispatcher"),
+            ("driver1", "driver"),
+            ("driver2", "driver"),
+            ("admin", "admin"),
+        ),
     ),
     DemoParty(
         "waalhaven",
