@@ -3,9 +3,13 @@
 A subscription is told of an event when (a) it wants the event's type and (b) its party may
 know of it now, by the same rules its reads follow (`events.py` says which audience each
 type has). Those rules are not written again here: a release is judged with the release
-service's own `releases.repository.get_visible`, for the subscribing party as its API client,
-and the payload about a release is `releases.service.load_view` for that party: no more than
-its `GET /v1/releases/{id}` would show it at that moment.
+service's own `releases.repository.visible_to`, for the subscribing party as its API client,
+and the payload about a release is `releases.service.view` for that party: no more than its
+`GET /v1/releases/{id}` would show it at that moment.
+
+A batch of events is judged together: its releases, their links and holds are read once,
+and each subscribing party's right to read them is one statement for the whole batch, so
+the cost grows with the parties subscribed, not with events times subscriptions.
 
 Judged at fan-out, shortly after the change commits. A party that the change itself takes
 out of the release (a declined or withdrawn step, a cancelled release whose links are all
@@ -21,9 +25,10 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.auth import Caller
-from services.release.releases import repository as releases
+from services.release.chain import repository as chain_repository
+from services.release.chain.models import Link
 from services.release.releases import service as release_views
-from services.release.releases.models import Release
+from services.release.releases.models import Hold, Release
 from services.release.releases.repository import OVERSEERS
 from services.release.webhooks import outbox, repository
 from services.release.webhooks.events import CATALOGUE, RELEASE_EXPIRED, Audience
@@ -50,19 +55,66 @@ class FanoutReport:
     deliveries: int = 0
 
 
+class _Batch:
+    """What a batch of events needs to judge and show their releases, read once for the
+    whole batch: the releases, their live links and holds, and for each subscribing party
+    which of them it may read (one statement per party, by the releases' own rule)."""
+
+    def __init__(self, session: AsyncSession, now: datetime) -> None:
+        self._session = session
+        self._now = now
+        self.releases: dict[uuid.UUID, Release] = {}
+        self._links: dict[uuid.UUID, list[Link]] = {}
+        self._holds: dict[uuid.UUID, list[Hold]] = {}
+        self._visible: dict[tuple[str, frozenset[str]], set[uuid.UUID]] = {}
+        self._views: dict[tuple[str, frozenset[str], uuid.UUID], dict[str, Any]] = {}
+
+    async def load(self, release_ids: list[uuid.UUID]) -> None:
+        """Read the releases of the batch with their links and holds."""
+        self.releases = await repository.releases_of(self._session, release_ids)
+        self._links = await chain_repository.live_links_of(self._session, release_ids)
+        self._holds = await repository.holds_of(self._session, release_ids)
+
+    async def view(
+        self, party: str, roles: frozenset[str], release: Release
+    ) -> dict[str, Any] | None:
+        """The release as the party's read shows it now, or None if it may not read it."""
+        # Readers: as the party reads the release, but not in an overseer's role (events.py).
+        reader_roles = roles - set(OVERSEERS)
+        key = (party, reader_roles)
+        reader = party_caller(party, reader_roles)
+        if key not in self._visible:
+            self._visible[key] = await repository.visible_among(
+                self._session, reader, list(self.releases)
+            )
+        if release.id not in self._visible[key]:
+            return None
+        cached = self._views.get((party, reader_roles, release.id))
+        if cached is None:
+            shown = release_views.view(
+                reader,
+                release,
+                links=self._links.get(release.id, []),
+                holds=self._holds.get(release.id, []),
+                now=self._now,
+            )
+            cached = shown.model_dump(mode="json", by_alias=True)
+            self._views[(party, reader_roles, release.id)] = cached
+        return cached
+
+
 async def _payload(
-    session: AsyncSession,
+    batch: _Batch,
     event: OutboxEvent,
     audience: Audience,
     subscription: Subscription,
-    release: Release | None,
-    now: datetime,
 ) -> dict[str, Any] | None:
     """What this subscription's party is told of the event, or None if it may not know."""
     roles = frozenset(subscription.party_roles)
     party = subscription.party_id
     if audience == Audience.port_security:
         return dict(event.facts) if "port_security" in roles else None
+    release = batch.releases.get(event.release_id) if event.release_id else None
     if release is None:
         return None
     if audience == Audience.inspection:
@@ -72,13 +124,10 @@ async def _payload(
     if audience == Audience.terminal:
         own_terminal = "terminal" in roles and release.terminal_id == party
         return dict(event.facts) if own_terminal else None
-    # Readers: as the party reads the release, but not in an overseer's role (events.py).
-    reader = party_caller(party, roles - set(OVERSEERS))
-    visible = await releases.get_visible(session, reader, release.id)
-    if visible is None:
+    view = await batch.view(party, roles, release)
+    if view is None:
         return None
-    view = await release_views.load_view(session, reader, visible, now=now)
-    return {"release": view.model_dump(mode="json", by_alias=True), "change": dict(event.facts)}
+    return {"release": view, "change": dict(event.facts)}
 
 
 async def announce_expiries(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
@@ -109,17 +158,17 @@ async def fan_out(session: AsyncSession, *, now: datetime, limit: int = 100) -> 
     if not events:
         return report
     subscriptions = await repository.live_subscriptions(session)
+    batch = _Batch(session, now)
+    if subscriptions:
+        await batch.load(sorted({e.release_id for e in events if e.release_id is not None}))
     for event in events:
         report.events += 1
         kind = CATALOGUE.get(event.event_type)
         wanting = [s for s in subscriptions if event.event_type in s.event_types]
         if kind is None or not wanting:
             continue
-        release = (
-            await session.get(Release, event.release_id) if event.release_id is not None else None
-        )
         for subscription in wanting:
-            payload = await _payload(session, event, kind.audience, subscription, release, now)
+            payload = await _payload(batch, event, kind.audience, subscription)
             if payload is None:
                 continue
             assert event.id is not None

@@ -14,7 +14,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.release.releases.models import Release, ReleaseStatus
+from services.release.auth import Caller
+from services.release.releases.models import Hold, Release, ReleaseStatus
+from services.release.releases.repository import visible_to
 from services.release.webhooks.events import RELEASE_EXPIRED
 from services.release.webhooks.models import (
     Delivery,
@@ -101,6 +103,40 @@ async def expired_unannounced(
         .limit(limit)
     )
     return (await session.exec(statement)).all()
+
+
+async def releases_of(
+    session: AsyncSession, release_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Release]:
+    """Several releases by id, in one statement."""
+    if not release_ids:
+        return {}
+    statement = select(Release).where(col(Release.id).in_(release_ids))
+    return {release.id: release for release in (await session.exec(statement)).all()}
+
+
+async def visible_among(
+    session: AsyncSession, caller: Caller, release_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these releases the caller may read, by the releases' own rule (`visible_to`),
+    in one statement."""
+    if not release_ids:
+        return set()
+    statement = select(Release.id).where(col(Release.id).in_(release_ids), visible_to(caller))
+    return set((await session.exec(statement)).all())
+
+
+async def holds_of(
+    session: AsyncSession, release_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Hold]]:
+    """The holds of several releases, in one statement."""
+    found: dict[uuid.UUID, list[Hold]] = {release_id: [] for release_id in release_ids}
+    if not found:
+        return found
+    statement = select(Hold).where(col(Hold.release_id).in_(found)).order_by(col(Hold.kind))
+    for hold in (await session.exec(statement)).all():
+        found[hold.release_id].append(hold)
+    return found
 
 
 async def unfanned(session: AsyncSession, limit: int) -> Sequence[OutboxEvent]:
