@@ -237,3 +237,29 @@ async def test_a_subscriber_that_never_answers_delays_no_other(port: Port) -> No
         finally:
             hold.set()
             await worker.drain()
+
+
+async def test_the_background_dispatcher_delivers_on_its_own(
+    make_settings: SettingsFactory,
+) -> None:
+    receiver = Receiver()
+    async with (
+        make_port(
+            make_settings,
+            webhook_allow_private=True,
+            run_webhooks=True,
+            webhook_poll_seconds=0.05,
+        ) as port,
+        receiver.running(),
+    ):
+        made = await subscribe(port, "line", receiver.url, READER_TYPES)
+        chain = await create_release(port, to="forwarder")
+        await accept(port, chain, 0, "forwarder")
+        await until(lambda: len(receiver.received) == 2)
+        assert receiver.types() == [
+            "nl.ketenpas.release.nomination_received",
+            "nl.ketenpas.release.link_accepted",
+        ]
+        for item in receiver.received:
+            verify(made["secret"], item.headers, item.body)
+        await until(lambda: not dispatcher(port).in_flight())

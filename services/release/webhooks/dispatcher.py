@@ -1,8 +1,11 @@
 """The dispatcher: fans the outbox out and delivers, at least once, in order per release.
 
 Runs in the background of the process that does background work (`run_webhooks`, unset:
-where the sequencer runs). Each look (`tick`):
+where the sequencer runs). It looks every `webhook_poll_seconds`, and again as soon as a
+send is answered (so a free slot is filled at once). Each look (`tick`):
 
+0. **Record** the sends answered since the last look, in one transaction (a delivery stays
+   leased until recorded, so nobody sends it again meanwhile).
 1. **Fan-out** (`fanout.py`), in its own transaction under a lock (a PostgreSQL advisory
    lock; SQLite's write lock), so deliveries are made in event order once.
 2. **Claim** the deliveries due now: pending, their retry time come, not leased, and not
@@ -27,7 +30,7 @@ import asyncio
 import secrets as system_random
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -94,7 +97,8 @@ class Backoff:
 
 
 class Dispatcher:
-    """Fans out and delivers on `tick(now)`; `run` ticks every `poll_seconds`."""
+    """Fans out and delivers on `tick(now)`; `run` ticks every `poll_seconds`, and as soon
+    as a send is answered."""
 
     def __init__(
         self,
@@ -110,7 +114,6 @@ class Dispatcher:
         poll_seconds: float,
         directory: IdentityDirectory | None = None,
         wall: Callable[[], datetime] = utcnow,
-        wait: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
@@ -123,8 +126,14 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self._directory = directory
         self._wall = wall
-        self._wait = wait
         self._in_flight: dict[asyncio.Task[None], Delivery] = {}
+        # Sends answered and not yet recorded: written together by the next look, in one
+        # transaction (a delivery stays leased until then, so nobody sends it again).
+        self._answered: list[repository.Attempt] = []
+        # Set when a send is answered, so `run` looks again at once: a free slot is filled
+        # without waiting for the next poll.
+        self._woken = asyncio.Event()
+        self._next_expiry_look: datetime | None = None
 
     @classmethod
     def of(
@@ -163,11 +172,18 @@ class Dispatcher:
         )
 
     async def tick(self, now: datetime) -> TickReport:
-        """Fan out what is new, and start sending what is due (not waiting for answers)."""
+        """Record the sends answered, fan out what is new, and start sending what is due
+        (not waiting for answers)."""
         report = TickReport()
+        await self._record()
+        # Expiries are looked for once per poll, not at every look a finished send causes.
+        expiries = self._next_expiry_look is None or now >= self._next_expiry_look
+        if expiries:
+            self._next_expiry_look = now + timedelta(seconds=self.poll_seconds)
         while True:
             async with transaction(self._sessions) as session:
-                made = await fan_out(session, now=now, limit=FANOUT_BATCH)
+                made = await fan_out(session, now=now, limit=FANOUT_BATCH, expiries=expiries)
+            expiries = False
             report.events += made.events
             report.made += made.deliveries
             if made.events < FANOUT_BATCH:
@@ -187,6 +203,19 @@ class Dispatcher:
         """Wait for every delivery in flight to be answered and recorded."""
         while self._in_flight:
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+        await self._record()
+
+    async def _record(self) -> None:
+        answered, self._answered = self._answered, []
+        if not answered:
+            return
+        try:
+            async with transaction(self._sessions) as session:
+                await repository.record_attempts(session, answered)
+        except BaseException:
+            # Kept for the next look; meanwhile the deliveries stay leased.
+            self._answered = answered + self._answered
+            raise
 
     async def _claim(self, now: datetime) -> list[tuple[Delivery, Subscription]]:
         room = self.concurrency - len(self._in_flight)
@@ -243,12 +272,23 @@ class Dispatcher:
         headers["content-type"] = CONTENT_TYPE
         result = await self._sender.post(subscription.url, headers, body)
         if result.ok:
-            async with transaction(self._sessions) as session:
-                await repository.record_success(
-                    session, delivery.id, status_code=result.status_code, now=now
+            self._answer(
+                repository.Attempt(
+                    delivery_id=delivery.id,
+                    subscription_id=delivery.subscription_id,
+                    at=now,
+                    delivered=True,
+                    status_code=result.status_code,
+                    error=None,
+                    next_attempt_at=None,
                 )
+            )
             return
         await self._failed(delivery, result.status_code, result.error or "status", now)
+
+    def _answer(self, attempt: repository.Attempt) -> None:
+        self._answered.append(attempt)
+        self._woken.set()
 
     async def _failed(
         self, delivery: Delivery, status_code: int | None, error: str, now: datetime
@@ -256,15 +296,17 @@ class Dispatcher:
         attempts = delivery.attempts + 1
         give_up_at = delivery.retry_since + timedelta(seconds=self.backoff.give_up_seconds)
         next_at = now + self.backoff.delay(attempts)
-        async with transaction(self._sessions) as session:
-            await repository.record_failure(
-                session,
-                delivery.id,
+        self._answer(
+            repository.Attempt(
+                delivery_id=delivery.id,
+                subscription_id=delivery.subscription_id,
+                at=now,
+                delivered=False,
                 status_code=status_code,
                 error=error,
-                now=now,
                 next_attempt_at=None if now >= give_up_at else min(next_at, give_up_at),
             )
+        )
         logger.info(
             "webhook_delivery_failed",
             delivery=str(delivery.id),
@@ -274,13 +316,18 @@ class Dispatcher:
         )
 
     async def run(self) -> None:
-        """Tick every `poll_seconds` until cancelled; a failing look is logged, not fatal."""
+        """Look every `poll_seconds`, and at once when a send is answered (its slot is free),
+        until cancelled; a failing look is logged, not fatal."""
         while True:
+            self._woken.clear()
             try:
                 await self.tick(utcnow())
             except Exception:  # the next look tries again; the outbox keeps everything
                 logger.exception("webhook_dispatch_failed")
-            await self._wait(self.poll_seconds)
+            if not self._woken.is_set():
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._woken.wait()
 
     async def close(self) -> None:
         """Let deliveries in flight finish (each bounded by its timeout), then close."""

@@ -147,13 +147,17 @@ async def announce_expiries(session: AsyncSession, *, now: datetime, limit: int 
     return len(expired)
 
 
-async def fan_out(session: AsyncSession, *, now: datetime, limit: int = 100) -> FanoutReport:
+async def fan_out(
+    session: AsyncSession, *, now: datetime, limit: int = 100, expiries: bool = True
+) -> FanoutReport:
     """Make the deliveries of up to `limit` outbox events, in event order, in the caller's
-    transaction; nothing when another process is fanning out (PostgreSQL)."""
+    transaction (first looking for expiries, with `expiries`); nothing when another process
+    is fanning out (PostgreSQL)."""
     report = FanoutReport()
     if not await repository.take_fanout_lock(session):
         return report
-    await announce_expiries(session, now=now)
+    if expiries:
+        await announce_expiries(session, now=now)
     events = await repository.unfanned(session, limit)
     if not events:
         return report

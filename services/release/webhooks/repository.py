@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, text, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, text, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -313,63 +313,67 @@ async def deliveries_about(
     ]
 
 
-async def record_success(
-    session: AsyncSession, delivery_id: uuid.UUID, *, status_code: int | None, now: datetime
-) -> None:
-    """The delivery arrived; its subscription is no longer failing."""
-    found = await session.get(Delivery, delivery_id, with_for_update=True)
-    if found is None:
-        return
-    found.status = DeliveryStatus.delivered
-    found.attempts += 1
-    found.last_attempt_at = now
-    found.last_status_code = status_code
-    found.last_error = None
-    found.lease_until = None
-    found.delivered_at = now
-    if found.first_delivered_at is None:
-        found.first_delivered_at = now
-    await session.exec(
-        update(Subscription)
-        .where(
-            col(Subscription.id) == found.subscription_id,
-            col(Subscription.status) == SubscriptionStatus.failing,
-        )
-        .values(status=SubscriptionStatus.active, failing_since=None)
-    )
+@dataclass(frozen=True)
+class Attempt:
+    """How one send went, to be recorded: delivered, tried again at `next_attempt_at`, or
+    (neither) given up."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    at: datetime
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    next_attempt_at: datetime | None
 
 
-async def record_failure(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    *,
-    status_code: int | None,
-    error: str,
-    now: datetime,
-    next_attempt_at: datetime | None,
-) -> None:
-    """The delivery failed: tried again at `next_attempt_at`, or given up (None), which
-    marks its subscription failing."""
-    found = await session.get(Delivery, delivery_id, with_for_update=True)
-    if found is None:
-        return
-    found.attempts += 1
-    found.last_attempt_at = now
-    found.last_status_code = status_code
-    found.last_error = error[:40]
-    found.lease_until = None
-    if next_attempt_at is not None:
-        found.next_attempt_at = next_attempt_at
-        return
-    found.status = DeliveryStatus.failed
-    await session.exec(
-        update(Subscription)
-        .where(
-            col(Subscription.id) == found.subscription_id,
-            col(Subscription.status) == SubscriptionStatus.active,
+async def record_attempts(session: AsyncSession, attempts: Sequence[Attempt]) -> None:
+    """Record sends (one statement each, no reads); a subscription with a delivery given up
+    becomes `failing`, one with a delivery delivered `active` again."""
+    recovered: set[uuid.UUID] = set()
+    given_up: set[uuid.UUID] = set()
+    for attempt in attempts:
+        values: dict[str, object] = {
+            "attempts": col(Delivery.attempts) + 1,
+            "last_attempt_at": attempt.at,
+            "last_status_code": attempt.status_code,
+            "last_error": attempt.error[:40] if attempt.error else None,
+            "lease_until": None,
+        }
+        if attempt.delivered:
+            values |= {
+                "status": DeliveryStatus.delivered,
+                "delivered_at": attempt.at,
+                "first_delivered_at": func.coalesce(col(Delivery.first_delivered_at), attempt.at),
+            }
+            recovered.add(attempt.subscription_id)
+        elif attempt.next_attempt_at is not None:
+            values["next_attempt_at"] = attempt.next_attempt_at
+        else:
+            values["status"] = DeliveryStatus.failed
+            given_up.add(attempt.subscription_id)
+        await session.exec(
+            update(Delivery).where(col(Delivery.id) == attempt.delivery_id).values(**values)
         )
-        .values(status=SubscriptionStatus.failing, failing_since=now)
-    )
+    moment = max((attempt.at for attempt in attempts), default=None)
+    if given_up:
+        await session.exec(
+            update(Subscription)
+            .where(
+                col(Subscription.id).in_(given_up),
+                col(Subscription.status) == SubscriptionStatus.active,
+            )
+            .values(status=SubscriptionStatus.failing, failing_since=moment)
+        )
+    if recovered:
+        await session.exec(
+            update(Subscription)
+            .where(
+                col(Subscription.id).in_(recovered),
+                col(Subscription.status) == SubscriptionStatus.failing,
+            )
+            .values(status=SubscriptionStatus.active, failing_since=None)
+        )
 
 
 def replay(delivery: Delivery, *, now: datetime) -> None:
