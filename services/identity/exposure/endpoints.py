@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Request
 from services.identity.deps import ReadingPrincipal, UtcNowDep
 from services.identity.exposure import service
 from services.identity.exposure.schemas import PartyExposureView
-from services.identity.monitoring.reads import record_security_read
+from services.identity.monitoring.reads import recorder
 from shared.deps import ReadSessionDep
 from shared.problems import PROBLEM, Problem
 
@@ -41,18 +41,9 @@ async def party_exposure(
     For port security and the party's administrators; another party's caller gets 404
     `party_not_found`, as for an unknown id. Each read and refusal is recorded
     (`security.read`, action `exposure.read`, naming the party asked about)."""
-
-    async def recorded(outcome: str, results: int = 0) -> None:
-        await record_security_read(
-            request.app.state.sessions,
-            principal,
-            action="exposure.read",
-            outcome=outcome,
-            now=now,
-            results=results,
-            about=party_id,
-        )
-
+    recorded = recorder(
+        request.app.state.sessions, principal, action="exposure.read", now=now, about=party_id
+    )
     try:
         exposure = await service.party_exposure(
             session, principal=principal, party_id=party_id, now=now

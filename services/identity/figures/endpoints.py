@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from services.identity.deps import ReadingPrincipal, UtcNowDep
 from services.identity.figures import service
-from services.identity.monitoring.reads import record_security_read
+from services.identity.monitoring.reads import recorder
 from shared.deps import ReadSessionDep
 from shared.figures import FIGURES_RESPONSE, figures_response
 from shared.problems import Problem, problem_responses
@@ -36,18 +36,9 @@ async def yearly_figures(
     with `Accept: application/json`. For port security's officers and its API client
     (`alerts:read`); everyone else gets 403. Each read and refusal is recorded
     (`security.read`, action `figures.read`)."""
-
-    async def recorded(outcome: str, results: int = 0) -> None:
-        await record_security_read(
-            request.app.state.sessions,
-            principal,
-            action="figures.read",
-            outcome=outcome,
-            now=now,
-            results=results,
-            about=str(year),
-        )
-
+    recorded = recorder(
+        request.app.state.sessions, principal, action="figures.read", now=now, about=str(year)
+    )
     try:
         rows = await service.yearly_figures(session, principal=principal, year=year)
     except Problem:

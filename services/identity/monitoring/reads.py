@@ -15,6 +15,7 @@ the rule runner through the cache, at most every
 `shared.monitoring.wake.WAKE_SPACING_SECONDS` per process.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from shared.audit import events
@@ -56,3 +57,28 @@ async def record_security_read(
             },
         )
     await wake_after_read()
+
+
+def recorder(
+    sessions: SessionFactory,
+    principal: Principal,
+    *,
+    action: str,
+    now: datetime,
+    about: str | None = None,
+) -> Callable[..., Awaitable[None]]:
+    """`record_security_read` for one request, waiting for its outcome (and result count):
+    an endpoint records `ok` once it answers, or the refusal it raises."""
+
+    async def recorded(outcome: str, results: int = 0) -> None:
+        await record_security_read(
+            sessions,
+            principal,
+            action=action,
+            outcome=outcome,
+            now=now,
+            results=results,
+            about=about,
+        )
+
+    return recorded
