@@ -121,9 +121,9 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     # at random, so that many retries do not arrive together), and given up
     # `webhook_give_up_seconds` after it was made; the subscription is then `failing`. The
     # dispatcher looks every `webhook_poll_seconds`, sends at most `webhook_concurrency`
-    # at once and at most `webhook_per_subscription` to one subscription (so a slow
-    # subscriber never holds up another), and holds a claimed delivery for
-    # `webhook_lease_seconds` (then another process may take it). It runs where the
+    # at once and at most `webhook_per_subscription` to one subscription (one while its
+    # latest send failed: a slow subscriber never holds up another), and holds a claimed
+    # delivery for `webhook_lease_seconds` (then another process may take it). It runs where the
     # sequencer runs unless `run_webhooks` says otherwise.
     webhook_secret_key: SecretStr = SecretStr("")
     webhook_allow_private: bool = False
@@ -134,7 +134,7 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86400)
     webhook_give_up_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
     webhook_per_subscription: int = Field(default=2, ge=1, le=100)
     webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     run_webhooks: bool | None = None

@@ -263,3 +263,30 @@ async def test_the_background_dispatcher_delivers_on_its_own(
         for item in receiver.received:
             verify(made["secret"], item.headers, item.body)
         await until(lambda: not dispatcher(port).in_flight())
+
+
+async def test_a_failing_subscriber_gets_one_send_at_a_time_until_one_succeeds(
+    port: Port,
+) -> None:
+    receiver = Receiver(status=503)
+    async with receiver.running():
+        await subscribe(port, "line", receiver.url, READER_TYPES)
+        for _ in range(5):
+            await create_release(port, to="forwarder")
+        worker = dispatcher(port)
+        moment = utcnow()
+        first = await worker.tick(moment)
+        await worker.drain()
+        assert first.sent == worker.per_subscription  # not failing yet: its full share
+        moment += timedelta(hours=2)
+        again = await worker.tick(moment)
+        await worker.drain()
+        assert again.sent == 1  # its latest send failed: one at a time
+        receiver.status = 204
+        moment += timedelta(hours=2)
+        recovered = await worker.tick(moment)
+        await worker.drain()
+        assert recovered.sent == 1
+        after = await worker.tick(moment)
+        await worker.drain()
+        assert after.sent == worker.per_subscription  # it answered: its full share again

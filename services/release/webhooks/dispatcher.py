@@ -15,8 +15,9 @@ send is answered (so a free slot is filled at once). Each look (`tick`):
    send one delivery at the same time; a process that dies leaves a lease that runs out,
    and another sends it again (at least once: receivers de-duplicate by `webhook-id`).
 3. **Send** each in a task of its own, at most `webhook_concurrency` at once and at most
-   `webhook_per_subscription` per subscription: a subscriber that never answers costs its
-   own slots their timeout, never another's, and never the gate (which only wrote a row).
+   `webhook_per_subscription` per subscription (one while its latest send failed): a
+   subscriber that never answers costs its own slot its timeout, never another's, and never
+   the gate (which only wrote a row).
 
 A failed delivery is tried again after an exponential back-off with jitter (between half
 and all of `base * 2^(attempts-1)`, capped), until `webhook_give_up_seconds` after it was
@@ -134,6 +135,9 @@ class Dispatcher:
         # without waiting for the next poll.
         self._woken = asyncio.Event()
         self._next_expiry_look: datetime | None = None
+        # Subscriptions whose latest send failed: one send at a time until one succeeds, so
+        # a subscriber that never answers holds one slot, not `per_subscription`.
+        self._struggling: set[uuid.UUID] = set()
 
     @classmethod
     def of(
@@ -225,7 +229,8 @@ class Dispatcher:
         chosen: list[tuple[Delivery, Subscription]] = []
         async with transaction(self._sessions) as session:
             for delivery in await repository.due_deliveries(session, now=now, limit=room * 4):
-                if len(chosen) >= room or busy[delivery.subscription_id] >= self.per_subscription:
+                share = 1 if delivery.subscription_id in self._struggling else self.per_subscription
+                if len(chosen) >= room or busy[delivery.subscription_id] >= share:
                     continue
                 subscription = await repository.subscription(session, delivery.subscription_id)
                 if subscription is None:
@@ -288,6 +293,10 @@ class Dispatcher:
 
     def _answer(self, attempt: repository.Attempt) -> None:
         self._answered.append(attempt)
+        if attempt.delivered:
+            self._struggling.discard(attempt.subscription_id)
+        else:
+            self._struggling.add(attempt.subscription_id)
         self._woken.set()
 
     async def _failed(
