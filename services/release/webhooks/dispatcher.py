@@ -114,9 +114,13 @@ class Dispatcher:
         lease_seconds: float,
         poll_seconds: float,
         directory: IdentityDirectory | None = None,
+        read_sessions: SessionFactory | None = None,
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        # Whether there is work at all is asked in a read first: on SQLite every writing
+        # transaction takes the one write lock the gate needs too.
+        self._read_sessions = read_sessions or sessions
         self._sender = sender
         self._key = key
         self.source = source
@@ -145,6 +149,7 @@ class Dispatcher:
         sessions: SessionFactory,
         settings: ReleaseSettings,
         directory: IdentityDirectory | None = None,
+        read_sessions: SessionFactory | None = None,
     ) -> "Dispatcher | None":
         """A dispatcher as the settings say; with `directory`, a party that no longer holds
         a valid credential is sent nothing (its deliveries wait, and are given up in time).
@@ -173,6 +178,7 @@ class Dispatcher:
             lease_seconds=settings.webhook_lease_seconds,
             poll_seconds=settings.webhook_poll_seconds,
             directory=directory,
+            read_sessions=read_sessions,
         )
 
     async def tick(self, now: datetime) -> TickReport:
@@ -185,6 +191,10 @@ class Dispatcher:
         if expiries:
             self._next_expiry_look = now + timedelta(seconds=self.poll_seconds)
         while True:
+            if not expiries:
+                async with transaction(self._read_sessions) as session:
+                    if not await repository.has_unfanned(session):
+                        break
             async with transaction(self._sessions) as session:
                 made = await fan_out(session, now=now, limit=FANOUT_BATCH, expiries=expiries)
             expiries = False
@@ -225,6 +235,9 @@ class Dispatcher:
         room = self.concurrency - len(self._in_flight)
         if room <= 0:
             return []
+        async with transaction(self._read_sessions) as session:
+            if not await repository.any_due(session, now=now):
+                return []
         busy = self.in_flight()
         chosen: list[tuple[Delivery, Subscription]] = []
         async with transaction(self._sessions) as session:
@@ -346,7 +359,9 @@ class Dispatcher:
 
 def start(app: FastAPI, settings: ReleaseSettings) -> None:
     """Give the app its dispatcher, running where background work runs (`run_webhooks`)."""
-    dispatcher = Dispatcher.of(app.state.sessions, settings, app.state.identity_directory)
+    dispatcher = Dispatcher.of(
+        app.state.sessions, settings, app.state.identity_directory, app.state.read_sessions
+    )
     app.state.webhook_dispatcher = dispatcher
     run = settings.run_sequencer if settings.run_webhooks is None else settings.run_webhooks
     app.state.webhook_task = (

@@ -139,6 +139,26 @@ async def holds_of(
     return found
 
 
+async def has_unfanned(session: AsyncSession) -> bool:
+    """Whether any outbox event waits for its fan-out (a read, before taking a write lock)."""
+    statement = select(OutboxEvent.id).where(col(OutboxEvent.fanned_out_at).is_(None)).limit(1)
+    return (await session.exec(statement)).first() is not None
+
+
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether any delivery may be due now (a read, before taking a write lock)."""
+    statement = (
+        select(Delivery.id)
+        .where(
+            col(Delivery.status) == DeliveryStatus.pending,
+            col(Delivery.next_attempt_at) <= now,
+            or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+        )
+        .limit(1)
+    )
+    return (await session.exec(statement)).first() is not None
+
+
 async def unfanned(session: AsyncSession, limit: int) -> Sequence[OutboxEvent]:
     """Outbox rows not fanned out yet, in event order."""
     statement = (
