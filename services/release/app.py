@@ -77,11 +77,13 @@ def create_app(
         webhook_dispatcher.start(app, settings)
 
     async def disconnect_identity(app: FastAPI) -> None:
-        await webhook_dispatcher.stop(app)
         await visit_scheduler.stop(app)
         await monitoring.stop(app)
         await access_log_keeper.stop(app)
         await reconcile_schedule.stop(app)
+        # Last: what the others wrote while stopping is in the outbox for the next process;
+        # a send in flight finishes (bounded by its timeout) before the directory closes.
+        await webhook_dispatcher.stop(app)
         await app.state.identity_directory.close()
         await app.state.identity_client.aclose()
 
