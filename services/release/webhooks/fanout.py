@@ -147,6 +147,14 @@ async def announce_expiries(session: AsyncSession, *, now: datetime, limit: int 
     return len(expired)
 
 
+async def forget_fanned_out(*, session: AsyncSession, now: datetime) -> int:
+    """Housekeeping: drop outbox events fanned out more than `EXPIRY_LOOKBACK` and a day ago
+    (kept that long, the expiry look still finds each expiry it announced)."""
+    return await repository.delete_fanned_out(
+        session, before=now - EXPIRY_LOOKBACK - timedelta(days=1)
+    )
+
+
 async def fan_out(
     session: AsyncSession, *, now: datetime, limit: int = 100, expiries: bool = True
 ) -> FanoutReport:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, text, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, text, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -137,6 +137,16 @@ async def holds_of(
     for hold in (await session.exec(statement)).all():
         found[hold.release_id].append(hold)
     return found
+
+
+async def delete_fanned_out(session: AsyncSession, *, before: datetime) -> int:
+    """Delete outbox events fanned out before `before` (their deliveries hold all they say)."""
+    result = await session.exec(
+        delete(OutboxEvent).where(
+            col(OutboxEvent.fanned_out_at).is_not(None), col(OutboxEvent.fanned_out_at) < before
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def has_unfanned(session: AsyncSession) -> bool:
