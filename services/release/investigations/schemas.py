@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Source = Literal["access_log", "release", "chain", "gate", "hold", "inspection", "alert"]
+Source = Literal["access_log", "release", "chain", "gate", "hold", "inspection", "alert", "event"]
 Relative = Literal["before", "after", "none"]
 
 
@@ -25,8 +25,9 @@ class Knowledge(BaseModel):
     at: datetime
     source: Source = Field(
         description="`access_log` for a read; otherwise the record that told him: the "
-        "release, its chain, a gate decision, a hold, an inspection or an alert naming the "
-        "container (raised: to port security; acknowledged or closed: by whom)"
+        "release, its chain, a gate decision, a hold, an inspection, an alert naming the "
+        "container (raised: to port security; acknowledged or closed: by whom), or an "
+        "`event` delivered to a party's webhook subscription (its type as `outcome`)"
     )
     action: str = Field(description="e.g. `release.read`, `link.received`, `gate.asked`")
     actor: str | None = Field(description="`person:<id>` or `client:<party id>`")

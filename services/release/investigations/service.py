@@ -7,8 +7,8 @@ the endpoint it came through), and the release service's own records say who was
 without asking (the parties who signed or received a link, the terminal that asked the gate,
 the officer who recorded an inspection), and the alerts that name the container told port
 security (raised, acknowledged and closed by whom; each officer who opened such an alert is
-a read in the access log). Events pushed to subscribers (webhooks) do not exist yet; when
-they do, each delivery joins the answer as a source of its own.
+a read in the access log), and every webhook delivery about one of its releases told the
+subscribing party (at its first arrival; a replay tells nothing new).
 
 The answer is built from one container's rows in the period, sorted, and cut into pages by a
 keyset cursor over (moment, entry key): a container's history is small, and one reading of
@@ -18,12 +18,13 @@ it keeps a page from repeating or skipping an entry.
 import bisect
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.investigations import repository
 from services.release.investigations.schemas import Knowledge, Pickup, Relative, Source, WhoKnew
+from services.release.webhooks.repository import deliveries_about
 
 _KEYS = uuid.UUID("5d4a0f1e-6b1c-4c52-9a2b-7f0e3c1d2a10")
 # The routes through which the stored records told someone (docs/access-log.md).
@@ -42,6 +43,9 @@ MADE_BY = {
     "alert.acknowledged": "POST /v1/alerts/{alert_id}/acknowledge",
     "alert.closed": "POST /v1/alerts/{alert_id}/close",
 }
+#: Bounds of a period left open, for the deliveries' query.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,20 @@ async def _gather(
                     release_id=release_id,
                     outcome=alert.kind,
                 )
+    told = await deliveries_about(
+        session, release_ids=release_ids, since=since or _EARLIEST, until=until or _LATEST
+    )
+    for delivery in told:
+        facts.add(
+            f"{delivery.subscription_id}|{delivery.event_type}|{delivery.delivered_at}",
+            delivery.delivered_at,
+            "event",
+            "event.delivered",
+            actor=None,
+            party_id=delivery.party_id,
+            release_id=delivery.release_id,
+            outcome=delivery.event_type,
+        )
     return [
         fact
         for fact in facts.found
