@@ -28,6 +28,7 @@ from services.release.exposure.service import is_port_security, may_read_exposur
 from services.release.inspections.endpoints import _terminal_of
 from services.release.investigations.endpoints import _port_security
 from services.release.releases.repository import OVERSEERS
+from services.release.webhooks.service import may_manage
 from shared.auth import Principal
 from shared.monitoring.auth import check_officer, check_reader
 from shared.problems import Problem
@@ -105,6 +106,16 @@ def _judged_by(check: Callable[[Principal], Principal]) -> Callable[[Caller], Re
     return rule
 
 
+def _manages_subscriptions(caller: Caller) -> Reach:
+    """Webhook subscriptions: the party's own, by its admins and its client with the scope
+    (`webhooks.service.may_manage`, which the handlers call)."""
+    try:
+        may_manage(caller)
+    except Problem:
+        return None
+    return "its_party"
+
+
 #: The yearly figures and the alerts: port security's readers; deciding: its officers.
 _reads_figures = _reads_alerts = _judged_by(check_reader)
 _decides_alerts = _judged_by(check_officer)
@@ -124,6 +135,16 @@ RELATION_RULES: dict[tuple[str, str], Callable[[Caller], Reach]] = {
     ("GET", "/v1/parties/{party_id}/exposure"): _reads_exposure,
     ("GET", "/v1/figures/{year}"): _reads_figures,
     ("GET", "/v1/investigations/containers/{container}/who-knew"): _asks_who_knew,
+    ("POST", "/v1/subscriptions"): _manages_subscriptions,
+    ("GET", "/v1/subscriptions"): _manages_subscriptions,
+    ("GET", "/v1/subscriptions/{subscription_id}"): _manages_subscriptions,
+    ("DELETE", "/v1/subscriptions/{subscription_id}"): _manages_subscriptions,
+    ("GET", "/v1/subscriptions/{subscription_id}/deliveries"): _manages_subscriptions,
+    ("POST", "/v1/subscriptions/{subscription_id}/replay"): _manages_subscriptions,
+    (
+        "POST",
+        "/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay",
+    ): _manages_subscriptions,
     # The alerts' router judges the caller in a dependency that also records a refusal
     # (shared.monitoring.endpoints), by these same checks.
     ("GET", "/v1/alerts"): _reads_alerts,
