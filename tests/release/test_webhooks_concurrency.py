@@ -13,7 +13,14 @@ from shared.models import utcnow
 from tests.conftest import SettingsFactory
 from tests.release.chains import create_release
 from tests.release.port import Port, make_port
-from tests.release.webhooks import READER_TYPES, Receiver, deliveries, subscribe, until
+from tests.release.webhooks import (
+    READER_TYPES,
+    Receiver,
+    deliveries,
+    dispatcher,
+    subscribe,
+    until,
+)
 
 
 @pytest.fixture
@@ -59,3 +66,42 @@ async def test_two_dispatchers_never_send_one_delivery_twice_at_once(port: Port)
     sent = Counter(item.headers["webhook-id"] for item in receiver.received)
     assert len(sent) == 12 and set(sent.values()) == {1}
     assert {row.status for row in await deliveries(port)} == {DeliveryStatus.delivered}
+
+
+async def test_a_silent_subscribers_backlog_does_not_crowd_out_the_others(
+    make_settings: SettingsFactory,
+) -> None:
+    hold = asyncio.Event()
+    silent, quick = Receiver(hold=hold), Receiver()
+    async with (
+        make_port(
+            make_settings,
+            webhook_allow_private=True,
+            webhook_timeout_seconds=30,
+            webhook_lease_seconds=60,
+            webhook_concurrency=4,
+        ) as port,
+        silent.running(),
+        quick.running(),
+    ):
+        await subscribe(port, "line", silent.url, READER_TYPES)
+        for _ in range(10):
+            await create_release(port, to="forwarder2")
+        worker = dispatcher(port)
+        try:
+            await worker.tick(utcnow())  # the silent one takes its share, and holds it
+            await until(lambda: silent.waiting == worker.per_subscription)
+            # Newer events for someone who answers, behind ten older ones of the silent
+            # subscriber's that are due too.
+            await subscribe(port, "forwarder", quick.url, READER_TYPES)
+            for _ in range(3):
+                await create_release(port, to="forwarder")
+            for _ in range(5):
+                await worker.tick(utcnow())
+                await until(lambda: sum(worker.in_flight().values()) <= worker.per_subscription)
+                if len(quick.received) == 3:
+                    break
+            assert len(quick.received) == 3
+        finally:
+            hold.set()
+            await worker.drain()

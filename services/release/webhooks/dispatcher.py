@@ -241,8 +241,20 @@ class Dispatcher:
         busy = self.in_flight()
         chosen: list[tuple[Delivery, Subscription]] = []
         async with transaction(self._sessions) as session:
-            for delivery in await repository.due_deliveries(session, now=now, limit=room * 4):
-                share = 1 if delivery.subscription_id in self._struggling else self.per_subscription
+            full = {
+                subscription_id
+                for subscription_id, count in busy.items()
+                if count >= self._share(subscription_id)
+            }
+            due = await repository.due_deliveries(
+                session,
+                now=now,
+                per_subscription=self.per_subscription,
+                exclude=full,
+                limit=room * 4,
+            )
+            for delivery in due:
+                share = self._share(delivery.subscription_id)
                 if len(chosen) >= room or busy[delivery.subscription_id] >= share:
                     continue
                 subscription = await repository.subscription(session, delivery.subscription_id)
@@ -303,6 +315,10 @@ class Dispatcher:
             )
             return
         await self._failed(delivery, result.status_code, result.error or "status", now)
+
+    def _share(self, subscription_id: uuid.UUID) -> int:
+        """How many sends a subscription may have in flight: one while its latest failed."""
+        return 1 if subscription_id in self._struggling else self.per_subscription
 
     def _answer(self, attempt: repository.Attempt) -> None:
         self._answered.append(attempt)

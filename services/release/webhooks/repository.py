@@ -5,9 +5,10 @@ subscription of another party, or a deleted one, is not found (404 as if unknown
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, text, update
 from sqlalchemy.orm import aliased
@@ -214,24 +215,55 @@ def _earlier_unfanned() -> ColumnElement[bool]:
     )
 
 
-async def due_deliveries(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Delivery]:
+async def due_deliveries(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    per_subscription: int,
+    exclude: Collection[uuid.UUID],
+    limit: int,
+) -> Sequence[Delivery]:
     """Pending deliveries due now, not leased, not waiting for an earlier one of their
-    subscription and release; locked, skipping rows another dispatcher holds (PostgreSQL)."""
+    subscription and release, oldest first but at most `per_subscription` of each
+    subscription (none of those in `exclude`); locked, skipping rows another dispatcher holds
+    (PostgreSQL).
+
+    At most a share per subscription is read, so a subscriber with a backlog (one that never
+    answers piles up due deliveries) cannot fill the window and starve the others. The share
+    is taken with a window function in a subquery: PostgreSQL allows no `FOR UPDATE` beside
+    one, so the locking select reads the chosen ids and checks them again.
+    """
+    due = [
+        col(Delivery.status) == DeliveryStatus.pending,
+        col(Delivery.next_attempt_at) <= now,
+        or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
+    ]
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=col(Delivery.subscription_id),
+            order_by=(col(Delivery.next_attempt_at), col(Delivery.outbox_id)),
+        )
+        .label("rank")
+    )
+    ranked: Any = select(col(Delivery.id).label("id"), rank).where(
+        *due,
+        exists().where(
+            col(Subscription.id) == col(Delivery.subscription_id),
+            col(Subscription.status).in_(LIVE),
+        ),
+        or_(
+            col(Delivery.release_id).is_(None),
+            and_(~_earlier_pending(), ~_earlier_unfanned()),
+        ),
+    )
+    if exclude:
+        ranked = ranked.where(col(Delivery.subscription_id).not_in(list(exclude)))
+    shares = ranked.subquery()
+    chosen = select(shares.c.id).where(shares.c.rank <= per_subscription)
     statement = (
         select(Delivery)
-        .where(
-            col(Delivery.status) == DeliveryStatus.pending,
-            col(Delivery.next_attempt_at) <= now,
-            exists().where(
-                col(Subscription.id) == col(Delivery.subscription_id),
-                col(Subscription.status).in_(LIVE),
-            ),
-            or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
-            or_(
-                col(Delivery.release_id).is_(None),
-                and_(~_earlier_pending(), ~_earlier_unfanned()),
-            ),
-        )
+        .where(col(Delivery.id).in_(chosen), *due)
         .order_by(col(Delivery.next_attempt_at), col(Delivery.outbox_id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
