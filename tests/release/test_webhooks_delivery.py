@@ -4,6 +4,7 @@ same webhook-id; a rolled-back change announces nothing; a forged or replayed de
 fails the receiver's check."""
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import pytest
 
 from services.release.releases import service as releases
 from services.release.releases.models import HoldKind
+from services.release.webhooks.cli import serve
 from services.release.webhooks.dispatcher import Backoff
 from services.release.webhooks.models import DeliveryStatus
 from shared.db import transaction
@@ -290,3 +292,21 @@ async def test_a_failing_subscriber_gets_one_send_at_a_time_until_one_succeeds(
         after = await worker.tick(moment)
         await worker.drain()
         assert after.sent == worker.per_subscription  # it answered: its full share again
+
+
+async def test_the_dispatcher_runs_alone_in_a_process_of_its_own(port: Port) -> None:
+    receiver = Receiver()
+    async with receiver.running():
+        made = await subscribe(port, "line", receiver.url, READER_TYPES)
+        await create_release(port, to="forwarder")
+        settings = port.release.state.settings.model_copy(update={"webhook_poll_seconds": 0.05})
+        alone = asyncio.create_task(serve(settings, identity_transport=port.identity_line))
+        try:
+            await until(lambda: len(receiver.received) == 1)
+        finally:
+            alone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await alone
+    verify(made["secret"], receiver.received[0].headers, receiver.received[0].body)
+    [row] = await deliveries(port)
+    assert row.status == DeliveryStatus.delivered
