@@ -286,6 +286,7 @@ DEPENDENCY_PROBLEMS: dict[str, frozenset[int]] = {
     "get_cache": frozenset({503}),
     "bearer_token": frozenset({401, 403}),
     "get_principal": frozenset({401, 403}),  # identity service
+    "get_reading_principal": frozenset({401, 403}),  # identity service, reading routes
     "get_caller": frozenset({401, 403, 503}),  # release service
     "get_keyring_cache": frozenset({503}),  # identity service
 }
