@@ -59,6 +59,9 @@ release service in development mode with `KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE
 the demo webhook key that development falls back on), which the benchmark gives it then.
 After the subscribed step the benchmark waits up to `--settle-seconds` for the answering
 subscribers' deliveries, prints what every subscriber got, and deletes the subscriptions.
+`--webhooks-apart` runs the dispatcher in a process of its own (`ketenpas webhooks run`,
+`services/release/webhooks/cli.py`) beside a release service with `RUN_WEBHOOKS=false`, and
+prints that process's CPU beside the release service's.
 
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
@@ -234,6 +237,8 @@ class Services:
     issuer: str
     identity: subprocess.Popen[bytes]
     release: subprocess.Popen[bytes]
+    # With --webhooks-apart: the webhook dispatcher in a process of its own.
+    dispatcher: subprocess.Popen[bytes] | None = None
     client_tokens: dict[str, str] = field(default_factory=dict)
     clients_at: float | None = None  # time.monotonic() when obtained
     driver_tokens: dict[str, str] = field(default_factory=dict)
@@ -318,6 +323,7 @@ _ENV_FIELDS = (
     "inspect_probability",
     "workers",
     "webhook_allow_private",
+    "run_webhooks",
 )
 
 
@@ -351,6 +357,13 @@ def start_server(
     command = [sys.executable, "-m", "services.cli", "serve", service]
     if profile is not None:
         command[1:1] = ["-m", "cProfile", "-o", str(profile)]
+    with log_path.open("wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def start_dispatcher(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """The webhook dispatcher alone (`ketenpas webhooks run`) in its own process."""
+    command = [sys.executable, "-c", "from services.release.webhooks.cli import cli; cli()", "run"]
     with log_path.open("wb") as output:
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
@@ -702,6 +715,8 @@ async def run_step(
         "locust": children_cpu_seconds(),
         "machine": machine_busy_seconds(),
     }
+    if services.dispatcher is not None:
+        before["webhooks"] = cpu_seconds(services.dispatcher.pid)
     wall = time.monotonic()
     watching = (
         asyncio.create_task(
@@ -738,6 +753,8 @@ async def run_step(
         "locust": (children_cpu_seconds() - before["locust"]) / wall,
         "machine": (machine_busy_seconds() - before["machine"]) / wall,
     }
+    if services.dispatcher is not None:
+        step.cpu["webhooks"] = (cpu_seconds(services.dispatcher.pid) - before["webhooks"]) / wall
     # Read after the CPU figures, so that the reading is not charged to the step.
     if subscribers is not None:
         step.webhooks = bench_webhooks.WebhookFigures(
@@ -812,6 +829,8 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         workers=stack.workers,
         # Local receivers are on loopback: allowed in development only (the default here).
         webhook_allow_private=args.subscribers > 0,
+        # --webhooks-apart: the release service sends nothing itself (None: its default).
+        run_webhooks=False if args.webhooks_apart else None,
     )
     logs = {name: scratch / f"{stack.name}-{name}.log" for name in ("identity", "release")}
     servers: list[subprocess.Popen[bytes]] = []
@@ -854,6 +873,15 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         )
         servers.append(release)
         await wait_until_ready(release_settings.public_url, release)
+        dispatcher = None
+        if args.webhooks_apart:
+            # `ketenpas webhooks run` (services/release/webhooks/cli.py), with the release
+            # service's settings, beside a release service that runs no dispatcher.
+            dispatcher = start_dispatcher(
+                settings_environment("KETENPAS_RELEASE_", release_settings),
+                scratch / f"{stack.name}-webhooks.log",
+            )
+            servers.append(dispatcher)
         services = Services(
             identity_url=identity_settings.public_url,
             release_url=release_settings.public_url,
@@ -861,6 +889,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             issuer=identity_settings.issuer,
             identity=identity,
             release=release,
+            dispatcher=dispatcher,
         )
         await services.renew_tokens()
         log(f"{stack.name}: {args.api_chains} chains through the API, then the warm-up")
@@ -970,7 +999,12 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
             f"{args.silent_subscribers} of them to receivers that never answer; made through "
             "POST /v1/subscriptions by each party's admin; receivers on 127.0.0.1 in the "
             "benchmark's process; release service in development mode with "
-            "KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE=true and the demo webhook key"
+            "KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE=true and the demo webhook key; dispatcher "
+            + (
+                "apart: KETENPAS_RELEASE_RUN_WEBHOOKS=false and `ketenpas webhooks run` beside it"
+                if args.webhooks_apart
+                else "in the release service's processes (its default)"
+            )
         )
     print(
         f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
@@ -1078,6 +1112,12 @@ def compare_subscribed(steps: Sequence[Step]) -> None:
             f"{_ms(subscribed.completions.p99)} ms; failures {reference.failed} -> "
             f"{subscribed.failed}; release CPU {reference.cpu.get('release', 0) * 100:.0f}% -> "
             f"{subscribed.cpu.get('release', 0) * 100:.0f}%"
+            + (
+                f"; dispatcher process CPU {reference.cpu['webhooks'] * 100:.0f}% -> "
+                f"{subscribed.cpu['webhooks'] * 100:.0f}%"
+                if "webhooks" in subscribed.cpu and "webhooks" in reference.cpu
+                else ""
+            )
         )
 
 
@@ -1166,6 +1206,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="after a subscribed step, wait at most this long for the answering "
         "subscribers' deliveries",
+    )
+    parser.add_argument(
+        "--webhooks-apart",
+        action="store_true",
+        help="run the webhook dispatcher in a process of its own (`ketenpas webhooks run`), "
+        "the release service with RUN_WEBHOOKS=false",
     )
     args = parser.parse_args(argv)
     try:
