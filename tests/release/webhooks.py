@@ -138,7 +138,7 @@ async def deliver(port: Port, now: datetime | None = None, *, looks: int = 50) -
     raise AssertionError(f"deliveries still due after {looks} looks")
 
 
-async def until(condition: Callable[[], bool], *, seconds: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], *, seconds: float = 30.0) -> None:
     """Wait until `condition` holds, looking between other tasks' steps; fail after a
     bounded time (a deadline against a hang, not a timing assumption)."""
     deadline = asyncio.get_running_loop().time() + seconds
