@@ -34,6 +34,7 @@ from services.release.access.cli import cli as access_cli
 from services.release.evidence.cli import cli as evidence_cli
 from services.release.inspections.cli import cli as inspections_cli
 from services.release.reconcile.cli import reconcile as reconcile_command
+from services.release.webhooks.cli import cli as webhooks_cli
 from services.release.yard import demo as yard_demo
 from services.release.yard.cli import cli as yard_cli
 from services.web.app import create_app as create_web_app
@@ -79,6 +80,8 @@ app.add_typer(access_cli, name="access")
 # Replaying the audit log against the release tables (also on a schedule).
 app.command("reconcile")(reconcile_command)
 app.add_typer(witness_cli, name="witness")
+# The webhook dispatcher alone, apart from the processes that answer the gate.
+app.add_typer(webhooks_cli, name="webhooks")
 
 
 class Target(StrEnum):

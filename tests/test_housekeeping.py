@@ -85,10 +85,16 @@ async def test_expired_gate_passes_go_and_live_ones_stay(release_app: App) -> No
         ],
     )
 
-    assert await app.state.housekeeper.run_once(NOW) == {"used_gate_passes": 1}
+    assert await app.state.housekeeper.run_once(NOW) == {
+        "used_gate_passes": 1,
+        "webhook_outbox": 0,
+    }
     assert await jtis(app, UsedGatePass) == {"expires-now", "live"}
     # A second round finds nothing more to do.
-    assert await app.state.housekeeper.run_once(NOW) == {"used_gate_passes": 0}
+    assert await app.state.housekeeper.run_once(NOW) == {
+        "used_gate_passes": 0,
+        "webhook_outbox": 0,
+    }
 
 
 async def test_a_spent_gate_pass_stays_spent_as_long_as_it_could_be_presented(
@@ -149,17 +155,18 @@ async def test_a_used_assertion_stays_used_as_long_as_it_could_be_replayed(
 
 
 @pytest.mark.parametrize(
-    ("service", "chore"), [("identity", "used_assertions"), ("release", "used_gate_passes")]
+    ("service", "chores"),
+    [("identity", ["used_assertions"]), ("release", ["used_gate_passes", "webhook_outbox"])],
 )
 async def test_the_app_schedules_housekeeping_only_when_asked(
-    make_settings: SettingsFactory, service: str, chore: str
+    make_settings: SettingsFactory, service: str, chores: list[str]
 ) -> None:
     spec = SERVICES[service]
     # Off in tests by default (tests/conftest.py), as 0 turns it off anywhere.
     quiet = spec.create_app(make_settings(service))
     async with running(quiet):
         assert quiet.state.housekeeping_task is None
-        assert list(quiet.state.housekeeper.chores) == [chore]
+        assert list(quiet.state.housekeeper.chores) == chores
 
     scheduled = spec.create_app(make_settings(service, housekeeping_interval_seconds=600))
     async with running(scheduled):

@@ -35,6 +35,9 @@ RELEASE_TABLES = {
     "monitoring_rules",
     "monitoring_cursors",
     "monitoring_marks",
+    "webhook_subscriptions",
+    "webhook_outbox",
+    "webhook_deliveries",
 }
 # The access log's monthly partitions on PostgreSQL (docs/access-log.md): parts of one table.
 PARTITION = re.compile(r"access_log_(default|y\d{4}m\d{2})")

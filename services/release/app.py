@@ -28,6 +28,7 @@ from services.release.visits import scheduler as visit_scheduler
 from services.release.visits.endpoints import router as visits_router
 from services.release.webhooks import dispatcher as webhook_dispatcher
 from services.release.webhooks.endpoints import router as webhooks_router
+from services.release.webhooks.fanout import forget_fanned_out
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
 from shared.request_scope import RememberRequestScope
@@ -36,7 +37,10 @@ from shared.web import build_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # What the service deletes on a schedule and on `ketenpas housekeeping purge`.
-CHORES: dict[str, Chore] = {"used_gate_passes": forget_expired}
+CHORES: dict[str, Chore] = {
+    "used_gate_passes": forget_expired,
+    "webhook_outbox": forget_fanned_out,
+}
 
 
 def create_app(

@@ -13,6 +13,7 @@ from services.release.inspections.models import (
 )
 from services.release.releases.models import Hold, Release
 from services.release.visits.models import TeamMember, VisitSite, VisitSlot
+from services.release.webhooks.models import Delivery, OutboxEvent, Subscription
 from services.release.yard.models import YardEntry
 from shared.audit.models import AuditCheckpoint, AuditEvent, AuditTile, AuditTreeState
 from shared.monitoring.models import AlertChange, MonitoringCursor, MonitoringMark, MonitoringRule
@@ -26,6 +27,7 @@ __all__ = [
     "AuditTile",
     "AuditTreeState",
     "CapacityDay",
+    "Delivery",
     "Draw",
     "GateDecision",
     "GateOut",
@@ -38,7 +40,9 @@ __all__ = [
     "MonitoringCursor",
     "MonitoringMark",
     "MonitoringRule",
+    "OutboxEvent",
     "Release",
+    "Subscription",
     "TeamMember",
     "UsedGatePass",
     "VisitSite",

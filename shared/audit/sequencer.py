@@ -235,8 +235,11 @@ class Sequencer:
                 raise
             except Exception:
                 logger.exception("sequencer_step_failed", origin=self._origin)
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that lands
+            # as the wait completes, and the task then never stops.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_once(self) -> int:

@@ -150,8 +150,11 @@ class RuleRunner:
             listener = asyncio.create_task(stream.listen(messages, woken))
             stack.push_async_callback(stream.stop_listening, listener)
             while True:
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
+                # lands as the wait completes, and the app then never stops.
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await woken.wait()
                 woken.clear()
                 try:
                     await self.step()

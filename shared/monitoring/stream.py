@@ -152,7 +152,8 @@ async def _events(
         if limits.idle_seconds is not None:
             wait = min(wait, limits.idle_seconds - idle)
         try:
-            await asyncio.wait_for(woken.wait(), max(wait, 0.0))
+            async with asyncio.timeout(max(wait, 0.0)):  # not wait_for: see runner.py
+                await woken.wait()
         except TimeoutError:
             woken.set()  # poll: look again anyway
             if clock() - spoke_at >= limits.heartbeat_seconds:
