@@ -363,9 +363,20 @@ def start_server(
 
 def start_dispatcher(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """The webhook dispatcher alone (`ketenpas webhooks run`) in its own process."""
-    command = [sys.executable, "-c", "from services.release.webhooks.cli import cli; cli()", "run"]
+    # `run` is the Typer app's one command, so the app itself is it (no subcommand name).
+    command = [sys.executable, "-c", "from services.release.webhooks.cli import cli; cli()"]
     with log_path.open("wb") as output:
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+async def alive_after(process: subprocess.Popen[bytes], log_path: Path, *, seconds: float) -> None:
+    """Fail with its output if the process ends within `seconds` of its start."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            code = process.returncode
+            raise RuntimeError(f"the dispatcher exited with {code}:\n{tail(log_path)}")
+        await asyncio.sleep(0.2)  # watching a starting process, not timing a test
 
 
 def cpu_seconds(pid: int) -> float:
@@ -882,6 +893,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                 scratch / f"{stack.name}-webhooks.log",
             )
             servers.append(dispatcher)
+            await alive_after(dispatcher, scratch / f"{stack.name}-webhooks.log", seconds=5.0)
         services = Services(
             identity_url=identity_settings.public_url,
             release_url=release_settings.public_url,
