@@ -152,7 +152,7 @@ async def test_a_token_from_the_token_endpoint_is_accepted(caller: Caller) -> No
     )
     response = await caller.call(f"Bearer {issued.json()['access_token']}")
     assert response.status_code == 200, response.text
-    assert response.json()["scopes"] == ["chain:write", "releases:read"]
+    assert response.json()["scopes"] == ["chain:write", "releases:read", "subscriptions:manage"]
 
 
 Authorization = Callable[[Caller], str | None]

@@ -98,7 +98,7 @@ async def test_authlib_gets_a_token_and_the_terminal_announces_a_yard_entry(
         )
 
     assert token["token_type"] == "Bearer"
-    assert token["scope"] == "gate holds:write releases:read"
+    assert token["scope"] == "gate holds:write releases:read subscriptions:manage"
     assert response.status_code == 201, response.text
     assert response.json()["container"] == container
     _, claims = jose.peek(token["access_token"])

@@ -66,7 +66,7 @@ async def test_a_shipping_lines_dispatchers_sign_releases_and_nobody_else_signs(
     by_kind = sorted((k["kind"], k["certified"]) for k in body["keys"])
     assert by_kind == [("custodial", False), ("own", False), ("own", True)]
     assert [c["kid"] for c in body["api_clients"]] == [jose.thumbprint(certified)]
-    assert body["client_scopes"] == ["releases:read", "releases:write"]
+    assert body["client_scopes"] == ["releases:read", "releases:write", "subscriptions:manage"]
 
 
 async def test_the_partys_own_admin_reads_it_its_dispatcher_may_not(identity_app: App) -> None:

@@ -128,7 +128,7 @@ async def test_a_valid_assertion_gets_a_bearer_access_token(world: World) -> Non
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == world.settings.access_token_lifetime_seconds
-    assert body["scope"] == "chain:write releases:read"
+    assert body["scope"] == "chain:write releases:read subscriptions:manage"
 
     ring = await world.app.state.keyring.get()
     principal = verify_access_token(
@@ -136,7 +136,7 @@ async def test_a_valid_assertion_gets_a_bearer_access_token(world: World) -> Non
     )
     assert principal.party_id == world.carrier.id
     assert principal.party_roles == {"carrier"}
-    assert principal.scopes == {"chain:write", "releases:read"}
+    assert principal.scopes == {"chain:write", "releases:read", "subscriptions:manage"}
     assert principal.person_id is None
     header, claims = jose.peek(body["access_token"])
     assert header["typ"] == "at+jwt"
@@ -159,7 +159,7 @@ async def test_issuing_appends_an_audit_event_without_the_token(world: World) ->
     assert event["token_jti"] == jose.peek(token)[1]["jti"]
     assert event["assertion_jti"] == "assertion-1"
     assert event["kid"] == jose.thumbprint(world.carrier_key)
-    assert event["scopes"] == ["chain:write", "releases:read"]
+    assert event["scopes"] == ["chain:write", "releases:read", "subscriptions:manage"]
     serialised = json.dumps(event)
     for secret in (token, assertion, *token.split("."), *assertion.split(".")[1:]):
         assert secret not in serialised
@@ -205,7 +205,7 @@ async def test_unknown_parameters_are_ignored_and_empty_ones_count_as_absent(
 ) -> None:
     response = await request_token(world.client, world.assertion(), audience="x", scope="")
     assert response.status_code == 200, response.text
-    assert response.json()["scope"] == "chain:write releases:read"
+    assert response.json()["scope"] == "chain:write releases:read subscriptions:manage"
 
 
 async def test_the_same_jti_of_two_parties_are_two_assertions(world: World) -> None:
@@ -237,12 +237,12 @@ async def test_assertions_within_the_clock_skew_are_accepted(world: World) -> No
 @pytest.mark.parametrize(
     ("roles", "requested", "granted"),
     [
-        (("carrier",), None, "chain:write releases:read"),
+        (("carrier",), None, "chain:write releases:read subscriptions:manage"),
         (("carrier",), "releases:read", "releases:read"),
         # Known but not allowed scopes are dropped: the grant is the intersection.
         (("carrier",), "releases:read gate admin", "releases:read"),
         (("shipping_line",), "releases:write", "releases:write"),
-        (("terminal",), None, "gate holds:write releases:read"),
+        (("terminal",), None, "gate holds:write releases:read subscriptions:manage"),
         (("admin",), None, "admin"),
         (("terminal", "customs"), "gate holds:write", "gate holds:write"),
         (

@@ -82,14 +82,16 @@ for _typ in ASSERTION_TYPS:
 #: - `alerts:read`    see and acknowledge protective-monitoring alerts
 #: - `audit:read`     read audit-log events and export evidence
 #: - `admin`          register parties, people, keys; issue and revoke credentials
+MANAGE: Final = "subscriptions:manage"
 SCOPES_BY_ROLE: Final[Mapping[str, frozenset[str]]] = {
-    PartyRole.shipping_line: frozenset({"releases:read", "releases:write"}),
-    PartyRole.forwarder: frozenset({"releases:read", "chain:write"}),
-    PartyRole.carrier: frozenset({"releases:read", "chain:write"}),
-    PartyRole.terminal: frozenset({"releases:read", "gate", "holds:write"}),
-    PartyRole.customs: frozenset({"releases:read", "holds:write", "inspections"}),
+    # `subscriptions:manage`: the party's own webhook subscriptions (docs/webhooks.md).
+    PartyRole.shipping_line: frozenset({"releases:read", "releases:write", MANAGE}),
+    PartyRole.forwarder: frozenset({"releases:read", "chain:write", MANAGE}),
+    PartyRole.carrier: frozenset({"releases:read", "chain:write", MANAGE}),
+    PartyRole.terminal: frozenset({"releases:read", "gate", "holds:write", MANAGE}),
+    PartyRole.customs: frozenset({"releases:read", "holds:write", "inspections", MANAGE}),
     PartyRole.port_security: frozenset(
-        {"releases:read", "inspections", "alerts:read", "audit:read"}
+        {"releases:read", "inspections", "alerts:read", "audit:read", MANAGE}
     ),
     PartyRole.admin: frozenset({"admin"}),
 }
