@@ -14,10 +14,12 @@ Between looks the runner waits `poll_seconds`, or less when a writer publishes o
 """
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from fastapi import FastAPI
@@ -51,6 +53,22 @@ class LookReport:
 SweepJob = Callable[..., Awaitable[object]]
 
 
+class AlertHook(Protocol):
+    """Told of each alert a rule raised, in the look's transaction (the release service
+    announces it to port security's webhook subscribers through its outbox)."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        *,
+        alert_id: uuid.UUID,
+        kind: str,
+        severity: str,
+        summary: str,
+        now: datetime,
+    ) -> None: ...
+
+
 class RuleRunner:
     """Judges a service's rules over its followed logs."""
 
@@ -66,8 +84,10 @@ class RuleRunner:
         batch_size: int = 500,
         clock: Callable[[], datetime] = utcnow,
         sweep_jobs: Sequence[SweepJob] = (),
+        on_raised: AlertHook | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_raised = on_raised
         self._sweep_jobs = list(sweep_jobs)
         self._cache = cache
         self.rules = rules
@@ -112,7 +132,7 @@ class RuleRunner:
                 findings = await entry.rule.check(
                     session, entry.thresholds, arrived=arrived, now=at
                 )
-                report.raised += await _raise(session, entry, findings, at)
+                report.raised += await _raise(session, entry, findings, at, self._on_raised)
         await repository.move_cursor(session, source.name, source.position_of(rows[-1]), at)
         report.rows += len(rows)
         return len(rows) == self.batch_size
@@ -128,7 +148,7 @@ class RuleRunner:
         async with transaction(self._sessions) as session:
             for entry in await self._settings(session):
                 findings = await entry.rule.check(session, entry.thresholds, arrived=None, now=at)
-                report.raised += await _raise(session, entry, findings, at)
+                report.raised += await _raise(session, entry, findings, at, self._on_raised)
         if report.raised:
             await stream.wake(self._cache)
         return report
@@ -167,7 +187,11 @@ class RuleRunner:
 
 
 async def _raise(
-    session: AsyncSession, entry: RuleSettings, findings: Sequence[Finding], now: datetime
+    session: AsyncSession,
+    entry: RuleSettings,
+    findings: Sequence[Finding],
+    now: datetime,
+    on_raised: AlertHook | None,
 ) -> int:
     raised = 0
     for finding in findings:
@@ -185,6 +209,16 @@ async def _raise(
         )
         if alert_id is not None:
             raised += 1
+            if on_raised is not None:
+                severity = finding.severity or entry.rule.severity
+                on_raised(
+                    session,
+                    alert_id=alert_id,
+                    kind=entry.rule.kind,
+                    severity=severity,
+                    summary=finding.summary,
+                    now=now,
+                )
             logger.info("monitoring_alert_raised", rule=entry.rule.name, alert_id=str(alert_id))
     return raised
 
@@ -210,6 +244,7 @@ def install(
     settings: MonitoringSettings,
     run: bool,
     sweep_jobs: Sequence[SweepJob] = (),
+    on_raised: AlertHook | None = None,
 ) -> None:
     """Give the app its monitoring (rules, runner, stream settings); start the runner if
     `run` (a service's background work runs where its sequencer does, unless told)."""
@@ -227,6 +262,7 @@ def install(
         poll_seconds=settings.monitoring_poll_seconds,
         sweep_seconds=settings.monitoring_sweep_seconds,
         sweep_jobs=sweep_jobs,
+        on_raised=on_raised,
     )
     app.state.rule_runner = runner
     app.state.rule_runner_task = start_task(runner) if run else None

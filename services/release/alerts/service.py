@@ -44,6 +44,24 @@ async def raise_alert(
         evidence=evidence,
     )
     assert alert_id is not None
+    announce_alert(
+        session, alert_id=alert_id, kind=kind, severity=severity, summary=summary, now=now
+    )
+    return alert_id
+
+
+def announce_alert(
+    session: AsyncSession,
+    *,
+    alert_id: uuid.UUID,
+    kind: str,
+    severity: str,
+    summary: str,
+    now: datetime,
+) -> None:
+    """The alert as an `alert.raised` event for port security's subscribers, in the
+    transaction that raised it (the service's own alerts, and the rules' through the
+    runner's `on_raised`)."""
     announce(
         session,
         webhook_events.ALERT_RAISED,
@@ -51,4 +69,3 @@ async def raise_alert(
         facts={"alert_id": str(alert_id), "kind": kind, "severity": severity, "summary": summary},
         now=now,
     )
-    return alert_id

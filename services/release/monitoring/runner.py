@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from services.release.access.models import AccessLogEntry
+from services.release.alerts.service import announce_alert
 from services.release.monitoring.rules import release_rules
 from services.release.settings import ReleaseSettings
 from shared.monitoring import runner
@@ -21,6 +22,8 @@ def start(app: FastAPI, settings: ReleaseSettings) -> None:
         sources=[Source(ACCESS_LOG, AccessLogEntry), audit_source()],
         settings=settings,
         run=settings.run_sequencer if run is None else run,
+        # Each alert a rule raises is an `alert.raised` event for port security's webhooks.
+        on_raised=announce_alert,
     )
 
 
