@@ -31,8 +31,13 @@ DEMO_WEB_SESSION_KEY = "rKq1b0Yd3k8V2qXbq2b3m9iN9y7cQyq0rA6v2d3p4ZE="
 # can cosign a laptop demo's checkpoints.
 DEMO_WITNESS_KEY = "m5l5eo3Cd7aV25N2LdZiIPvehfm0gLRahTUqpruf1ME="
 
+# DEMO ONLY: the key (AES-256-GCM, base64) that seals the release service's webhook
+# subscriptions' signing secrets at rest on a laptop demo.
+DEMO_WEBHOOK_SECRET_KEY = "G13unInXGGTwTQ76zwCcezcALR97OLUgUgThiY5VBmQ="  # noqa: S105  (public)
+
 DEMO_SECRETS = frozenset(
     {
+        DEMO_WEBHOOK_SECRET_KEY,
         DEMO_WITNESS_KEY,
         DEMO_IDENTITY_LOG_KEY,
         DEMO_RELEASE_LOG_KEY,

@@ -84,7 +84,7 @@ def test_trusted_proxies_come_from_the_environment_as_a_list_or_json(
 
 def test_the_identity_settings_documented_in_docs_exist_with_their_defaults() -> None:
     text = Path("docs/configuration.md").read_text(encoding="utf-8")
-    section = text.split("## Settings added for issue 10", 1)[1]
+    section = text.split("## Settings added for issue 10", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]+?) \|", section, flags=re.MULTILINE)
     assert len(rows) >= 7
     fields = IdentitySettings.model_fields

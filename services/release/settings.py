@@ -5,14 +5,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY
+from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY, DEMO_WEBHOOK_SECRET_KEY
 from shared.monitoring.settings import MonitoringSettings
 from shared.settings import ServiceSettings, decode_seed
-
-# DEMO ONLY: the key (AES-256-GCM, base64) that seals webhook subscriptions' signing secrets
-# at rest on a laptop demo. Public, so refused outside development (`_check_webhooks`
-# compares the decoded bytes, so no other spelling of it passes either).
-DEMO_WEBHOOK_SECRET_KEY = "G13unInXGGTwTQ76zwCcezcALR97OLUgUgThiY5VBmQ="  # noqa: S105  (public)
 
 
 class ReleaseSettings(ServiceSettings, MonitoringSettings):

@@ -8,10 +8,11 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import select
 
-from services.release.settings import DEMO_WEBHOOK_SECRET_KEY, ReleaseSettings
+from services.release.settings import ReleaseSettings
 from services.release.webhooks.models import Subscription
 from services.release.webhooks.secrets import SealError, seal, unseal
 from shared.db import transaction
+from shared.demo import DEMO_WEBHOOK_SECRET_KEY
 from tests.release.port import Port
 from tests.release.webhooks import READER_TYPES, manager_headers
 
