@@ -363,8 +363,7 @@ def start_server(
 
 def start_dispatcher(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """The webhook dispatcher alone (`ketenpas webhooks run`) in its own process."""
-    # `run` is the Typer app's one command, so the app itself is it (no subcommand name).
-    command = [sys.executable, "-c", "from services.release.webhooks.cli import cli; cli()"]
+    command = [sys.executable, "-m", "services.cli", "webhooks", "run"]
     with log_path.open("wb") as output:
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
