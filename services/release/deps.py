@@ -16,14 +16,12 @@ from fastapi import Depends, Request
 from joserfc.jwk import Key
 
 from services.release.auth import Caller, allows, check_person_status
-from services.release.chain.verify import Evidence
 from services.release.identity_api import IdentityApi
 from services.release.identity_directory import IdentityDirectory
 from services.release.inspections.keys import DrawingKey
 from services.release.settings import ReleaseSettings
 from shared import jose
 from shared.auth import Principal, verify_access_token
-from shared.credentials import CredentialError, check_credential
 from shared.models import utcnow
 from shared.problems import Forbidden, Unauthorised
 
@@ -141,7 +139,7 @@ async def get_caller(
         if key is not None:
             verified.remember(token, principal, key)
     evidence = await directory.evidence([principal.party_id])
-    if not _holds_valid_credential(evidence, principal.party_id, now):
+    if not evidence.holds_valid_credential(principal.party_id, now):
         raise Unauthorised(
             "party_not_active",
             "the caller's party holds no valid credential (suspended or revoked)",
@@ -149,16 +147,6 @@ async def get_caller(
     if principal.person_id is not None:
         await check_person_status(directory, principal.status, now=now)
     return Caller(principal, token)
-
-
-def _holds_valid_credential(evidence: Evidence, party_id: str, now: float) -> bool:
-    for credential in evidence.credentials.get(party_id, ()):
-        try:
-            check_credential(credential, at=now, status_lists=evidence.status_lists, now=now)
-        except CredentialError:
-            continue
-        return True
-    return False
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]

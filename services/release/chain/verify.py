@@ -219,6 +219,18 @@ class Evidence:
     credentials: Mapping[str, Sequence[VerifiedCredential]]
     status_lists: Mapping[str, StatusListView]
 
+    def holds_valid_credential(self, party_id: str, now: float) -> bool:
+        """Whether the party holds a credential valid now (not expired, suspended or
+        revoked): every caller's party must (`deps.get_caller`), and a party told of events
+        too (webhooks' dispatcher)."""
+        for credential in self.credentials.get(party_id, ()):
+            try:
+                check_credential(credential, at=now, status_lists=self.status_lists, now=now)
+            except CredentialError:
+                continue
+            return True
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class LinkResult:

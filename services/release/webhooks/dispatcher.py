@@ -45,7 +45,6 @@ from services.release.webhooks import repository
 from services.release.webhooks.fanout import fan_out
 from services.release.webhooks.models import Delivery, Subscription
 from services.release.webhooks.secrets import SealError, unseal
-from shared.credentials import CredentialError, check_credential
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
 from shared.webhooks.egress import EgressPolicy, Sender
@@ -62,14 +61,7 @@ async def party_active(directory: IdentityDirectory, party_id: str, now: datetim
     passes (`deps.get_caller`), so a suspended or revoked party is told nothing more, as
     its clients and people are refused."""
     evidence = await directory.evidence([party_id])
-    moment = now.timestamp()
-    for credential in evidence.credentials.get(party_id, ()):
-        try:
-            check_credential(credential, at=moment, status_lists=evidence.status_lists, now=moment)
-        except CredentialError:
-            continue
-        return True
-    return False
+    return evidence.holds_valid_credential(party_id, now.timestamp())
 
 
 @dataclass
