@@ -5,8 +5,11 @@ import pytest
 
 from tests.conftest import SettingsFactory
 from tests.helpers import assert_problem
+from tests.identity.factories import bearer, client_token
 from tests.release.port import Port, make_port
 from tests.release.webhooks import READER_TYPES, manager_headers
+
+CARRIER_WORK = ["releases:read", "chain:write"]
 
 BAD_BODIES = [
     ({"url": "http://tos.example.com/hook", "event_types": READER_TYPES}, "endpoint_not_https"),
@@ -95,14 +98,20 @@ async def test_only_a_partys_admin_or_its_client_with_the_scope_manages_them(
     port: Port,
 ) -> None:
     body = {"url": "https://tos.example.com/hook", "event_types": READER_TYPES}
-    for headers in (
-        port["carrier"].headers,  # its client, without `subscriptions:manage`
-        await port.person_headers("carrier", "dispatcher"),
-    ):
+    # Its client with the scopes of its work but not `subscriptions:manage`.
+    without = await client_token(port.identity, port["carrier"].party, CARRIER_WORK)
+    for headers in (bearer(without), await port.person_headers("carrier", "dispatcher")):
         response = await port.client.post("/v1/subscriptions", json=body, headers=headers)
         assert_problem(response, 403, "subscription_manager_required")
         listed = await port.client.get("/v1/subscriptions", headers=headers)
         assert_problem(listed, 403, "subscription_manager_required")
+    with_scope = bearer(
+        await client_token(
+            port.identity, port["carrier"].party, [*CARRIER_WORK, "subscriptions:manage"]
+        )
+    )
+    by_client = await port.client.post("/v1/subscriptions", json=body, headers=with_scope)
+    assert by_client.status_code == 201, by_client.text
     admin = await port.person_headers("carrier", "admin")
     made = await port.client.post("/v1/subscriptions", json=body, headers=admin)
     assert made.status_code == 201, made.text

@@ -81,6 +81,9 @@ def stack_environment(workdir: Path, ports: dict[str, int]) -> dict[str, str]:
             # No background schedulers: nothing the pages show depends on them, and the
             # CPU goes to the browser instead.
             "KETENPAS_RELEASE_VISIT_TICK_SECONDS": "0",
+            # No random selections (2% by default): the whole path expects the gate to
+            # release, and a draw that selected failed it now and then.
+            "KETENPAS_RELEASE_INSPECT_PROBABILITY": "0",
             "KETENPAS_RELEASE_HOUSEKEEPING_INTERVAL_SECONDS": "0",
             "KETENPAS_IDENTITY_HOUSEKEEPING_INTERVAL_SECONDS": "0",
             "KETENPAS_WEB_PORT": str(ports["web"]),
