@@ -26,11 +26,13 @@ name, not the IP, with httpx's default verification (`check_hostname`, certifi's
 store). The other way, a custom httpcore network backend that swaps the
 address inside `connect_tcp`, needs httpcore's connection pool built by hand in place of
 httpx's transport; the extension is public API of httpx and keeps httpx's transport whole.
-Because the pool keys connections by the URL's origin, which is now an IP, a kept-alive
-connection opened for one name could carry the next request for another name on the same
-IP (a shared host or CDN) under the first name's certificate: keep-alive is therefore off,
-each delivery opens its own connection (a TLS handshake per delivery, a cost a dispatcher
-that waits on the network anyway can carry).
+Because a client's pool keys connections by the URL's origin, which is now an IP, a
+kept-alive connection opened for one name could carry the next request for another name on
+the same IP (a shared host or CDN) under the first name's certificate. So each name gets a
+client of its own (at most `MAX_CLIENTS`, the least recently used closed first): a
+connection is only ever reused for the name whose certificate it checked, and deliveries to
+one receiver share kept-alive connections instead of paying a connection and a TLS
+handshake each (at a busy gate, a subscriber gets several deliveries a second).
 
 The rest of a hostile endpoint's tricks: redirects are never followed (a 3xx is a failed
 delivery, error "redirect", as the Standard Webhooks specification advises); the connect
@@ -53,6 +55,7 @@ import re
 import socket
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.cookiejar import Cookie, CookieJar, CookiePolicy
@@ -76,6 +79,10 @@ __all__ = [
 ]
 
 MAX_URL_LENGTH: Final = 2000
+# Receivers whose connections are kept at once, and how many and how long for each.
+MAX_CLIENTS: Final = 256
+KEEPALIVE_CONNECTIONS: Final = 8
+KEEPALIVE_SECONDS: Final = 15.0
 USER_AGENT: Final = "Ketenpas-Webhooks/1"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -330,23 +337,47 @@ class Sender:
         a recording transport. Production uses the defaults."""
         self._policy = policy
         self._resolve: Resolver = resolver or system_resolver
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout),
-            follow_redirects=False,
-            trust_env=False,  # no proxy or CA bundle from the environment
-            # No keep-alive (see the module docstring); no pool bound either: the dispatcher
-            # bounds its concurrency, and a wait for a pool slot would be charged to the
-            # subscriber as its timeout.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
-            verify=verify,
-            transport=transport,
-            cookies=CookieJar(policy=_NoCookies()),
-            headers={"user-agent": USER_AGENT, "accept-encoding": "identity"},
-        )
+        self._verify = verify
+        self._transport = transport
+        # One client per (scheme, name, port), most recently used last (module docstring).
+        self._clients: OrderedDict[tuple[str, str, int], httpx.AsyncClient] = OrderedDict()
+        self._closing: set[asyncio.Future[None]] = set()
+
+    def _client_for(self, endpoint: _Endpoint) -> httpx.AsyncClient:
+        """The client whose kept-alive connections were opened for this endpoint's name."""
+        key = (endpoint.url.scheme, endpoint.host, endpoint.port)
+        client = self._clients.pop(key, None)
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=httpx.Timeout(
+                    self._policy.total_timeout, connect=self._policy.connect_timeout
+                ),
+                follow_redirects=False,
+                trust_env=False,  # no proxy or CA bundle from the environment
+                # No bound on connections: the dispatcher bounds its concurrency, and a wait
+                # for a pool slot would be charged to the subscriber as its timeout.
+                limits=httpx.Limits(
+                    max_connections=None,
+                    max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+                    keepalive_expiry=KEEPALIVE_SECONDS,
+                ),
+                verify=self._verify,
+                transport=self._transport,
+                cookies=CookieJar(policy=_NoCookies()),
+                headers={"user-agent": USER_AGENT, "accept-encoding": "identity"},
+            )
+            if len(self._clients) >= MAX_CLIENTS:
+                _, oldest = self._clients.popitem(last=False)
+                closing = asyncio.ensure_future(oldest.aclose())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+        self._clients[key] = client
+        return client
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()
+        """Close every HTTP client."""
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        await asyncio.gather(*(client.aclose() for client in clients), *self._closing)
 
     async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
         """Resolve the host, refuse (no connection made) if ANY resolved address is not
@@ -402,7 +433,7 @@ class Sender:
         pinned_url = endpoint.url.copy_with(host=str(address))
         limit = self._policy.max_response_bytes
         try:
-            async with self._client.stream(
+            async with self._client_for(endpoint).stream(
                 "POST", pinned_url, headers=headers, content=body, extensions=extensions
             ) as response:
                 excerpt = bytearray()

@@ -28,10 +28,12 @@ Behaviour = Callable[[Seen, asyncio.StreamWriter, "Receiver"], Awaitable[None]]
 
 
 def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Behaviour:
-    """Answer every request with this status, body and headers."""
+    """Answer every request with this status, body and headers (and close the connection,
+    unless the receiver keeps connections alive)."""
 
-    async def behave(_seen: Seen, writer: asyncio.StreamWriter, _receiver: "Receiver") -> None:
-        lines = [f"HTTP/1.1 {status} X", f"content-length: {len(body)}", "connection: close"]
+    async def behave(_seen: Seen, writer: asyncio.StreamWriter, receiver: "Receiver") -> None:
+        lines = [f"HTTP/1.1 {status} X", f"content-length: {len(body)}"]
+        lines += [] if receiver.keep_alive else ["connection: close"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         await writer.drain()
@@ -75,6 +77,8 @@ class Receiver:
 
     behaviour: Behaviour
     ssl_context: ssl.SSLContext | None = None
+    # Serve one request after another on a connection, as most web servers do.
+    keep_alive: bool = False
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
     sni_names: list[str | None] = field(default_factory=list)
@@ -125,10 +129,12 @@ class Receiver:
         self._tasks.add(task)
         self.connections += 1
         try:
-            seen = await self._read(reader)
-            if seen is not None:
+            while True:
+                seen = await self._read(reader)
                 self.requests.append(seen)
                 await self.behaviour(seen, writer, self)
+                if not self.keep_alive:
+                    break
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -136,7 +142,7 @@ class Receiver:
             self._tasks.discard(task)
 
     @staticmethod
-    async def _read(reader: asyncio.StreamReader) -> Seen | None:
+    async def _read(reader: asyncio.StreamReader) -> Seen:
         head = await reader.readuntil(b"\r\n\r\n")
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
         method, target, _version = request_line.split(" ", 2)

@@ -264,3 +264,34 @@ async def test_a_compressed_answer_is_never_unpacked() -> None:
     assert result.ok
     assert result.response_excerpt == bomb[:100]
     assert receiver.requests[0].headers["accept-encoding"] == "identity"
+
+
+async def test_deliveries_to_one_receiver_share_a_kept_alive_connection(sender: Sender) -> None:
+    async with Receiver(answer(204), keep_alive=True) as receiver:
+        results = [await within(sender.post(receiver.url(), {}, b"{}")) for _ in range(3)]
+    assert all(result.ok for result in results), results
+    assert (receiver.connections, len(receiver.requests)) == (1, 3)
+
+
+async def test_a_connection_kept_for_one_name_never_carries_another_names_delivery(
+    authority: Authority,
+) -> None:
+    # Two names on one address (a shared host), a certificate for the first only: the
+    # connection kept alive after the first delivery was checked against the first name,
+    # so the second name's delivery must open its own, and fail its certificate check.
+    resolver = resolving({"first.example": ["127.0.0.1"], "second.example": ["127.0.0.1"]})
+    sender = Sender(DEV, resolver=resolver, verify=authority.client_context())
+    try:
+        async with Receiver(
+            answer(204), ssl_context=authority.server_context("first.example"), keep_alive=True
+        ) as receiver:
+            first = await within(sender.post(receiver.url(host="first.example"), {}, b"{}"))
+            second = await within(sender.post(receiver.url(host="second.example"), {}, b"{}"))
+    finally:
+        await sender.aclose()
+    assert first.ok, first
+    assert (second.status_code, second.error) == (None, "tls")
+    assert [seen.headers["host"] for seen in receiver.requests] == [
+        f"first.example:{receiver.port}"
+    ]
+    assert receiver.sni_names == ["first.example", "second.example"]
