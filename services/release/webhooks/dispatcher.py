@@ -2,7 +2,8 @@
 
 Runs in the background of the process that does background work (`run_webhooks`, unset:
 where the sequencer runs). It looks every `webhook_poll_seconds`, and again as soon as a
-send is answered (so a free slot is filled at once). Each look (`tick`):
+send is answered (so a free slot is filled at once; answers that come together, within
+`GATHER_SECONDS`, are handled by one look). Each look (`tick`):
 
 0. **Record** the sends answered since the last look, in one transaction (a delivery stays
    leased until recorded, so nobody sends it again meanwhile).
@@ -10,7 +11,8 @@ send is answered (so a free slot is filled at once). Each look (`tick`):
    lock; SQLite's write lock), so deliveries are made in event order once.
 2. **Claim** the deliveries due now: pending, their retry time come, not leased, and not
    waiting for an earlier delivery of the same subscription and release (or for an earlier
-   event of that release not fanned out yet). Claimed rows are locked with `FOR UPDATE SKIP
+   event of that release not fanned out yet), the oldest of each subscription's own queue
+   up to its free share. Claimed rows are locked with `FOR UPDATE SKIP
    LOCKED` on PostgreSQL and leased for `webhook_lease_seconds`, so several processes never
    send one delivery at the same time; a process that dies leaves a lease that runs out,
    and another sends it again (at least once: receivers de-duplicate by `webhook-id`).
@@ -54,6 +56,8 @@ from shared.webhooks.signing import signed_headers
 logger = structlog.get_logger(__name__)
 
 FANOUT_BATCH = 100
+# How long a look waits, once woken by an answer, for more answers to come.
+GATHER_SECONDS = 0.02
 
 
 async def party_active(directory: IdentityDirectory, party_id: str, now: datetime) -> bool:
@@ -233,26 +237,15 @@ class Dispatcher:
         busy = self.in_flight()
         chosen: list[tuple[Delivery, Subscription]] = []
         async with transaction(self._sessions) as session:
-            full = {
-                subscription_id
-                for subscription_id, count in busy.items()
-                if count >= self._share(subscription_id)
+            shares = {
+                subscription_id: self._share(subscription_id) - busy[subscription_id]
+                for subscription_id in await repository.live_subscription_ids(session)
             }
-            due = await repository.due_deliveries(
-                session,
-                now=now,
-                per_subscription=self.per_subscription,
-                exclude=full,
-                limit=room * 4,
-            )
+            due = await repository.due_deliveries(session, now=now, shares=shares, limit=room)
             for delivery in due:
-                share = self._share(delivery.subscription_id)
-                if len(chosen) >= room or busy[delivery.subscription_id] >= share:
-                    continue
                 subscription = await repository.subscription(session, delivery.subscription_id)
                 if subscription is None:
                     continue
-                busy[delivery.subscription_id] += 1
                 chosen.append((delivery, subscription))
             await repository.lease(session, [d.id for d, _ in chosen], until=now + self.lease)
         return chosen
@@ -354,10 +347,13 @@ class Dispatcher:
                 await self.tick(utcnow())
             except Exception:  # the next look tries again; the outbox keeps everything
                 logger.exception("webhook_dispatch_failed")
-            if not self._woken.is_set():
-                with suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_seconds):
-                        await self._woken.wait()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._woken.wait()
+            if self._woken.is_set():
+                # Answers come in bursts: gather them a moment, so that one look records
+                # and refills many (each look is a few statements, whatever it handles).
+                await asyncio.sleep(GATHER_SECONDS)
 
     async def close(self) -> None:
         """Let deliveries in flight finish (each bounded by its timeout), then close."""

@@ -32,7 +32,7 @@ from services.release.releases.models import Hold, Release
 from services.release.releases.repository import OVERSEERS
 from services.release.webhooks import outbox, repository
 from services.release.webhooks.events import CATALOGUE, RELEASE_EXPIRED, Audience
-from services.release.webhooks.models import Delivery, OutboxEvent, Subscription
+from services.release.webhooks.models import OutboxEvent, Subscription
 from shared.auth import Principal
 
 EXPIRY_LOOKBACK = timedelta(days=7)
@@ -173,6 +173,7 @@ async def fan_out(
     batch = _Batch(session, now)
     if subscriptions:
         await batch.load(sorted({e.release_id for e in events if e.release_id is not None}))
+    rows: list[dict[str, Any]] = []
     for event in events:
         report.events += 1
         kind = CATALOGUE.get(event.event_type)
@@ -184,23 +185,23 @@ async def fan_out(
             if payload is None:
                 continue
             assert event.id is not None
-            repository.add_delivery(
-                session,
-                Delivery(
-                    id=uuid.uuid4(),
-                    subscription_id=subscription.id,
-                    party_id=subscription.party_id,
-                    outbox_id=event.id,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    release_id=event.release_id,
-                    occurred_at=event.occurred_at,
-                    payload=payload,
-                    next_attempt_at=now,
-                    retry_since=now,
-                    created_at=now,
-                ),
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "subscription_id": subscription.id,
+                    "party_id": subscription.party_id,
+                    "outbox_id": event.id,
+                    "event_id": event.event_id,
+                    "event_type": event.event_type,
+                    "release_id": event.release_id,
+                    "occurred_at": event.occurred_at,
+                    "payload": payload,
+                    "next_attempt_at": now,
+                    "retry_since": now,
+                    "created_at": now,
+                }
             )
-            report.deliveries += 1
+    await repository.add_deliveries(session, rows)
+    report.deliveries = len(rows)
     await repository.mark_fanned_out(session, [e.id for e in events if e.id is not None], now)
     return report

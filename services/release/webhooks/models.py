@@ -81,6 +81,14 @@ class Delivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_order", "subscription_id", "release_id", "outbox_id"),
         Index("ix_webhook_deliveries_subscription_created", "subscription_id", "created_at", "id"),
+        # Each subscription's queue, oldest due first (the dispatcher's claim).
+        Index(
+            "ix_webhook_deliveries_queue",
+            "subscription_id",
+            "status",
+            "next_attempt_at",
+            "outbox_id",
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

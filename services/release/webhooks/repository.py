@@ -5,12 +5,23 @@ subscription of another party, or a deleted one, is not found (404 as if unknown
 """
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, text, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -181,9 +192,11 @@ async def unfanned(session: AsyncSession, limit: int) -> Sequence[OutboxEvent]:
     return (await session.exec(statement)).all()
 
 
-def add_delivery(session: AsyncSession, delivery: Delivery) -> None:
-    """Store a delivery to be made (written with the transaction)."""
-    session.add(delivery)
+async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store deliveries to be made, in one statement (a fan-out makes hundreds at once: rows,
+    not ORM objects, whose bookkeeping cost more than the insert)."""
+    if rows:
+        await session.exec(insert(Delivery), params=list(rows))
 
 
 async def mark_fanned_out(session: AsyncSession, event_ids: Sequence[int], now: datetime) -> None:
@@ -215,52 +228,47 @@ def _earlier_unfanned() -> ColumnElement[bool]:
     )
 
 
+async def live_subscription_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """The ids of every subscription not deleted."""
+    statement = select(Subscription.id).where(col(Subscription.status).in_(LIVE))
+    return list((await session.exec(statement)).all())
+
+
 async def due_deliveries(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    per_subscription: int,
-    exclude: Collection[uuid.UUID],
-    limit: int,
+    session: AsyncSession, *, now: datetime, shares: Mapping[uuid.UUID, int], limit: int
 ) -> Sequence[Delivery]:
     """Pending deliveries due now, not leased, not waiting for an earlier one of their
-    subscription and release, oldest first but at most `per_subscription` of each
-    subscription (none of those in `exclude`); locked, skipping rows another dispatcher holds
+    subscription and release: at most `shares[s]` of each subscription `s`, its oldest,
+    and at most `limit` in all, oldest first; locked, skipping rows another dispatcher holds
     (PostgreSQL).
 
-    At most a share per subscription is read, so a subscriber with a backlog (one that never
-    answers piles up due deliveries) cannot fill the window and starve the others. The share
-    is taken with a window function in a subquery: PostgreSQL allows no `FOR UPDATE` beside
-    one, so the locking select reads the chosen ids and checks them again.
+    Each subscription's queue is read apart (one short scan of `ix_webhook_deliveries_queue`
+    each, in one statement), so a subscriber with a backlog (one that never answers piles up
+    due deliveries) neither fills the window and starves the others, nor makes every claim
+    read its whole backlog.
     """
     due = [
         col(Delivery.status) == DeliveryStatus.pending,
         col(Delivery.next_attempt_at) <= now,
         or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) <= now),
     ]
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=col(Delivery.subscription_id),
-            order_by=(col(Delivery.next_attempt_at), col(Delivery.outbox_id)),
-        )
-        .label("rank")
+    in_order = or_(
+        col(Delivery.release_id).is_(None), and_(~_earlier_pending(), ~_earlier_unfanned())
     )
-    ranked: Any = select(col(Delivery.id).label("id"), rank).where(
-        *due,
-        exists().where(
-            col(Subscription.id) == col(Delivery.subscription_id),
-            col(Subscription.status).in_(LIVE),
-        ),
-        or_(
-            col(Delivery.release_id).is_(None),
-            and_(~_earlier_pending(), ~_earlier_unfanned()),
-        ),
-    )
-    if exclude:
-        ranked = ranked.where(col(Delivery.subscription_id).not_in(list(exclude)))
-    shares = ranked.subquery()
-    chosen = select(shares.c.id).where(shares.c.rank <= per_subscription)
+    queues = [
+        select(col(Delivery.id).label("id"))
+        .where(col(Delivery.subscription_id) == subscription_id, *due, in_order)
+        .order_by(col(Delivery.next_attempt_at), col(Delivery.outbox_id))
+        .limit(share)
+        .subquery()
+        for subscription_id, share in shares.items()
+        if share > 0
+    ]
+    if not queues:
+        return []
+    # Each queue is wrapped in a subquery of its own: SQLite allows no LIMIT on a member
+    # of a compound select.
+    chosen = union_all(*(select(queue.c.id) for queue in queues))
     statement = (
         select(Delivery)
         .where(col(Delivery.id).in_(chosen), *due)
@@ -390,32 +398,47 @@ class Attempt:
 
 
 async def record_attempts(session: AsyncSession, attempts: Sequence[Attempt]) -> None:
-    """Record sends (one statement each, no reads); a subscription with a delivery given up
-    becomes `failing`, one with a delivery delivered `active` again."""
+    """Record sends (no reads; one statement per kind of outcome, so a look that saw a
+    hundred deliveries answered 204 at the same moment writes them in one); a subscription
+    with a delivery given up becomes `failing`, one with a delivery delivered `active` again."""
     recovered: set[uuid.UUID] = set()
     given_up: set[uuid.UUID] = set()
+    alike: dict[tuple[bool, datetime, int | None, str | None, datetime | None], list[uuid.UUID]]
+    alike = {}
     for attempt in attempts:
+        error = attempt.error[:40] if attempt.error else None
+        outcome = (
+            attempt.delivered,
+            attempt.at,
+            attempt.status_code,
+            error,
+            attempt.next_attempt_at,
+        )
+        alike.setdefault(outcome, []).append(attempt.delivery_id)
+        if attempt.delivered:
+            recovered.add(attempt.subscription_id)
+        elif attempt.next_attempt_at is None:
+            given_up.add(attempt.subscription_id)
+    for (delivered, at, status_code, error, next_attempt_at), delivery_ids in alike.items():
         values: dict[str, object] = {
             "attempts": col(Delivery.attempts) + 1,
-            "last_attempt_at": attempt.at,
-            "last_status_code": attempt.status_code,
-            "last_error": attempt.error[:40] if attempt.error else None,
+            "last_attempt_at": at,
+            "last_status_code": status_code,
+            "last_error": error,
             "lease_until": None,
         }
-        if attempt.delivered:
+        if delivered:
             values |= {
                 "status": DeliveryStatus.delivered,
-                "delivered_at": attempt.at,
-                "first_delivered_at": func.coalesce(col(Delivery.first_delivered_at), attempt.at),
+                "delivered_at": at,
+                "first_delivered_at": func.coalesce(col(Delivery.first_delivered_at), at),
             }
-            recovered.add(attempt.subscription_id)
-        elif attempt.next_attempt_at is not None:
-            values["next_attempt_at"] = attempt.next_attempt_at
+        elif next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
         else:
             values["status"] = DeliveryStatus.failed
-            given_up.add(attempt.subscription_id)
         await session.exec(
-            update(Delivery).where(col(Delivery.id) == attempt.delivery_id).values(**values)
+            update(Delivery).where(col(Delivery.id).in_(delivery_ids)).values(**values)
         )
     moment = max((attempt.at for attempt in attempts), default=None)
     if given_up:
