@@ -52,6 +52,7 @@ from shared.housekeeping import Chore, Housekeeper
 from shared.logging import configure_logging
 from shared.migrate import upgrade
 from shared.models import utcnow
+from shared.observability.exposition import serve_metrics
 from shared.settings import ServiceSettings
 from shared.tlog.cosignature import parse_cosigner_key
 from shared.web import freeze_startup_heap
@@ -164,6 +165,8 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
     if len(specs) == 1:
         settings = specs[0].settings()
         configure_logging(settings.log_level)
+        # /metrics on its own port, served by this process (with workers: their sum).
+        serve_metrics(settings)
         if settings.workers > 1:
             # Worker processes build their own app (services/asgi.py) from the environment.
             uvicorn.run(

@@ -68,6 +68,17 @@ class ServiceSettings(BaseSettings):
     # How many of them must have cosigned a checkpoint before evidence relies on it.
     audit_min_witnesses: int = Field(default=0, ge=0)
 
+    # Metrics and traces (docs/observability.md). `/metrics` is served on a port of its own,
+    # never the public one; 0: not served.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Where worker processes (`workers` > 1) write their values for the metrics port to add
+    # up; empty: a fresh temporary directory at each start.
+    metrics_multiprocess_dir: str = ""
+    # An OpenTelemetry collector's OTLP/HTTP base URL; empty: no tracing, at no cost.
+    otlp_endpoint: str = ""
+    otlp_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
     @field_validator("audit_witnesses", mode="before")
     @classmethod
     def _split_witnesses(cls, value: Any) -> Any:
@@ -105,6 +116,10 @@ class ServiceSettings(BaseSettings):
             self._require_shared_cache()
         if seed:
             _decode_seed(seed)
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("metrics_port must not be the public port: /metrics is not public")
+        if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
         if self.audit_min_witnesses > len(self.witnesses()):
             raise ValueError("audit_min_witnesses is more than the witnesses configured")
         return self

@@ -19,6 +19,9 @@ from shared.audit.service import AuditLog
 from shared.cache import cache_from_url
 from shared.db import create_engine, read_only, session_factory, warm_pool
 from shared.housekeeping import Chore, Housekeeper
+from shared.observability.metrics import observe_pool
+from shared.observability.middleware import RequestMetrics
+from shared.observability.tracing import install_tracing, shutdown_tracing
 from shared.problems import (
     document_problems,
     install_problem_handlers,
@@ -111,6 +114,7 @@ def build_app(
                 # connections are opened on demand once it is.
                 logger.warning("database_pool_warm_failed", exc_info=True)
         app.state.engine = engine
+        forget_pool = observe_pool(engine)
         app.state.sessions = session_factory(engine)
         app.state.read_sessions = session_factory(read_only(engine))
         app.state.cache = cache_from_url(settings.cache_url, settings.cache_prefix)
@@ -147,6 +151,8 @@ def build_app(
             await sequencer.guard.settle(within=5)
             await app.state.cache.close()
             await engine.dispose()
+            forget_pool()
+            shutdown_tracing(app)
 
     # The interactive docs (Swagger UI, ReDoc) only in development: they load their scripts
     # from a public CDN into a page of this origin, and are a console for whoever holds a
@@ -169,6 +175,9 @@ def build_app(
     install_problem_handlers(app)
     document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.metrics_port:  # latency per route; /metrics itself is on its own port
+        app.add_middleware(RequestMetrics)
+    install_tracing(app, settings)  # nothing unless an OTLP endpoint is configured
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -31,6 +31,7 @@ from services.release.webhooks.endpoints import router as webhooks_router
 from services.release.webhooks.fanout import forget_fanned_out
 from services.release.yard.endpoints import router as yard_router
 from shared.housekeeping import Chore
+from shared.observability.tracing import trace_client
 from shared.request_scope import RememberRequestScope
 from shared.verifier_cache import VerifierCache
 from shared.web import build_app
@@ -61,6 +62,7 @@ def create_app(
             timeout=settings.identity_timeout_seconds,
             transport=identity_transport,
         )
+        trace_client(app, client)  # the trace goes on to the identity service, if traced
         app.state.identity_client = client
         app.state.identity_directory = IdentityDirectory(
             client,

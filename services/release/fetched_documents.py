@@ -34,6 +34,7 @@ import structlog
 from services.release.identity_errors import IdentityUnavailable, problem_code
 from shared import jose
 from shared.credentials import CredentialError
+from shared.observability import metrics
 
 logger = structlog.get_logger(__name__)
 
@@ -187,13 +188,16 @@ class FetchedDocuments:
             CredentialError,
         ) as exc:
             # Unreachable, or an answer that does not verify: either way, not to be trusted.
+            metrics.identity_fetched(ok=False)
             if held is not None and now - held.fetched_at <= self._max_staleness:
                 return cast(T, held.value)
+            metrics.identity_failed_closed()
             raise IdentityUnavailable(
                 "identity_unavailable",
                 f"the identity service's {path} cannot be fetched and no copy younger than "
                 f"{self._max_staleness:g} s is held",
             ) from exc
+        metrics.identity_fetched(ok=True)
         self._store(path, _Fetched(value, now, response.content, basis))
         return value
 

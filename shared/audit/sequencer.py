@@ -33,6 +33,7 @@ from shared.audit.service import AuditLog
 from shared.audit.tilecache import HASH, TileCache, TileKey
 from shared.audit.witnessing import WitnessPool
 from shared.db import SessionFactory, transaction
+from shared.observability import metrics
 from shared.settings import ServiceSettings
 from shared.tlog import tiles
 from shared.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
@@ -271,6 +272,14 @@ class Sequencer:
         )
         if result.note is not None and self.witnesses is not None:
             self.witnesses.notify(result.note)
+        metrics.sequencer_stepped(
+            locked=result.locked,
+            refused=result.refused,
+            integrated=result.integrated,
+            size=result.size,
+            signed=result.signed,
+            batch_size=self._batch_size,
+        )
         return result
 
 

@@ -36,6 +36,7 @@ from services.release.webhooks.outbox import record as announce
 from shared.audit.events import append
 from shared.credentials import StatusListView, token_sha256
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
+from shared.observability import metrics
 from shared.problems import Conflict, InvalidInput, NotFound, Problem, Unauthorised
 
 # What the identity service says when a kiosk asks for a driver's gate pass, as gate reasons.
@@ -343,6 +344,7 @@ async def decide(
             },
             now=now,
         )
+    metrics.gate_decided(outcome, (reason.code for reason in reasons))
     return decision
 
 

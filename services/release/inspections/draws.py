@@ -31,6 +31,7 @@ from services.release.inspections.models import Draw, Purpose
 from shared import vrf
 from shared.audit import repository as audit_log
 from shared.audit.events import append
+from shared.observability import metrics
 from shared.problems import Conflict, Problem
 
 ALPHA_VERSION: Final = 1
@@ -144,4 +145,5 @@ async def draw(
         # Another decision for the release drew this visit a moment ago (the transaction
         # rolls back): asked again, the gate finds that visit's draw.
         raise Conflict("draw_race", "the release was drawn for a moment ago; ask again") from None
+    metrics.inspection_drawn(str(purpose), selected)
     return record
