@@ -1,28 +1,115 @@
-"""The audit log's read API, mounted in each service (C2SP tlog-tiles paths and proofs)."""
+"""The audit log's read API, mounted in each service (C2SP tlog-tiles paths and proofs).
 
+Tiles, entry bundles and the checkpoint carry a strong ETag (the first 128 bits of the
+body's SHA-256) and answer a matching `If-None-Match` with 304, so that a CDN or a reverse
+proxy can serve the log to every verifier. The comparison is the few lines of RFC 9110
+section 13.1.2 below rather than a library's: Starlette keeps its own inside `StaticFiles`,
+and Werkzeug, which has one, is not a dependency of ours.
+
+The routes that verifiers call in bulk (tiles, bundles, checkpoint, proofs) read through a
+`LogReader` (see `shared.audit.repository`): one statement per read, no ORM session.
+"""
+
+import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from shared.audit import repository as repo
 from shared.audit import service
+from shared.audit.repository import LogReader, LogReads
 from shared.deps import AuditLogDep, ReadSessionDep
 from shared.problems import NotFound, problem_responses
 from shared.tlog import tiles
 
-router = APIRouter(tags=["audit log"])
+
+@asynccontextmanager
+async def log_reads(app: FastAPI) -> AsyncIterator[None]:
+    """The read API's connections, for the app's lifetime (nested in the app's lifespan, so
+    the service's engine exists when this starts and still exists when this ends)."""
+    reads = LogReads(app.state.engine, app.state.settings.database_schema)
+    app.state.log_reads = reads
+    try:
+        yield
+    finally:
+        await reads.close()
+
+
+router = APIRouter(tags=["audit log"], lifespan=log_reads)
 
 TEXT = "text/plain; charset=utf-8"
+# Full tiles and full entry bundles never change (C2SP tlog-tiles).
 IMMUTABLE = "public, max-age=31536000, immutable"
-SHORT_LIVED = "public, max-age=1"
+# Partial tiles and the checkpoint are replaced as the log grows (a checkpoint a second).
+SHORT_LIVED = "public, max-age=5"
 
 
-def _answers(media_type: str, *problems: int) -> dict[int | str, dict[str, Any]]:
+async def get_log_reader(request: Request) -> AsyncIterator[LogReader]:
+    """A reader on one pooled connection for the length of the request's handler."""
+    reads: LogReads = request.app.state.log_reads
+    async with reads.reader() as reader:
+        yield reader
+
+
+# scope="function": the connection goes back to the pool before the response is sent.
+LogReaderDep = Annotated[LogReader, Depends(get_log_reader, scope="function")]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="ETags the client holds; a match is answered 304 Not Modified"),
+]
+
+_VALIDATED = {
+    "ETag": {"description": "strong entity tag of the body", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "how long caches may keep it", "schema": {"type": "string"}},
+}
+
+
+def _answers(
+    media_type: str, *problems: int, cached: bool = False
+) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that answers with a non-JSON body, or with these problems."""
     body = {"type": "string", "format": "binary"} if "octet" in media_type else {"type": "string"}
-    return {200: {"content": {media_type: {"schema": body}}}, **problem_responses(*problems)}
+    ok: dict[str, Any] = {"content": {media_type: {"schema": body}}}
+    if not cached:
+        return {200: ok, **problem_responses(*problems)}
+    return {
+        200: {**ok, "headers": _VALIDATED},
+        304: {
+            "description": "Not Modified: the If-None-Match ETag is current",
+            "headers": _VALIDATED,
+        },
+        **problem_responses(*problems),
+    }
+
+
+def entity_tag(body: bytes) -> str:
+    """A strong ETag: the body's SHA-256, first 128 bits, quoted."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names this ETag (weak comparison, RFC 9110 section 13.1.2)."""
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+
+
+def cacheable(
+    body: bytes, media_type: str, cache_control: str, if_none_match: str | None
+) -> Response:
+    """The body with its ETag and Cache-Control, or 304 with both if the client holds it."""
+    etag = entity_tag(body)
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if none_match(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 class InclusionProof(BaseModel):
@@ -56,50 +143,52 @@ async def log_key(log: AuditLogDep) -> Response:
     "/log/checkpoint",
     response_class=Response,
     summary="Latest signed checkpoint",
-    responses=_answers(TEXT, 404),
+    responses=_answers(TEXT, 404, cached=True),
 )
-async def log_checkpoint(session: ReadSessionDep) -> Response:
-    """The newest signed checkpoint (C2SP tlog-checkpoint)."""
-    latest = await repo.latest_checkpoint(session)
-    if latest is None:
+async def log_checkpoint(reader: LogReaderDep, if_none_match: IfNoneMatch = None) -> Response:
+    """The newest signed checkpoint (C2SP tlog-checkpoint), cached for a few seconds."""
+    note = await reader.latest_checkpoint_note()
+    if note is None:
         raise NotFound("checkpoint_not_found", "no checkpoint has been signed yet")
-    return Response(latest.note, media_type=TEXT, headers={"Cache-Control": SHORT_LIVED})
+    return cacheable(note.encode(), TEXT, SHORT_LIVED, if_none_match)
 
 
 @router.get(
     "/log/tile/{path:path}",
     response_class=Response,
     summary="Hash tile or entry bundle",
-    responses=_answers("application/octet-stream", 404),
+    responses=_answers("application/octet-stream", 404, cached=True),
 )
-async def log_tile(path: str, session: ReadSessionDep, log: AuditLogDep) -> Response:
-    """A C2SP tlog-tiles hash tile or entry bundle, full or partial (`.p/<W>`)."""
+async def log_tile(
+    path: str, reader: LogReaderDep, log: AuditLogDep, if_none_match: IfNoneMatch = None
+) -> Response:
+    """A C2SP tlog-tiles hash tile or entry bundle, full or partial (`.p/<W>`).
+
+    Full ones are immutable (cached for a year); partial ones for a few seconds.
+    """
     try:
         level, index, width = tiles.parse_tile_path("tile/" + path)
     except ValueError as exc:
         raise NotFound("tile_not_found", f"not a tile path: {exc}") from exc
     if level == "entries":
-        data = await service.entry_bundle(session, index, width)
+        data = await service.entry_bundle(reader, index, width)
     else:
-        data = await service.hash_tile(session, log, level, index, width)
+        data = await service.hash_tile(reader, log, level, index, width)
     full = width == tiles.TILE_WIDTH
-    return Response(
-        data,
-        media_type="application/octet-stream",
-        headers={"Cache-Control": IMMUTABLE if full else SHORT_LIVED},
+    return cacheable(
+        data, "application/octet-stream", IMMUTABLE if full else SHORT_LIVED, if_none_match
     )
 
 
 @router.get("/v1/log/proofs/inclusion", response_model=InclusionProof)
 async def log_inclusion_proof(
-    session: ReadSessionDep,
+    reader: LogReaderDep,
     log: AuditLogDep,
     index: Annotated[int, Query(ge=0)],
     size: Annotated[int, Query(ge=1)],
 ) -> InclusionProof:
     """Inclusion proof of one entry in the tree of a given size."""
-    proof = await service.inclusion_proof(session, log, index=index, size=size)
-    root = await service.root_at(session, log, size)
+    proof, root = await service.inclusion_proof_and_root(reader, log, index=index, size=size)
     return InclusionProof(
         index=index,
         size=size,
@@ -110,16 +199,16 @@ async def log_inclusion_proof(
 
 @router.get("/v1/log/proofs/consistency", response_model=ConsistencyProof)
 async def log_consistency_proof(
-    session: ReadSessionDep,
+    reader: LogReaderDep,
     log: AuditLogDep,
     old: Annotated[int, Query(ge=1)],
     new: Annotated[int, Query(ge=1)],
 ) -> ConsistencyProof:
     """Consistency proof between two tree sizes."""
-    proof = await service.consistency_proof(session, log, old=old, new=new)
-    old_root, new_root = service.encode_hashes(
-        [await service.root_at(session, log, old), await service.root_at(session, log, new)]
+    proof, old_hash, new_hash = await service.consistency_proof_and_roots(
+        reader, log, old=old, new=new
     )
+    old_root, new_root = service.encode_hashes([old_hash, new_hash])
     return ConsistencyProof(
         old=old,
         new=new,

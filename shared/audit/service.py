@@ -2,6 +2,7 @@
 
 import base64
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -9,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit import repository as repo
+from shared.audit.repository import LogReader, TileSource
 from shared.audit.tilecache import HASH, TileCache
 from shared.problems import InvalidInput, NotFound
 from shared.tlog import merkle, tiles
@@ -39,13 +41,15 @@ class AuditLog:
         return verifier_key(self.origin, public)
 
 
-async def tree_size(session: AsyncSession) -> int:
+async def tree_size(session: TileSource) -> int:
     """How many events the tree holds now."""
+    if isinstance(session, LogReader):
+        return await session.tree_size()
     size, _ = await repo.load_state(session)
     return size
 
 
-async def _check_size(session: AsyncSession, log: AuditLog, size: int) -> None:
+async def _check_size(session: TileSource, log: AuditLog, size: int) -> None:
     if size <= log.known_size:
         return
     log.known_size = max(log.known_size, await tree_size(session))
@@ -55,7 +59,7 @@ async def _check_size(session: AsyncSession, log: AuditLog, size: int) -> None:
         )
 
 
-async def root_at(session: AsyncSession, log: AuditLog, size: int) -> bytes:
+async def root_at(session: TileSource, log: AuditLog, size: int) -> bytes:
     """The root hash of the tree over the first `size` entries."""
     await _check_size(session, log, size)
     if size == 0:
@@ -65,7 +69,7 @@ async def root_at(session: AsyncSession, log: AuditLog, size: int) -> bytes:
 
 
 async def inclusion_proof(
-    session: AsyncSession, log: AuditLog, *, index: int, size: int
+    session: TileSource, log: AuditLog, *, index: int, size: int
 ) -> list[bytes]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
     if not 0 <= index < size:
@@ -76,7 +80,7 @@ async def inclusion_proof(
 
 
 async def consistency_proof(
-    session: AsyncSession, log: AuditLog, *, old: int, new: int
+    session: TileSource, log: AuditLog, *, old: int, new: int
 ) -> list[bytes]:
     """RFC 9162 consistency proof between the trees of `old` and `new` entries."""
     if not 0 < old <= new:
@@ -84,6 +88,49 @@ async def consistency_proof(
     await _check_size(session, log, new)
     plan = merkle.consistency_proof_plan(old, new)
     return await merkle.build_proof(plan, lambda nodes: repo.read_nodes(session, nodes, log.cache))
+
+
+async def _proof_and_roots(
+    source: TileSource, log: AuditLog, plan: list[list[merkle.Node]], sizes: Sequence[int]
+) -> tuple[list[bytes], list[bytes]]:
+    """A proof and the roots at the given sizes, from one read of the tiles they need."""
+    root_nodes = [merkle.range_nodes(0, size) for size in sizes]
+    wanted = [node for nodes in root_nodes for node in nodes]
+    found: dict[merkle.Node, bytes] = {}
+
+    async def read(nodes: list[merkle.Node]) -> list[bytes]:
+        every = list(dict.fromkeys([*nodes, *wanted]))
+        found.update(zip(every, await repo.read_nodes(source, every, log.cache), strict=True))
+        return [found[node] for node in nodes]
+
+    proof = await merkle.build_proof(plan, read)
+    if not found:  # an empty proof reads nothing: the roots still need their nodes
+        await read([])
+    return proof, [merkle.fold([found[node] for node in nodes]) for nodes in root_nodes]
+
+
+async def inclusion_proof_and_root(
+    source: TileSource, log: AuditLog, *, index: int, size: int
+) -> tuple[list[bytes], bytes]:
+    """`inclusion_proof` and `root_at(size)` from one read (one statement with no cache)."""
+    if not 0 <= index < size:
+        raise InvalidInput("log_index_out_of_range", "index must satisfy 0 <= index < size")
+    await _check_size(source, log, size)
+    plan = merkle.inclusion_proof_plan(index, size)
+    proof, (root,) = await _proof_and_roots(source, log, plan, [size])
+    return proof, root
+
+
+async def consistency_proof_and_roots(
+    source: TileSource, log: AuditLog, *, old: int, new: int
+) -> tuple[list[bytes], bytes, bytes]:
+    """`consistency_proof` and the roots at both sizes from one read."""
+    if not 0 < old <= new:
+        raise InvalidInput("log_size_out_of_range", "sizes must satisfy 0 < old <= new")
+    await _check_size(source, log, new)
+    plan = merkle.consistency_proof_plan(old, new)
+    proof, (old_root, new_root) = await _proof_and_roots(source, log, plan, [old, new])
+    return proof, old_root, new_root
 
 
 async def receipt(session: AsyncSession, log: AuditLog, event_id: uuid.UUID) -> str:
@@ -107,7 +154,7 @@ async def receipt(session: AsyncSession, log: AuditLog, event_id: uuid.UUID) -> 
 
 
 async def hash_tile(
-    session: AsyncSession, log: AuditLog, level: int, index: int, width: int
+    session: TileSource, log: AuditLog, level: int, index: int, width: int
 ) -> bytes:
     """The first `width` hashes of a tile, if the tile holds that many."""
     found = await repo.read_cached_tiles(session, {(level, index): width}, log.cache)
@@ -117,11 +164,13 @@ async def hash_tile(
     return tile.hashes[: width * HASH]
 
 
-async def entry_bundle(session: AsyncSession, index: int, width: int) -> bytes:
+async def entry_bundle(session: TileSource, index: int, width: int) -> bytes:
     """The entry bundle of entries [256 * index, 256 * index + width)."""
     start = index * tiles.TILE_WIDTH
     if await tree_size(session) < start + width:
         raise NotFound("tile_not_found", "no such entry bundle, or not that wide yet")
+    if isinstance(session, LogReader):
+        return tiles.encode_entry_bundle(await session.entries(start, width))
     return tiles.encode_entry_bundle(await repo.entries(session, start, width))
 
 
