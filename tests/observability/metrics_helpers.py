@@ -25,3 +25,15 @@ def exported_names() -> set[str]:
         if family.name.startswith("ketenpas_"):
             names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
     return names
+
+
+def documented_names() -> set[str]:
+    """Each metric as the docs name it: a counter with `_total`, a histogram by its family."""
+    import shared.observability.metrics  # noqa: F401  (defines them)
+
+    written = {"counter": "_total", "gauge": "", "histogram": ""}
+    return {
+        family.name + written[family.type]
+        for family in REGISTRY.collect()
+        if family.name.startswith("ketenpas_")
+    }
