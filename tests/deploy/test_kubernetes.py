@@ -6,6 +6,7 @@ security (non-root, no capabilities, read-only root, secrets by reference, deny 
 import base64
 import copy
 import os
+import re
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from services.web.settings import WebSettings
 from shared.demo import is_demo_secret
 from tests.deploy.manifests import (
     OVERLAYS,
+    ROOT,
     Object,
     by_kind,
     config_maps,
@@ -421,3 +423,22 @@ def test_the_policy_judge_can_refuse_and_allow() -> None:
     assert allowed([deny_all, allow_a], a, b, 80)
     assert not allowed([deny_all, allow_a], a, b, 81)
     assert not allowed([deny_all, allow_a], b, a, 80)
+
+
+def test_the_deployment_guide_names_every_secret_the_manifests_reference() -> None:
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z-]+)` \| `([a-z-]+)` \| `(KETENPAS_\w+)`", guide, re.M))
+    referenced = set()
+    for name in OVERLAYS:
+        objects = overlay(name)
+        for pod in pods(objects):
+            for container in _containers(pod.spec):
+                for env_name, entry in _env(objects, container).items():
+                    ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                    if ref:
+                        referenced.add((ref["name"], ref["key"], env_name))
+    documented = {(secret, key) for secret, key, _ in rows}
+    assert {(secret, key) for secret, key, _ in referenced} == documented
+    # Each row's setting is one the secret feeds (the first one named in the row).
+    for secret, key, env_name in rows:
+        assert any(r[:2] == (secret, key) and r[2] == env_name for r in referenced), env_name
