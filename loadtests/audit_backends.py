@@ -35,6 +35,7 @@ from shared.audit import repository as repo
 from shared.audit import sequencer
 from shared.audit.events import canonical_json, commitment
 from shared.audit.models import AuditEvent
+from shared.audit.repository import LogReads
 from shared.audit.service import AuditLog
 from shared.audit.tilecache import TileCache
 from shared.db import SessionFactory, create_engine, read_only, session_factory, transaction
@@ -130,6 +131,7 @@ class Backend:
     engine: AsyncEngine
     sessions: SessionFactory
     sqlite_path: Path | None
+    reads: LogReads
 
     @property
     def read_sessions(self) -> SessionFactory:
@@ -179,10 +181,13 @@ async def open_backend(kind: str, workdir: Path, label: str) -> AsyncIterator[Ba
         sqlite_path = workdir / f"{label}.sqlite3"
         url = f"sqlite:///{sqlite_path}"
     engine = create_engine(url, schema=schema)
+    # The read API's connections, as a service makes them (a pool of their own on PostgreSQL).
+    reads = LogReads(engine, schema)
     try:
         await upgrade_engine(engine, MIGRATIONS, schema=schema)
-        yield Backend(kind, url, schema, engine, session_factory(engine), sqlite_path)
+        yield Backend(kind, url, schema, engine, session_factory(engine), sqlite_path, reads)
     finally:
+        await reads.close()
         await engine.dispose()
         if schema is not None:
             await drop_schema(schema)

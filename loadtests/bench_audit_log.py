@@ -1,11 +1,13 @@
 """Benchmark of the audit log against pymerkle, on the same entries, in one run.
 
-Run: `.venv/bin/python -m loadtests.bench_audit_log [--quick] [--profile]`
+Run: `.venv/bin/python -m loadtests.bench_audit_log [--quick] [--profile]`, or
+`--cold-proofs` for cold inclusion proofs only, today's path beside the one before it
+(`loadtests/audit_cold_proofs.py`, a minute; with `--quick`, at 10^5 entries).
 
 Ours is measured through the real code: `shared.audit.events.append` in committed
 transactions (`shared.db.transaction`), `shared.audit.sequencer.drain`, and
-`shared.audit.service.inclusion_proof` / `consistency_proof` on a session per proof, as
-a request would do, against tiles stored in SQLite (a temporary file) and in PostgreSQL
+`shared.audit.service.inclusion_proof` / `consistency_proof` on a `LogReader` per proof, as
+the read API serves them, against tiles stored in SQLite (a temporary file) and in PostgreSQL
 (127.0.0.1, database `test`, a schema of our own that is dropped at the end). pymerkle runs
 in a child process over the very same 32-byte entries (the event commitments), with
 RFC 9162 hashing (SHA-256, 0x00/0x01 prefixes); its roots and inclusion paths must equal
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import audit_backends as ours
+from loadtests import audit_cold_proofs as cold
 from loadtests.audit_backends import Backend
 from loadtests.audit_common import (
     SEED,
@@ -181,18 +184,24 @@ async def preload_full_tiles(backend: Backend, cache: TileCache, size: int) -> N
 def proof_operation(
     backend: Backend, kind: str, size: int, cache: TileCache
 ) -> Callable[[], Awaitable[object]]:
-    """One proof, in its own session and transaction, as one request serves it."""
+    """One proof on a reader of its own, as one request of the read API serves it."""
     log = ours.audit_log(cache)
     stream = index_stream(size, SEED) if kind == "inclusion" else old_size_stream(size, SEED)
 
     async def prove() -> object:
-        # A read-only session, as the log's read API uses (on SQLite: a deferred BEGIN).
-        async with backend.read_sessions() as session, session.begin():
+        async with backend.reads.reader() as reader:
             if kind == "inclusion":
-                return await service.inclusion_proof(session, log, index=stream(), size=size)
-            return await service.consistency_proof(session, log, old=stream(), new=size)
+                return await service.inclusion_proof(reader, log, index=stream(), size=size)
+            return await service.consistency_proof(reader, log, old=stream(), new=size)
 
     return prove
+
+
+def before_operation(backend: Backend, size: int) -> Callable[[], Awaitable[object]]:
+    """A cold inclusion proof as the read API served it before 2026-12-06 (the reference)."""
+    prove = cold.before_proof(backend, ours.audit_log(TileCache(max_tiles=0)), size)
+    stream = index_stream(size, SEED)
+    return lambda: prove(stream())
 
 
 async def concurrent_rate(
@@ -215,6 +224,7 @@ async def concurrent_rate(
 async def measure_proofs(backend: Backend, size: int, seconds: float) -> dict[str, Rate]:
     """Proofs per second with no tile cache, a fresh cache, and all full tiles cached."""
     rates: dict[str, Rate] = {}
+    rates["inclusion_none_before"] = await time_loop_async(before_operation(backend, size), seconds)
     rates["inclusion_none"] = await time_loop_async(
         proof_operation(backend, "inclusion", size, TileCache(max_tiles=0)), seconds
     )
@@ -287,7 +297,6 @@ async def proof_breakdown(backend: Backend, size: int, seconds: float) -> dict[s
         prove = proof_operation(backend, "inclusion", size, cache)
         timers = Timers()
         timers.wrap_async(service, "inclusion_proof")
-        timers.wrap_async(repo, "load_state")
         timers.wrap_async(repo, "read_tiles")
         timers.wrap_sync(tilecache.Tile, "__init__")
         try:
@@ -560,12 +569,19 @@ def build_table(
         pms = pm_scales[size]["sqlite_proofs"]
         pmm = pm_scales[size]["inmemory_proofs"]
         table.row(
+            "inclusion, no tile cache, before 2026-12-06 (reference)",
+            per_second(s["inclusion_none_before"]),
+            per_second(p["inclusion_none_before"]),
+            "-",
+            "-",
+        )
+        table.row(
             "inclusion, no tile cache",
             per_second(s["inclusion_none"]),
             per_second(p["inclusion_none"]),
             "-",
             "-",
-            target=target,
+            target=">= 1,000/s" if size == large else "",
         )
         table.row(
             "inclusion, cold-ish (fresh cache)",
@@ -735,8 +751,10 @@ def footnotes(config: Config, figures: dict[str, BackendFigures], pm: dict[str, 
             "per step) in a child process. pymerkle has no separate integration; its cells are "
             "append_entries over the same entries (SqliteTree stores leaf hashes only and "
             "computes interior nodes at proof time; InmemoryTree links every node in RAM).",
-            "[d] ours: service.inclusion_proof / consistency_proof, one session and transaction "
-            "per proof as in a request, random indexes (fixed seed), "
+            "[d] ours: service.inclusion_proof / consistency_proof on a LogReader per proof, as "
+            "the read API serves them (no ORM session, no transaction); the reference row: "
+            "the path before 2026-12-06 (an ORM session and transaction per proof, "
+            "loadtests/audit_cold_proofs.py). Random indexes (fixed seed), "
             f"{config.proof_seconds:g} s per cell. no tile cache: TileCache(max_tiles=0); "
             "cold-ish: a fresh TileCache at the start of the run; warm: every full tile "
             "preloaded (partial right-edge tiles and the tree state are read every time). "
@@ -777,14 +795,14 @@ def breakdown_text(figures: dict[str, BackendFigures], size: int) -> str:
 
             total = rate.seconds * per
             inside = spent("inclusion_proof")
-            known = spent("load_state") + spent("read_tiles") + spent("__init__")
+            known = spent("read_tiles") + spent("__init__")
             lines.append(
                 f"  {name} inclusion proof, {'no' if label == 'none' else 'warm'} tile cache: "
-                f"{total:,.0f} us = load_state {spent('load_state'):,.0f} (first statement: "
-                f"pool checkout, pre-ping, BEGIN) + read_tiles {spent('read_tiles'):,.0f} "
+                f"{total:,.0f} us = read_tiles {spent('read_tiles'):,.0f} "
                 f"({timers.get('read_tiles', {'calls': 0})['calls'] / rate.count:.1f} queries) "
                 f"+ hashing tile interiors {spent('__init__'):,.0f} + other proof code "
-                f"{inside - known:,.0f} + session end and COMMIT {total - inside:,.0f} us"
+                f"{inside - known:,.0f} + taking and returning the pooled connection "
+                f"{total - inside:,.0f} us"
             )
         timers = figures[kind].scales[size].drain["timers"]
         steps = int(timers["step"]["calls"])
@@ -837,7 +855,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10^4 and 10^5 entries, short runs")
     parser.add_argument("--profile", action="store_true", help="print cProfile listings too")
+    parser.add_argument(
+        "--cold-proofs",
+        action="store_true",
+        help="only cold inclusion proofs, today's path beside the previous one",
+    )
     args = parser.parse_args()
+    if args.cold_proofs:
+        size = ["--size", str(10**5)] if args.quick else []
+        return cold.main([*size, *(["--profile"] if args.profile else [])])
     config = QUICK if args.quick else FULL
     if args.profile:
         config = Config(**{**config.__dict__, "profile": True})
