@@ -305,6 +305,12 @@ def _endpoints(objects: tuple[Object, ...]) -> dict[str, Endpoint]:
                 {"app": "controller"},
                 {"kubernetes.io/metadata.name": "ingress", "ketenpas/ingress-controller": "true"},
             ),
+            "prometheus": Endpoint(
+                "prometheus",
+                "monitoring",
+                {"app": "prometheus"},
+                {"kubernetes.io/metadata.name": "monitoring", "ketenpas/prometheus": "true"},
+            ),
             "cnpg-operator": Endpoint(
                 "operator", "cnpg-system", {}, {"kubernetes.io/metadata.name": "cnpg-system"}
             ),
@@ -342,6 +348,8 @@ ALLOWED_EVERYWHERE = {
     ("web", "identity", 8001),
     ("web", "release", 8002),
     ("webhooks", "internet", 443),
+    ("prometheus", "identity", 9101),
+    ("prometheus", "release", 9102),
 }
 ALLOWED_IN_PRODUCTION = {
     # The identity service's https URL is served by the ingress controller.
@@ -352,7 +360,7 @@ ALLOWED_IN_PRODUCTION = {
     ("identity", "internet", 443),
     ("release", "internet", 443),
 }
-PORTS = (443, 5432, 6379, 8000, 8001, 8002, 80)
+PORTS = (80, 443, 5432, 6379, 8000, 8001, 8002, 9101, 9102)
 
 
 def test_network_policies_deny_by_default(objects: tuple[Object, ...]) -> None:
@@ -381,7 +389,8 @@ def test_network_policies_allow_exactly_the_designed_connections(overlay_name: s
         ALLOWED_IN_PRODUCTION if overlay_name == "production" else set()
     )
     ketenpas = [name for name, e in endpoints.items() if e.labels.get("app.kubernetes.io/part-of")]
-    sources = [*ketenpas, "stranger", "elsewhere", "ingress", "cnpg-operator", "postgres"]
+    sources = [*ketenpas, "stranger", "elsewhere", "ingress", "prometheus", "cnpg-operator"]
+    sources.append("postgres")
     destinations = [*ketenpas, "postgres", "valkey", "ingress", "internet", "private"]
     found = {
         (source, destination, port)
@@ -442,3 +451,17 @@ def test_the_deployment_guide_names_every_secret_the_manifests_reference() -> No
     # Each row's setting is one the secret feeds (the first one named in the row).
     for secret, key, env_name in rows:
         assert any(r[:2] == (secret, key) and r[2] == env_name for r in referenced), env_name
+
+
+def test_the_metrics_port_is_the_one_the_settings_serve(objects: tuple[Object, ...]) -> None:
+    containers = {pod.name: pod.spec["containers"][0] for pod in pods(objects)}
+    for service, port in (("identity", 9101), ("release", 9102)):
+        container = containers[f"ketenpas-{service}"]
+        env = _env(objects, container)
+        prefix = f"KETENPAS_{service.upper()}_"
+        assert env[prefix + "METRICS_PORT"]["value"] == str(port)
+        assert env[prefix + "METRICS_HOST"]["value"] == "0.0.0.0"
+        assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container["ports"]
+    # The Services (and so the Ingress) carry the public port only.
+    for obj in by_kind(objects, "Service"):
+        assert [p["name"] for p in obj["spec"]["ports"]] == ["http"]
