@@ -14,9 +14,11 @@ metrics port and adds the files up at each scrape. Files of a run before are rem
 start; the live-only gauges of a worker that died are dropped at the next scrape.
 """
 
+import atexit
 import glob
 import os
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -88,7 +90,10 @@ def _alive(pid: int) -> bool:
 def prepare_workers(settings: ServiceSettings) -> str:
     """Make the directory the worker processes write their values to, and name it in the
     environment they inherit; returns it. Call before starting the workers."""
-    directory = settings.metrics_multiprocess_dir or tempfile.mkdtemp(prefix="ketenpas-metrics-")
+    directory = settings.metrics_multiprocess_dir
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="ketenpas-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)  # ours: gone at exit
     Path(directory).mkdir(parents=True, exist_ok=True)
     # A run before left its values there: counted again, they would jump every counter.
     for stale in glob.glob(os.path.join(directory, "*.db")):
