@@ -117,30 +117,39 @@ class LogReader:
 
 
 class LogReads:
-    """Where the public log API gets its connections: a small pool of its own on PostgreSQL.
+    """Where the public log API gets its connections: a small pool of its own.
 
-    Its own pool because the service's pool pings each connection it hands out, inside a
-    transaction (BEGIN, a ping, ROLLBACK: three round trips, 0.5 ms here, more than the read
-    itself). This pool pings nothing: a read finds a closed connection when it fails, and
-    `LogReader` then reads again on a new one, which a read that changes nothing may do. On
-    SQLite the service's engine serves (it pings nothing either).
+    Its own pool because the service's pool pings each connection it hands out on
+    PostgreSQL, inside a transaction (BEGIN, a ping, ROLLBACK: three round trips, 0.5 ms
+    here, more than the read itself), and rolls back each connection it takes back (on
+    SQLite a hop to the driver's thread). This pool does neither: nothing on it ever begins
+    a transaction, and a read finds a connection the server closed when it fails on it;
+    `LogReader` then reads again on a new one, which a read that changes nothing may do.
+    An in-memory SQLite database is the service's own engine's (another engine would open
+    another, empty, database).
     """
 
     def __init__(self, engine: AsyncEngine, schema: str | None = None) -> None:
         self.dialect = engine.dialect.name
-        self._own = self.dialect == "postgresql"
-        if self._own:
-            connect_args = {"server_settings": {"search_path": schema}} if schema else {}
-            self.engine = create_async_engine(
-                engine.url,
-                isolation_level="AUTOCOMMIT",
-                pool_size=LOG_READ_POOL_SIZE,
-                max_overflow=LOG_READ_POOL_OVERFLOW,
-                pool_pre_ping=False,
-                connect_args=connect_args,
-            )
-        else:
+        url = engine.url
+        self._own = self.dialect == "postgresql" or url.database not in (None, "", ":memory:")
+        if not self._own:
             self.engine = engine
+            return
+        connect_args: dict[str, Any] = {}
+        if self.dialect == "postgresql" and schema:
+            connect_args["server_settings"] = {"search_path": schema}
+        elif self.dialect == "sqlite":
+            connect_args["timeout"] = 30  # as the service's engine waits on a busy file
+        self.engine = create_async_engine(
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=LOG_READ_POOL_SIZE,
+            max_overflow=LOG_READ_POOL_OVERFLOW,
+            pool_pre_ping=False,
+            pool_reset_on_return=None,
+            connect_args=connect_args,
+        )
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[LogReader]:
@@ -154,7 +163,7 @@ class LogReads:
             yield LogReader(self, connection, raw.driver_connection)
 
     async def close(self) -> None:
-        """Close the log's own pool (the service's engine is the service's to close)."""
+        """Close the log's own pool (the service's engine, if used, is the service's)."""
         if self._own:
             await self.engine.dispose()
 
