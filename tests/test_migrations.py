@@ -37,6 +37,7 @@ RELEASE_TABLES = {
     "monitoring_marks",
     "webhook_subscriptions",
     "webhook_outbox",
+    "webhook_dispatcher_lead",
     "webhook_deliveries",
 }
 # The access log's monthly partitions on PostgreSQL (docs/access-log.md): parts of one table.

@@ -2,6 +2,7 @@
 are leased, under `FOR UPDATE SKIP LOCKED` on PostgreSQL and SQLite's write lock."""
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -105,3 +106,64 @@ async def test_a_silent_subscribers_backlog_does_not_crowd_out_the_others(
         finally:
             hold.set()
             await worker.drain()
+
+
+def _standing_by(port: Port) -> Dispatcher:
+    """A dispatcher as another process runs it, asking for the lead every 50 ms."""
+    settings = port.release.state.settings.model_copy(update={"webhook_poll_seconds": 0.05})
+    worker = Dispatcher.of(port.release.state.sessions, settings)
+    assert worker is not None
+    worker.lead_renew_seconds = 0.05
+    return worker
+
+
+async def test_one_dispatcher_leads_and_another_takes_over_when_it_stops(port: Port) -> None:
+    receiver = Receiver()
+    async with receiver.running():
+        await subscribe(port, "line", receiver.url, READER_TYPES)
+        first, second = _standing_by(port), _standing_by(port)
+        first_run = asyncio.create_task(first.run())
+        await until(lambda: first.leading)
+        second_run = asyncio.create_task(second.run())
+        try:
+            await create_release(port, to="forwarder")
+            await until(lambda: len(receiver.received) == 1 and second.lead_asks >= 2)
+            assert not second.leading and second.looks == 0  # it only stood by
+            first_run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first_run
+            await first.close()  # hands the lead over
+            await create_release(port, to="forwarder")
+            await until(lambda: len(receiver.received) == 2)
+            assert second.leading and second.looks > 0
+        finally:
+            second_run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await second_run
+            await second.close()
+
+
+async def test_a_leader_that_dies_is_replaced_once_its_lead_runs_out(port: Port) -> None:
+    receiver = Receiver()
+    async with receiver.running():
+        await subscribe(port, "line", receiver.url, READER_TYPES)
+        dead, second = _standing_by(port), _standing_by(port)
+        dead.lead_seconds = 3.0  # long enough that the second asks before it runs out
+        dead_run = asyncio.create_task(dead.run())
+        await until(lambda: dead.leading)
+        dead_run.cancel()  # killed: no hand-over, its lead stays until it runs out
+        with contextlib.suppress(asyncio.CancelledError):
+            await dead_run
+        second_run = asyncio.create_task(second.run())
+        try:
+            await until(lambda: second.lead_asks >= 1)
+            assert not second.leading  # the dead one's lead has not run out yet
+            await create_release(port, to="forwarder")
+            await until(lambda: len(receiver.received) == 1)
+            assert second.leading
+        finally:
+            second_run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await second_run
+            await second.close()
+            await dead.close()

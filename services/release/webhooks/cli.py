@@ -3,8 +3,9 @@
 The dispatcher's fan-out and sends cost CPU on the event loop of the process that runs them
 (docs/benchmarks.md measured the gate's latency rising with 50 subscribers when the release
 service's own processes ran it). A deployment whose gate must keep its latency runs the
-release service with `RUN_WEBHOOKS=false` and this command beside it (one or more: claims
-are leased, so several never send one delivery at once). It reads the release service's
+release service with `RUN_WEBHOOKS=false` and this command beside it (one or more: one
+leads at a time, the others stand by to take over, and claims are leased besides, so
+several never send one delivery at once). It reads the release service's
 settings (`KETENPAS_RELEASE_…`), checks each subscribing party with the identity service as
 the service does, and runs until interrupted.
 """

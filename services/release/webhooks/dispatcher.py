@@ -1,9 +1,12 @@
 """The dispatcher: fans the outbox out and delivers, at least once, in order per release.
 
 Runs in the background of the process that does background work (`run_webhooks`, unset:
-where the sequencer runs). It looks every `webhook_poll_seconds`, and again as soon as a
-send is answered (so a free slot is filled at once; answers that come together, within
-`GATHER_SECONDS`, are handled by one look). Each look (`tick`):
+where the sequencer runs), or alone (`ketenpas webhooks run`). Of all the dispatchers of a
+deployment one leads at a time (a row of `webhook_dispatcher_lead`, renewed every
+`LEAD_RENEW_SECONDS`); the others only wait to take over, so each subscription's share of
+sends holds for the whole deployment. The leader looks every `webhook_poll_seconds`, and
+again as soon as a send is answered (so a free slot is filled at once; answers that come
+together, within `GATHER_SECONDS`, are handled by one look). Each look (`tick`):
 
 0. **Record** the sends answered since the last look, in one transaction (a delivery stays
    leased until recorded, so nobody sends it again meanwhile).
@@ -30,7 +33,9 @@ receivers' 5-minute tolerance is checked against); the schedule follows the `now
 """
 
 import asyncio
+import os
 import secrets as system_random
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -58,6 +63,11 @@ logger = structlog.get_logger(__name__)
 FANOUT_BATCH = 100
 # How long a look waits, once woken by an answer, for more answers to come.
 GATHER_SECONDS = 0.02
+# The lead lasts this long unless renewed, and is renewed (or, by a follower, asked for)
+# this often: a leader that stops hands over at once, one that dies or stalls within
+# LEAD_SECONDS + LEAD_RENEW_SECONDS.
+LEAD_SECONDS = 15.0
+LEAD_RENEW_SECONDS = 5.0
 
 
 async def party_active(directory: IdentityDirectory, party_id: str, now: datetime) -> bool:
@@ -138,6 +148,15 @@ class Dispatcher:
         # Subscriptions whose latest send failed: one send at a time until one succeeds, so
         # a subscriber that never answers holds one slot, not `per_subscription`.
         self._struggling: set[uuid.UUID] = set()
+        # Who this dispatcher is when it asks for the lead, and until when it holds it.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lead_until: datetime | None = None
+        self._next_lead_look: datetime | None = None
+        self.lead_seconds = LEAD_SECONDS
+        self.lead_renew_seconds = LEAD_RENEW_SECONDS
+        # How often this dispatcher asked for the lead, and looked (ticked) while leading.
+        self.lead_asks = 0
+        self.looks = 0
 
     @classmethod
     def of(
@@ -338,13 +357,40 @@ class Dispatcher:
             given_up=now >= give_up_at,
         )
 
+    @property
+    def leading(self) -> bool:
+        """Whether this dispatcher held the lead at its latest look."""
+        return self._lead_until is not None
+
+    async def _leads(self, now: datetime) -> bool:
+        """Whether this dispatcher leads now: a leader renews its lead every
+        `LEAD_RENEW_SECONDS`, a follower asks for it as often (and gets it once it is free
+        or has run out)."""
+        if self._next_lead_look is not None and now < self._next_lead_look:
+            return self._lead_until is not None and now < self._lead_until
+        until = now + timedelta(seconds=self.lead_seconds)
+        self.lead_asks += 1
+        async with transaction(self._sessions) as session:
+            leads = await repository.take_lead(session, holder=self.holder, now=now, until=until)
+        self._lead_until = until if leads else None
+        self._next_lead_look = now + timedelta(seconds=self.lead_renew_seconds)
+        if leads:
+            logger.debug("webhook_dispatcher_leads", holder=self.holder)
+        return leads
+
     async def run(self) -> None:
-        """Look every `poll_seconds`, and at once when a send is answered (its slot is free),
-        until cancelled; a failing look is logged, not fatal."""
+        """While this dispatcher leads (one per deployment: `_leads`), look every
+        `poll_seconds`, and at once when a send is answered (its slot is free), until
+        cancelled; a failing look is logged, not fatal."""
         while True:
             self._woken.clear()
             try:
-                await self.tick(utcnow())
+                now = utcnow()
+                if await self._leads(now):
+                    self.looks += 1
+                    await self.tick(now)
+                else:
+                    await self._record()  # what it sent while it led
             except Exception:  # the next look tries again; the outbox keeps everything
                 logger.exception("webhook_dispatch_failed")
             with suppress(TimeoutError):
@@ -356,8 +402,16 @@ class Dispatcher:
                 await asyncio.sleep(GATHER_SECONDS)
 
     async def close(self) -> None:
-        """Let deliveries in flight finish (each bounded by its timeout), then close."""
+        """Let deliveries in flight finish (each bounded by its timeout), hand the lead
+        over, then close."""
         await self.drain()
+        if self._lead_until is not None:
+            self._lead_until = None
+            try:
+                async with transaction(self._sessions) as session:
+                    await repository.give_up_lead(session, holder=self.holder, now=utcnow())
+            except Exception:  # the lead runs out by itself
+                logger.warning("webhook_lead_not_handed_over", holder=self.holder)
         await self._sender.aclose()
 
 

@@ -9,6 +9,7 @@
 - `webhook_deliveries`: one row per event and subscription that may be told, with the
   payload as that party may see it; delivered at least once, in `outbox_id` order per
   subscription and release.
+- `webhook_dispatcher_lead`: the dispatcher process that leads, and until when.
 """
 
 import uuid
@@ -115,3 +116,14 @@ class Delivery(SQLModel, table=True):
     first_delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replays: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DispatcherLead(SQLModel, table=True):
+    """Which dispatcher process leads (fans out and sends), until when: one at a time per
+    deployment, whatever the number of release processes (dispatcher.py)."""
+
+    __tablename__ = "webhook_dispatcher_lead"
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=120)
+    until: datetime = Field(sa_type=UTCDateTime)

@@ -33,10 +33,12 @@ from services.release.webhooks.events import RELEASE_EXPIRED
 from services.release.webhooks.models import (
     Delivery,
     DeliveryStatus,
+    DispatcherLead,
     OutboxEvent,
     Subscription,
     SubscriptionStatus,
 )
+from shared.db import insert_once
 
 # The fan-out's advisory lock on PostgreSQL (one fan-out at a time keeps deliveries made in
 # event order); SQLite's write lock is one already.
@@ -468,3 +470,31 @@ def replay(delivery: Delivery, *, now: datetime) -> None:
     delivery.retry_since = now
     delivery.lease_until = None
     delivery.replays += 1
+
+
+LEAD = "dispatcher"
+
+
+async def take_lead(session: AsyncSession, *, holder: str, now: datetime, until: datetime) -> bool:
+    """Hold the dispatchers' lead until `until`, if it is free, run out, or `holder`'s own
+    already (a renewal); True if `holder` leads now."""
+    if await insert_once(session, DispatcherLead, name=LEAD, holder=holder, until=until):
+        return True
+    result = await session.exec(
+        update(DispatcherLead)
+        .where(
+            col(DispatcherLead.name) == LEAD,
+            or_(col(DispatcherLead.holder) == holder, col(DispatcherLead.until) <= now),
+        )
+        .values(holder=holder, until=until)
+    )
+    return bool(result.rowcount)
+
+
+async def give_up_lead(session: AsyncSession, *, holder: str, now: datetime) -> None:
+    """End `holder`'s lead now (a process stopping), so another takes over at once."""
+    await session.exec(
+        update(DispatcherLead)
+        .where(col(DispatcherLead.name) == LEAD, col(DispatcherLead.holder) == holder)
+        .values(until=now)
+    )
