@@ -61,7 +61,9 @@ After the subscribed step the benchmark waits up to `--settle-seconds` for the a
 subscribers' deliveries, prints what every subscriber got, and deletes the subscriptions.
 `--webhooks-apart` runs the dispatcher in a process of its own (`ketenpas webhooks run`,
 `services/release/webhooks/cli.py`) beside a release service with `RUN_WEBHOOKS=false`, and
-prints that process's CPU beside the release service's.
+prints that process's CPU beside the release service's; `--dispatcher-nice N` starts it under
+`nice -n N`, so that on this one machine it takes only the CPU the gate leaves, as it does
+on CPU of its own (its own container's CPU request) in a deployment.
 
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
@@ -361,9 +363,14 @@ def start_server(
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
-def start_dispatcher(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """The webhook dispatcher alone (`ketenpas webhooks run`) in its own process."""
+def start_dispatcher(
+    env: dict[str, str], log_path: Path, *, niceness: int = 0
+) -> subprocess.Popen[bytes]:
+    """The webhook dispatcher alone (`ketenpas webhooks run`) in its own process, at a lower
+    CPU priority by `niceness` (`nice -n`: what its own CPU budget is in a deployment)."""
     command = [sys.executable, "-m", "services.cli", "webhooks", "run"]
+    if niceness:
+        command[0:0] = ["nice", "-n", str(niceness)]
     with log_path.open("wb") as output:
         return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
@@ -890,6 +897,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             dispatcher = start_dispatcher(
                 settings_environment("KETENPAS_RELEASE_", release_settings),
                 scratch / f"{stack.name}-webhooks.log",
+                niceness=args.dispatcher_nice,
             )
             servers.append(dispatcher)
             await alive_after(dispatcher, scratch / f"{stack.name}-webhooks.log", seconds=5.0)
@@ -1013,6 +1021,7 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
             "KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE=true and the demo webhook key; dispatcher "
             + (
                 "apart: KETENPAS_RELEASE_RUN_WEBHOOKS=false and `ketenpas webhooks run` beside it"
+                + (f" under `nice -n {args.dispatcher_nice}`" if args.dispatcher_nice else "")
                 if args.webhooks_apart
                 else "in the release service's processes (its default)"
             )
@@ -1223,6 +1232,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run the webhook dispatcher in a process of its own (`ketenpas webhooks run`), "
         "the release service with RUN_WEBHOOKS=false",
+    )
+    parser.add_argument(
+        "--dispatcher-nice",
+        type=int,
+        default=0,
+        choices=range(20),
+        metavar="0-19",
+        help="with --webhooks-apart: start the dispatcher under `nice -n N`, so that on this "
+        "one machine it takes the CPU the gate leaves, as on CPU of its own in a deployment",
     )
     args = parser.parse_args(argv)
     try:

@@ -6,7 +6,7 @@ over plain HTTP: `shared/webhooks/egress.py`). Two kinds:
 
 - **answering**: reads the request, notes when it came and the CloudEvent's `time` (the
   moment the change was written to the outbox, microseconds included), answers 204 at once
-  and closes;
+  and keeps the connection for the next request (HTTP/1.1 keep-alive, as web servers do);
 - **silent**: accepts the connection, reads the request and never answers: it holds the
   socket open until the sender gives up and closes it (its delivery timeout), or until the
   receivers stop. It counts the connections it holds, and the most at once.
@@ -110,25 +110,39 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         try:
-            async with asyncio.timeout(READ_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-                if len(head) > HEAD_LIMIT:
-                    raise ValueError("request head too long")
-                headers, length = parse_request(head)
-                body = await reader.readexactly(length)
-            self.requests += 1
-            if self.silent:
-                await self._hold(reader)
-                return
-            received = time.time()
-            self.receipts.append(Receipt(received, event_time(body), headers.get("webhook-id", "")))
-            writer.write(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
-            await writer.drain()
+            while (request := await self._read(reader)) is not None:
+                headers, body = request
+                self.requests += 1
+                if self.silent:
+                    await self._hold(reader)
+                    return
+                received = time.time()
+                webhook_id = headers.get("webhook-id", "")
+                self.receipts.append(Receipt(received, event_time(body), webhook_id))
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
         except (ValueError, KeyError, TimeoutError, asyncio.IncompleteReadError, OSError):
             self.bad += 1
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes] | None:
+        """The next request on a kept-alive connection, or None when the sender closed it
+        between requests (as it does with connections idle past its keep-alive expiry)."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as ended:
+            if not ended.partial:
+                return None
+            raise
+        if len(head) > HEAD_LIMIT:
+            raise ValueError("request head too long")
+        headers, length = parse_request(head)
+        async with asyncio.timeout(READ_TIMEOUT):
+            body = await reader.readexactly(length)
+        return headers, body
 
     async def _hold(self, reader: asyncio.StreamReader) -> None:
         """Never answer: wait until the sender closes the connection (or we stop)."""
