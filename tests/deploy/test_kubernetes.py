@@ -226,6 +226,11 @@ def test_production_keeps_replicas_through_a_disruption() -> None:
     for hpa in by_kind(objects, "HorizontalPodAutoscaler"):
         name = hpa["spec"]["scaleTargetRef"]["name"]
         assert hpa["spec"]["minReplicas"] > budgets[name]["minAvailable"]
+    # One webhook dispatcher leads, another stands by to take over.
+    dispatcher = next(
+        d for d in by_kind(objects, "Deployment") if d["metadata"]["name"] == "ketenpas-webhooks"
+    )
+    assert dispatcher["spec"]["replicas"] >= 2
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
