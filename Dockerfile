@@ -38,7 +38,10 @@ LABEL org.opencontainers.image.title="ketenpas" \
       org.opencontainers.image.description="Container release through a chain of signed handovers" \
       org.opencontainers.image.licenses="Proprietary"
 # tini forwards SIGTERM to the process and reaps children: `ketenpas webhooks run` as PID 1
-# would otherwise ignore the SIGTERM Kubernetes stops it with and wait to be killed.
+# would otherwise ignore the SIGTERM Kubernetes stops it with and wait to be killed. Its
+# version is not pinned (DL3008): Debian's archive serves only a release's current version,
+# so a pin breaks the build at the next security update; the base image's digest pins the
+# Debian release.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
