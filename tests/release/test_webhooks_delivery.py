@@ -6,6 +6,8 @@ fails the receiver's check."""
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,9 +16,10 @@ import pytest
 
 from services.release.releases import service as releases
 from services.release.releases.models import HoldKind
-from services.release.webhooks.cli import serve
+from services.release.webhooks.cli import serve, serve_until_stopped
 from services.release.webhooks.dispatcher import Backoff
-from services.release.webhooks.models import DeliveryStatus
+from services.release.webhooks.models import DeliveryStatus, DispatcherLead
+from services.release.webhooks.repository import LEAD
 from shared.db import transaction
 from shared.models import utcnow
 from shared.webhooks.signing import SignatureInvalid, signed_headers, verify
@@ -310,3 +313,20 @@ async def test_the_dispatcher_runs_alone_in_a_process_of_its_own(port: Port) -> 
     verify(made["secret"], receiver.received[0].headers, receiver.received[0].body)
     [row] = await deliveries(port)
     assert row.status == DeliveryStatus.delivered
+
+
+async def test_the_dispatcher_alone_stops_on_sigterm_and_hands_its_lead_over(port: Port) -> None:
+    receiver = Receiver()
+    async with receiver.running():
+        await subscribe(port, "line", receiver.url, READER_TYPES)
+        await create_release(port, to="forwarder")
+        settings = port.release.state.settings.model_copy(update={"webhook_poll_seconds": 0.05})
+        alone = asyncio.create_task(
+            serve_until_stopped(settings, identity_transport=port.identity_line)
+        )
+        await until(lambda: len(receiver.received) == 1)
+        os.kill(os.getpid(), signal.SIGTERM)  # what a container's stop sends
+        await asyncio.wait_for(alone, 30)  # ends by itself, without an error
+    async with transaction(port.release.state.sessions) as session:
+        lead = await session.get(DispatcherLead, LEAD)
+    assert lead is not None and lead.until <= utcnow()  # handed over, not left to run out

@@ -11,7 +11,7 @@ the service does, and runs until interrupted.
 """
 
 import asyncio
-from contextlib import suppress
+import signal
 
 import httpx
 import structlog
@@ -65,8 +65,27 @@ async def serve(
         await engine.dispose()
 
 
+async def serve_until_stopped(
+    settings: ReleaseSettings, *, identity_transport: httpx.AsyncBaseTransport | None = None
+) -> None:
+    """`serve` until SIGTERM (a container stopping) or SIGINT, then stop as a cancellation
+    does: sends in flight are finished and recorded, and the lead is handed over at once
+    (not left to run out)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, task.cancel)
+    try:
+        await serve(settings, identity_transport=identity_transport)
+    except asyncio.CancelledError:
+        logger.info("webhook_dispatcher_stopped")
+    finally:
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(stop_signal)
+
+
 @cli.command("run")
 def run() -> None:
-    """Fan out and deliver webhook events until interrupted (Ctrl-C)."""
-    with suppress(KeyboardInterrupt):
-        asyncio.run(serve(ReleaseSettings()))
+    """Fan out and deliver webhook events until stopped (SIGTERM, or Ctrl-C)."""
+    asyncio.run(serve_until_stopped(ReleaseSettings()))
