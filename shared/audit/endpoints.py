@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel
 
 from shared.audit import repository as repo
@@ -57,10 +57,6 @@ async def get_log_reader(request: Request) -> AsyncIterator[LogReader]:
 
 # scope="function": the connection goes back to the pool before the response is sent.
 LogReaderDep = Annotated[LogReader, Depends(get_log_reader, scope="function")]
-IfNoneMatch = Annotated[
-    str | None,
-    Header(description="ETags the client holds; a match is answered 304 Not Modified"),
-]
 
 _VALIDATED = {
     "ETag": {"description": "strong entity tag of the body", "schema": {"type": "string"}},
@@ -79,7 +75,8 @@ def _answers(
     return {
         200: {**ok, "headers": _VALIDATED},
         304: {
-            "description": "Not Modified: the If-None-Match ETag is current",
+            "description": "Not Modified: the request's If-None-Match names the current "
+            "ETag (strong or W/, in a list, or *); no body",
             "headers": _VALIDATED,
         },
         **problem_responses(*problems),
@@ -101,13 +98,15 @@ def none_match(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
 
 
-def cacheable(
-    body: bytes, media_type: str, cache_control: str, if_none_match: str | None
-) -> Response:
-    """The body with its ETag and Cache-Control, or 304 with both if the client holds it."""
+def cacheable(body: bytes, media_type: str, cache_control: str, request: Request) -> Response:
+    """The body with its ETag and Cache-Control, or 304 with both if the client holds it.
+
+    `If-None-Match` is read from the request, not declared as a parameter: it is HTTP's own
+    conditional request, documented with the 304 it may earn.
+    """
     etag = entity_tag(body)
     headers = {"ETag": etag, "Cache-Control": cache_control}
-    if none_match(if_none_match, etag):
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
@@ -145,12 +144,12 @@ async def log_key(log: AuditLogDep) -> Response:
     summary="Latest signed checkpoint",
     responses=_answers(TEXT, 404, cached=True),
 )
-async def log_checkpoint(reader: LogReaderDep, if_none_match: IfNoneMatch = None) -> Response:
+async def log_checkpoint(request: Request, reader: LogReaderDep) -> Response:
     """The newest signed checkpoint (C2SP tlog-checkpoint), cached for a few seconds."""
     note = await reader.latest_checkpoint_note()
     if note is None:
         raise NotFound("checkpoint_not_found", "no checkpoint has been signed yet")
-    return cacheable(note.encode(), TEXT, SHORT_LIVED, if_none_match)
+    return cacheable(note.encode(), TEXT, SHORT_LIVED, request)
 
 
 @router.get(
@@ -159,9 +158,7 @@ async def log_checkpoint(reader: LogReaderDep, if_none_match: IfNoneMatch = None
     summary="Hash tile or entry bundle",
     responses=_answers("application/octet-stream", 404, cached=True),
 )
-async def log_tile(
-    path: str, reader: LogReaderDep, log: AuditLogDep, if_none_match: IfNoneMatch = None
-) -> Response:
+async def log_tile(path: str, request: Request, reader: LogReaderDep, log: AuditLogDep) -> Response:
     """A C2SP tlog-tiles hash tile or entry bundle, full or partial (`.p/<W>`).
 
     Full ones are immutable (cached for a year); partial ones for a few seconds.
@@ -175,9 +172,7 @@ async def log_tile(
     else:
         data = await service.hash_tile(reader, log, level, index, width)
     full = width == tiles.TILE_WIDTH
-    return cacheable(
-        data, "application/octet-stream", IMMUTABLE if full else SHORT_LIVED, if_none_match
-    )
+    return cacheable(data, "application/octet-stream", IMMUTABLE if full else SHORT_LIVED, request)
 
 
 @router.get("/v1/log/proofs/inclusion", response_model=InclusionProof)
