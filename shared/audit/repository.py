@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, func, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,16 +79,20 @@ class LogReader:
         # The server closed it (a restart, a fail-over, an idle timeout): the pool's other
         # connections to it are likely gone too, so the pool starts afresh (those checked
         # out are closed when they come back), and the read runs once more, on a new one.
-        self._connection.invalidate()
-        self.release()
+        await greenlet_spawn(self._connection.invalidate)
+        await self.release()
         await self._reads.engine.dispose()
         self._connection = await self._reads.engine.raw_connection()
         self._driver = self._connection.driver_connection
         return await self._run(sql, params)
 
-    def release(self) -> None:
-        """Give the connection back to the pool (nothing to roll back: nothing began)."""
-        self._connection.close()
+    async def release(self) -> None:
+        """Give the connection back to the pool (nothing to roll back: nothing began).
+
+        Inside SQLAlchemy's greenlet: the pool closes a connection it takes back past its
+        size, or after a dispose, and an async driver closes with awaits.
+        """
+        await greenlet_spawn(self._connection.close)
 
     async def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         """The stored hashes of the given tiles (missing tiles are absent from the answer)."""
@@ -172,7 +177,7 @@ class LogReads:
         try:
             yield reader
         finally:
-            reader.release()
+            await reader.release()
 
     async def close(self) -> None:
         """Close the log's own pool (the service's engine, if used, is the service's)."""

@@ -6,16 +6,24 @@ with 304. Proofs are read through a `LogReader` (one statement, no ORM session),
 equal what the session path computes.
 """
 
+import asyncio
 import base64
 import hashlib
+import logging
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.pool import QueuePool
 
 from shared.audit import service
 from shared.audit.endpoints import IMMUTABLE, SHORT_LIVED
-from shared.audit.repository import LogReader, LogReads
+from shared.audit.repository import (
+    LOG_READ_POOL_OVERFLOW,
+    LOG_READ_POOL_SIZE,
+    LogReader,
+    LogReads,
+)
 from shared.audit.service import AuditLog
 from shared.audit.tilecache import TileCache
 from shared.db import transaction
@@ -248,3 +256,32 @@ async def test_a_proof_is_served_after_the_server_closed_the_pooled_connection(
     after = await client.get("/v1/log/proofs/inclusion", params=params)
     assert after.status_code == 200, after.text
     assert after.json() == before.json()
+
+
+async def test_readers_past_the_pool_size_give_their_connections_back_cleanly(
+    release_app: AppAndClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = release_app
+    await grown_log(app, 3)
+    reads: LogReads = app.state.log_reads
+    together = LOG_READ_POOL_SIZE + LOG_READ_POOL_OVERFLOW
+    all_in = asyncio.Event()
+    holding: list[int] = []
+
+    async def read() -> int:
+        async with reads.reader() as reader:
+            holding.append(1)
+            if len(holding) == together:
+                all_in.set()
+            await all_in.wait()  # every connection of the pool and its overflow is out
+            return await reader.tree_size()
+
+    with caplog.at_level(logging.ERROR, logger="sqlalchemy.pool"):
+        sizes = await asyncio.gather(*(read() for _ in range(together)))
+    assert sizes == [3] * together
+    # The pool closes the overflow's connections as they come back, with the driver's awaits.
+    assert not [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+    pool: QueuePool = reads.engine.pool  # type: ignore[assignment]
+    assert pool.checkedout() == 0
+    async with reads.reader() as reader:
+        assert await reader.tree_size() == 3
