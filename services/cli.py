@@ -173,6 +173,10 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
                 f"services.asgi:{specs[0].name}",
                 factory=True,
                 workers=settings.workers,
+                # A worker imports the whole service before it answers the supervisor's first
+                # ping: 4.7 s on a busy 2-core machine, and uvicorn's default of 5 s killed and
+                # restarted workers over and over for up to a minute (issue 16, H2's test).
+                timeout_worker_healthcheck=30,
                 host=settings.host,
                 port=settings.port,
                 log_config=None,
