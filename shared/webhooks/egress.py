@@ -337,7 +337,9 @@ class Sender:
         a recording transport. Production uses the defaults."""
         self._policy = policy
         self._resolve: Resolver = resolver or system_resolver
-        self._verify = verify
+        # One TLS context for every receiver's client: building one reads the whole trust
+        # store, which the dispatcher's profile showed costing more than many deliveries.
+        self._verify = httpx.create_ssl_context(trust_env=False) if verify is True else verify
         self._transport = transport
         # One client per (scheme, name, port), most recently used last (module docstring).
         self._clients: OrderedDict[tuple[str, str, int], httpx.AsyncClient] = OrderedDict()
