@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -32,11 +33,26 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     exporter.clear()
 
 
-def test_without_an_endpoint_nothing_is_traced(make_settings: SettingsFactory) -> None:
+def _layers(app: FastAPI) -> list[str]:
+    """The classes a request passes through, outermost first."""
+    names: list[str] = []
+    node: object = app.build_middleware_stack()
+    while node is not None and len(names) < 50:
+        names.append(type(node).__name__)
+        node = getattr(node, "app", None)
+    return names
+
+
+def test_without_an_endpoint_nothing_is_traced(
+    make_settings: SettingsFactory, exported: InMemorySpanExporter
+) -> None:
     for service in SERVICES:
         app = SERVICES[service].create_app(make_settings(service))
         assert app.state.tracer_provider is None
-        assert not [m for m in app.user_middleware if "OpenTelemetry" in repr(m.cls)]
+        assert "OpenTelemetryMiddleware" not in _layers(app)
+        traced = SERVICES[service].create_app(make_settings(service, otlp_endpoint=COLLECTOR))
+        assert "OpenTelemetryMiddleware" in _layers(traced)
+        traced.state.tracer_provider.shutdown()
 
 
 def test_an_endpoint_that_is_no_url_is_refused(make_settings: SettingsFactory) -> None:
