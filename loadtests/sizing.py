@@ -32,6 +32,7 @@ There is no library for this: PostgreSQL's own size functions do the measuring.
 import argparse
 import asyncio
 import contextlib
+import itertools
 import random
 import time
 import uuid
@@ -41,6 +42,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import redis.asyncio as redis
 from fastapi import FastAPI
 
 from loadtests import gate_setup
@@ -138,6 +140,26 @@ async def vacuum_full(url: str, schema: str, tables: tuple[str, ...]) -> None:
                 await connection.execute(f"VACUUM FULL {leaf}")
     finally:
         await connection.close()
+
+
+async def redis_usage(prefix: str) -> dict[str, tuple[int, int]]:
+    """Keys under the prefix by kind (the name up to its first variable part): how many, and
+    the bytes Redis reports for them (`MEMORY USAGE`, the key's own overhead included)."""
+    client = redis.from_url(REDIS_URL)
+    try:
+        kinds: dict[str, tuple[int, int]] = {}
+        async for raw in client.scan_iter(match=f"{prefix}:*", count=500):
+            key = raw.decode()
+            words = itertools.takewhile(
+                lambda part: part.isalpha(), key[len(prefix) + 1 :].split(":")
+            )
+            kind = ":".join(words) or "?"
+            used = int(await client.memory_usage(key) or 0)
+            count, total = kinds.get(kind, (0, 0))
+            kinds[kind] = (count + 1, total + used)
+        return kinds
+    finally:
+        await client.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -244,6 +266,8 @@ async def load(
             members = list(port.members.values())
             tokens = await gate_setup.client_tokens(identity, members, identity_settings.issuer)
             driver_tokens = await gate_setup.sign_in_all(identity, port.all_drivers)
+            # Right after the tokens and sign-ins, while their replay guards and counters live.
+            cached = await redis_usage(identity_settings.cache_prefix)
             subscriptions = await subscribe(release, port, tokens)
             await drain_both()
             identity_before = await sizes(PG_URL, schemas["identity"], IDENTITY_GROWING)
@@ -276,6 +300,12 @@ async def load(
                     break
             await seal_all(sessions)
             await drain_both()
+    print(
+        f"Redis, the identity service's keys after {len(members)} client tokens and"
+        f" {len(port.all_drivers)} sign-ins:"
+    )
+    for kind, (count, used) in sorted(cached.items()):
+        print(f"  {kind:<40} {count:>5} keys, {used / count:,.0f} B a key")
     return subscriptions, identity_before
 
 
