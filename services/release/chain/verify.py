@@ -223,13 +223,18 @@ class Evidence:
         """Whether the party holds a credential valid now (not expired, suspended or
         revoked): every caller's party must (`deps.get_caller`), and a party told of events
         too (webhooks' dispatcher)."""
+        return self.valid_roles(party_id, now) is not None
+
+    def valid_roles(self, party_id: str, now: float) -> frozenset[str] | None:
+        """The roles the party's credentials valid now give it; None if it holds none."""
+        roles: frozenset[str] | None = None
         for credential in self.credentials.get(party_id, ()):
             try:
                 check_credential(credential, at=now, status_lists=self.status_lists, now=now)
             except CredentialError:
                 continue
-            return True
-        return False
+            roles = credential.roles if roles is None else roles | credential.roles
+        return roles
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,12 +70,24 @@ LEAD_SECONDS = 15.0
 LEAD_RENEW_SECONDS = 5.0
 
 
-async def party_active(directory: IdentityDirectory, party_id: str, now: datetime) -> bool:
-    """Whether the party still holds a valid credential: the check every caller's party
-    passes (`deps.get_caller`), so a suspended or revoked party is told nothing more, as
-    its clients and people are refused."""
-    evidence = await directory.evidence([party_id])
-    return evidence.holds_valid_credential(party_id, now.timestamp())
+async def party_standing(
+    directory: IdentityDirectory, subscription: Subscription, now: datetime
+) -> str | None:
+    """Why the subscription's party may be told nothing now, or None if it may.
+
+    `party_not_active`: it holds no credential valid now (suspended, revoked, expired), the
+    check every caller's party passes (`deps.get_caller`), so it is told nothing more, as its
+    clients and people are refused. `party_roles_changed`: it no longer holds every role it
+    subscribed with, and what it is told was judged with those roles (an overseer's, a
+    terminal's); it subscribes again to be told as what it is now.
+    """
+    evidence = await directory.evidence([subscription.party_id])
+    roles = evidence.valid_roles(subscription.party_id, now.timestamp())
+    if roles is None:
+        return "party_not_active"
+    if not set(subscription.party_roles) <= roles:
+        return "party_roles_changed"
+    return None
 
 
 @dataclass
@@ -279,12 +291,11 @@ class Dispatcher:
         if self._directory is not None:
             try:
                 # Judged at the wall clock's time, as the identity service's documents are.
-                active = await party_active(self._directory, subscription.party_id, self._wall())
+                refused = await party_standing(self._directory, subscription, self._wall())
             except Exception:  # the identity service away past its staleness: try later
-                active = None
-            if not active:
-                error = "party_not_active" if active is False else "identity_unavailable"
-                await self._failed(delivery, None, error, now)
+                refused = "identity_unavailable"
+            if refused is not None:
+                await self._failed(delivery, None, refused, now)
                 return
         try:
             secret = unseal(self._key, subscription.secret_sealed, subscription_id=subscription.id)
