@@ -54,9 +54,44 @@ def _free_port() -> int:
         return port
 
 
-def render_config(folder: Path, sites: Mapping[str, tuple[int, Sequence[int]]]) -> str:
+# With `access_log`: when, which site (by nginx's port), which process(es) nginx tried and
+# what each answered, the answer the client got.
+ACCESS_FORMAT = "$msec|$server_port|$upstream_addr|$upstream_status|$status|$request_method|$uri"
+
+
+@dataclass(frozen=True)
+class Passed:
+    """One request as nginx's access log tells it."""
+
+    at: float  # seconds since the epoch
+    site_port: int
+    tried: tuple[str, ...]  # upstream addresses in the order nginx tried them
+    upstream_statuses: tuple[str, ...]  # what each answered ("502" also for no answer)
+    status: int
+    method: str
+    path: str
+
+    @classmethod
+    def parse(cls, line: str) -> "Passed":
+        """One line of the access log."""
+        at, site, tried, statuses, status, method, path = line.rstrip("\n").split("|", 6)
+        return cls(
+            float(at),
+            int(site),
+            tuple(item.strip() for item in tried.split(",") if item.strip() not in ("", "-")),
+            tuple(item.strip() for item in statuses.split(",") if item.strip() not in ("", "-")),
+            int(status),
+            method,
+            path,
+        )
+
+
+def render_config(
+    folder: Path, sites: Mapping[str, tuple[int, Sequence[int]]], *, access_log: bool = False
+) -> str:
     """nginx.conf for `sites`: name -> (port nginx listens on, upstream ports), all on
-    127.0.0.1, every file nginx writes under `folder`."""
+    127.0.0.1, every file nginx writes under `folder`; `access_log` writes `access.log`
+    there in ACCESS_FORMAT (upstream addresses joined by ", " when nginx tried several)."""
     # As root, nginx's workers would switch to `nobody`, who cannot reach the temp paths in a
     # private (0700) folder such as pytest's tmp_path; on loopback, for a test, they stay root.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -94,8 +129,13 @@ def render_config(folder: Path, sites: Mapping[str, tuple[int, Sequence[int]]]) 
         f"error_log {folder / 'error.log'} warn;\n"
         "events { worker_connections 1024; }\n"
         "http {\n"
-        "  access_log off;\n"
-        f"  client_body_temp_path {folder / 'client_body'};\n"
+        + (
+            f"  log_format upstreams '{ACCESS_FORMAT}';\n"
+            f"  access_log {folder / 'access.log'} upstreams;\n"
+            if access_log
+            else "  access_log off;\n"
+        )
+        + f"  client_body_temp_path {folder / 'client_body'};\n"
         f"  proxy_temp_path {folder / 'proxy'};\n"
         f"  fastcgi_temp_path {folder / 'fastcgi'};\n"
         f"  uwsgi_temp_path {folder / 'uwsgi'};\n"
@@ -120,6 +160,13 @@ class ReverseProxy:
         path = self.folder / "error.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
+    def passed(self) -> list[Passed]:
+        """The requests nginx passed on (with `access_log`), in the order it logged them."""
+        path = self.folder / "access.log"
+        if not path.exists():
+            return []
+        return [Passed.parse(line) for line in path.read_text().splitlines() if line]
+
     def stop(self) -> None:
         """Stop nginx (SIGTERM: fast shutdown), killing it if it does not stop in time."""
         if self.process is None:
@@ -134,7 +181,9 @@ class ReverseProxy:
         self.process = None
 
 
-def start_proxy(folder: Path, upstreams: Mapping[str, Sequence[int]]) -> ReverseProxy:
+def start_proxy(
+    folder: Path, upstreams: Mapping[str, Sequence[int]], *, access_log: bool = False
+) -> ReverseProxy:
     """nginx in front of `upstreams` (site name -> upstream ports on 127.0.0.1), each site on
     a free port of its own; returns once every site accepts connections."""
     binary = nginx_binary()
@@ -144,7 +193,11 @@ def start_proxy(folder: Path, upstreams: Mapping[str, Sequence[int]]) -> Reverse
     ports = {name: _free_port() for name in upstreams}
     config = folder / "nginx.conf"
     config.write_text(
-        render_config(folder, {name: (ports[name], upstreams[name]) for name in upstreams})
+        render_config(
+            folder,
+            {name: (ports[name], upstreams[name]) for name in upstreams},
+            access_log=access_log,
+        )
     )
     # -e: the error log before the config is read (else /var/log/nginx/error.log); -p: prefix.
     command = [binary, "-e", str(folder / "error.log"), "-p", str(folder), "-c", str(config)]

@@ -16,6 +16,7 @@ SQLite is a single-host default: replicas need the PostgreSQL pass (as every fau
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -47,6 +48,7 @@ PICKUPS = 12
 LANES = 3
 KILL_AFTER = 4
 REPLICAS = 2
+CROWD_BOUND_SECONDS = 30.0
 
 if not ON_POSTGRES:
     pytest.skip(
@@ -80,14 +82,21 @@ def _plain(value: object) -> str:
 
 
 class InFlight(httpx.AsyncHTTPTransport):
-    """The client's transport, counting requests sent and not yet answered."""
+    """The client's transport, counting requests sent and not yet answered, and telling when
+    `crowd` of them are in flight at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, crowd: int) -> None:
         super().__init__()
         self.now = 0
+        self.sent = 0
+        self.crowd = crowd
+        self.crowded = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.now += 1
+        self.sent += 1
+        if self.now >= self.crowd:
+            self.crowded.set()
         try:
             return await super().handle_async_request(request)
         finally:
@@ -139,8 +148,9 @@ async def all_ready(ports: list[int], logs: Path) -> None:
 
 @contextmanager
 def proxy(folder: Path, upstreams: dict[str, list[int]]) -> Iterator[ReverseProxy]:
-    """nginx in front of the upstreams, stopped at the end."""
-    running = start_proxy(folder, upstreams)
+    """nginx in front of the upstreams, logging where it passed each request; stopped at the
+    end."""
+    running = start_proxy(folder, upstreams, access_log=True)
     try:
         yield running
     finally:
@@ -176,7 +186,7 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
         ]
         await all_ready(identity_ports + release_ports, logs)
 
-        counted = InFlight()
+        counted = InFlight(crowd=LANES - 1)
         async with (
             httpx.AsyncClient(base_url=nginx.url("release"), transport=counted, timeout=30) as gate,
             httpx.AsyncClient(base_url=nginx.url("identity"), timeout=30) as phones,
@@ -188,9 +198,18 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
 
             async def kill_one_when_busy() -> int:
                 await ledger.reached.wait()
-                in_flight = counted.now  # the most that can fail: sent and not yet answered
+                # Mid-load: when several requests are in flight (bounded: the lanes may be
+                # ending), so that the killed process is likely to be serving one.
+                counted.crowded.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(counted.crowded.wait(), CROWD_BOUND_SECONDS)
+                # The most that can fail: the requests sent and not yet answered when the
+                # signal went, and those sent before the process was gone (it dies when the
+                # kernel gets to it; until then it still accepts connections).
+                in_flight, sent = counted.now, counted.sent
                 releases[0].send_signal(signal.SIGKILL)
                 await asyncio.to_thread(releases[0].wait, 30)
+                in_flight += counted.sent - sent
                 with service_process("release", release_env, release_ports[0], logs):
                     await all_ready([release_ports[0]], logs)
                     await finished.wait()
@@ -231,6 +250,20 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
     )
     assert cut <= in_flight_at_kill, (cut, in_flight_at_kill, ledger.statuses, ledger.errors)
     assert not [key for key in ledger.statuses if key.startswith("identity 5")], ledger.statuses
+
+    # nginx's own account: both release processes answered requests, and every request it
+    # answered 502 had last been sent to the killed process's port.
+    killed = f"127.0.0.1:{release_ports[0]}"
+    at_release = [entry for entry in nginx.passed() if entry.site_port == nginx.ports["release"]]
+    answered_by = {
+        entry.tried[-1] for entry in at_release if entry.tried and 200 <= entry.status < 300
+    }
+    assert answered_by == {f"127.0.0.1:{p}" for p in release_ports}, answered_by
+    bad_gateway = [entry for entry in at_release if entry.status == 502]
+    assert len(bad_gateway) == ledger.statuses["release 502"], bad_gateway
+    assert all(entry.tried[-1:] == (killed,) for entry in bad_gateway), bad_gateway
+    # New requests whose connection to the dead port failed, passed on to the live process.
+    passed_on = [entry for entry in at_release if len(entry.tried) > 1 and entry.status < 500]
     report(
         "replicas_behind_nginx",
         pickups=PICKUPS,
@@ -240,6 +273,7 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
         lost=0,
         in_flight_at_kill=in_flight_at_kill,
         requests_cut=cut,
+        passed_on_by_nginx=len(passed_on),
         answers=dict(ledger.statuses),
         log_size=size,
     )
