@@ -283,6 +283,7 @@ _UNSTORABLE_TEXT_ERRORS = frozenset(
 DEPENDENCY_PROBLEMS: dict[str, frozenset[int]] = {
     "get_session": frozenset({503}),  # shared.deps
     "get_read_session": frozenset({503}),
+    "get_log_reader": frozenset({503}),  # shared.audit.endpoints
     "get_cache": frozenset({503}),
     "bearer_token": frozenset({401, 403}),
     "get_principal": frozenset({401, 403}),  # identity service

@@ -11,6 +11,7 @@ The routes that verifiers call in bulk (tiles, bundles, checkpoint, proofs) read
 """
 
 import hashlib
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from shared.audit import repository as repo
 from shared.audit import service
 from shared.audit.repository import LogReader, LogReads
 from shared.deps import AuditLogDep, ReadSessionDep
-from shared.problems import NotFound, problem_responses
+from shared.problems import NotFound, is_outage, problem_responses
 from shared.tlog import tiles
 
 
@@ -49,10 +50,27 @@ SHORT_LIVED = "public, max-age=5"
 
 
 async def get_log_reader(request: Request) -> AsyncIterator[LogReader]:
-    """A reader on one pooled connection for the length of the request's handler."""
+    """A reader on one pooled connection for the length of the request's handler.
+
+    The reader's errors come from the driver, not wrapped by SQLAlchemy as the services'
+    outage handler expects: a database that does not answer becomes a `ConnectionError`
+    here, so that it is a 503 `dependency_unavailable` with `Retry-After`, not a 500.
+    """
     reads: LogReads = request.app.state.log_reads
-    async with reads.reader() as reader:
-        yield reader
+    try:
+        async with reads.reader() as reader:
+            yield reader
+    except Exception as exc:
+        if _database_gone(exc):
+            raise ConnectionError("the log's database did not answer") from exc
+        raise
+
+
+def _database_gone(exc: Exception) -> bool:
+    if is_outage(exc) or isinstance(exc, sqlite3.OperationalError):  # e.g. "database is locked"
+        return True
+    # What SQLAlchemy's asyncpg dialect also calls a disconnect.
+    return type(exc).__name__ == "InterfaceError" and "connection is closed" in str(exc)
 
 
 # scope="function": the connection goes back to the pool before the response is sent.

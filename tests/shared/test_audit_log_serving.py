@@ -10,7 +10,9 @@ import asyncio
 import base64
 import hashlib
 import logging
+import sqlite3
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -285,3 +287,41 @@ async def test_readers_past_the_pool_size_give_their_connections_back_cleanly(
     assert pool.checkedout() == 0
     async with reads.reader() as reader:
         assert await reader.tree_size() == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        sqlite3.OperationalError("database is locked"),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+    ids=["asyncpg-gone", "sqlite-locked", "refused"],
+)
+async def test_a_database_that_does_not_answer_is_a_503_to_retry(
+    release_app: AppAndClient, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    app, client = release_app
+    await grown_log(app, 300)
+    app.state.audit_log.cache = TileCache(max_tiles=0)
+
+    async def gone(self: LogReader, sql: str, params: object) -> object:
+        raise error
+
+    monkeypatch.setattr(LogReader, "_run", gone)
+    for path, params in (
+        ("/v1/log/proofs/inclusion", {"index": 7, "size": 300}),
+        ("/log/" + tiles.tile_path(0, 0, 256), {}),
+        ("/log/checkpoint", {}),
+    ):
+        response = await client.get(path, params=params)
+        assert response.status_code == 503, path
+        assert response.json()["code"] == "dependency_unavailable"
+        assert "retry-after" in response.headers
+
+
+async def test_openapi_documents_the_503_of_the_log_reads(release_app: AppAndClient) -> None:
+    _, client = release_app
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for route in ("/log/tile/{path}", "/log/checkpoint", "/v1/log/proofs/inclusion"):
+        assert "503" in paths[route]["get"]["responses"], route
