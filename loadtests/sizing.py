@@ -292,7 +292,14 @@ async def load(
                 if done % 50 == 0:
                     log(f"{done} of {args.pickups} pickups")
 
+            cpu_before = time.process_time()
             await asyncio.gather(*(one(n) for n in range(args.pickups)))
+            cpu = time.process_time() - cpu_before
+            print(
+                f"This process (both services and their clients) spent {cpu:.1f} s of CPU on the"
+                f" pickups: {cpu / args.pickups * 1000:,.0f} ms a pickup, the sequencer's"
+                " steps included"
+            )
             while True:
                 async with transaction(sessions) as session:
                     fanned = await fan_out(session, now=utcnow(), limit=500)
