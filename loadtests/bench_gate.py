@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
 [--backends embedded,postgres] [--release-workers 1,2] [--inspect-probability P]
-[--profile PATH] [--subscribers 50 --silent-subscribers 10]`
+[--profile PATH] [--subscribers 50 --silent-subscribers 10] [--through-proxy]`
 
 For each backend the identity and the release service run as their own processes
 (`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
@@ -65,6 +65,15 @@ prints that process's CPU beside the release service's; `--dispatcher-nice N` st
 `nice -n N`, so that on this one machine it takes only the CPU the gate leaves, as it does
 on CPU of its own (its own container's CPU request) in a deployment.
 
+With `--through-proxy` (issue 16, replicas) every rate step runs again through Debian's
+nginx (`loadtests/reverse_proxy.py`, a config of its own in the run's folder) in front of as
+many release processes as the direct run has workers, each `ketenpas serve release` with one
+worker on a port of its own, as replicas run in a deployment; nginx balances round-robin over
+kept-alive connections and never resends a POST. The direct step (uvicorn's workers on one
+socket) and the step through nginx are printed side by side; 'cpu rel' of the proxied step is
+the replicas' together, and nginx's own CPU is printed beside it. The replicas stay idle
+during the direct steps (and the direct service during the proxied ones).
+
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
 they must be) at the end, and the schemas, Redis keys and files of the run are removed.
@@ -77,6 +86,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -102,7 +112,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from loadtests import alert_watch, bench_webhooks, gate_setup
+from loadtests import alert_watch, bench_webhooks, gate_setup, reverse_proxy
 from loadtests.harness import (
     PG_URL,
     REDIS_URL,
@@ -185,6 +195,8 @@ class Step:
     alerts: alert_watch.AlertLatency | None = None
     # With --subscribers: what the subscribers got (None in the reference step).
     webhooks: bench_webhooks.WebhookFigures | None = None
+    # With --through-proxy: this step went through nginx to the release replicas.
+    through_proxy: bool = False
 
     @property
     def failed(self) -> int:
@@ -220,8 +232,16 @@ class BackendResult:
 
     @property
     def max_sustainable(self) -> float | None:
-        """The highest sustainable step."""
-        rates = [step.rate for step in self.steps if step.sustainable]
+        """The highest sustainable step (of the direct ones, with --through-proxy)."""
+        return self.max_sustainable_of(through_proxy=False)
+
+    def max_sustainable_of(self, *, through_proxy: bool) -> float | None:
+        """The highest sustainable step, direct or through the proxy."""
+        rates = [
+            step.rate
+            for step in self.steps
+            if step.sustainable and step.through_proxy == through_proxy
+        ]
         return max(rates) if rates else None
 
 
@@ -241,6 +261,9 @@ class Services:
     release: subprocess.Popen[bytes]
     # With --webhooks-apart: the webhook dispatcher in a process of its own.
     dispatcher: subprocess.Popen[bytes] | None = None
+    # With --through-proxy, in the proxied copy: the other release replicas, and nginx.
+    more_releases: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    proxy: subprocess.Popen[bytes] | None = None
     client_tokens: dict[str, str] = field(default_factory=dict)
     clients_at: float | None = None  # time.monotonic() when obtained
     driver_tokens: dict[str, str] = field(default_factory=dict)
@@ -254,6 +277,10 @@ class Services:
         clients = [(p, t) for p, t in sorted(self.client_tokens.items()) if p not in busy]
         start = self.probes_made % len(clients)
         return clients[start:] + clients[:start]
+
+    def release_cpu_seconds(self) -> float:
+        """CPU time of the release service's processes (every replica's, when proxied)."""
+        return sum(cpu_seconds(p.pid) for p in (self.release, *self.more_releases))
 
     @property
     def security_token(self) -> str:
@@ -727,13 +754,15 @@ async def run_step(
     own_before = own_cpu_seconds()
     wall_clock = time.time()
     before = {
-        "release": cpu_seconds(services.release.pid),
+        "release": services.release_cpu_seconds(),
         "identity": cpu_seconds(services.identity.pid),
         "locust": children_cpu_seconds(),
         "machine": machine_busy_seconds(),
     }
     if services.dispatcher is not None:
         before["webhooks"] = cpu_seconds(services.dispatcher.pid)
+    if services.proxy is not None:
+        before["proxy"] = cpu_seconds(services.proxy.pid)
     wall = time.monotonic()
     watching = (
         asyncio.create_task(
@@ -765,13 +794,16 @@ async def run_step(
     wall = time.monotonic() - wall
     ended = time.time()
     step.cpu = {
-        "release": (cpu_seconds(services.release.pid) - before["release"]) / wall,
+        "release": (services.release_cpu_seconds() - before["release"]) / wall,
         "identity": (cpu_seconds(services.identity.pid) - before["identity"]) / wall,
         "locust": (children_cpu_seconds() - before["locust"]) / wall,
         "machine": (machine_busy_seconds() - before["machine"]) / wall,
     }
     if services.dispatcher is not None:
         step.cpu["webhooks"] = (cpu_seconds(services.dispatcher.pid) - before["webhooks"]) / wall
+    if services.proxy is not None:
+        step.through_proxy = True
+        step.cpu["proxy"] = (cpu_seconds(services.proxy.pid) - before["proxy"]) / wall
     # Read after the CPU figures, so that the reading is not charged to the step.
     if subscribers is not None:
         step.webhooks = bench_webhooks.WebhookFigures(
@@ -829,6 +861,46 @@ async def subscribed_step(
         return step
     finally:
         await subscribers.unsubscribe()
+
+
+# --- through the proxy ------------------------------------------------------------------------
+
+
+async def through_proxy(
+    services: Services,
+    settings: ReleaseSettings,
+    stack: Stack,
+    scratch: Path,
+    servers: list[subprocess.Popen[bytes]],
+) -> Services:
+    """As many release processes as the direct run has workers, each on a port of its own,
+    and nginx in front of them; the Services the proxied steps use (started ones are added to
+    `servers`, to be stopped at the end)."""
+    ports = [free_port() for _ in range(stack.workers)]
+    replicas = []
+    for n, port in enumerate(ports):
+        one_worker = settings.model_copy(update={"port": port, "workers": 1})
+        replicas.append(
+            start_server(
+                "release",
+                settings_environment("KETENPAS_RELEASE_", one_worker),
+                scratch / f"{stack.name}-release-replica{n}.log",
+            )
+        )
+        servers.append(replicas[-1])
+    for port, process in zip(ports, replicas, strict=True):
+        await wait_until_ready(f"http://127.0.0.1:{port}", process)
+    proxy = reverse_proxy.start_proxy(scratch / "nginx", {"release": ports})
+    assert proxy.process is not None
+    servers.append(proxy.process)  # SIGINT: nginx's fast shutdown
+    log(f"{stack.name}: nginx at {proxy.url('release')} in front of {len(ports)} release processes")
+    return dataclasses.replace(
+        services,
+        release_url=proxy.url("release"),
+        release=replicas[0],
+        more_releases=replicas[1:],
+        proxy=proxy.process,
+    )
 
 
 # --- one backend ------------------------------------------------------------------------------
@@ -928,6 +1000,18 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             services, [*through_api, *written], inspect_expected=args.inspect_probability > 0
         )
         result.warm_up_pickups = len(through_api) + len(written)
+        proxied = None
+        if args.through_proxy:
+            proxied = await through_proxy(services, release_settings, stack, scratch, servers)
+            written = await prepare_pickups(
+                stack,
+                port,
+                2 * len(port.terminals),
+                rng=rng,
+                containers=containers,
+                settings=release_settings,
+            )
+            await warm_up(proxied, written, inspect_expected=args.inspect_probability > 0)
         saturated = False
         for rate in args.rates:
             if saturated and rate != TARGET_RATE:
@@ -961,6 +1045,19 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                         ),
                         rng=rng,
                         containers=containers,
+                        scratch=scratch,
+                    )
+                )
+            if proxied is not None:
+                result.steps.append(
+                    await run_step(
+                        stack,
+                        proxied,
+                        rate,
+                        args,
+                        rng=rng,
+                        containers=containers,
+                        settings=release_settings,
                         scratch=scratch,
                     )
                 )
@@ -1062,8 +1159,9 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         print(header)
         for step in result.steps:
             d, c = step.decisions, step.completions
+            name = "via nginx" if step.through_proxy else stack.name
             print(
-                f"{stack.name:<10}{stack.workers:>6}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
+                f"{name:<10}{stack.workers:>6}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
                 f"{c.per_second:>7.1f}{_ms(d.p50):>8}{_ms(d.p95):>5}{_ms(d.p99):>5}{_ms(d.max):>6}"
                 f"{_ms(c.p50):>8}{_ms(c.p95):>5}{_ms(c.p99):>5}{_ms(c.max):>6}"
                 f"{_ms(step.gate_passes.p99):>9}{step.failed:>6}"
@@ -1081,6 +1179,11 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                     else " (draws differ from the decisions that would release)"
                 )
             )
+            if step.through_proxy:
+                print(
+                    f"    through nginx to {stack.workers} release process(es) of one worker "
+                    f"each; nginx's CPU {step.cpu.get('proxy', 0) * 100:.1f}% of a core"
+                )
             if args.subscribers:
                 if step.webhooks is None:
                     print("    webhooks: no subscription (the reference)")
@@ -1100,12 +1203,22 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 print(f"    ... and {len(step.failures) - 6} other kinds")
         if args.subscribers:
             compare_subscribed(result.steps)
+        if args.through_proxy:
+            compare_proxied(result.steps, stack.workers)
         best = result.max_sustainable
         print(
             f"  max sustainable rate: {f'{best:g} decisions/s' if best else 'none of the steps'}"
-            f" (steps: {', '.join(f'{s.rate:g}' for s in result.steps)})"
+            f" (steps: {', '.join(f'{s.rate:g}' for s in result.steps if not s.through_proxy)})"
         )
-        at_target = next((s for s in result.steps if s.rate == TARGET_RATE), None)
+        if args.through_proxy:
+            best = result.max_sustainable_of(through_proxy=True)
+            print(
+                "  max sustainable rate through nginx: "
+                + (f"{best:g} decisions/s" if best else "none of the steps")
+            )
+        at_target = next(
+            (s for s in result.steps if s.rate == TARGET_RATE and not s.through_proxy), None
+        )
         if at_target is not None:
             verdict = "met" if at_target.sustainable else "MISSED"
             print(
@@ -1114,6 +1227,28 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 f"{at_target.decisions.per_second:.1f} decisions/s achieved: target {verdict}"
                 + ("" if stack.name == "postgres" else " (the issue's target is for PostgreSQL)")
             )
+
+
+def compare_proxied(steps: Sequence[Step], workers: int) -> None:
+    """Each step through nginx beside the direct step of the same rate."""
+    direct = {s.rate: s for s in steps if not s.through_proxy and s.webhooks is None}
+    for proxied in steps:
+        reference = direct.get(proxied.rate)
+        if not proxied.through_proxy or reference is None:
+            continue
+        print(
+            f"  at {proxied.rate:g}/s, direct ({workers} worker(s) on one socket) -> through "
+            f"nginx ({workers} process(es)): decisions/s {reference.decisions.per_second:.1f} -> "
+            f"{proxied.decisions.per_second:.1f}; decision p50 {_ms(reference.decisions.p50)} -> "
+            f"{_ms(proxied.decisions.p50)}, p99 {_ms(reference.decisions.p99)} -> "
+            f"{_ms(proxied.decisions.p99)} ms; gate-out p99 {_ms(reference.completions.p99)} -> "
+            f"{_ms(proxied.completions.p99)} ms; failures {reference.failed} -> {proxied.failed}; "
+            f"release CPU {reference.cpu.get('release', 0) * 100:.0f}% -> "
+            f"{proxied.cpu.get('release', 0) * 100:.0f}% (+ nginx "
+            f"{proxied.cpu.get('proxy', 0) * 100:.1f}%); sustainable "
+            f"{'yes' if reference.sustainable else 'no'} -> "
+            f"{'yes' if proxied.sustainable else 'no'}"
+        )
 
 
 def compare_subscribed(steps: Sequence[Step]) -> None:
@@ -1242,6 +1377,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="with --webhooks-apart: start the dispatcher under `nice -n N`, so that on this "
         "one machine it takes the CPU the gate leaves, as on CPU of its own in a deployment",
     )
+    parser.add_argument(
+        "--through-proxy",
+        action="store_true",
+        help="run each step again through nginx in front of as many release processes as "
+        "workers (loadtests/reverse_proxy.py), printed beside the direct step",
+    )
     args = parser.parse_args(argv)
     try:
         args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
@@ -1270,6 +1411,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--settle-seconds must lie in [0, {MAX_RUN_SECONDS:g}]")
     if args.api_chains < 0:
         parser.error("--api-chains must not be negative")
+    if args.through_proxy and reverse_proxy.nginx_binary() is None:
+        parser.error("--through-proxy needs nginx (Debian: apt-get install nginx)")
     return args
 
 
