@@ -1,5 +1,6 @@
-"""Bytes per row of the release service's growing tables on PostgreSQL, written through the
-real code paths (the figures docs/scaling.md sizes a port with).
+"""Bytes per row of the growing tables on PostgreSQL, written through the real code paths,
+with the CPU a pickup takes and Redis's bytes per key (the figures docs/scaling.md sizes a
+port with).
 
 Both services run in this process (their ASGI apps, the release service reaching the identity
 service over an in-process transport), each on a schema of its own in the test database
@@ -11,22 +12,26 @@ of the release and one of its chain by the first receiver's client (access-log r
 pass from the identity service, the gate decision and the gate-out. A few webhook
 subscriptions (the terminals: `gate.decided`, `gate.completed`; the carriers: the chain's
 events and `gate.completed`) are made through the API first, so the outbox fans out into
-deliveries. Every `--drain-every` pickups the audit sequencer integrates and signs what is
-pending, as the running service does once a second, so partial tiles and checkpoints are
+deliveries. Every `--drain-every` pickups both audit sequencers integrate and sign what is
+pending, as the running services do once a second, so partial tiles and checkpoints are
 written as they are in service; at the end the fan-out runs and the access log is sealed.
 Nothing is sent to a receiver: deliveries stay `pending` (a delivered row fills three more
 timestamps and a status code, about 30 bytes).
 
-Per table it prints rows, rows per pickup, and bytes per row including indexes and TOAST,
-twice: as written (dead row versions of updated rows included, as a table between vacuums
-holds them) and after `VACUUM FULL` (compact). The empty schema's sizes, measured before the
-load, are subtracted, so each index's metapage and root do not count; the last partly filled
-8 KiB page of each relation still does (at most 8 KiB per relation and index; a few percent
-at the default 300 pickups for the smallest tables).
+Per table (the release service's growing tables, and the identity service's audit log and
+spent assertions) it prints rows added, rows per pickup, and bytes per row including indexes
+and TOAST, twice: as written (dead row versions of updated rows included, as a table between
+vacuums holds them) and after `VACUUM FULL` (compact, over every row). What the tables held
+before (the empty schema; for the identity service, the seeded port) is subtracted, so each
+index's metapage and root do not count; the last partly filled 8 KiB page of each relation
+still does (at most 8 KiB per relation and index; a few percent at the default 300 pickups
+for the smallest tables). It also prints this process's CPU per pickup (both services and
+their clients) and, right after the tokens and sign-ins, the identity service's Redis keys
+by kind with `MEMORY USAGE`.
 
-    .venv/bin/python -m loadtests.sizing [--pickups 300] [--keep]
+    .venv/bin/python -m loadtests.sizing [--pickups 300] [--drain-every 10] [--keep]
 
-There is no library for this: PostgreSQL's own size functions do the measuring.
+There is no library for this: PostgreSQL's and Redis's own size functions do the measuring.
 """
 
 import argparse
