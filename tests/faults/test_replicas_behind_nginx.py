@@ -7,10 +7,11 @@ as `ketenpas serve` runs a service) on their own loopback ports, Debian's nginx 
 behind. Terminals ask for decisions and gate-outs through nginx, the drivers' phones fetch
 gate passes through it, and the release processes reach the identity service through it.
 A process dies without any chance to clean up; nginx keeps sending new requests to the one
-that lives. Afterwards: every decision and gate-out a client was told of is stored (and
-audited), no container left twice, `ketenpas log verify` passes through nginx with every
-stored event re-hashed, and the only requests that failed are ones that were in flight
-when the process died (nginx does not send a POST again: see the proxy module's docstring).
+that lives, and sends to the new process once it answers, with no reload. Afterwards: every
+decision and gate-out a client was told of is stored (and audited), no container left twice,
+`ketenpas log verify` passes through nginx with every stored event re-hashed, and the only
+requests that failed are ones that were in flight when the process died (nginx does not
+send a POST again: see the proxy module's docstring).
 
 SQLite is a single-host default: replicas need the PostgreSQL pass (as every fault test).
 """
@@ -23,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -49,6 +51,7 @@ LANES = 3
 KILL_AFTER = 4
 REPLICAS = 2
 CROWD_BOUND_SECONDS = 30.0
+REJOIN_BOUND_SECONDS = 30.0
 
 if not ON_POSTGRES:
     pytest.skip(
@@ -146,6 +149,22 @@ async def all_ready(ports: list[int], logs: Path) -> None:
     await asyncio.gather(*(one(port) for port in ports))
 
 
+async def until_answered_by(nginx: ReverseProxy, address: str, *, since: float) -> None:
+    """Ask through nginx (bounded) until the process at `address` has answered a request
+    that nginx passed on at or after `since` (its access log tells)."""
+    deadline = time.monotonic() + REJOIN_BOUND_SECONDS
+    async with httpx.AsyncClient(base_url=nginx.url("release"), timeout=10) as client:
+        while time.monotonic() < deadline:
+            await client.get("/healthz")
+            if any(
+                entry.at >= since and entry.tried[-1:] == (address,) and entry.status == 200
+                for entry in await asyncio.to_thread(nginx.passed)
+            ):
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"nginx sent nothing to {address} within {REJOIN_BOUND_SECONDS} s")
+
+
 @contextmanager
 def proxy(folder: Path, upstreams: dict[str, list[int]]) -> Iterator[ReverseProxy]:
     """nginx in front of the upstreams, logging where it passed each request; stopped at the
@@ -194,9 +213,8 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
             # The drivers' phones fetch gate passes through nginx (their sign-in stays the
             # test's shortcut into the identity database).
             through_nginx = dataclasses.replace(port, identity_client=phones)
-            finished = asyncio.Event()
 
-            async def kill_one_when_busy() -> int:
+            async def kill_one_when_busy() -> tuple[int, float, float]:
                 await ledger.reached.wait()
                 # Mid-load: when several requests are in flight (bounded: the lanes may be
                 # ending), so that the killed process is likely to be serving one.
@@ -207,21 +225,25 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
                 # signal went, and those sent before the process was gone (it dies when the
                 # kernel gets to it; until then it still accepts connections).
                 in_flight, sent = counted.now, counted.sent
+                killed_at = time.time()
                 releases[0].send_signal(signal.SIGKILL)
                 await asyncio.to_thread(releases[0].wait, 30)
                 in_flight += counted.sent - sent
-                with service_process("release", release_env, release_ports[0], logs):
-                    await all_ready([release_ports[0]], logs)
-                    await finished.wait()
-                return in_flight
+                stack.enter_context(service_process("release", release_env, release_ports[0], logs))
+                await all_ready([release_ports[0]], logs)
+                return in_flight, killed_at, time.time()
 
             killer = asyncio.create_task(kill_one_when_busy())
             try:
                 await run_lanes(through_nginx, gate, chains, ledger, lanes=LANES)
-            finally:
-                finished.set()
-            in_flight_at_kill = await killer
+            except BaseException:
+                killer.cancel()
+                raise
+            in_flight_at_kill, killed_at, restarted_at = await killer
             assert releases[0].returncode == -signal.SIGKILL
+            # The new process takes its share again with nginx unchanged (a failed process is
+            # left out for fail_timeout, then tried again).
+            await until_answered_by(nginx, f"127.0.0.1:{release_ports[0]}", since=restarted_at)
 
             await check_nothing_lost(port, ledger, chains)
             size = await until_log_integrates_everything(port)
@@ -274,6 +296,7 @@ async def test_replicas_behind_nginx_lose_nothing_when_a_release_process_is_kill
         in_flight_at_kill=in_flight_at_kill,
         requests_cut=cut,
         passed_on_by_nginx=len(passed_on),
+        restarted_seconds=round(restarted_at - killed_at, 3),
         answers=dict(ledger.statuses),
         log_size=size,
     )
