@@ -1,8 +1,8 @@
 """Two processes of each service behind a real nginx; one release process is killed with
 SIGKILL in the middle of a gate load and started again.
 
-This is the deployment's shape on one machine: replicas as separate OS processes (uvicorn,
-as `ketenpas serve` runs a service) on their own loopback ports, Debian's nginx in front
+This is the deployment's shape on one machine: replicas as separate OS processes (`ketenpas
+serve`, one worker each) on their own loopback ports, Debian's nginx in front
 (started here with a config of its own, `loadtests/reverse_proxy.py`), PostgreSQL and Redis
 behind. Terminals ask for decisions and gate-outs through nginx, the drivers' phones fetch
 gate passes through it, and the release processes reach the identity service through it.
@@ -110,17 +110,18 @@ class InFlight(httpx.AsyncHTTPTransport):
 def service_process(
     service: str, env: dict[str, str], port: int, logs: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """One process of a service on its own port, as `ketenpas serve` starts one; its output
-    goes to a file in `logs` (shown when the test fails)."""
+    """`ketenpas serve <service>` in one process on its own port; its output goes to a file
+    in `logs` (shown when the test fails)."""
     logs.mkdir(exist_ok=True)
     output = (logs / f"{service}-{port}.log").open("ab")
+    prefix = f"KETENPAS_{service.upper()}_"
+    own = {f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port), f"{prefix}WORKERS": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"services.asgi:{service}", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **env},
+        [sys.executable, "-m", "services.cli", "serve", service],
+        env={**os.environ, **env, **own},
         stdout=output,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     try:
         yield process
     finally:
