@@ -10,30 +10,21 @@ not hold is sent nothing (`party_roles_changed`), whatever its deliveries say.
 """
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
 from services.release.webhooks.models import DeliveryStatus, Subscription
 from shared.db import transaction
-from tests.conftest import SettingsFactory
 from tests.release.chains import create_release
-from tests.release.port import Port, make_port
+from tests.release.port import Port
 from tests.release.webhooks import READER_TYPES, Receiver, deliver, deliveries, subscribe
 
 
-@pytest.fixture
-async def port(make_settings: SettingsFactory) -> AsyncIterator[Port]:
-    """Local receivers allowed; the identity service's answers never reused."""
-    async with make_port(
-        make_settings, webhook_allow_private=True, identity_refresh_seconds=0
-    ) as p:
-        yield p
-
-
-async def test_a_subscription_given_a_role_its_party_lacks_is_sent_nothing(port: Port) -> None:
+async def test_a_subscription_given_a_role_its_party_lacks_is_sent_nothing(
+    subscribers_port: Port,
+) -> None:
+    port = subscribers_port
     receiver = Receiver()
     async with receiver.running():
         made = await subscribe(port, "forwarder", receiver.url, READER_TYPES)
@@ -56,7 +47,10 @@ async def test_a_subscription_given_a_role_its_party_lacks_is_sent_nothing(port:
         assert held.last_error == "party_roles_changed"
 
 
-async def test_a_subscription_with_its_partys_own_roles_is_sent_its_events(port: Port) -> None:
+async def test_a_subscription_with_its_partys_own_roles_is_sent_its_events(
+    subscribers_port: Port,
+) -> None:
+    port = subscribers_port
     # The same check passes an untouched subscription: the roles its token carried are the
     # roles its credential attests.
     receiver = Receiver()

@@ -7,30 +7,17 @@ valid now. A suspended or revoked party is sent nothing; its deliveries wait (an
 up in time), so a reinstated party gets them, a revoked one never.
 """
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from services.identity.parties import service as parties
 from services.release.webhooks.models import DeliveryStatus
 from shared.db import transaction
 from shared.models import utcnow
-from tests.conftest import SettingsFactory
 from tests.release.chains import create_release, ok
-from tests.release.port import Port, make_port
+from tests.release.port import Port
 from tests.release.webhooks import READER_TYPES, Receiver, deliver, deliveries, subscribe
 
 
-@pytest.fixture
-async def port(make_settings: SettingsFactory) -> AsyncIterator[Port]:
-    """Local receivers allowed; the identity service's answers never reused."""
-    async with make_port(
-        make_settings, webhook_allow_private=True, identity_refresh_seconds=0
-    ) as p:
-        yield p
-
-
-async def test_a_suspended_party_is_sent_nothing(port: Port) -> None:
+async def test_a_suspended_party_is_sent_nothing(subscribers_port: Port) -> None:
+    port = subscribers_port
     receiver = Receiver()
     async with receiver.running():
         await subscribe(port, "forwarder", receiver.url, READER_TYPES)
