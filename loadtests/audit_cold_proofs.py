@@ -17,7 +17,8 @@ same load on a shared machine:
 - `before`: the path as it was up to 2026-12-06, kept here as the reference (the production
   code no longer has it): an ORM session and transaction per proof (as `ReadSessionDep`),
   the pool's pre-ping, the tree size through `session.get`, the tiles through an ORM
-  `select`, the COMMIT at the end. `before_with_root`: the endpoint as it was, that proof
+  `select` (`repository.read_tiles` given a session, which still reads them so), the COMMIT
+  at the end. `before_with_root`: the endpoint as it was, that proof
   and then `root_at` in the same session (a second read).
 - `now`: `shared.audit.service.inclusion_proof` on a `LogReader` (a connection of the log's
   own pool, one driver statement, no ORM session, no BEGIN/COMMIT); `now_with_root`:
@@ -32,13 +33,10 @@ import random
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import and_, or_
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from loadtests import audit_backends as ours
@@ -47,7 +45,7 @@ from loadtests.audit_common import SEED, index_stream, sample
 from loadtests.harness import log
 from shared.audit import repository as repo
 from shared.audit import service
-from shared.audit.models import AuditTile, AuditTreeState
+from shared.audit.models import AuditTreeState
 from shared.audit.service import AuditLog
 from shared.audit.tilecache import HASH, Tile, TileCache, TileKey
 from shared.db import transaction
@@ -106,24 +104,6 @@ async def store_tree(backend: Backend, leaves: bytes, root: bytes) -> None:
 # --- the reference: the proof path before 2026-12-06 ---------------------------------------
 
 
-async def _before_read_tiles(
-    session: AsyncSession, keys: Iterable[TileKey]
-) -> dict[TileKey, bytes]:
-    by_level: dict[int, set[int]] = defaultdict(set)
-    for level, index in keys:
-        by_level[level].add(index)
-    condition = or_(
-        *(
-            and_(col(AuditTile.level) == level, col(AuditTile.tile_index).in_(sorted(indexes)))
-            for level, indexes in by_level.items()
-        )
-    )
-    rows = await session.exec(
-        select(AuditTile.level, AuditTile.tile_index, AuditTile.hashes).where(condition)
-    )
-    return {(level, index): bytes(hashes) for level, index, hashes in rows}
-
-
 async def _before_read_nodes(
     session: AsyncSession, nodes: Sequence[Node], cache: TileCache
 ) -> list[bytes]:
@@ -140,7 +120,7 @@ async def _before_read_nodes(
         else:
             found[key] = cached
     if missing:
-        for key, data in (await _before_read_tiles(session, missing)).items():
+        for key, data in (await repo.read_tiles(session, missing)).items():
             found[key] = cache.put(key, data)
     hashes: list[bytes] = []
     for node, (level, index, first, count) in zip(nodes, spans, strict=True):
