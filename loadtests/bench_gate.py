@@ -472,6 +472,20 @@ async def prepare_pickups(
     return pickups
 
 
+async def warm_up_pickups(
+    stack: Stack,
+    port: gate_setup.Port,
+    *,
+    rng: random.Random,
+    containers: Iterator[str],
+    settings: ReleaseSettings,
+) -> list[gate_setup.Pickup]:
+    """Two written releases per terminal, for a service's warm-up."""
+    return await prepare_pickups(
+        stack, port, 2 * len(port.terminals), rng=rng, containers=containers, settings=settings
+    )
+
+
 async def warm_up(
     services: Services, pickups: Sequence[gate_setup.Pickup], *, inspect_expected: bool
 ) -> None:
@@ -988,30 +1002,19 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
         through_api = await api_chains(services, args.api_chains, rng=rng, containers=containers)
         result.api_seconds = time.monotonic() - started
         result.api_chains = len(through_api)
-        written = await prepare_pickups(
-            stack,
-            port,
-            2 * len(port.terminals),
-            rng=rng,
-            containers=containers,
-            settings=release_settings,
+        inspect_expected = args.inspect_probability > 0
+        written = await warm_up_pickups(
+            stack, port, rng=rng, containers=containers, settings=release_settings
         )
-        await warm_up(
-            services, [*through_api, *written], inspect_expected=args.inspect_probability > 0
-        )
+        await warm_up(services, [*through_api, *written], inspect_expected=inspect_expected)
         result.warm_up_pickups = len(through_api) + len(written)
         proxied = None
         if args.through_proxy:
             proxied = await through_proxy(services, release_settings, stack, scratch, servers)
-            written = await prepare_pickups(
-                stack,
-                port,
-                2 * len(port.terminals),
-                rng=rng,
-                containers=containers,
-                settings=release_settings,
+            written = await warm_up_pickups(
+                stack, port, rng=rng, containers=containers, settings=release_settings
             )
-            await warm_up(proxied, written, inspect_expected=args.inspect_probability > 0)
+            await warm_up(proxied, written, inspect_expected=inspect_expected)
         saturated = False
         for rate in args.rates:
             if saturated and rate != TARGET_RATE:
