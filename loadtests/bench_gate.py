@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python -m loadtests.bench_gate [--seconds 20] [--rates 10,20,50,100,150]
 [--backends embedded,postgres] [--release-workers 1,2] [--inspect-probability P]
-[--profile PATH] [--subscribers 50 --silent-subscribers 10] [--through-proxy]`
+[--profile PATH] [--subscribers 50 --silent-subscribers 10] [--through-proxy]
+[--reference REV]`
 
 For each backend the identity and the release service run as their own processes
 (`python -m services.cli serve identity|release`, i.e. `ketenpas serve`, from environment
@@ -74,6 +75,34 @@ socket) and the step through nginx are printed side by side; 'cpu rel' of the pr
 the replicas' together, and nginx's own CPU is printed beside it. The replicas stay idle
 during the direct steps (and the direct service during the proxied ones).
 
+With `--reference REV` (issue 16: today's code measured beside an earlier revision in one run)
+the revision's tree is extracted into the run's folder (`git archive REV`, so nothing is left
+in the repository; `loadtests/reference_code.py`) and a second release service runs from it:
+`ketenpas serve release` with the same settings as today's (database and schema, cache and
+prefix, identity service, workers; a port of its own), the same interpreter, `cwd` and
+`PYTHONPATH` the tree. Before it starts, the same interpreter with the same environment and
+folder must import `services`, `shared` and the release app from the tree, or the run stops;
+the modules' files are logged. Only the release service comes from REV: the identity service,
+the migrations, the seeding and each step's releases (written directly) are today's code, so
+REV must work on today's schema and rows. It does when the changes since are added indexes,
+tables or columns with defaults (and for the rows that the gate reads, as written now); a
+renamed column or a new meaning of one is not. Every rate step then runs twice, side by side,
+each with its own freshly prepared releases: the two rows are labelled `ref <hash>` and `now`
+and a comparison line follows. The order alternates from one step to the next, the reference
+first in the first step: both services share the database, which grows by each step's
+releases, and the machine, whose other work comes and goes, so a fixed order would always
+give the same code the later, larger database and the same moment after the other's load;
+repeat a rate (`--rates 200,200`) to see it in both orders. The warm-up runs against both
+services, and the one not measured stays idle; its background work (the audit sequencer,
+which takes whatever events are pending when it holds the log's lock) may still do some of
+the other's work, so its CPU during the step is printed beside the measured one. The key
+figure is the release service's CPU per decision (its processes' CPU seconds in the step over
+the decisions made in it, each with its gate-out), printed for both. The maximum sustainable
+rate and the target's verdict are today's code's; the saturation stop follows today's code
+too. `--reference` is refused with `--through-proxy`, `--subscribers` and `--webhooks-apart`
+(each would need the reference's own replicas, subscriptions or dispatcher), and `--profile`
+profiles today's release service only.
+
 Figures go to stdout, progress to stderr. Everything is bounded: each locust run by its
 run time plus a grace period, each request by a timeout, the servers are stopped (killed if
 they must be) at the end, and the schemas, Redis keys and files of the run are removed.
@@ -112,7 +141,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from loadtests import alert_watch, bench_webhooks, gate_setup, reverse_proxy
+from loadtests import alert_watch, bench_webhooks, gate_setup, reference_code, reverse_proxy
 from loadtests.harness import (
     PG_URL,
     REDIS_URL,
@@ -197,6 +226,23 @@ class Step:
     webhooks: bench_webhooks.WebhookFigures | None = None
     # With --through-proxy: this step went through nginx to the release replicas.
     through_proxy: bool = False
+    # With --reference: this step ran against the reference revision's release service.
+    reference: bool = False
+    seconds: float = 0.0  # wall clock of the measured step (locust's start and stop included)
+
+    @property
+    def decisions_made(self) -> int:
+        """Decisions the release database gained in the step, of every outcome."""
+        return sum(self.made[outcome] for outcome in ("release", "inspect", "deny"))
+
+    @property
+    def release_cpu_ms_per_decision(self) -> float:
+        """CPU of the release service's processes in the step per decision made in it (each
+        with its gate-out), in ms."""
+        made = self.decisions_made
+        if not made:
+            return math.nan
+        return self.cpu.get("release", 0.0) * self.seconds / made * 1000
 
     @property
     def failed(self) -> int:
@@ -232,15 +278,19 @@ class BackendResult:
 
     @property
     def max_sustainable(self) -> float | None:
-        """The highest sustainable step (of the direct ones, with --through-proxy)."""
+        """The highest sustainable step (of the direct ones, with --through-proxy; of today's
+        code, with --reference)."""
         return self.max_sustainable_of(through_proxy=False)
 
-    def max_sustainable_of(self, *, through_proxy: bool) -> float | None:
-        """The highest sustainable step, direct or through the proxy."""
+    def max_sustainable_of(self, *, through_proxy: bool, reference: bool = False) -> float | None:
+        """The highest sustainable step, direct or through the proxy, of today's code or the
+        reference's."""
         rates = [
             step.rate
             for step in self.steps
-            if step.sustainable and step.through_proxy == through_proxy
+            if step.sustainable
+            and step.through_proxy == through_proxy
+            and step.reference == reference
         ]
         return max(rates) if rates else None
 
@@ -264,6 +314,11 @@ class Services:
     # With --through-proxy, in the proxied copy: the other release replicas, and nginx.
     more_releases: list[subprocess.Popen[bytes]] = field(default_factory=list)
     proxy: subprocess.Popen[bytes] | None = None
+    # With --reference: the other code's release service, idle while this one is measured
+    # (its CPU in the step is measured too); `reference` is set in the reference's copy.
+    idle_release: subprocess.Popen[bytes] | None = None
+    reference: bool = False
+    code: str = ""  # with --reference: 'now' or 'ref <hash>', for the progress lines
     client_tokens: dict[str, str] = field(default_factory=dict)
     clients_at: float | None = None  # time.monotonic() when obtained
     driver_tokens: dict[str, str] = field(default_factory=dict)
@@ -379,15 +434,21 @@ def storage(backend: Backend) -> dict[str, Any]:
 
 
 def start_server(
-    service: str, env: dict[str, str], log_path: Path, *, profile: Path | None = None
+    service: str,
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    profile: Path | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`ketenpas serve <service>` in its own process; under cProfile when `profile` is given
-    (the statistics are written there when the server stops)."""
+    """`ketenpas serve <service>` in its own process (in `cwd`, when given: the reference's
+    tree); under cProfile when `profile` is given (the statistics are written there when the
+    server stops)."""
     command = [sys.executable, "-m", "services.cli", "serve", service]
     if profile is not None:
         command[1:1] = ["-m", "cProfile", "-o", str(profile)]
     with log_path.open("wb") as output:
-        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
 
 
 def start_dispatcher(
@@ -760,8 +821,9 @@ async def run_step(
     plan = scratch / "plan.json"
     write_plan(plan, services, pickups, passes)
     log(
-        f"{stack.name}: {rate:g}/s with {lanes} lanes for {args.seconds:g} s "
-        f"({count} releases prepared in {step.prepare_seconds:.0f} s)"
+        f"{stack.name}{f' {services.code}' if services.code else ''}: {rate:g}/s with {lanes} "
+        f"lanes for {args.seconds:g} s ({count} releases prepared in "
+        f"{step.prepare_seconds:.0f} s)"
     )
     made_before = await made_so_far(settings)
     events_before = await bench_webhooks.outbox_events(settings) if subscribers else 0
@@ -777,6 +839,8 @@ async def run_step(
         before["webhooks"] = cpu_seconds(services.dispatcher.pid)
     if services.proxy is not None:
         before["proxy"] = cpu_seconds(services.proxy.pid)
+    if services.idle_release is not None:
+        before["idle release"] = cpu_seconds(services.idle_release.pid)
     wall = time.monotonic()
     watching = (
         asyncio.create_task(
@@ -818,6 +882,11 @@ async def run_step(
     if services.proxy is not None:
         step.through_proxy = True
         step.cpu["proxy"] = (cpu_seconds(services.proxy.pid) - before["proxy"]) / wall
+    if services.idle_release is not None:
+        idle = cpu_seconds(services.idle_release.pid) - before["idle release"]
+        step.cpu["idle release"] = idle / wall
+    step.reference = services.reference
+    step.seconds = wall
     # Read after the CPU figures, so that the reading is not charged to the step.
     if subscribers is not None:
         step.webhooks = bench_webhooks.WebhookFigures(
@@ -914,6 +983,50 @@ async def through_proxy(
         release=replicas[0],
         more_releases=replicas[1:],
         proxy=proxy.process,
+    )
+
+
+# --- beside a reference revision ----------------------------------------------------------------
+
+
+async def start_reference(
+    services: Services,
+    settings: ReleaseSettings,
+    stack: Stack,
+    scratch: Path,
+    servers: list[subprocess.Popen[bytes]],
+    revision: reference_code.Revision,
+) -> Services:
+    """The reference revision's release service beside today's, with the same settings but
+    its port, from the revision's tree in the run's folder; the Services its steps use
+    (today's `services` gets it as its idle neighbour; the process is added to `servers`)."""
+    tree = reference_code.materialise(revision, scratch / "reference")
+    port = free_port()
+    env = reference_code.code_environment(
+        tree,
+        settings_environment("KETENPAS_RELEASE_", settings.model_copy(update={"port": port})),
+    )
+    files = reference_code.check_imports_from(tree, env)
+    log(
+        f"{stack.name}: the reference {revision.short} imports "
+        + ", ".join(f"{name} from {file}" for name, file in files.items())
+    )
+    process = start_server(
+        "release", env, scratch / f"{stack.name}-release-reference.log", cwd=tree
+    )
+    servers.append(process)
+    url = f"http://127.0.0.1:{port}"
+    await wait_until_ready(url, process)
+    log(f"{stack.name}: the reference's release service at {url} (pid {process.pid})")
+    services.idle_release = process
+    services.code = "now"
+    return dataclasses.replace(
+        services,
+        release_url=url,
+        release=process,
+        idle_release=services.release,
+        reference=True,
+        code=revision.label,
     )
 
 
@@ -1015,21 +1128,42 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                 stack, port, rng=rng, containers=containers, settings=release_settings
             )
             await warm_up(proxied, written, inspect_expected=inspect_expected)
+        reference = None
+        if args.reference is not None:
+            logs["reference release"] = scratch / f"{stack.name}-release-reference.log"
+            reference = await start_reference(
+                services, release_settings, stack, scratch, servers, args.reference
+            )
+            written = await warm_up_pickups(
+                stack, port, rng=rng, containers=containers, settings=release_settings
+            )
+            await warm_up(reference, written, inspect_expected=inspect_expected)
         saturated = False
+        stepped = 0  # rate steps run so far
         for rate in args.rates:
             if saturated and rate != TARGET_RATE:
                 continue
-            step = await run_step(
-                stack,
-                services,
-                rate,
-                args,
-                rng=rng,
-                containers=containers,
-                settings=release_settings,
-                scratch=scratch,
-            )
-            result.steps.append(step)
+            # With --reference: both codes, the reference first in the first step and then in
+            # every other one (the docstring says why).
+            order = [services]
+            if reference is not None:
+                reference_first = stepped % 2 == 0
+                order = [reference, services] if reference_first else [services, reference]
+            stepped += 1
+            by_code: dict[bool, Step] = {}  # reference or not -> its step
+            for measured in order:
+                by_code[measured.reference] = await run_step(
+                    stack,
+                    measured,
+                    rate,
+                    args,
+                    rng=rng,
+                    containers=containers,
+                    settings=release_settings,
+                    scratch=scratch,
+                )
+                result.steps.append(by_code[measured.reference])
+            step = by_code[False]
             if args.subscribers:
                 result.steps.append(
                     await subscribed_step(
@@ -1092,6 +1226,10 @@ def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0f}"
 
 
+def _cpu_ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
 def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: str) -> None:
     """The figures: one line per backend and rate step, then the verdicts."""
     print(
@@ -1126,6 +1264,16 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 else "in the release service's processes (its default)"
             )
         )
+    revision = args.reference
+    if revision is not None:
+        print(
+            f"reference (issue 16): {revision.short} {revision.subject!r} ({revision.given}), "
+            "its release service run from `git archive` of it with the same settings, beside "
+            f"today's code ('now': {reference_code.working_tree()}); identity service, "
+            "migrations and each step's releases are today's code; each step runs against "
+            "both, each with fresh releases, the reference first in the first step and every "
+            "other one; the other service idle meanwhile"
+        )
     print(
         f"target (issue): on PostgreSQL + Redis, p99 < {P99_LIMIT_MS:g} ms at "
         f"{TARGET_RATE:g} decisions/s with zero failures; report the maximum sustainable rate"
@@ -1137,8 +1285,10 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         f"CPU in % of one core: release, identity, locust, and 'all': the whole machine "
         f"({os.cpu_count()} CPUs), database, cache and anyone else's work included"
     )
+    width = 10 if revision is None else max(10, len(revision.label) + 2)
     header = (
-        f"{'backend':<10}{'procs':>6}{'offered':>8}{'lanes':>6}{'dec/s':>7}{'out/s':>7}"
+        f"{'backend' if revision is None else 'code':<{width}}{'procs':>6}{'offered':>8}"
+        f"{'lanes':>6}{'dec/s':>7}{'out/s':>7}"
         f"{'dec p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
         f"{'out p50':>8}{'p95':>5}{'p99':>5}{'max':>6}"
         f"{'pass p99':>9}{'fail':>6}{'cpu rel':>8}{'id':>5}{'locust':>7}{'all':>5}  ok"
@@ -1163,8 +1313,10 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
         for step in result.steps:
             d, c = step.decisions, step.completions
             name = "via nginx" if step.through_proxy else stack.name
+            if revision is not None:
+                name = revision.label if step.reference else "now"
             print(
-                f"{name:<10}{stack.workers:>6}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
+                f"{name:<{width}}{stack.workers:>6}{step.rate:>8g}{step.lanes:>6}{d.per_second:>7.1f}"
                 f"{c.per_second:>7.1f}{_ms(d.p50):>8}{_ms(d.p95):>5}{_ms(d.p99):>5}{_ms(d.max):>6}"
                 f"{_ms(c.p50):>8}{_ms(c.p95):>5}{_ms(c.p99):>5}{_ms(c.max):>6}"
                 f"{_ms(step.gate_passes.p99):>9}{step.failed:>6}"
@@ -1180,6 +1332,12 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                     ""
                     if made["draws"] == made["release"] + made["inspect"]
                     else " (draws differ from the decisions that would release)"
+                )
+                + f"; release CPU {_cpu_ms(step.release_cpu_ms_per_decision)} ms a decision"
+                + (
+                    f"; the idle release service {step.cpu['idle release'] * 100:.1f}% of a core"
+                    if "idle release" in step.cpu
+                    else ""
                 )
             )
             if step.through_proxy:
@@ -1208,11 +1366,23 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
             compare_subscribed(result.steps)
         if args.through_proxy:
             compare_proxied(result.steps, stack.workers)
+        if revision is not None:
+            compare_reference(result.steps, revision.label)
         best = result.max_sustainable
         print(
-            f"  max sustainable rate: {f'{best:g} decisions/s' if best else 'none of the steps'}"
-            f" (steps: {', '.join(f'{s.rate:g}' for s in result.steps if not s.through_proxy)})"
+            f"  max sustainable rate{' (now)' if revision else ''}: "
+            f"{f'{best:g} decisions/s' if best else 'none of the steps'} (steps: "
+            + ", ".join(
+                f"{s.rate:g}" for s in result.steps if not s.through_proxy and not s.reference
+            )
+            + ")"
         )
+        if revision is not None:
+            best = result.max_sustainable_of(through_proxy=False, reference=True)
+            print(
+                f"  max sustainable rate ({revision.label}): "
+                + (f"{best:g} decisions/s" if best else "none of the steps")
+            )
         if args.through_proxy:
             best = result.max_sustainable_of(through_proxy=True)
             print(
@@ -1220,7 +1390,12 @@ def report(results: Sequence[BackendResult], args: argparse.Namespace, shape: st
                 + (f"{best:g} decisions/s" if best else "none of the steps")
             )
         at_target = next(
-            (s for s in result.steps if s.rate == TARGET_RATE and not s.through_proxy), None
+            (
+                s
+                for s in result.steps
+                if s.rate == TARGET_RATE and not s.through_proxy and not s.reference
+            ),
+            None,
         )
         if at_target is not None:
             verdict = "met" if at_target.sustainable else "MISSED"
@@ -1252,6 +1427,31 @@ def compare_proxied(steps: Sequence[Step], workers: int) -> None:
             f"{'yes' if reference.sustainable else 'no'} -> "
             f"{'yes' if proxied.sustainable else 'no'}"
         )
+
+
+def compare_reference(steps: Sequence[Step], label: str) -> None:
+    """Each step of today's code beside the reference's step of the same rate run next to it."""
+    n = 0
+    while n + 1 < len(steps):
+        first, second = steps[n], steps[n + 1]
+        if first.rate != second.rate or first.reference == second.reference:
+            n += 1
+            continue
+        ref, now = (first, second) if first.reference else (second, first)
+        print(
+            f"  at {now.rate:g}/s, {label} -> now ({label if first.reference else 'now'} ran "
+            f"first): decisions/s {ref.decisions.per_second:.1f} -> "
+            f"{now.decisions.per_second:.1f}; decision p50 {_ms(ref.decisions.p50)} -> "
+            f"{_ms(now.decisions.p50)}, p99 {_ms(ref.decisions.p99)} -> "
+            f"{_ms(now.decisions.p99)} ms; gate-out p99 {_ms(ref.completions.p99)} -> "
+            f"{_ms(now.completions.p99)} ms; failures {ref.failed} -> {now.failed}; "
+            f"release CPU a decision {_cpu_ms(ref.release_cpu_ms_per_decision)} -> "
+            f"{_cpu_ms(now.release_cpu_ms_per_decision)} ms ({ref.decisions_made} and "
+            f"{now.decisions_made} decisions; {ref.cpu.get('release', 0) * 100:.0f}% -> "
+            f"{now.cpu.get('release', 0) * 100:.0f}% of a core); sustainable "
+            f"{'yes' if ref.sustainable else 'no'} -> {'yes' if now.sustainable else 'no'}"
+        )
+        n += 2
 
 
 def compare_subscribed(steps: Sequence[Step]) -> None:
@@ -1386,6 +1586,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run each step again through nginx in front of as many release processes as "
         "workers (loadtests/reverse_proxy.py), printed beside the direct step",
     )
+    parser.add_argument(
+        "--reference",
+        metavar="REV",
+        help="run each step also against the release service of this git revision (from "
+        "`git archive REV`), printed beside today's code (loadtests/reference_code.py)",
+    )
     args = parser.parse_args(argv)
     try:
         args.rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
@@ -1414,6 +1620,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--settle-seconds must lie in [0, {MAX_RUN_SECONDS:g}]")
     if args.api_chains < 0:
         parser.error("--api-chains must not be negative")
+    if args.reference is not None:
+        apart = [
+            option
+            for option, given in (
+                ("--through-proxy", args.through_proxy),
+                ("--subscribers", args.subscribers > 0),
+                ("--webhooks-apart", args.webhooks_apart),
+            )
+            if given
+        ]
+        if apart:
+            parser.error(
+                f"--reference runs the plain direct steps only: not with {', '.join(apart)}"
+            )
+        try:
+            args.reference = reference_code.resolve(args.reference)
+        except ValueError as exc:
+            parser.error(f"--reference: {exc}")
     if args.through_proxy and reverse_proxy.nginx_binary() is None:
         parser.error("--through-proxy needs nginx (Debian: apt-get install nginx)")
     return args
