@@ -97,7 +97,9 @@ services, and the one not measured stays idle; its background work (the audit se
 which takes whatever events are pending when it holds the log's lock) may still do some of
 the other's work, so its CPU during the step is printed beside the measured one. The key
 figure is the release service's CPU per decision (its processes' CPU seconds in the step over
-the decisions made in it, each with its gate-out), printed for both. The maximum sustainable
+the decisions made in it, each with its gate-out), printed for both; the comparison line also
+gives it less each service's idle CPU (measured while the other was loaded), which at low
+rates is most of the first figure. The maximum sustainable
 rate and the target's verdict are today's code's; the saturation stop follows today's code
 too. `--reference` is refused with `--through-proxy`, `--subscribers` and `--webhooks-apart`
 (each would need the reference's own replicas, subscriptions or dispatcher), and `--profile`
@@ -239,10 +241,15 @@ class Step:
     def release_cpu_ms_per_decision(self) -> float:
         """CPU of the release service's processes in the step per decision made in it (each
         with its gate-out), in ms."""
+        return self.release_cpu_ms_per_decision_above(0.0)
+
+    def release_cpu_ms_per_decision_above(self, idle: float) -> float:
+        """The same, less `idle` (a share of one core: what the service uses with no load,
+        its background tasks'), in ms: what the decisions themselves cost."""
         made = self.decisions_made
         if not made:
             return math.nan
-        return self.cpu.get("release", 0.0) * self.seconds / made * 1000
+        return (self.cpu.get("release", 0.0) - idle) * self.seconds / made * 1000
 
     @property
     def failed(self) -> int:
@@ -1438,6 +1445,8 @@ def compare_reference(steps: Sequence[Step], label: str) -> None:
             n += 1
             continue
         ref, now = (first, second) if first.reference else (second, first)
+        # Each service's CPU when idle, measured while the other one was loaded.
+        ref_idle, now_idle = now.cpu.get("idle release", 0.0), ref.cpu.get("idle release", 0.0)
         print(
             f"  at {now.rate:g}/s, {label} -> now ({label if first.reference else 'now'} ran "
             f"first): decisions/s {ref.decisions.per_second:.1f} -> "
@@ -1448,7 +1457,10 @@ def compare_reference(steps: Sequence[Step], label: str) -> None:
             f"release CPU a decision {_cpu_ms(ref.release_cpu_ms_per_decision)} -> "
             f"{_cpu_ms(now.release_cpu_ms_per_decision)} ms ({ref.decisions_made} and "
             f"{now.decisions_made} decisions; {ref.cpu.get('release', 0) * 100:.0f}% -> "
-            f"{now.cpu.get('release', 0) * 100:.0f}% of a core); sustainable "
+            f"{now.cpu.get('release', 0) * 100:.0f}% of a core), above each one's idle CPU "
+            f"({ref_idle * 100:.0f}% and {now_idle * 100:.0f}%, measured in the other's step) "
+            f"{_cpu_ms(ref.release_cpu_ms_per_decision_above(ref_idle))} -> "
+            f"{_cpu_ms(now.release_cpu_ms_per_decision_above(now_idle))} ms; sustainable "
             f"{'yes' if ref.sustainable else 'no'} -> {'yes' if now.sustainable else 'no'}"
         )
         n += 2

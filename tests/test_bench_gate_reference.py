@@ -99,11 +99,13 @@ def test_the_reference_is_resolved_when_given() -> None:
     assert revision.commit == _git("rev-parse", "HEAD")
 
 
-def _step(rate: float, *, reference: bool, seconds: float, release_cpu: float) -> bench_gate.Step:
+def _step(
+    rate: float, *, reference: bool, seconds: float, release_cpu: float, idle: float = 0.1
+) -> bench_gate.Step:
     step = bench_gate.Step(rate=rate, lanes=4, prepared=0, prepare_seconds=0.0)
     step.reference = reference
     step.seconds = seconds
-    step.cpu = {"release": release_cpu}
+    step.cpu = {"release": release_cpu, "idle release": idle}
     step.made.update({"release": 190, "inspect": 10, "draws": 200})
     return step
 
@@ -116,14 +118,17 @@ def test_cpu_per_decision_and_the_comparison(capsys: pytest.CaptureFixture[str])
     assert ref.release_cpu_ms_per_decision == pytest.approx(40.0)
     assert now.release_cpu_ms_per_decision == pytest.approx(20.0)
     # The second step ran today's code first.
-    later_now = _step(30, reference=False, seconds=10, release_cpu=0.4)
-    later_ref = _step(30, reference=True, seconds=10, release_cpu=0.8)
+    later_now = _step(30, reference=False, seconds=10, release_cpu=0.4, idle=0.2)
+    later_ref = _step(30, reference=True, seconds=10, release_cpu=0.8, idle=0.1)
     bench_gate.compare_reference([ref, now, later_now, later_ref], "ref abc1234")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("  at 20/s, ref abc1234 -> now (ref abc1234 ran first)")
     assert lines[1].startswith("  at 30/s, ref abc1234 -> now (now ran first)")
     assert "release CPU a decision 40.00 -> 20.00 ms" in lines[1]
+    # Less each one's idle CPU, measured in the other's step: the reference idled at 20% of
+    # a core while today's code ran, today's at 10%: (0.8 - 0.2) and (0.4 - 0.1) s a second.
+    assert "idle CPU (20% and 10%, measured in the other's step) 30.00 -> 15.00 ms" in lines[1]
 
 
 def test_the_maximum_sustainable_rate_is_todays_code() -> None:
