@@ -9,6 +9,6 @@ commands and startup, which have no request, use `shared.models.utcnow()`.
 import time
 
 
-def current_time() -> float:
+async def current_time() -> float:
     """Now, as seconds since the epoch."""
     return time.time()

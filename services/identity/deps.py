@@ -27,13 +27,13 @@ from shared.deps import CacheDep, ReadSessionDep, SessionDep
 from shared.problems import Forbidden, Unauthorised
 
 
-def get_settings(request: Request) -> IdentitySettings:
+async def get_settings(request: Request) -> IdentitySettings:
     """The service's settings."""
     settings: IdentitySettings = request.app.state.settings
     return settings
 
 
-def get_keyring_cache(request: Request) -> KeyRingCache:
+async def get_keyring_cache(request: Request) -> KeyRingCache:
     """The service's keyring cache."""
     cache: KeyRingCache = request.app.state.keyring
     return cache
@@ -49,12 +49,12 @@ KeyRingCacheDep = Annotated[KeyRingCache, Depends(get_keyring_cache)]
 KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 
 
-def get_client_address(request: Request, settings: SettingsDep) -> str:
+async def get_client_address(request: Request, settings: SettingsDep) -> str:
     """The client's address, as the sign-in rate limit counts it."""
     return client_address(request, settings)
 
 
-def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
+async def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
     """The sign-in limiter over the service's cache."""
     return limiter_for(settings, cache)
 
@@ -67,7 +67,7 @@ def get_limiter(settings: SettingsDep, cache: CacheDep) -> SignInLimiter:
 NowDep = Annotated[float, Depends(current_time)]
 
 
-def current_utc_datetime(now: NowDep) -> datetime:
+async def current_utc_datetime(now: NowDep) -> datetime:
     """The request's time (NowDep) as an aware UTC datetime."""
     return datetime.fromtimestamp(now, UTC)
 
@@ -123,7 +123,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 ReadingPrincipal = Annotated[Principal, Depends(get_reading_principal)]
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     """An administrator: a client of an admin party, or a person with the admin role."""
     if not is_admin(principal):
         raise Forbidden("admin_required", "this needs the admin role")

@@ -44,7 +44,7 @@ async def get_identity_api(request: Request) -> IdentityApi:
     return api
 
 
-def current_time() -> datetime:
+async def current_time() -> datetime:
     """The time a request is handled at (tests override this dependency to move the clock)."""
     return utcnow()
 

@@ -65,7 +65,7 @@ class Monitoring:
     stream_max_seconds: float = 900.0
 
 
-def _monitoring(request: Request) -> Monitoring:
+async def _monitoring(request: Request) -> Monitoring:
     monitoring: Monitoring = request.app.state.monitoring
     return monitoring
 
@@ -81,7 +81,7 @@ def _last_event_id(header: str | None, after: int | None) -> int | None:
 def alerts_router(
     *,
     caller: Callable[..., Awaitable[Principal]],
-    now: Callable[..., datetime],
+    now: Callable[..., Awaitable[datetime]],
     record: ReadRecorder,
 ) -> APIRouter:
     """The routes `/v1/alerts…` and `/v1/monitoring/rules…` over the service's own parts."""
@@ -299,7 +299,7 @@ def alerts_router(
     return router
 
 
-def _rule_name(name: str) -> str:
+async def _rule_name(name: str) -> str:
     if len(name) > 40:
         raise InvalidInput("rule_name_invalid", "a rule's name has at most 40 characters")
     return name

@@ -35,11 +35,11 @@ async def stopped_at_fixed(port: IdentityPort) -> IdentityPort:
     return replace(port, admin=bearer(token))
 
 
-def test_the_datetime_is_the_same_instant_as_the_seconds() -> None:
-    assert current_utc_datetime(1_234_567_890.5) == datetime(
+async def test_the_datetime_is_the_same_instant_as_the_seconds() -> None:
+    assert await current_utc_datetime(1_234_567_890.5) == datetime(
         2009, 2, 13, 23, 31, 30, 500_000, tzinfo=UTC
     )
-    assert current_utc_datetime(FIXED.timestamp()) == FIXED
+    assert await current_utc_datetime(FIXED.timestamp()) == FIXED
 
 
 async def test_a_party_registered_over_http_is_stamped_with_the_overridden_clock(

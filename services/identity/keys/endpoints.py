@@ -36,7 +36,7 @@ router = APIRouter(tags=["keys"])
 PARTY_KEYS = "/v1/parties/{party_id}/keys"
 
 
-def key_registrar(party_id: str, principal: CurrentPrincipal) -> Principal:
+async def key_registrar(party_id: str, principal: CurrentPrincipal) -> Principal:
     """An admin, or the API client of the party itself (not one of its people)."""
     if is_admin(principal):
         return principal
