@@ -6,10 +6,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, bindparam, event, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -44,14 +46,32 @@ def create_engine(
     if url.drivername == "postgresql+asyncpg":
         if schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-        kwargs.update(pool_size=pool_size, max_overflow=pool_overflow, pool_pre_ping=True)
-        return create_async_engine(url, **kwargs)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_overflow)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "checkout", _discard_if_closed)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed is replaced before it is used.
+
+    SQLAlchemy's `pool_pre_ping` asks the server at every checkout: on asyncpg a BEGIN, a
+    ping and a ROLLBACK, three round trips before each transaction (a quarter of the gate's
+    round trips, measured: docs/scaling.md). The driver already knows a connection the
+    server closed, a restart or a failover included: its socket read the end of the stream
+    and `is_closed()` says so, at no cost. A connection lost without a word (a network
+    partition) is still found by its first statement, which fails and makes SQLAlchemy
+    throw away the whole pool: that request gets a 503 and the next ones fresh connections.
+    """
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if driver_connection is not None and driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -138,3 +158,71 @@ def _insert_once_statement(table: Table, dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     key = next(iter(table.primary_key.columns))
     return insert(table).on_conflict_do_nothing().returning(key)
+
+
+_AT_COMMIT = "ketenpas_inserts_at_commit"
+
+
+def insert_at_commit(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
+    """Insert a row when the session's transaction commits, with the other rows queued so.
+
+    For rows the transaction writes and never reads back (audit events, draws, decisions,
+    outbox events): on PostgreSQL all of them go in one statement just before the COMMIT,
+    one `INSERT` per table chained in a `WITH`, instead of a round trip each. A round trip
+    costs the service more CPU than most statements' own work (measured at the gate: the
+    driver's send and the wake-up after it; docs/benchmarks.md, "Fewer round trips at the
+    gate"). A rolled-back transaction writes none of them. Rows of one table are written in
+    the order they were queued (their ids follow it: the outbox's order per release).
+    On SQLite, where a statement costs no round trip, they are inserted one by one.
+    """
+    session.info.setdefault(_AT_COMMIT, []).append((table, values))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    # Runs inside the commit, on the greenlet that drives the async session: the sync API
+    # reaches the async driver from here. A savepoint's commit leaves them to the outer one.
+    if _AT_COMMIT not in session.info or session.in_nested_transaction():
+        return
+    pending: list[tuple[Table, dict[str, Any]]] = session.info.pop(_AT_COMMIT)
+    if session.get_bind().dialect.name != "postgresql":
+        for table, values in pending:
+            session.execute(insert(table), values)
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for table, values in pending:
+        by_table.setdefault(table, []).append(values)
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in by_table.items())
+    params = {
+        f"r{t}_{n}_{column}": value
+        for t, rows in enumerate(by_table.values())
+        for n, row in enumerate(rows)
+        for column, value in row.items()
+    }
+    session.execute(_combined_insert(shape), params)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_queued(session: Session, transaction: Any) -> None:
+    # A rolled-back transaction writes none of its queued rows (a savepoint's end keeps them).
+    if transaction.parent is None:
+        session.info.pop(_AT_COMMIT, None)
+
+
+@functools.lru_cache(maxsize=64)
+def _combined_insert(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> Any:
+    """`WITH t0 AS (INSERT …), t1 AS (INSERT …) SELECT 1` for these tables, columns and
+    row counts, values bound by name: built once per shape, so SQLAlchemy compiles it once.
+    """
+    statement = select(literal(1))
+    for t, (table, columns, count) in enumerate(shape):
+        # Typed by hand: SQLAlchemy types the first row's parameters from the columns only.
+        rows: list[dict[str, Any]] = [
+            {
+                column: bindparam(f"r{t}_{n}_{column}", type_=table.c[column].type)
+                for column in columns
+            }
+            for n in range(count)
+        ]
+        statement = statement.add_cte(insert(table).values(rows).cte(f"t{t}"))
+    return statement
