@@ -25,7 +25,7 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.audit.models import AuditEvent
-from shared.db import table_of
+from shared.db import insert_at_commit, table_of
 from shared.models import utcnow
 
 COMMITMENT_PREFIX = b"ketenpas-audit-v1\n"
@@ -43,7 +43,25 @@ def commitment(salt: bytes, canonical_event: bytes) -> bytes:
 
 
 # Built once, values bound at execution (no per-call cache key over the values).
-_INSERT_EVENT = insert(table_of(AuditEvent))
+_EVENTS = table_of(AuditEvent)
+_INSERT_EVENT = insert(_EVENTS)
+
+
+def _event_row(event_type: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit_events row of a new event (its id, time, canonical JSON, salt, commitment)."""
+    event_id = uuid.uuid4()
+    now = utcnow()
+    record = {**event, "id": str(event_id), "type": event_type, "at": now.isoformat()}
+    canonical = canonical_json(record)
+    salt = os.urandom(SALT_BYTES)
+    return {
+        "event_id": event_id,
+        "created_at": now,
+        "event_type": event_type,
+        "event": canonical.decode(),
+        "salt": salt,
+        "commitment": commitment(salt, canonical),
+    }
 
 
 async def append(session: AsyncSession, event_type: str, event: Mapping[str, Any]) -> uuid.UUID:
@@ -52,18 +70,18 @@ async def append(session: AsyncSession, event_type: str, event: Mapping[str, Any
     One INSERT at once, not an object for the unit of work: every state change appends an
     event, and the ORM's bookkeeping for a row nobody reads back cost more than the insert.
     """
-    event_id = uuid.uuid4()
-    now = utcnow()
-    record = {**event, "id": str(event_id), "type": event_type, "at": now.isoformat()}
-    canonical = canonical_json(record)
-    salt = os.urandom(SALT_BYTES)
-    values = {
-        "event_id": event_id,
-        "created_at": now,
-        "event_type": event_type,
-        "event": canonical.decode(),
-        "salt": salt,
-        "commitment": commitment(salt, canonical),
-    }
+    values = _event_row(event_type, event)
     await session.exec(_INSERT_EVENT, params=values)
+    event_id: uuid.UUID = values["event_id"]
+    return event_id
+
+
+def append_at_commit(session: AsyncSession, event_type: str, event: Mapping[str, Any]) -> uuid.UUID:
+    """`append`, the row written when the transaction commits (`shared.db.insert_at_commit`:
+    with the transaction's other such rows in one statement on PostgreSQL); its id now.
+
+    For the gate's hot path, where nothing reads the event back before the commit."""
+    values = _event_row(event_type, event)
+    insert_at_commit(session, _EVENTS, values)
+    event_id: uuid.UUID = values["event_id"]
     return event_id

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, select, update
 from sqlmodel import col
 from sqlmodel import select as select_models
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,7 +34,7 @@ from services.release.gate.models import (
     UsedGatePass,
 )
 from services.release.releases.models import Hold, HoldKind, Release, ReleaseStatus
-from shared.db import insert_once, table_of
+from shared.db import insert_at_commit, insert_once, table_of
 from shared.paging import keyset_page
 
 releases = table_of(Release)
@@ -106,13 +106,10 @@ async def open_release_at_gate(session: AsyncSession, container: str) -> Release
     return ReleaseAtGate(release=release, holds=placed, links=chain)
 
 
-_INSERT_DECISION = insert(decisions)
-
-
-async def record_decision(session: AsyncSession, decision: GateDecision) -> None:
-    """Store a decision (one INSERT; nothing reads the object back in this transaction)."""
+def record_decision(session: AsyncSession, decision: GateDecision) -> None:
+    """Store a decision at the commit, with its audit event (nothing reads it back before)."""
     values = {column.name: getattr(decision, column.name) for column in decisions.columns}
-    await session.exec(_INSERT_DECISION, params=values)
+    insert_at_commit(session, decisions, values)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from services.release.webhooks import events as webhook_events
-from services.release.webhooks.outbox import record as announce
-from shared.audit.events import append
+from services.release.webhooks.outbox import record_at_commit as announce
+from shared.audit.events import append_at_commit
 from shared.credentials import StatusListView, token_sha256
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
 from shared.observability import metrics
@@ -291,7 +291,7 @@ async def decide(
     recorded = [reason.model_dump(exclude_none=True) for reason in reasons]
     method = "gate_pass" if body.gate_pass is not None else "kiosk"
     status_lists = await _keep_judged(session, judged, directory=directory, now=now)
-    event_id = await append(
+    event_id = append_at_commit(
         session,
         "gate.decided",
         {
@@ -330,7 +330,7 @@ async def decide(
         draw_id=selection.draw_id if selection else None,
         inspection_id=selection.inspection_id if selection else None,
     )
-    await repository.record_decision(session, decision)
+    repository.record_decision(session, decision)
     if release is not None:
         announce(
             session,
@@ -407,7 +407,7 @@ async def complete(
     # The release's primary key on gate_outs is the last word, whatever got us here.
     if not await repository.record_gate_out(session, gate_out):
         raise Conflict("already_picked_up", "the container has been picked up already")
-    event_id = await append(
+    event_id = append_at_commit(
         session,
         "gate.completed",
         {

@@ -30,7 +30,7 @@ from services.release.inspections.keys import DrawingKey, b64
 from services.release.inspections.models import Draw, Purpose
 from shared import vrf
 from shared.audit import repository as audit_log
-from shared.audit.events import append
+from shared.audit.events import append, append_at_commit
 from shared.observability import metrics
 from shared.problems import Conflict, Problem
 
@@ -86,11 +86,15 @@ async def draw(
     container: str | None = None,
     checkpoint: Mapping[str, Any] | None = None,
     visit: int | None = None,
+    log_at_commit: bool = False,
 ) -> Draw:
     """Draw for `subject`, store it and log it in the caller's transaction.
 
     `checkpoint`: the latest signed checkpoint as `cited_checkpoint` gives it, when the
     caller has just read it (the gate reads it with the rest of its state); else read here.
+    `log_at_commit`: the audit event is written at the commit (`append_at_commit`), for a
+    caller whose later events are too (the gate), so that the log keeps their order. The
+    draw's row is written at once: its unique visit is what refuses a second draw.
     """
     if not 0.0 <= probability <= 1.0:
         raise ValueError("a probability lies in [0, 1]")
@@ -107,21 +111,21 @@ async def draw(
     beta = vrf.proof_to_hash(pi)
     u = u_of(beta)
     selected = u < probability
-    event_id = await append(
-        session,
-        "inspection.drawn",
-        {
-            "draw_id": str(draw_id),
-            "purpose": str(purpose),
-            "alpha": alpha_text.decode("utf-8"),
-            "key_id": key.key_id,
-            "pi": b64(pi),
-            "beta": b64(beta),
-            "u": u,
-            "probability": probability,
-            "selected": selected,
-        },
-    )
+    facts = {
+        "draw_id": str(draw_id),
+        "purpose": str(purpose),
+        "alpha": alpha_text.decode("utf-8"),
+        "key_id": key.key_id,
+        "pi": b64(pi),
+        "beta": b64(beta),
+        "u": u,
+        "probability": probability,
+        "selected": selected,
+    }
+    if log_at_commit:
+        event_id = append_at_commit(session, "inspection.drawn", facts)
+    else:
+        event_id = await append(session, "inspection.drawn", facts)
     record = Draw(
         id=draw_id,
         purpose=purpose,

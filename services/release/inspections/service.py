@@ -108,6 +108,7 @@ async def select_at_gate(
         now=now,
         decision_id=decision_id,
         release_id=release_id,
+        log_at_commit=True,  # the gate's decision event follows it, at the commit too
         container=container,
         visit=state.last_visit + 1,
     )

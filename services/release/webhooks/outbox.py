@@ -14,7 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.release.webhooks.events import EventKind
 from services.release.webhooks.models import OutboxEvent
+from shared.db import insert_at_commit, table_of
 from shared.models import utcnow
+
+_OUTBOX = table_of(OutboxEvent)
 
 
 def record(
@@ -33,4 +36,28 @@ def record(
             facts=facts or {},
             occurred_at=now or utcnow(),
         )
+    )
+
+
+def record_at_commit(
+    session: AsyncSession,
+    kind: EventKind,
+    *,
+    release_id: uuid.UUID | None,
+    facts: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """`record`, the row written when the transaction commits with the other rows queued
+    so (`shared.db.insert_at_commit`): for the gate, whose transaction never reads it back.
+    `record`'s row is visible to the transaction's own reads after a flush."""
+    insert_at_commit(
+        session,
+        _OUTBOX,
+        {
+            "event_id": uuid.uuid4(),
+            "event_type": kind.type,
+            "release_id": release_id,
+            "facts": facts or {},
+            "occurred_at": now or utcnow(),
+        },
     )
