@@ -6,12 +6,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert, literal, select
+from sqlalchemy import Table, bindparam, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import IdentifierPreparer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -199,7 +200,8 @@ def _write_queued(session: Session) -> None:
         for n, row in enumerate(rows)
         for column, value in row.items()
     }
-    session.execute(_combined_insert(shape), params)
+    preparer = session.get_bind().dialect.identifier_preparer
+    session.execute(_combined_insert(shape, preparer), params)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -210,19 +212,28 @@ def _forget_queued(session: Session, transaction: Any) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _combined_insert(shape: tuple[tuple[Table, tuple[str, ...], int], ...]) -> Any:
+def _combined_insert(
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...], quote: IdentifierPreparer
+) -> Any:
     """`WITH t0 AS (INSERT …), t1 AS (INSERT …) SELECT 1` for these tables, columns and
-    row counts, values bound by name: built once per shape, so SQLAlchemy compiles it once.
+    row counts, values bound by name and typed by their columns: built once per shape.
+
+    Text, not `insert(table).values([...])` in CTEs: SQLAlchemy does not cache the compiled
+    form of a multi-row VALUES ("no key"), and compiling it again at every commit cost 7% of
+    the release service's CPU at the gate (py-spy); a text statement is compiled once.
     """
-    statement = select(literal(1))
+    ctes, params = [], []
     for t, (table, columns, count) in enumerate(shape):
-        # Typed by hand: SQLAlchemy types the first row's parameters from the columns only.
-        rows: list[dict[str, Any]] = [
-            {
-                column: bindparam(f"r{t}_{n}_{column}", type_=table.c[column].type)
-                for column in columns
-            }
-            for n in range(count)
-        ]
-        statement = statement.add_cte(insert(table).values(rows).cte(f"t{t}"))
-    return statement
+        names = ", ".join(quote.quote(column) for column in columns)
+        rows = []
+        for n in range(count):
+            row = [f"r{t}_{n}_{column}" for column in columns]
+            params += [
+                bindparam(name, type_=table.c[column].type)
+                for name, column in zip(row, columns, strict=True)
+            ]
+            rows.append("(" + ", ".join(f":{name}" for name in row) + ")")
+        # Only the tables' and columns' own names, quoted by the dialect; values are bound.
+        insert_rows = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES {', '.join(rows)}"  # noqa: S608
+        ctes.append(f"t{t} AS ({insert_rows})")
+    return text(f"WITH {', '.join(ctes)} SELECT 1").bindparams(*params)
