@@ -14,10 +14,20 @@ decision, so each signature should cost little more than its Ed25519 verificatio
   the same JWK, which is what lets header judgements hit for keys bound by credentials.
 - **Readings.** `readings` remembers what a token's payload says, by the payload's text,
   once its signature has verified; callers decide what a reading is.
+- **Verified held-key tokens.** `verify_under` (a chain link under its signer's key)
+  remembers each token it verified, by its whole text, typ and kid, with the key object
+  it verified under. The same text under that same object verifies the same way (Ed25519
+  is deterministic in what it accepts), so it is not checked again: a gate-out verifies
+  the chain its decision verified a moment before, and each link's signature was most of
+  that (half the release service's Ed25519 work at the gate). One changed character is
+  another text, checked in full; a key fetched again is another object. The release
+  service's access-token memo (`services.release.deps.VerifiedTokens`) rests on the same
+  reasoning.
 
-The contract, written once here: a signature is checked on every call and its result is
-never remembered; what is remembered is decided by the token's bytes and the identity of
-the key object, never by what the token claims; strict parsing is the same on the first
+The contract, written once here: a signature's result is remembered only for the very
+token text and key object it was checked with (`verify_under`), every other call checks
+it; what is remembered is decided by the token's bytes and the identity of the key
+object, never by what the token claims; strict parsing is the same on the first
 sight and the remembered path (canonical base64url signatures, one spelling each); every
 table is bounded (`limit`) and, when full, forgotten whole, so an attacker can make us
 forget and redo work, never remember without end.
@@ -112,10 +122,11 @@ def signature_bytes(segment: str) -> bytes:
 class VerifierCache:
     """Remembered header judgements, holder keys and readings for one app (see module)."""
 
-    __slots__ = ("_headers", "_holder_keys", "_parsed_headers", "readings")
+    __slots__ = ("_headers", "_holder_keys", "_parsed_headers", "_verified", "readings")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._headers: BoundedMemo[tuple[str, str], _JudgedHeader] = BoundedMemo(limit)
+        self._verified: BoundedMemo[tuple[str, object, str], Key] = BoundedMemo(limit)
         self._holder_keys: BoundedMemo[frozenset[tuple[str, Any]], OKPKey] = BoundedMemo(limit)
         self._parsed_headers: BoundedMemo[str, Mapping[str, Any]] = BoundedMemo(limit)
         #: What verified payloads say, by (kind of reading, payload segment); see module.
@@ -126,11 +137,17 @@ class VerifierCache:
         self._headers.clear()
         self._holder_keys.clear()
         self._parsed_headers.clear()
+        self._verified.clear()
         self.readings.clear()
 
     def verify_under(self, token: str, *, typ: str, kid: object, key: Key | None) -> None:
         """`verify` for a caller that already holds the one key ``kid`` may name (a chain
-        link's signer credential): the same checks, without a resolver on the hot path."""
+        link's signer credential): the same checks, without a resolver on the hot path; a
+        token verified before under this very key object is not checked again (see module)."""
+        # A kid that is no string (the header is the signer's JSON) is never remembered.
+        remembered = (typ, kid, token) if key is not None and isinstance(kid, str) else None
+        if remembered is not None and self._verified.get(remembered) is key:
+            return
         judged = self._headers.get((typ, token.partition(".")[0])) if key is not None else None
         if judged is None or judged.key is not key or judged.kid != kid:
 
@@ -138,6 +155,8 @@ class VerifierCache:
                 return key if requested == kid else None
 
             self.verify(token, typ=typ, resolve_key=resolve)
+            if remembered is not None and key is not None:
+                self._verified.put(remembered, key)
             return
         signing_input, _, signature_segment = token.rpartition(".")
         if (
@@ -151,6 +170,8 @@ class VerifierCache:
             judged.public.verify(signature_bytes(signature_segment), signing_input.encode("ascii"))
         except InvalidSignature:
             raise jose.TokenError("token_bad_signature", "signature does not verify") from None
+        if remembered is not None:
+            self._verified.put(remembered, key)
 
     def verify(
         self, token: str, *, typ: str, resolve_key: Callable[[str], Key | None]

@@ -1,6 +1,7 @@
 """The app-owned verifier cache (shared.verifier_cache): what it remembers replaces no check."""
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -192,3 +193,86 @@ def test_verify_under_a_held_key_checks_what_verify_checks() -> None:
     with pytest.raises(jose.TokenError) as caught:
         cache.verify_under(good, typ=TYP, kid=KID, key=None)
     assert caught.value.code == "token_kid_unknown"
+
+
+class CountingPublic:
+    """Stands in for a remembered header's Ed25519 public key: counts the checks it makes."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.checks = 0
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        self.checks += 1
+        self.real.verify(signature, data)  # type: ignore[attr-defined]
+
+
+def test_a_token_verified_under_a_key_object_is_not_checked_again_under_it() -> None:
+    cache = VerifierCache()
+    cache.verify_under(token(n=1), typ=TYP, kid=KID, key=PUBLIC)  # judges the header
+    header = token(n=2).partition(".")[0]
+    judged = cache._headers.get((TYP, header))
+    assert judged is not None
+    counting = CountingPublic(judged.public)
+    cache._headers.put((TYP, header), replace(judged, public=counting))  # type: ignore[arg-type]
+    second = token(n=2)
+    cache.verify_under(second, typ=TYP, kid=KID, key=PUBLIC)
+    assert counting.checks == 1  # a new text: its signature is checked
+    cache.verify_under(second, typ=TYP, kid=KID, key=PUBLIC)
+    cache.verify_under(second, typ=TYP, kid=KID, key=PUBLIC)
+    assert counting.checks == 1  # the same text under the same object: remembered
+    cache.verify_under(token(n=3), typ=TYP, kid=KID, key=PUBLIC)
+    assert counting.checks == 2
+
+
+def test_a_remembered_token_is_judged_afresh_under_another_key_kid_or_typ() -> None:
+    cache = VerifierCache()
+    good = token()
+    cache.verify_under(good, typ=TYP, kid=KID, key=PUBLIC)
+    other = public_copy(jose.generate_key())
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ=TYP, kid=KID, key=other)  # the same kid, another key
+    with pytest.raises(jose.TokenError) as cold:
+        VerifierCache().verify_under(good, typ=TYP, kid=KID, key=other)
+    assert caught.value.code == cold.value.code
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ=TYP, kid="another kid", key=PUBLIC)
+    assert caught.value.code == "token_kid_unknown"
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ="another+jwt", kid=KID, key=PUBLIC)
+    assert caught.value.code == "token_bad_type"
+    with pytest.raises(jose.TokenError) as caught:
+        cache.verify_under(good, typ=TYP, kid=KID, key=None)
+    assert caught.value.code == "token_kid_unknown"
+
+
+def test_a_kid_that_is_no_string_is_refused_and_never_remembered() -> None:
+    cache = VerifierCache()
+    for kid in (["a", "list"], {"an": "object"}, 7, None):
+        with pytest.raises(jose.TokenError) as caught:
+            cache.verify_under(token(), typ=TYP, kid=kid, key=PUBLIC)
+        assert caught.value.code == "token_kid_unknown"
+    assert len(cache._verified) == 0
+
+
+@given(position=st.integers(min_value=0), char=st.sampled_from("A_-0z=+/.~é"))
+def test_a_changed_token_is_refused_under_a_key_that_verified_the_original(
+    position: int, char: str
+) -> None:
+    good = token()
+    position %= len(good)
+    mutated = good[:position] + char + good[position + 1 :]
+    warm = VerifierCache()
+    warm.verify_under(good, typ=TYP, kid=KID, key=PUBLIC)
+    if mutated == good:
+        warm.verify_under(mutated, typ=TYP, kid=KID, key=PUBLIC)
+        return
+    with pytest.raises(jose.TokenError):
+        warm.verify_under(mutated, typ=TYP, kid=KID, key=PUBLIC)
+
+
+def test_the_verified_table_is_bounded() -> None:
+    cache = VerifierCache(limit=3)
+    for n in range(10):
+        cache.verify_under(token(n=n), typ=TYP, kid=KID, key=PUBLIC)
+        assert len(cache._verified) <= 3
