@@ -1145,6 +1145,19 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                 stack, port, rng=rng, containers=containers, settings=release_settings
             )
             await warm_up(reference, written, inspect_expected=inspect_expected)
+
+        async def step_on(target: Services, rate: float) -> Step:
+            return await run_step(
+                stack,
+                target,
+                rate,
+                args,
+                rng=rng,
+                containers=containers,
+                settings=release_settings,
+                scratch=scratch,
+            )
+
         saturated = False
         stepped = 0  # rate steps run so far
         for rate in args.rates:
@@ -1159,16 +1172,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
             stepped += 1
             by_code: dict[bool, Step] = {}  # reference or not -> its step
             for measured in order:
-                by_code[measured.reference] = await run_step(
-                    stack,
-                    measured,
-                    rate,
-                    args,
-                    rng=rng,
-                    containers=containers,
-                    settings=release_settings,
-                    scratch=scratch,
-                )
+                by_code[measured.reference] = await step_on(measured, rate)
                 result.steps.append(by_code[measured.reference])
             step = by_code[False]
             if args.subscribers:
@@ -1193,18 +1197,7 @@ async def run_backend(stack: Stack, args: argparse.Namespace, scratch: Path) -> 
                     )
                 )
             if proxied is not None:
-                result.steps.append(
-                    await run_step(
-                        stack,
-                        proxied,
-                        rate,
-                        args,
-                        rng=rng,
-                        containers=containers,
-                        settings=release_settings,
-                        scratch=scratch,
-                    )
-                )
+                result.steps.append(await step_on(proxied, rate))
             if (
                 not saturated
                 and not args.all_steps

@@ -32,7 +32,7 @@ from services.release.releases.models import ReleaseStatus
 from services.release.releases.service import parse_container
 from services.release.settings import ReleaseSettings
 from services.release.webhooks import events as webhook_events
-from services.release.webhooks.outbox import record_at_commit as announce
+from services.release.webhooks.outbox import record as announce
 from shared.audit.events import append_at_commit
 from shared.credentials import StatusListView, token_sha256
 from shared.gatepass import GatePass, GatePassRefused, verify_gate_pass
@@ -343,6 +343,7 @@ async def decide(
                 "reasons": recorded,
             },
             now=now,
+            at_commit=True,
         )
     metrics.gate_decided(outcome, (reason.code for reason in reasons))
     return decision
@@ -424,6 +425,7 @@ async def complete(
         release_id=claimed.release_id,
         facts={"decision_id": str(decision_id)},
         now=now,
+        at_commit=True,
     )
     return gate_out, event_id
 

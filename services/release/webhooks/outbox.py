@@ -27,37 +27,21 @@ def record(
     release_id: uuid.UUID | None,
     facts: dict[str, Any] | None = None,
     now: datetime | None = None,
+    at_commit: bool = False,
 ) -> None:
-    """Add the event to the outbox in the caller's transaction (written with the change)."""
-    session.add(
-        OutboxEvent(
-            event_type=kind.type,
-            release_id=release_id,
-            facts=facts or {},
-            occurred_at=now or utcnow(),
-        )
-    )
+    """Add the event to the outbox in the caller's transaction (written with the change).
 
-
-def record_at_commit(
-    session: AsyncSession,
-    kind: EventKind,
-    *,
-    release_id: uuid.UUID | None,
-    facts: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
-    """`record`, the row written when the transaction commits with the other rows queued
-    so (`shared.db.insert_at_commit`): for the gate, whose transaction never reads it back.
-    `record`'s row is visible to the transaction's own reads after a flush."""
-    insert_at_commit(
-        session,
-        _OUTBOX,
-        {
-            "event_id": uuid.uuid4(),
-            "event_type": kind.type,
-            "release_id": release_id,
-            "facts": facts or {},
-            "occurred_at": now or utcnow(),
-        },
+    The row is visible to the transaction's own reads after a flush; with `at_commit` it
+    is written when the transaction commits, with the other rows queued so
+    (`shared.db.insert_at_commit`): for the gate, whose transaction never reads it back.
+    """
+    row = OutboxEvent(
+        event_type=kind.type,
+        release_id=release_id,
+        facts=facts or {},
+        occurred_at=now or utcnow(),
     )
+    if at_commit:
+        insert_at_commit(session, _OUTBOX, row.model_dump(exclude={"id", "fanned_out_at"}))
+    else:
+        session.add(row)
