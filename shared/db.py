@@ -63,12 +63,13 @@ def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
     """A pooled connection the server has closed is replaced before it is used.
 
     SQLAlchemy's `pool_pre_ping` asks the server at every checkout: on asyncpg a BEGIN, a
-    ping and a ROLLBACK, three round trips before each transaction (a quarter of the gate's
-    round trips, measured: docs/scaling.md). The driver already knows a connection the
-    server closed, a restart or a failover included: its socket read the end of the stream
-    and `is_closed()` says so, at no cost. A connection lost without a word (a network
-    partition) is still found by its first statement, which fails and makes SQLAlchemy
-    throw away the whole pool: that request gets a 503 and the next ones fresh connections.
+    ping and a ROLLBACK, three round trips before each transaction (6 of a pickup's 25 at
+    the gate: docs/benchmarks.md, "Fewer round trips at the gate"). The driver already
+    knows a connection the server closed, a restart or a failover included: its socket read
+    the end of the stream and `is_closed()` says so, at no cost. A connection lost without
+    a word (a network partition) is still found by its first statement, which fails and
+    makes SQLAlchemy throw away the whole pool: that request gets a 503 and the next ones
+    fresh connections.
     """
     driver_connection = getattr(dbapi_connection, "driver_connection", None)
     if driver_connection is not None and driver_connection.is_closed():
@@ -167,9 +168,11 @@ _AT_COMMIT = "ketenpas_inserts_at_commit"
 def insert_at_commit(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
     """Insert a row when the session's transaction commits, with the other rows queued so.
 
-    For rows the transaction writes and never reads back (audit events, draws, decisions,
-    outbox events): on PostgreSQL all of them go in one statement just before the COMMIT,
-    one `INSERT` per table chained in a `WITH`, instead of a round trip each. A round trip
+    For rows the transaction writes and never reads back (the gate's audit events, decision
+    and outbox event): on PostgreSQL all of them go in one statement just before the COMMIT,
+    one `INSERT` per table and set of columns chained in a `WITH`, instead of a round trip
+    each. A row whose insert may fail on a unique key the caller must answer for (a draw's
+    visit) is not for this: the failure would come at the commit. A round trip
     costs the service more CPU than most statements' own work (measured at the gate: the
     driver's send and the wake-up after it; docs/benchmarks.md, "Fewer round trips at the
     gate"). A rolled-back transaction writes none of them. Rows of one table are written in
@@ -190,13 +193,14 @@ def _write_queued(session: Session) -> None:
         for table, values in pending:
             session.execute(insert(table), values)
         return
-    by_table: dict[Table, list[dict[str, Any]]] = {}
+    # One INSERT per table and set of columns (the callers give each table one set).
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
     for table, values in pending:
-        by_table.setdefault(table, []).append(values)
-    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in by_table.items())
+        groups.setdefault((table, tuple(values)), []).append(values)
+    shape = tuple((table, columns, len(rows)) for (table, columns), rows in groups.items())
     params = {
         f"r{t}_{n}_{column}": value
-        for t, rows in enumerate(by_table.values())
+        for t, rows in enumerate(groups.values())
         for n, row in enumerate(rows)
         for column, value in row.items()
     }

@@ -35,13 +35,14 @@ def record(
     is written when the transaction commits, with the other rows queued so
     (`shared.db.insert_at_commit`): for the gate, whose transaction never reads it back.
     """
-    row = OutboxEvent(
-        event_type=kind.type,
-        release_id=release_id,
-        facts=facts or {},
-        occurred_at=now or utcnow(),
-    )
+    row: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "event_type": kind.type,
+        "release_id": release_id,
+        "facts": facts or {},
+        "occurred_at": now or utcnow(),
+    }
     if at_commit:
-        insert_at_commit(session, _OUTBOX, row.model_dump(exclude={"id", "fanned_out_at"}))
+        insert_at_commit(session, _OUTBOX, row)
     else:
-        session.add(row)
+        session.add(OutboxEvent(**row))
