@@ -1,5 +1,5 @@
-"""Every read of a container's release, chain, gate decision or inspection is in the access
-log, with the endpoint it came through."""
+"""Every read of a container's release, chain, gate decision, inspection or webhook
+deliveries is in the access log, with the endpoint it came through."""
 
 import uuid
 
@@ -7,6 +7,7 @@ from tests.conftest import SettingsFactory
 from tests.helpers import assert_problem
 from tests.release.chains import ask_gate, create_release, full_chain, gate_pass, ok
 from tests.release.port import Port, access_log, make_port
+from tests.release.webhooks import READER_TYPES, Receiver, deliver, manager_headers, subscribe
 
 
 async def test_each_read_names_the_endpoint_it_came_through(port: Port) -> None:
@@ -92,4 +93,42 @@ async def test_reading_inspections_is_a_logged_read_per_container(
             ("inspection.read", port["terminal"].id, chain.container, "shown"),
             ("inspection.read", port["other_terminal"].id, None, "not_found"),
             ("inspections.list", port["other_terminal"].id, None, "not_found"),
+        ]
+
+
+async def test_listing_deliveries_is_a_logged_read_of_each_release_named(
+    make_settings: SettingsFactory,
+) -> None:
+    async with make_port(make_settings, webhook_allow_private=True) as port:
+        receiver = Receiver()
+        async with receiver.running():
+            made = await subscribe(port, "line", receiver.url, READER_TYPES)
+            headers = await manager_headers(port, "line")
+            path = f"/v1/subscriptions/{made['id']}/deliveries"
+            empty = ok(await port.client.get(path, headers=headers))
+            assert empty["deliveries"] == []
+            chain = await create_release(port, to="forwarder")
+            ok(
+                await port.client.post(
+                    f"/v1/releases/{chain.release_id}/cancel", headers=port["line"].headers
+                )
+            )
+            await deliver(port)
+            listed = ok(await port.client.get(path, headers=headers))
+        assert {d["release_id"] for d in listed["deliveries"]} == {str(chain.release_id)}
+        assert len(listed["deliveries"]) >= 2  # several events of the one release
+        reads = [
+            (entry.party_id, entry.release_id, entry.container, entry.outcome, entry.endpoint)
+            for entry in await access_log(port.release)
+            if entry.action == "webhooks.deliveries"
+        ]
+        # One row for the release the page named, none for the empty page before.
+        assert reads == [
+            (
+                port["line"].id,
+                chain.release_id,
+                chain.container,
+                "shown",
+                "GET /v1/subscriptions/{subscription_id}/deliveries",
+            )
         ]

@@ -149,6 +149,19 @@ async def latest_for_container(session: AsyncSession, container: str) -> Release
     return (await session.exec(statement)).first()
 
 
+async def containers_of(
+    session: AsyncSession, release_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The container of each of these releases, by release id (whoever may see them: the
+    caller has scoped the ids already)."""
+    if not release_ids:
+        return {}
+    statement = select(Release.id, Release.container).where(
+        col(Release.id).in_(sorted(set(release_ids)))
+    )
+    return {release_id: container for release_id, container in (await session.exec(statement))}
+
+
 async def release_exists(session: AsyncSession, release_id: uuid.UUID) -> bool:
     """Whether a release with this id exists, whatever its status and whoever may see it."""
     return await session.get(Release, release_id) is not None

@@ -1,11 +1,15 @@
 """Webhook subscriptions over HTTP: subscribe, list, read, delete; deliveries and replays."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.release.access.service import record_shown
 from services.release.deps import CurrentCaller, NowDep, SettingsDep
+from services.release.releases.repository import containers_of
 from services.release.webhooks import repository, service
 from services.release.webhooks.models import Delivery, DeliveryStatus, Subscription
 from services.release.webhooks.schemas import (
@@ -138,20 +142,37 @@ async def delete_subscription(
 )
 async def list_deliveries(
     subscription_id: uuid.UUID,
+    request: Request,
     caller: CurrentCaller,
     session: ReadSessionDep,
+    now: NowDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> DeliveryPage:
-    """Paged with `cursor` (the `next` of the page before; 422 `cursor_invalid`)."""
+    """Paged with `cursor` (the `next` of the page before; 422 `cursor_invalid`). A read
+    of each release the page names, in the access log (`webhooks.deliveries`)."""
     subscription = await service.own(session, caller, subscription_id)
     rows = await repository.subscription_deliveries(
         session, subscription.id, after=read_cursor(cursor), limit=limit + 1
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    shown = await _releases_shown(session, rows)
+    if shown:  # a page naming no release (none yet, or only alerts) shows no release data
+        await record_shown(
+            request.app.state.sessions, caller, action="webhooks.deliveries", shown=shown, now=now
+        )
     following = next_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
     return DeliveryPage(deliveries=[_delivery(row) for row in rows], next=following)
+
+
+async def _releases_shown(
+    session: AsyncSession, rows: Sequence[Delivery]
+) -> list[tuple[uuid.UUID | None, str]]:
+    """Each release a page of deliveries names, once, in the page's order, with its container."""
+    release_ids = list(dict.fromkeys(row.release_id for row in rows if row.release_id))
+    containers = await containers_of(session, release_ids)
+    return [(release_id, containers[release_id]) for release_id in release_ids]
 
 
 @router.post(
