@@ -53,7 +53,7 @@ from shared.logging import configure_logging
 from shared.migrate import upgrade
 from shared.models import utcnow
 from shared.observability.exposition import serve_metrics
-from shared.settings import ServiceSettings
+from shared.settings import VAR_DIR, ServiceSettings
 from shared.tlog.cosignature import parse_cosigner_key
 from shared.web import freeze_startup_heap
 
@@ -155,6 +155,18 @@ def _allow_local_receivers(environment: dict[str, str], specs: list[ServiceSpec]
         environment.setdefault("KETENPAS_RELEASE_WEBHOOK_ALLOW_PRIVATE", "true")
 
 
+def _keep_guard_state(environment: dict[str, str], specs: list[ServiceSpec]) -> None:
+    """A development port keeps each log's guard state under `var/` (beside its database),
+    so a restarted demo still refuses to sign a rolled-back log, unless configured
+    otherwise; production names its own file, on a volume the DBA cannot write."""
+    for spec in specs:
+        if spec.settings().environment == "development":
+            environment.setdefault(
+                f"KETENPAS_{spec.name.upper()}_LOG_GUARD_STATE_FILE",
+                str(VAR_DIR / f"{spec.name}-log-guard.json"),
+            )
+
+
 @app.command()
 def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
     """Run one service or the web front end, or all three (each in its own process)."""
@@ -199,6 +211,7 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
     names = [spec.name for spec in specs] + ["web"]
     witness = _demo_witness(specs)
     _allow_local_receivers(witness.environment, specs)
+    _keep_guard_state(witness.environment, specs)
     children = [
         subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "services.cli", "serve", name], env=witness.environment
