@@ -17,6 +17,7 @@ from services.web.pages import alerts, auth, dispatch, driver, gate, investigati
 from services.web.session import Session, SessionCookie
 from services.web.settings import WebSettings
 from shared.cache import cache_from_url
+from shared.problems import OUTAGE_ERRORS
 
 logger = structlog.get_logger(__name__)
 
@@ -44,6 +45,21 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), geolocation=(), microphone=()",
 }
+
+
+# Static files and the probes answer the same with or without a session (and while the
+# cache that knows ended sessions is away).
+SESSIONLESS = ("/static/", "/healthz", "/readyz")
+
+
+def _hardened(request: Request, response: Response) -> Response:
+    """The security headers on every answer; no-store on every page."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.url.path.startswith("/static/"):
+        # Pages name the person and his containers: no shared cache keeps them.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def create_app(
@@ -89,19 +105,32 @@ def create_app(
     async def session_and_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        if request.url.path.startswith(SESSIONLESS):  # no page of a person: no session
+            return _hardened(request, await call_next(request))
         session = cookie.open(request.cookies.get(cookie.name)) or Session()
         now = core.now(request)
-        if session.expired(now, settings.session_idle_seconds) or (
-            session.signed_in and await request.app.state.cache.get(session.ended_key)
-        ):
-            session.sign_out()
-            session.notice = "expired"
-        elif session.signed_in:
-            session.seen, session.changed = now, True
         request.state.session = session
         request.state.language = choose(
             session.language, request.headers.get("accept-language", ""), settings.default_language
         )
+        expired = session.expired(now, settings.session_idle_seconds)
+        try:
+            ended = (
+                not expired
+                and session.signed_in
+                and await request.app.state.cache.get(session.ended_key)
+            )
+        except OUTAGE_ERRORS:
+            # Only the cache knows whether this session was signed out elsewhere: without
+            # it, a copy of a signed-out cookie would pass. No page then, but the session is
+            # kept (not signed out) for when the cache is back.
+            logger.warning("web_session_check_failed", exc_info=True)
+            return _hardened(request, problems.page(request, 503, "service_unavailable"))
+        if expired or ended:
+            session.sign_out()
+            session.notice = "expired"
+        elif session.signed_in:
+            session.seen, session.changed = now, True
         response = await call_next(request)
         if session.changed:
             response.set_cookie(
@@ -112,12 +141,7 @@ def create_app(
                 samesite="lax",
                 path="/",
             )
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            # Pages name the person and his containers: no shared cache keeps them.
-            response.headers["Cache-Control"] = "no-store"
-        return response
+        return _hardened(request, response)
 
     @app.exception_handler(core.SignInNeeded)
     async def sign_in_needed(request: Request, exc: core.SignInNeeded) -> Response:

@@ -187,8 +187,7 @@ def test_every_serving_deployment_is_probed_on_paths_the_app_answers(
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["httpGet"]["port"] == "http", (name, probe)
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        expected = "/healthz" if name == "ketenpas-web" else "/readyz"
-        assert container["readinessProbe"]["httpGet"]["path"] == expected
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     # The dispatcher answers no request: no port, nothing to probe (a dead process restarts).
     assert "ports" not in served["ketenpas-webhooks"].spec["containers"][0]
 
@@ -198,10 +197,12 @@ async def test_the_probed_paths_exist() -> None:
         paths = spec.create_app(spec.settings()).openapi()["paths"]
         assert {"/healthz", "/readyz"} <= set(paths), spec.name
     web = create_web_app(WebSettings())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=web), base_url="http://web"
-    ) as client:
+    async with (
+        web.router.lifespan_context(web),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://web") as client,
+    ):
         assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
 
 
 def test_autoscalers_budgets_and_services_point_at_the_deployments(

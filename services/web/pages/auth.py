@@ -1,7 +1,7 @@
 """Signing in and out, the language, and the start page that sends each person to his work."""
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.web import core
 from services.web.api import ApiProblem
@@ -33,8 +33,17 @@ def home_of(person: Who) -> str:
 
 @router.get("/healthz", include_in_schema=False)
 async def healthz() -> Response:
-    """Alive (the front end keeps no state to be ready with)."""
+    """Alive."""
     return PlainTextResponse("ok")
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> Response:
+    """Ready whenever it answers: `degraded` while the cache (which knows the sessions signed
+    out elsewhere) does not, when pages of signed-in people say "try again". Every replica
+    shares that cache, so taking them out of the balancer would show no page at all."""
+    cache = await request.app.state.cache.ping()
+    return JSONResponse({"status": "ready" if cache else "degraded", "checks": {"cache": cache}})
 
 
 @router.get("/")
