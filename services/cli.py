@@ -247,9 +247,10 @@ def serve(target: Annotated[Served, typer.Argument()] = Served.all) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(target: Annotated[Target, typer.Argument()] = Target.all) -> None:
-    """Apply the migrations of one service, or both."""
+    """Apply the migrations of one service, or both (reading only DATABASE_URL and
+    DATABASE_SCHEMA: a migration job is given no key)."""
     for spec in selected(target):
-        asyncio.run(upgrade(spec.settings(), spec.migrations))
+        asyncio.run(upgrade(spec.database(), spec.migrations))
         typer.echo(f"{spec.name}: database at the newest revision")
 
 

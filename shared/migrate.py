@@ -8,7 +8,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, is_sqlite
-from shared.settings import ServiceSettings
+from shared.settings import DatabaseSettings
 
 
 def alembic_config(script_location: Path) -> Config:
@@ -41,7 +41,7 @@ async def upgrade_engine(engine: AsyncEngine, script_location: Path, *, schema: 
         await conn.run_sync(_upgrade)
 
 
-async def upgrade(settings: ServiceSettings, script_location: Path) -> None:
+async def upgrade(settings: DatabaseSettings, script_location: Path) -> None:
     """Bring the service's database to the newest revision."""
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:

@@ -21,12 +21,30 @@ VAR_DIR = Path("var")
 _SHARED_CACHE_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
-class ServiceSettings(BaseSettings):
-    """What every Ketenpas service needs: where it listens, stores, caches and logs."""
+class DatabaseSettings(BaseSettings):
+    """A service's database, and nothing else: what `ketenpas db upgrade` reads, so that a
+    migration job is given the database and none of the service's keys."""
 
     model_config = SettingsConfigDict(extra="ignore", validate_default=True)
 
     service_name: str = "service"
+    database_url: str = ""
+    # PostgreSQL schema that holds this service's tables (production may share one database
+    # between both services, one schema each); ignored on SQLite.
+    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "DatabaseSettings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{VAR_DIR / (self.service_name + '.sqlite3')}"
+        return self
+
+
+class ServiceSettings(DatabaseSettings):
+    """What every Ketenpas service needs: where it listens, stores, caches and logs."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
     environment: Environment = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -34,10 +52,6 @@ class ServiceSettings(BaseSettings):
     # state of their own but caches; one audit-log sequencer integrates at a time anyway).
     workers: int = Field(default=1, ge=1, le=64)
     public_url: str = ""
-    database_url: str = ""
-    # PostgreSQL schema that holds this service's tables (production may share one database
-    # between both services, one schema each); ignored on SQLite.
-    database_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # PostgreSQL connections per process: `database_pool_size` kept open (and opened at
     # startup when `database_pool_warm`, so the first busy second pays no connection setup),
     # up to `database_pool_overflow` more for a burst, closed again when returned.
@@ -100,8 +114,6 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults_and_refuse_demo_secrets(self) -> "ServiceSettings":
-        if not self.database_url:
-            self.database_url = f"sqlite:///{VAR_DIR / (self.service_name + '.sqlite3')}"
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         if not self.cache_prefix:

@@ -4,6 +4,7 @@ import base64
 import json
 import logging
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -216,6 +217,25 @@ def test_cli_migrates_seeds_sequences_and_prints_the_log_key(
     assert "release: 5 entries integrated" in sequenced.output
     key = runner.invoke(cli, ["log", "key", "release"])
     assert parse_verifier_key(key.output.strip()).name == "ketenpas.localhost/release-log"
+
+
+def test_migrating_in_production_needs_the_database_and_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration job is given the database alone: none of the keys a service refuses to
+    start without (docs/deployment.md, the db-upgrade Job)."""
+    for service in SERVICES:
+        prefix = f"KETENPAS_{service.upper()}_"
+        monkeypatch.setenv(prefix + "ENVIRONMENT", "production")
+        monkeypatch.setenv(prefix + "DATABASE_URL", f"sqlite:///{tmp_path / service}.sqlite3")
+    with pytest.raises(ValueError, match="outside development mode"):
+        SERVICES["release"].settings()  # the service itself would not start so
+    upgraded = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    for service in SERVICES:
+        assert f"{service}: database at the newest revision" in upgraded.output
+        with sqlite3.connect(tmp_path / f"{service}.sqlite3") as db:
+            assert db.execute("SELECT version_num FROM alembic_version").fetchone()
 
 
 def test_demo_seed_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:

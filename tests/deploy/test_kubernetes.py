@@ -141,6 +141,20 @@ def test_secrets_are_referenced_never_inlined(objects: tuple[Object, ...]) -> No
                     assert "value" not in entry
 
 
+def test_the_migration_job_holds_the_database_and_no_key(objects: tuple[Object, ...]) -> None:
+    [job] = [pod for pod in pods(objects) if pod.kind == "Job"]
+    [container] = _containers(job.spec)
+    secrets = {
+        name: entry["valueFrom"]["secretKeyRef"]["name"]
+        for name, entry in _env(objects, container).items()
+        if "secretKeyRef" in entry.get("valueFrom", {})
+    }
+    assert secrets == {
+        "KETENPAS_IDENTITY_DATABASE_URL": "ketenpas-db-app",
+        "KETENPAS_RELEASE_DATABASE_URL": "ketenpas-db-app",
+    }
+
+
 def _looks_like_a_key(value: str) -> bool:
     try:
         return len(base64.b64decode(value, validate=True)) >= 16
