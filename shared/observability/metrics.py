@@ -105,6 +105,18 @@ IDENTITY_LAST_FETCH: Final = Gauge(
     multiprocess_mode="max",
 )
 
+WEBHOOK_ATTEMPTS: Final = Counter(
+    "ketenpas_webhook_attempts",
+    "Webhook sends, by outcome: delivered, retrying (failed, to be sent again), given_up "
+    "(failed past the bound: its subscription is failing until a replay arrives).",
+    ["outcome"],
+)
+WEBHOOK_DELIVERED: Final = Gauge(
+    "ketenpas_webhook_delivered_timestamp_seconds",
+    "When a webhook was last delivered (answered 2xx); time() minus it is how long none was.",
+    multiprocess_mode="max",
+)
+
 DB_POOL_IN_USE: Final = Gauge(
     "ketenpas_db_pool_connections_in_use",
     "Database connections checked out of the pool now.",
@@ -121,6 +133,8 @@ for _outcome in ("ok", "failed"):
     IDENTITY_FETCHES.labels(_outcome)
 for _decision in ("release", "inspect", "deny"):
     GATE_DECISIONS.labels(_decision)
+for _outcome in ("delivered", "retrying", "given_up"):
+    WEBHOOK_ATTEMPTS.labels(_outcome)
 
 _REASON_CODE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
@@ -173,6 +187,15 @@ def identity_fetched(ok: bool) -> None:
 def identity_failed_closed() -> None:
     """Count a read refused because no copy young enough is held."""
     IDENTITY_UNAVAILABLE.inc()
+
+
+def webhook_attempted(*, delivered: bool, given_up: bool) -> None:
+    """A webhook send's outcome, as the dispatcher records it."""
+    if delivered:
+        WEBHOOK_ATTEMPTS.labels("delivered").inc()
+        WEBHOOK_DELIVERED.set_to_current_time()
+    else:
+        WEBHOOK_ATTEMPTS.labels("given_up" if given_up else "retrying").inc()
 
 
 def observe_pool(engine: AsyncEngine) -> Callable[[], None]:

@@ -202,8 +202,11 @@ def test_every_serving_deployment_is_probed_on_paths_the_app_answers(
             assert container[probe]["httpGet"]["port"] == "http", (name, probe)
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    # The dispatcher answers no request: no port, nothing to probe (a dead process restarts).
-    assert "ports" not in served["ketenpas-webhooks"].spec["containers"][0]
+    # The dispatcher answers no request: its metrics port only, nothing to probe (a dead
+    # process restarts).
+    dispatcher = served["ketenpas-webhooks"].spec["containers"][0]
+    assert [port["name"] for port in dispatcher["ports"]] == ["metrics"]
+    assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(dispatcher)
 
 
 async def test_the_probed_paths_exist() -> None:
@@ -370,6 +373,7 @@ ALLOWED_EVERYWHERE = {
     ("webhooks", "internet", 443),
     ("prometheus", "identity", 9101),
     ("prometheus", "release", 9102),
+    ("prometheus", "webhooks", 9102),
 }
 ALLOWED_IN_PRODUCTION = {
     # The identity service's https URL is served by the ingress controller.
@@ -475,10 +479,13 @@ def test_the_deployment_guide_names_every_secret_the_manifests_reference() -> No
 
 def test_the_metrics_port_is_the_one_the_settings_serve(objects: tuple[Object, ...]) -> None:
     containers = {pod.name: pod.spec["containers"][0] for pod in pods(objects)}
-    for service, port in (("identity", 9101), ("release", 9102)):
-        container = containers[f"ketenpas-{service}"]
+    for name, prefix, port in (
+        ("identity", "KETENPAS_IDENTITY_", 9101),
+        ("release", "KETENPAS_RELEASE_", 9102),
+        ("webhooks", "KETENPAS_RELEASE_", 9102),  # the dispatcher reads the release settings
+    ):
+        container = containers[f"ketenpas-{name}"]
         env = _env(objects, container)
-        prefix = f"KETENPAS_{service.upper()}_"
         assert env[prefix + "METRICS_PORT"]["value"] == str(port)
         assert env[prefix + "METRICS_HOST"]["value"] == "0.0.0.0"
         assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container["ports"]

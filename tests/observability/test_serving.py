@@ -17,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.release.settings import ReleaseSettings
+from services.release.webhooks import cli as webhooks_cli
 from tests.conftest import Database
 from tests.security.test_outsider_scrapes_the_metrics import free_port
 
@@ -98,3 +100,27 @@ def test_two_workers_requests_add_up_at_the_metrics_port(
             assert response.status_code == 401
     assert _count(metrics_port) == 12
     assert not _answers(f"http://127.0.0.1:{port}/metrics")
+
+
+def test_the_dispatcher_apart_serves_its_own_metrics_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ketenpas webhooks run` serves `ketenpas_webhook_*` on METRICS_PORT, as one process
+    whatever WORKERS the release service runs with, and frees the port when it stops."""
+    metrics_port = free_port()
+    monkeypatch.setenv("KETENPAS_RELEASE_METRICS_PORT", str(metrics_port))
+    monkeypatch.setenv("KETENPAS_RELEASE_WORKERS", "4")
+    workers: list[int] = []
+    names: set[str] = set()
+
+    async def instead_of_dispatching(settings: ReleaseSettings, **_: object) -> None:
+        workers.append(settings.workers)
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        names.update(family.name for family in text_string_to_metric_families(response.text))
+
+    monkeypatch.setattr(webhooks_cli, "serve_until_stopped", instead_of_dispatching)
+    webhooks_cli.run()
+    assert workers == [1]
+    assert {"ketenpas_webhook_attempts", "ketenpas_webhook_delivered_timestamp_seconds"} <= names
+    assert not _answers(f"http://127.0.0.1:{metrics_port}/metrics")

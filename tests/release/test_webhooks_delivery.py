@@ -25,6 +25,7 @@ from shared.models import utcnow
 from shared.webhooks.signing import SignatureInvalid, signed_headers, verify
 from tests.conftest import SettingsFactory
 from tests.helpers import assert_problem
+from tests.observability.metrics_helpers import value
 from tests.release.chains import accept, create_release, hand_over, ok
 from tests.release.port import Port, make_port
 from tests.release.webhooks import (
@@ -39,6 +40,8 @@ from tests.release.webhooks import (
     subscribe,
     until,
 )
+
+OUTCOMES = ("delivered", "retrying", "given_up")
 
 
 @pytest.fixture
@@ -148,6 +151,24 @@ async def test_given_up_after_the_bound_then_failing_until_a_replay_arrives(
         await deliver(port)
     assert len(second.received) == 2
     assert second.received[0].headers["webhook-id"] == second.received[1].headers["webhook-id"]
+
+
+async def test_sends_are_counted_by_outcome_for_the_operator(port: Port) -> None:
+    attempts = "ketenpas_webhook_attempts_total"
+    before = {outcome: value(attempts, outcome=outcome) for outcome in OUTCOMES}
+    receiver = Receiver(status=500)
+    async with receiver.running():
+        await subscribe(port, "line", receiver.url, READER_TYPES)
+        await create_release(port, to="forwarder")
+        start = utcnow()
+        await deliver(port, start)  # fails: tried again later
+        await deliver(port, start + timedelta(hours=25))  # fails past the bound: given up
+        receiver.status = 204
+        await create_release(port, to="forwarder")
+        await deliver(port, start + timedelta(hours=25, seconds=1))
+    counted = {outcome: value(attempts, outcome=outcome) - before[outcome] for outcome in OUTCOMES}
+    assert counted == {"delivered": 1, "retrying": 1, "given_up": 1}
+    assert value("ketenpas_webhook_delivered_timestamp_seconds") >= start.timestamp()
 
 
 async def test_a_rolled_back_change_announces_nothing(port: Port) -> None:

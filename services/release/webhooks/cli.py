@@ -21,6 +21,7 @@ from services.release.identity_directory import IdentityDirectory
 from services.release.settings import ReleaseSettings
 from services.release.webhooks.dispatcher import Dispatcher
 from shared.db import create_engine, read_only, session_factory
+from shared.observability.exposition import serve_metrics
 from shared.verifier_cache import VerifierCache
 
 logger = structlog.get_logger(__name__)
@@ -87,5 +88,13 @@ async def serve_until_stopped(
 
 @cli.command("run")
 def run() -> None:
-    """Fan out and deliver webhook events until stopped (SIGTERM, or Ctrl-C)."""
-    asyncio.run(serve_until_stopped(ReleaseSettings()))
+    """Fan out and deliver webhook events until stopped (SIGTERM, or Ctrl-C); `/metrics` on
+    METRICS_PORT when set (the dispatcher's own series, `ketenpas_webhook_*`)."""
+    # One process, whatever WORKERS the release service it shares settings with runs.
+    settings = ReleaseSettings().model_copy(update={"workers": 1})
+    metrics_server = serve_metrics(settings)
+    try:
+        asyncio.run(serve_until_stopped(settings))
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()

@@ -54,6 +54,7 @@ from services.release.webhooks.models import Delivery, Subscription
 from services.release.webhooks.secrets import SealError, unseal
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
+from shared.observability import metrics
 from shared.webhooks.egress import EgressPolicy, Sender
 from shared.webhooks.envelope import CONTENT_TYPE, cloud_event
 from shared.webhooks.signing import signed_headers
@@ -337,6 +338,10 @@ class Dispatcher:
 
     def _answer(self, attempt: repository.Attempt) -> None:
         self._answered.append(attempt)
+        metrics.webhook_attempted(
+            delivered=attempt.delivered,
+            given_up=not attempt.delivered and attempt.next_attempt_at is None,
+        )
         if attempt.delivered:
             self._struggling.discard(attempt.subscription_id)
         else:
