@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.demo import is_demo_secret
@@ -40,18 +40,42 @@ class DatabaseSettings(BaseSettings):
         return self
 
 
-class ServiceSettings(DatabaseSettings):
+class AddressSettings(BaseModel):
+    """Where a service listens, and the URL it is known by (`public_url`, by default its
+    address): a part of a settings class, as the process that runs apart from the service
+    (the webhook dispatcher) names the service by the same URL."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> "AddressSettings":
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
+
+
+class MetricsSettings(BaseModel):
+    """Where `/metrics` is served (docs/observability.md): a port of its own, never the
+    public one; 0: not served. A part of a settings class."""
+
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Where worker processes (`workers` > 1) write their values for the metrics port to add
+    # up; empty: a fresh temporary directory at each start.
+    metrics_multiprocess_dir: str = ""
+
+
+class ServiceSettings(DatabaseSettings, AddressSettings, MetricsSettings):
     """What every Ketenpas service needs: where it listens, stores, caches and logs."""
 
     model_config = SettingsConfigDict(extra="ignore", validate_default=True)
 
     environment: Environment = "development"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
     # Processes serving requests: one per core the service may use (the services keep no
     # state of their own but caches; one audit-log sequencer integrates at a time anyway).
     workers: int = Field(default=1, ge=1, le=64)
-    public_url: str = ""
     # PostgreSQL connections per process: `database_pool_size` kept open (and opened at
     # startup when `database_pool_warm`, so the first busy second pays no connection setup),
     # up to `database_pool_overflow` more for a burst, closed again when returned.
@@ -82,14 +106,8 @@ class ServiceSettings(DatabaseSettings):
     # How many of them must have cosigned a checkpoint before evidence relies on it.
     audit_min_witnesses: int = Field(default=0, ge=0)
 
-    # Metrics and traces (docs/observability.md). `/metrics` is served on a port of its own,
-    # never the public one; 0: not served.
-    metrics_port: int = Field(default=0, ge=0, le=65535)
-    metrics_host: str = "127.0.0.1"
-    # Where worker processes (`workers` > 1) write their values for the metrics port to add
-    # up; empty: a fresh temporary directory at each start.
-    metrics_multiprocess_dir: str = ""
-    # An OpenTelemetry collector's OTLP/HTTP base URL; empty: no tracing, at no cost.
+    # Traces (docs/observability.md): an OpenTelemetry collector's OTLP/HTTP base URL;
+    # empty: no tracing, at no cost.
     otlp_endpoint: str = ""
     otlp_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
@@ -114,8 +132,6 @@ class ServiceSettings(DatabaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults_and_refuse_demo_secrets(self) -> "ServiceSettings":
-        if not self.public_url:
-            self.public_url = f"http://{self.host}:{self.port}"
         if not self.cache_prefix:
             self.cache_prefix = f"ketenpas:{self.service_name}"
         if not self.log_origin:

@@ -2,25 +2,19 @@
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.demo import DEMO_RELEASE_LOG_KEY, DEMO_RELEASE_VRF_KEY, DEMO_WEBHOOK_SECRET_KEY
 from shared.monitoring.settings import MonitoringSettings
-from shared.settings import ServiceSettings, decode_seed
+from shared.settings import Environment, ServiceSettings, decode_seed
 
 
-class ReleaseSettings(ServiceSettings, MonitoringSettings):
-    """The release service's settings; demo defaults are refused outside development."""
+class IdentityClientSettings(BaseModel):
+    """How the identity service is reached and its documents held: a part of the release
+    service's settings, and of the webhook dispatcher's (`DispatcherSettings`)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KETENPAS_RELEASE_", extra="ignore", validate_default=True
-    )
-
-    service_name: str = "release"
-    port: int = Field(default=8002, ge=1, le=65535)
-    log_signing_key: SecretStr = SecretStr(DEMO_RELEASE_LOG_KEY)
-
+    environment: Environment = "development"
     # The identity service: where to reach it and the issuer id it signs with (defaults to
     # its URL). Its keys, credentials and status lists are re-fetched beside the requests
     # once older than `identity_refresh_seconds`, and before answering once older than twice
@@ -38,6 +32,88 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     # At most this many documents (party credentials, status lists, keys) are held; the
     # least recently used goes first, so made-up party ids cannot grow the cache for ever.
     identity_cache_entries: int = Field(default=10_000, ge=16)
+
+    @model_validator(mode="after")
+    def _check_identity_url(self) -> "IdentityClientSettings":
+        self.identity_url = self.identity_url.rstrip("/")
+        # Keys, status lists and credentials decide the gate: fetched over plain HTTP, anyone
+        # on the path could serve his own keys or hide a revocation.
+        if self.environment != "development" and not self.identity_url.lower().startswith(
+            "https://"
+        ):
+            raise ValueError("identity_url must be https:// outside development mode")
+        if not self.identity_issuer:
+            self.identity_issuer = self.identity_url
+        return self
+
+
+class WebhookSettings(BaseModel):
+    """How webhooks are sealed, sent, retried and given up: a part of the release service's
+    settings, and of the webhook dispatcher's (`DispatcherSettings`)."""
+
+    environment: Environment = "development"
+    # Webhooks (docs/webhooks.md). The key that seals subscriptions' secrets at rest (base64
+    # of 32 bytes): unset, the demo key in development, and no webhooks at all elsewhere
+    # (subscribing answers 503 `webhooks_not_configured`); the demo key itself is refused
+    # outside development. Endpoints on private, loopback or link-local addresses only in
+    # development (`webhook_allow_private`, for local receivers). Each delivery connects
+    # within `webhook_connect_timeout_seconds`, ends within `webhook_timeout_seconds` and
+    # reads at most `webhook_max_response_bytes` of the answer. A failed delivery is tried
+    # again after `webhook_retry_base_seconds`, doubling up to `webhook_retry_cap_seconds`
+    # (each wait between half and all of that, at random, so that many retries do not
+    # arrive together), and given up `webhook_give_up_seconds` after it was made; the
+    # subscription is then `failing`. The dispatcher looks every `webhook_poll_seconds`,
+    # sends at most `webhook_concurrency` at once and at most `webhook_per_subscription` to
+    # one subscription (one while its latest send failed: a slow subscriber never holds up
+    # another), and holds a claimed delivery for `webhook_lease_seconds` (then another
+    # process may take it).
+    webhook_secret_key: SecretStr = SecretStr("")
+    webhook_allow_private: bool = False
+    webhook_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_response_bytes: int = Field(default=4096, ge=0, le=1_048_576)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    webhook_give_up_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
+    webhook_per_subscription: int = Field(default=2, ge=1, le=100)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _check_webhooks(self) -> "WebhookSettings":
+        key = self.webhook_key()  # refused at start, not at the first subscription
+        if self.environment != "development":
+            if key == decode_seed(DEMO_WEBHOOK_SECRET_KEY, "webhook_secret_key"):
+                raise ValueError(
+                    "webhook_secret_key: a demo secret is refused outside development mode"
+                )
+            if self.webhook_allow_private:
+                raise ValueError("webhook_allow_private is refused outside development mode")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
+        return self
+
+    def webhook_key(self) -> bytes | None:
+        """The AES-256-GCM key that seals subscriptions' secrets; None: no webhooks here."""
+        value = self.webhook_secret_key.get_secret_value()
+        if not value and self.environment == "development":
+            value = DEMO_WEBHOOK_SECRET_KEY
+        return decode_seed(value, "webhook_secret_key") if value else None
+
+
+# The service's own checks (demo secrets first) run before its parts' (pydantic runs the
+# validators of the later bases first).
+class ReleaseSettings(IdentityClientSettings, WebhookSettings, ServiceSettings, MonitoringSettings):
+    """The release service's settings; demo defaults are refused outside development."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KETENPAS_RELEASE_", extra="ignore", validate_default=True
+    )
+
+    service_name: str = "release"
+    port: int = Field(default=8002, ge=1, le=65535)
+    log_signing_key: SecretStr = SecretStr(DEMO_RELEASE_LOG_KEY)
 
     # The chain: how many links at most (real chains run longer than three parties); the
     # longest a link may live (`exp - iat`; a custodial link lives that long unless the
@@ -104,68 +180,11 @@ class ReleaseSettings(ServiceSettings, MonitoringSettings):
     access_log_partitions_ahead: int = Field(default=3, ge=1, le=24)
     access_log_seal_late_seconds: int = Field(default=600, ge=60, le=86400)
 
-    # Webhooks (docs/webhooks.md). The key that seals subscriptions' secrets at rest (base64
-    # of 32 bytes): unset, the demo key in development, and no webhooks at all elsewhere
-    # (subscribing answers 503 `webhooks_not_configured`); the demo key itself is refused
-    # outside development. Endpoints on private,
-    # loopback or link-local addresses only in development (`webhook_allow_private`, for
-    # local receivers). Each delivery connects within `webhook_connect_timeout_seconds`,
-    # ends within `webhook_timeout_seconds` and reads at most `webhook_max_response_bytes`
-    # of the answer. A failed delivery is tried again after `webhook_retry_base_seconds`,
-    # doubling up to `webhook_retry_cap_seconds` (each wait between half and all of that,
-    # at random, so that many retries do not arrive together), and given up
-    # `webhook_give_up_seconds` after it was made; the subscription is then `failing`. The
-    # dispatcher looks every `webhook_poll_seconds`, sends at most `webhook_concurrency`
-    # at once and at most `webhook_per_subscription` to one subscription (one while its
-    # latest send failed: a slow subscriber never holds up another), and holds a claimed
-    # delivery for `webhook_lease_seconds` (then another process may take it). It runs where the
-    # sequencer runs unless `run_webhooks` says otherwise.
-    webhook_secret_key: SecretStr = SecretStr("")
-    webhook_allow_private: bool = False
-    webhook_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
-    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    webhook_max_response_bytes: int = Field(default=4096, ge=0, le=1_048_576)
-    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
-    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=86400)
-    webhook_give_up_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
-    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    webhook_concurrency: int = Field(default=64, ge=1, le=1000)
-    webhook_per_subscription: int = Field(default=2, ge=1, le=100)
-    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The webhook dispatcher runs where the sequencer runs unless this says otherwise.
     run_webhooks: bool | None = None
 
     @model_validator(mode="after")
-    def _check_webhooks(self) -> "ReleaseSettings":
-        key = self.webhook_key()  # refused at start, not at the first subscription
-        if self.environment != "development":
-            if key == decode_seed(DEMO_WEBHOOK_SECRET_KEY, "webhook_secret_key"):
-                raise ValueError(
-                    "webhook_secret_key: a demo secret is refused outside development mode"
-                )
-            if self.webhook_allow_private:
-                raise ValueError("webhook_allow_private is refused outside development mode")
-        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
-            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
-        return self
-
-    def webhook_key(self) -> bytes | None:
-        """The AES-256-GCM key that seals subscriptions' secrets; None: no webhooks here."""
-        value = self.webhook_secret_key.get_secret_value()
-        if not value and self.environment == "development":
-            value = DEMO_WEBHOOK_SECRET_KEY
-        return decode_seed(value, "webhook_secret_key") if value else None
-
-    @model_validator(mode="after")
-    def _default_identity_issuer(self) -> "ReleaseSettings":
-        self.identity_url = self.identity_url.rstrip("/")
-        # Keys, status lists and credentials decide the gate: fetched over plain HTTP, anyone
-        # on the path could serve his own keys or hide a revocation.
-        if self.environment != "development" and not self.identity_url.lower().startswith(
-            "https://"
-        ):
-            raise ValueError("identity_url must be https:// outside development mode")
-        if not self.identity_issuer:
-            self.identity_issuer = self.identity_url
+    def _check_inspections(self) -> "ReleaseSettings":
         self.inspection_vrf_seed()  # refused at start, not at the first gate decision
         if 86400 % self.visit_slot_seconds:
             raise ValueError("visit_slot_seconds must divide a day (86400) evenly")

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
 import structlog
@@ -31,12 +32,25 @@ from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from shared.settings import ServiceSettings
-
 logger = structlog.get_logger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+class MetricsPlace(Protocol):
+    """What serving `/metrics` needs of a process's settings (a service's, or the webhook
+    dispatcher's)."""
+
+    service_name: str
+    metrics_port: int
+    metrics_host: str
+    metrics_multiprocess_dir: str
+
+    @property
+    def workers(self) -> int:
+        """Processes that serve (more than one: their values are added up)."""
+        ...
 
 
 @dataclass
@@ -87,7 +101,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def prepare_workers(settings: ServiceSettings) -> str:
+def prepare_workers(settings: MetricsPlace) -> str:
     """Make the directory the worker processes write their values to, and name it in the
     environment they inherit; returns it. Call before starting the workers."""
     directory = settings.metrics_multiprocess_dir
@@ -102,7 +116,7 @@ def prepare_workers(settings: ServiceSettings) -> str:
     return directory
 
 
-def serve_metrics(settings: ServiceSettings) -> MetricsServer | None:
+def serve_metrics(settings: MetricsPlace) -> MetricsServer | None:
     """Serve `/metrics` on the metrics port, if one is configured (None otherwise).
 
     With several workers, call it in the supervising process before they start: it

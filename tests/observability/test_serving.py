@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.release.settings import ReleaseSettings
 from services.release.webhooks import cli as webhooks_cli
+from services.release.webhooks.settings import DispatcherSettings
 from tests.conftest import Database
 from tests.security.test_outsider_scrapes_the_metrics import free_port
 
@@ -113,7 +113,7 @@ def test_the_dispatcher_apart_serves_its_own_metrics_in_one_process(
     workers: list[int] = []
     names: set[str] = set()
 
-    async def instead_of_dispatching(settings: ReleaseSettings, **_: object) -> None:
+    async def instead_of_dispatching(settings: DispatcherSettings, **_: object) -> None:
         workers.append(settings.workers)
         async with httpx.AsyncClient() as client:
             response = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")

@@ -20,6 +20,7 @@ import typer
 from services.release.identity_directory import IdentityDirectory
 from services.release.settings import ReleaseSettings
 from services.release.webhooks.dispatcher import Dispatcher
+from services.release.webhooks.settings import DispatcherSettings
 from shared.db import create_engine, read_only, session_factory
 from shared.observability.exposition import serve_metrics
 from shared.verifier_cache import VerifierCache
@@ -30,7 +31,9 @@ cli = typer.Typer(help="Webhooks of the release service (docs/webhooks.md).", no
 
 
 async def serve(
-    settings: ReleaseSettings, *, identity_transport: httpx.AsyncBaseTransport | None = None
+    settings: ReleaseSettings | DispatcherSettings,
+    *,
+    identity_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """Run the dispatcher until cancelled (`identity_transport`: tests reach the identity
     service in-process)."""
@@ -67,7 +70,9 @@ async def serve(
 
 
 async def serve_until_stopped(
-    settings: ReleaseSettings, *, identity_transport: httpx.AsyncBaseTransport | None = None
+    settings: ReleaseSettings | DispatcherSettings,
+    *,
+    identity_transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """`serve` until SIGTERM (a container stopping) or SIGINT, then stop as a cancellation
     does: sends in flight are finished and recorded, and the lead is handed over at once
@@ -90,8 +95,8 @@ async def serve_until_stopped(
 def run() -> None:
     """Fan out and deliver webhook events until stopped (SIGTERM, or Ctrl-C); `/metrics` on
     METRICS_PORT when set (the dispatcher's own series, `ketenpas_webhook_*`)."""
-    # One process, whatever WORKERS the release service it shares settings with runs.
-    settings = ReleaseSettings().model_copy(update={"workers": 1})
+    # The release service's settings it needs, and none of its keys (webhooks/settings.py).
+    settings = DispatcherSettings()
     metrics_server = serve_metrics(settings)
     try:
         asyncio.run(serve_until_stopped(settings))

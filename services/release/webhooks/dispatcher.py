@@ -52,6 +52,7 @@ from services.release.webhooks import repository
 from services.release.webhooks.fanout import fan_out
 from services.release.webhooks.models import Delivery, Subscription
 from services.release.webhooks.secrets import SealError, unseal
+from services.release.webhooks.settings import DispatcherSettings
 from shared.db import SessionFactory, transaction
 from shared.models import utcnow
 from shared.observability import metrics
@@ -175,7 +176,7 @@ class Dispatcher:
     def of(
         cls,
         sessions: SessionFactory,
-        settings: ReleaseSettings,
+        settings: ReleaseSettings | DispatcherSettings,
         directory: IdentityDirectory | None = None,
         read_sessions: SessionFactory | None = None,
     ) -> "Dispatcher | None":
