@@ -105,8 +105,9 @@ def test_two_workers_requests_add_up_at_the_metrics_port(
 def test_the_dispatcher_apart_serves_its_own_metrics_in_one_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`ketenpas webhooks run` serves `ketenpas_webhook_*` on METRICS_PORT, as one process
-    whatever WORKERS the release service runs with, and frees the port when it stops."""
+    """`ketenpas webhooks run` logs at the configured level and serves `ketenpas_webhook_*`
+    on METRICS_PORT, as one process whatever WORKERS the release service runs with, and
+    frees the port when it stops."""
     metrics_port = free_port()
     monkeypatch.setenv("KETENPAS_RELEASE_METRICS_PORT", str(metrics_port))
     monkeypatch.setenv("KETENPAS_RELEASE_WORKERS", "4")
@@ -120,7 +121,11 @@ def test_the_dispatcher_apart_serves_its_own_metrics_in_one_process(
         names.update(family.name for family in text_string_to_metric_families(response.text))
 
     monkeypatch.setattr(webhooks_cli, "serve_until_stopped", instead_of_dispatching)
+    levels: list[str] = []
+    monkeypatch.setattr(webhooks_cli, "configure_logging", levels.append)
+    monkeypatch.setenv("KETENPAS_RELEASE_LOG_LEVEL", "WARNING")
     webhooks_cli.run()
+    assert levels == ["WARNING"]  # its logs as the release service's settings say
     assert workers == [1]
     assert {"ketenpas_webhook_attempts", "ketenpas_webhook_delivered_timestamp_seconds"} <= names
     assert not _answers(f"http://127.0.0.1:{metrics_port}/metrics")

@@ -22,6 +22,7 @@ from services.release.settings import ReleaseSettings
 from services.release.webhooks.dispatcher import Dispatcher
 from services.release.webhooks.settings import DispatcherSettings
 from shared.db import create_engine, read_only, session_factory
+from shared.logging import configure_logging
 from shared.observability.exposition import serve_metrics
 from shared.verifier_cache import VerifierCache
 
@@ -97,6 +98,7 @@ def run() -> None:
     METRICS_PORT when set (the dispatcher's own series, `ketenpas_webhook_*`)."""
     # The release service's settings it needs, and none of its keys (webhooks/settings.py).
     settings = DispatcherSettings()
+    configure_logging(settings.log_level)
     metrics_server = serve_metrics(settings)
     try:
         asyncio.run(serve_until_stopped(settings))
